@@ -1,0 +1,30 @@
+// Training figures rendered straight to PNG: the forward/reverse diffusion grid and the loss curve.
+#pragma once
+
+#include <array>
+#include <string>
+#include <vector>
+
+namespace swirl::app {
+
+// 2-D points, interleaved: x0, y0, x1, y1, ...
+struct PointSet {
+    std::vector<float> xy;
+};
+
+// A 2x3 grid in the style of Sohl-Dickstein et al. (2015): the top row shows the forward process q at three
+// times, the bottom row the model's samples p at the same times. Each panel spans [-2, 2] x [-2, 2] with y
+// pointing up; points outside it are not drawn. `caption` heads the image. Throws swirl::Error if a
+// PointSet has an odd number of coordinates or the PNG cannot be written.
+void draw_diffusion_grid(const std::string& path, const std::array<PointSet, 3>& forward,
+                         const std::array<PointSet, 3>& reverse, const std::array<std::string, 3>& column_titles,
+                         const std::string& caption);
+
+// Loss against step: the raw curve in a light colour under an exponential moving average in a darker one.
+// The y axis turns logarithmic when every loss is positive and they span more than a factor of 20.
+// NaN and Inf points are skipped. Throws swirl::Error when the vectors differ in length or hold no finite
+// point, or when the PNG cannot be written.
+void draw_loss_curve(const std::string& path, const std::vector<double>& steps, const std::vector<double>& losses,
+                     const std::string& title);
+
+}  // namespace swirl::app

@@ -1,0 +1,202 @@
+// Gradient rules of the primitive functions. Each builds its output with a tensor op, then attaches a closure
+// that maps the output's gradient to its inputs' gradients (micrograd's idea, on tensors).
+#include "autograd/functions.h"
+
+#include "tensor/error.h"
+#include "tensor/ops.h"
+
+namespace swirl::autograd {
+
+Variable add(const Variable& a, const Variable& b) {
+    const Shape a_shape = a.shape(), b_shape = b.shape();
+    return make_result("add", swirl::add(a.data(), b.data()), {a, b},
+                       [a_shape, b_shape](const Tensor& grad, InputGradients& in) {
+                           if (in.needs(0)) in.add(0, sum_to(grad, a_shape));
+                           if (in.needs(1)) in.add(1, sum_to(grad, b_shape));
+                       });
+}
+
+Variable sub(const Variable& a, const Variable& b) {
+    const Shape a_shape = a.shape(), b_shape = b.shape();
+    return make_result("sub", swirl::sub(a.data(), b.data()), {a, b},
+                       [a_shape, b_shape](const Tensor& grad, InputGradients& in) {
+                           if (in.needs(0)) in.add(0, sum_to(grad, a_shape));
+                           if (in.needs(1)) in.add(1, sum_to(swirl::neg(grad), b_shape));
+                       });
+}
+
+Variable mul(const Variable& a, const Variable& b) {
+    const Tensor a_data = a.data(), b_data = b.data();
+    return make_result("mul", swirl::mul(a_data, b_data), {a, b}, [a_data, b_data](const Tensor& grad, InputGradients& in) {
+        if (in.needs(0)) in.add(0, sum_to(swirl::mul(grad, b_data), a_data.shape()));
+        if (in.needs(1)) in.add(1, sum_to(swirl::mul(grad, a_data), b_data.shape()));
+    });
+}
+
+Variable div(const Variable& a, const Variable& b) {
+    const Shape a_shape = a.shape();
+    const Tensor b_data = b.data();
+    Tensor out = swirl::div(a.data(), b_data);
+    return make_result("div", out, {a, b}, [a_shape, b_data, out](const Tensor& grad, InputGradients& in) {
+        // d(a/b)/da = 1/b;  d(a/b)/db = -(a/b)/b
+        if (in.needs(0)) in.add(0, sum_to(swirl::div(grad, b_data), a_shape));
+        if (in.needs(1)) in.add(1, sum_to(swirl::neg(swirl::mul(grad, swirl::div(out, b_data))), b_data.shape()));
+    });
+}
+
+Variable scale(const Variable& x, double factor) {
+    return make_result("scale", swirl::scale(x.data(), factor), {x}, [factor](const Tensor& grad, InputGradients& in) {
+        in.add(0, swirl::scale(grad, factor));
+    });
+}
+
+Variable add_scalar(const Variable& x, double value) {
+    return make_result("add_scalar", swirl::add_scalar(x.data(), value), {x},
+                       [](const Tensor& grad, InputGradients& in) { in.add(0, grad); });
+}
+
+Variable neg(const Variable& x) {
+    return make_result("neg", swirl::neg(x.data()), {x},
+                       [](const Tensor& grad, InputGradients& in) { in.add(0, swirl::neg(grad)); });
+}
+
+Variable exp(const Variable& x) {
+    Tensor out = swirl::exp(x.data());
+    return make_result("exp", out, {x}, [out](const Tensor& grad, InputGradients& in) { in.add(0, swirl::mul(grad, out)); });
+}
+
+Variable log(const Variable& x) {
+    const Tensor x_data = x.data();
+    return make_result("log", swirl::log(x_data), {x},
+                       [x_data](const Tensor& grad, InputGradients& in) { in.add(0, swirl::div(grad, x_data)); });
+}
+
+Variable sqrt(const Variable& x) {
+    Tensor out = swirl::sqrt(x.data());
+    return make_result("sqrt", out, {x}, [out](const Tensor& grad, InputGradients& in) {
+        in.add(0, swirl::scale(swirl::div(grad, out), 0.5));  // d sqrt(x) = 1 / (2 sqrt(x))
+    });
+}
+
+Variable square(const Variable& x) {
+    const Tensor x_data = x.data();
+    return make_result("square", swirl::square(x_data), {x}, [x_data](const Tensor& grad, InputGradients& in) {
+        in.add(0, swirl::scale(swirl::mul(grad, x_data), 2.0));
+    });
+}
+
+Variable relu(const Variable& x) {
+    Tensor out = swirl::relu(x.data());
+    return make_result("relu", out, {x},
+                       [out](const Tensor& grad, InputGradients& in) { in.add(0, relu_backward(grad, out)); });
+}
+
+Variable matmul(const Variable& a, const Variable& b) {
+    const Tensor a_data = a.data(), b_data = b.data();
+    return make_result("matmul", swirl::matmul(a_data, b_data), {a, b},
+                       [a_data, b_data](const Tensor& grad, InputGradients& in) {
+                           if (in.needs(0)) in.add(0, swirl::matmul(grad, b_data, false, true));  // [M,N] @ [K,N]^T
+                           if (in.needs(1)) in.add(1, swirl::matmul(a_data, grad, true, false));  // [M,K]^T @ [M,N]
+                       });
+}
+
+namespace {
+
+// The backward of out = x @ weight^T + bias, given dLoss/dout [M, N].
+void linear_backward(const Tensor& grad, const Tensor& x, const Tensor& weight, InputGradients& in) {
+    if (in.needs(0)) in.add(0, swirl::matmul(grad, weight));               // [M,N] @ [N,K] -> [M,K]
+    if (in.needs(1)) in.add(1, swirl::matmul(grad, x, true, false));       // [M,N]^T @ [M,K] -> [N,K]
+    if (in.needs(2)) in.add(2, swirl::sum(grad, 0).reshape({grad.dim(1)}));  // [N]
+}
+
+Variable linear_primitive(const char* name, const Variable& x, const Variable& weight, const Variable& bias,
+                          bool fuse_relu) {
+    const Tensor x_data = x.data(), weight_data = weight.data();
+    Tensor out = swirl::linear(x_data, weight_data, bias.data(), fuse_relu);
+    return make_result(name, out, {x, weight, bias},
+                       [x_data, weight_data, out, fuse_relu](const Tensor& grad, InputGradients& in) {
+                           linear_backward(fuse_relu ? relu_backward(grad, out) : grad, x_data, weight_data, in);
+                       });
+}
+
+}  // namespace
+
+Variable linear(const Variable& x, const Variable& weight, const Variable& bias) {
+    return linear_primitive("linear", x, weight, bias, false);
+}
+
+Variable linear_relu(const Variable& x, const Variable& weight, const Variable& bias) {
+    return linear_primitive("linear_relu", x, weight, bias, true);
+}
+
+Variable sum(const Variable& x) {
+    const Shape shape = x.shape();
+    return make_result("sum", swirl::sum(x.data()), {x},
+                       [shape](const Tensor& grad, InputGradients& in) { in.add(0, expand(grad, shape)); });
+}
+
+Variable sum(const Variable& x, int64_t axis) {
+    const Shape shape = x.shape();
+    return make_result("sum_axis", swirl::sum(x.data(), axis), {x},
+                       [shape](const Tensor& grad, InputGradients& in) { in.add(0, expand(grad, shape)); });
+}
+
+Variable mean(const Variable& x) {
+    SWIRL_CHECK(x.data().numel() > 0, "mean: the tensor {} is empty", shape_str(x.shape()));
+    return scale(sum(x), 1.0 / static_cast<double>(x.data().numel()));
+}
+
+Variable mean(const Variable& x, int64_t axis) {
+    const int64_t count = x.data().dim(axis);
+    SWIRL_CHECK(count > 0, "mean: axis {} of {} is empty", axis, shape_str(x.shape()));
+    return scale(sum(x, axis), 1.0 / static_cast<double>(count));
+}
+
+Variable slice_cols(const Variable& x, int64_t begin, int64_t end) {
+    const Tensor x_data = x.data();
+    return make_result("slice_cols", swirl::slice_cols(x_data, begin, end), {x},
+                       [x_data, begin, end](const Tensor& grad, InputGradients& in) {
+                           // Zero columns left and right of the slice, the gradient in between.
+                           const int64_t rows = x_data.dim(0), cols = x_data.dim(1);
+                           Tensor left = Tensor::zeros({rows, begin}, grad.dtype(), grad.device());
+                           Tensor right = Tensor::zeros({rows, cols - end}, grad.dtype(), grad.device());
+                           in.add(0, concat_cols({left, grad, right}));
+                       });
+}
+
+std::vector<Variable> chunk(const Variable& x, int64_t chunks) {
+    SWIRL_CHECK(x.data().rank() == 2 && chunks > 0 && x.data().dim(1) % chunks == 0,
+                "chunk: cannot split {} into {} equal column blocks", shape_str(x.shape()), chunks);
+    const int64_t width = x.data().dim(1) / chunks;
+    std::vector<Variable> parts;
+    for (int64_t c = 0; c < chunks; ++c) parts.push_back(slice_cols(x, c * width, (c + 1) * width));
+    return parts;
+}
+
+Variable concat(const std::vector<Variable>& parts) {
+    std::vector<Tensor> data;
+    std::vector<int64_t> widths;
+    for (const Variable& part : parts) {
+        data.push_back(part.data());
+        widths.push_back(part.data().rank() == 2 ? part.data().dim(1) : 0);
+    }
+    return make_result("concat", concat_cols(data), parts, [widths](const Tensor& grad, InputGradients& in) {
+        int64_t at = 0;
+        for (std::size_t i = 0; i < widths.size(); ++i) {
+            if (in.needs(i)) in.add(i, swirl::slice_cols(grad, at, at + widths[i]));
+            at += widths[i];
+        }
+    });
+}
+
+Variable index_select(const Variable& x, const Tensor& index) {
+    const Shape shape = x.shape();
+    return make_result("index_select", index_select_rows(x.data(), index), {x},
+                       [shape, index](const Tensor& grad, InputGradients& in) {
+                           Tensor grad_x = Tensor::zeros(shape, grad.dtype(), grad.device());
+                           index_add_rows_(grad_x, index, grad);
+                           in.add(0, grad_x);
+                       });
+}
+
+}  // namespace swirl::autograd

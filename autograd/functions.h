@@ -1,0 +1,50 @@
+// The differentiable functions. Primitives carry a gradient rule (autograd/functions.cpp); composites (mean,
+// chunk) are built from primitives and need none. Every function declared here that returns a Variable has an
+// entry in the gradcheck table of tests/test_gradcheck_table.cpp, and a test fails if one is missing.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "autograd/variable.h"
+
+namespace swirl::autograd {
+
+// Broadcasting arithmetic (rank <= 2, NumPy rules: same shape, scalar, row [N] / [1, N], column [M, 1]).
+Variable add(const Variable& a, const Variable& b);
+Variable sub(const Variable& a, const Variable& b);
+Variable mul(const Variable& a, const Variable& b);
+Variable div(const Variable& a, const Variable& b);
+Variable scale(const Variable& x, double factor);     // x * factor
+Variable add_scalar(const Variable& x, double value);  // x + value
+
+// Elementwise, same shape out.
+Variable neg(const Variable& x);
+Variable exp(const Variable& x);
+Variable log(const Variable& x);
+Variable sqrt(const Variable& x);
+Variable square(const Variable& x);
+Variable relu(const Variable& x);
+
+// a [M, K] @ b [K, N] -> [M, N].
+Variable matmul(const Variable& a, const Variable& b);
+// x [M, K] @ weight [N, K]^T + bias [N] -> [M, N]: a fused primitive (one pass forward, one backward).
+Variable linear(const Variable& x, const Variable& weight, const Variable& bias);
+// relu(linear(x, weight, bias)) fused: the bias and the ReLU are applied in the matmul's epilogue.
+Variable linear_relu(const Variable& x, const Variable& weight, const Variable& bias);
+
+// Reductions: sum/mean of everything -> []; along an axis of a matrix, keeping it: [M, N] -> [1, N] or [M, 1].
+Variable sum(const Variable& x);
+Variable sum(const Variable& x, int64_t axis);
+Variable mean(const Variable& x);
+Variable mean(const Variable& x, int64_t axis);
+
+// Columns: x [M, N] -> [M, end - begin]; chunk splits N into `chunks` equal parts; concat joins along columns.
+Variable slice_cols(const Variable& x, int64_t begin, int64_t end);
+std::vector<Variable> chunk(const Variable& x, int64_t chunks);
+Variable concat(const std::vector<Variable>& parts);
+
+// Rows: x [M, N], index i64 [R] -> [R, N] with out[r] = x[index[r]]; the backward scatter-adds into x's rows.
+Variable index_select(const Variable& x, const Tensor& index);
+
+}  // namespace swirl::autograd

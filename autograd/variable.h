@@ -1,0 +1,98 @@
+// Variable: a tensor that remembers how it was computed, so backward() can send gradients to its inputs.
+//
+//   auto w = Variable(Tensor::randn({3, 2}, gen, DType::f64), /*requires_grad=*/true);
+//   auto loss = autograd::sum(autograd::square(w));   // autograd/functions.h
+//   loss.backward();                                   // w.grad() is now 2 w
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tensor/tensor.h"
+
+namespace swirl {
+
+struct Node;
+
+// The shared state behind a Variable. Data state (data) and gradient state (grad, grad_fn) are kept apart.
+struct VariableImpl {
+    Tensor data;
+    Tensor grad;  // undefined until a backward pass reaches this leaf
+    bool requires_grad = false;
+    std::shared_ptr<Node> grad_fn;  // the op that produced this variable; null for leaves
+};
+
+class Variable {
+public:
+    Variable() = default;
+    explicit Variable(Tensor data, bool requires_grad = false);
+
+    bool defined() const { return impl_ != nullptr; }
+    const Tensor& data() const { return impl_->data; }
+    Tensor& data() { return impl_->data; }  // for optimisers, which update parameters in place
+    const Tensor& grad() const { return impl_->grad; }
+    Tensor& grad() { return impl_->grad; }
+    bool requires_grad() const { return impl_->requires_grad; }
+    bool is_leaf() const { return impl_->grad_fn == nullptr; }
+    const std::shared_ptr<Node>& grad_fn() const { return impl_->grad_fn; }
+    const Shape& shape() const { return impl_->data.shape(); }
+    Variable detach() const { return Variable(impl_->data, false); }
+    void zero_grad() { impl_->grad = Tensor(); }  // as PyTorch's set_to_none: no gradient until the next backward
+
+    // Backpropagates from this one-element variable (seed gradient 1), or from any variable with an explicit
+    // seed gradient of its shape. Frees the graph as it goes: a second backward through it throws.
+    void backward() const;
+    void backward(const Tensor& grad_output) const;
+
+    const std::shared_ptr<VariableImpl>& impl() const { return impl_; }
+
+private:
+    std::shared_ptr<VariableImpl> impl_;
+};
+
+// Where a backward function sends the gradient of each of its node's inputs.
+class InputGradients {
+public:
+    explicit InputGradients(const std::vector<std::shared_ptr<VariableImpl>>& inputs) : inputs_(inputs) {}
+    // Whether input i wants a gradient: a backward function skips the work for inputs that do not.
+    bool needs(std::size_t i) const { return inputs_[i]->requires_grad; }
+    // Adds dLoss/dInput_i; its shape must be input i's shape.
+    void add(std::size_t i, Tensor grad);
+    std::vector<std::pair<VariableImpl*, Tensor>>& collected() { return collected_; }
+
+private:
+    const std::vector<std::shared_ptr<VariableImpl>>& inputs_;
+    std::vector<std::pair<VariableImpl*, Tensor>> collected_;
+};
+
+// One recorded op: its inputs and the closure that maps the output's gradient to theirs.
+struct Node {
+    using BackwardFn = std::function<void(const Tensor& grad_output, InputGradients& inputs)>;
+
+    std::string name;
+    std::vector<std::shared_ptr<VariableImpl>> inputs;
+    BackwardFn backward;  // reset after it runs, which frees the tensors it saved
+};
+
+// Whether ops record a graph (true unless a NoGradGuard is alive on this thread).
+bool grad_mode_enabled();
+
+// While alive, ops record nothing: for sampling, evaluation and optimiser updates.
+class NoGradGuard {
+public:
+    NoGradGuard();
+    ~NoGradGuard();
+    NoGradGuard(const NoGradGuard&) = delete;
+    NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+private:
+    bool previous_;
+};
+
+// The result of a differentiable op: `output` plus, when grad mode is on and some input requires a gradient,
+// a Node named `name` with `backward`. Every function in autograd/functions.cpp ends with this.
+Variable make_result(const char* name, Tensor output, std::vector<Variable> inputs, Node::BackwardFn backward);
+
+}  // namespace swirl

@@ -1,0 +1,25 @@
+# Warnings, -march=native and sanitizers, gathered on one interface target that every swirl target links.
+add_library(swirl_options INTERFACE)
+target_compile_options(swirl_options INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra>)
+if(SWIRL_WERROR)
+  target_compile_options(swirl_options INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-Werror>)
+endif()
+if(SWIRL_NATIVE)
+  target_compile_options(swirl_options INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-march=native>)
+endif()
+if(SWIRL_SANITIZE)
+  target_compile_options(swirl_options INTERFACE
+    $<$<COMPILE_LANGUAGE:CXX>:-fsanitize=${SWIRL_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all>)
+  target_link_options(swirl_options INTERFACE -fsanitize=${SWIRL_SANITIZE})
+endif()
+
+# swirl_add_layer(NAME SOURCES... DEPENDS targets...): one static library per layer, exported as swirl::NAME.
+function(swirl_add_layer name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPENDS" ${ARGN})
+  add_library(swirl_${name} STATIC ${ARG_SOURCES})
+  add_library(swirl::${name} ALIAS swirl_${name})
+  set_target_properties(swirl_${name} PROPERTIES EXPORT_NAME ${name} POSITION_INDEPENDENT_CODE ON)
+  target_include_directories(swirl_${name} PUBLIC
+    $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}> $<INSTALL_INTERFACE:include/swirl>)
+  target_link_libraries(swirl_${name} PUBLIC ${ARG_DEPENDS} PRIVATE $<BUILD_INTERFACE:swirl_options>)
+endfunction()

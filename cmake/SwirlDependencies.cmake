@@ -1,0 +1,20 @@
+# Third-party dependencies, all from Debian packages (see README: libfmt-dev nlohmann-json3-dev libcli11-dev
+# doctest-dev libstb-dev).
+find_package(fmt REQUIRED)
+find_package(nlohmann_json 3 REQUIRED)
+if(SWIRL_OPENMP)
+  find_package(OpenMP REQUIRED COMPONENTS CXX)
+endif()
+if(SWIRL_BUILD_APPS)
+  find_package(CLI11 REQUIRED)
+  # libstb-dev ships the headers under stb/ and one library with the implementations compiled in.
+  find_path(STB_INCLUDE_DIR stb/stb_image_write.h REQUIRED)
+  find_library(STB_LIBRARY stb REQUIRED)
+  add_library(swirl_stb INTERFACE)
+  target_include_directories(swirl_stb SYSTEM INTERFACE ${STB_INCLUDE_DIR})
+  target_link_libraries(swirl_stb INTERFACE ${STB_LIBRARY})
+endif()
+if(SWIRL_BUILD_TESTS)
+  find_package(doctest REQUIRED)
+  include(doctest)
+endif()

@@ -1,0 +1,13 @@
+# One screen at the end of configure: what this build has switched on.
+message(STATUS "")
+message(STATUS "swirl ${PROJECT_VERSION} configuration")
+message(STATUS "  build type     ${CMAKE_BUILD_TYPE}")
+message(STATUS "  compiler       ${CMAKE_CXX_COMPILER_ID} ${CMAKE_CXX_COMPILER_VERSION}")
+message(STATUS "  CUDA           ${SWIRL_CUDA_STATUS}")
+message(STATUS "  OpenMP         ${SWIRL_OPENMP}")
+message(STATUS "  -march=native  ${SWIRL_NATIVE}")
+message(STATUS "  sanitizers     ${SWIRL_SANITIZE}")
+message(STATUS "  -Werror        ${SWIRL_WERROR}")
+message(STATUS "  tests / apps   ${SWIRL_BUILD_TESTS} / ${SWIRL_BUILD_APPS}")
+message(STATUS "  install prefix ${CMAKE_INSTALL_PREFIX}")
+message(STATUS "")

@@ -1,0 +1,52 @@
+// Linear, ReLU and Sequential.
+#include "nn/layers.h"
+
+#include <cmath>
+
+#include "autograd/functions.h"
+#include "tensor/error.h"
+#include "tensor/ops.h"
+
+namespace swirl::nn {
+
+Linear::Linear(int64_t in, int64_t out, Generator& gen, DType dtype, Device device)
+    : in_features(in), out_features(out) {
+    SWIRL_CHECK(in > 0 && out > 0, "Linear: features must be positive, got in={} out={}", in, out);
+    const double bound = 1.0 / std::sqrt(static_cast<double>(in));
+    Tensor w = Tensor::empty({out, in}, dtype, device);
+    Tensor b = Tensor::empty({out}, dtype, device);
+    uniform_(w, gen, -bound, bound);
+    uniform_(b, gen, -bound, bound);
+    weight = register_parameter("weight", w);
+    bias = register_parameter("bias", b);
+}
+
+Variable Linear::forward(const Variable& x) { return autograd::linear(x, weight, bias); }
+
+Variable ReLU::forward(const Variable& x) { return autograd::relu(x); }
+
+Sequential::Sequential(std::vector<std::shared_ptr<Layer>> layers) {
+    for (auto& layer : layers) push_back(std::move(layer));
+}
+
+void Sequential::push_back(std::shared_ptr<Layer> layer) {
+    register_module(std::to_string(layers_.size()), layer);
+    layers_.push_back(std::move(layer));
+}
+
+Variable Sequential::forward(const Variable& x) {
+    Variable h = x;
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+        auto* linear = dynamic_cast<Linear*>(layers_[i].get());
+        const bool relu_next = i + 1 < layers_.size() && dynamic_cast<ReLU*>(layers_[i + 1].get()) != nullptr;
+        if (linear != nullptr && relu_next) {
+            h = autograd::linear_relu(h, linear->weight, linear->bias);
+            ++i;  // the ReLU is done
+        } else {
+            h = layers_[i]->forward(h);
+        }
+    }
+    return h;
+}
+
+}  // namespace swirl::nn

@@ -1,0 +1,60 @@
+// The layers the diffusion model is made of: Linear, ReLU, Sequential, ModuleList.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "nn/module.h"
+#include "tensor/generator.h"
+
+namespace swirl::nn {
+
+// y [M, out] = x [M, in] @ weight [out, in]^T + bias [out]; initialised as torch.nn.Linear:
+// weight and bias uniform in +-1/sqrt(in).
+class Linear : public Layer {
+public:
+    Linear(int64_t in_features, int64_t out_features, Generator& gen, DType dtype = DType::f32,
+           Device device = Device::cpu());
+    Variable forward(const Variable& x) override;
+
+    Variable weight, bias;
+    int64_t in_features, out_features;
+};
+
+class ReLU : public Layer {
+public:
+    Variable forward(const Variable& x) override;
+};
+
+// Layers applied in order, registered as "0", "1", ... as in torch.nn.Sequential. A Linear directly followed by
+// a ReLU runs as one fused linear_relu (same result, one pass over the output).
+class Sequential : public Layer {
+public:
+    Sequential() = default;
+    explicit Sequential(std::vector<std::shared_ptr<Layer>> layers);
+    void push_back(std::shared_ptr<Layer> layer);
+    Variable forward(const Variable& x) override;
+    std::size_t size() const { return layers_.size(); }
+    Layer& operator[](std::size_t i) { return *layers_.at(i); }
+
+private:
+    std::vector<std::shared_ptr<Layer>> layers_;
+};
+
+// A list of modules registered as "0", "1", ..., as torch.nn.ModuleList: indexed, not called.
+template <typename M>
+class ModuleList : public Module {
+public:
+    void push_back(std::shared_ptr<M> module) {
+        register_module(std::to_string(modules_.size()), module);
+        modules_.push_back(std::move(module));
+    }
+    std::size_t size() const { return modules_.size(); }
+    M& operator[](std::size_t i) { return *modules_.at(i); }
+
+private:
+    std::vector<std::shared_ptr<M>> modules_;
+};
+
+}  // namespace swirl::nn

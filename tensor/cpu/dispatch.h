@@ -1,0 +1,18 @@
+// dispatch_floating: runs a generic lambda with the C++ type of a floating dtype (float or double).
+#pragma once
+
+#include "tensor/error.h"
+#include "tensor/tensor.h"
+
+namespace swirl::cpu {
+
+template <typename Body>
+void dispatch_floating(DType dtype, const char* op, Body&& body) {
+    switch (dtype) {
+        case DType::f32: body(float{}); return;
+        case DType::f64: body(double{}); return;
+        default: SWIRL_FAIL("{}: expected a floating dtype (f32 or f64), got {}", op, dtype_name(dtype));
+    }
+}
+
+}  // namespace swirl::cpu

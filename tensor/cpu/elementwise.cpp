@@ -1,0 +1,197 @@
+// CPU elementwise kernels: unary maps, broadcasting binary ops, fills, copies, and random fills.
+#include <cmath>
+
+#include "tensor/cpu/dispatch.h"
+#include "tensor/cpu/kernels.h"
+#include "tensor/generator.h"
+
+namespace swirl::cpu {
+
+namespace {
+
+// Below this many elements a parallel region costs more than it saves.
+constexpr int64_t kParallelThreshold = 1 << 15;
+
+template <typename T, typename F>
+void map_unary(T* out, const T* x, int64_t n, F f) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelThreshold)
+    for (int64_t i = 0; i < n; ++i) out[i] = f(x[i]);
+}
+
+template <typename T, typename F>
+void map_binary(T* out, const T* a, const T* b, const Broadcast2D& l, F f) {
+    const int64_t rows = l.rows, cols = l.cols;
+    if (l.a_col_stride == 1 && l.b_col_stride == 1 && l.a_row_stride == cols && l.b_row_stride == cols) {
+        const int64_t n = rows * cols;  // same shape: one flat loop the compiler vectorises
+#pragma omp parallel for simd schedule(static) if (n > kParallelThreshold)
+        for (int64_t i = 0; i < n; ++i) out[i] = f(a[i], b[i]);
+        return;
+    }
+#pragma omp parallel for schedule(static) if (rows * cols > kParallelThreshold)
+    for (int64_t i = 0; i < rows; ++i) {
+        const T* a_row = a + i * l.a_row_stride;
+        const T* b_row = b + i * l.b_row_stride;
+        T* out_row = out + i * cols;
+        for (int64_t j = 0; j < cols; ++j) out_row[j] = f(a_row[j * l.a_col_stride], b_row[j * l.b_col_stride]);
+    }
+}
+
+}  // namespace
+
+void unary(Tensor& out, const Tensor& x, UnaryOp op) {
+    dispatch_floating(x.dtype(), "unary", [&](auto zero) {
+        using T = decltype(zero);
+        T* o = out.data<T>();
+        const T* in = x.data<T>();
+        const int64_t n = x.numel();
+        switch (op) {
+            case UnaryOp::neg: map_unary(o, in, n, [](T v) { return -v; }); break;
+            case UnaryOp::exp: map_unary(o, in, n, [](T v) { return std::exp(v); }); break;
+            case UnaryOp::log: map_unary(o, in, n, [](T v) { return std::log(v); }); break;
+            case UnaryOp::sqrt: map_unary(o, in, n, [](T v) { return std::sqrt(v); }); break;
+            case UnaryOp::square: map_unary(o, in, n, [](T v) { return v * v; }); break;
+            case UnaryOp::relu: map_unary(o, in, n, [](T v) { return v > T(0) ? v : T(0); }); break;
+        }
+    });
+}
+
+void affine(Tensor& out, const Tensor& x, double scale, double shift) {
+    dispatch_floating(x.dtype(), "affine", [&](auto zero) {
+        using T = decltype(zero);
+        const T s = static_cast<T>(scale), b = static_cast<T>(shift);
+        map_unary(out.data<T>(), x.data<T>(), x.numel(), [s, b](T v) { return s * v + b; });
+    });
+}
+
+void relu_backward(Tensor& grad_in, const Tensor& grad_out, const Tensor& out) {
+    dispatch_floating(out.dtype(), "relu_backward", [&](auto zero) {
+        using T = decltype(zero);
+        Broadcast2D same{1, out.numel(), 0, 1, 0, 1};
+        map_binary(grad_in.data<T>(), grad_out.data<T>(), out.data<T>(), same,
+                   [](T g, T y) { return y > T(0) ? g : T(0); });
+    });
+}
+
+void binary(Tensor& out, const Tensor& a, const Tensor& b, BinaryOp op, const Broadcast2D& layout) {
+    dispatch_floating(out.dtype(), "binary", [&](auto zero) {
+        using T = decltype(zero);
+        T* o = out.data<T>();
+        const T* pa = a.data<T>();
+        const T* pb = b.data<T>();
+        switch (op) {
+            case BinaryOp::add: map_binary(o, pa, pb, layout, [](T u, T v) { return u + v; }); break;
+            case BinaryOp::sub: map_binary(o, pa, pb, layout, [](T u, T v) { return u - v; }); break;
+            case BinaryOp::mul: map_binary(o, pa, pb, layout, [](T u, T v) { return u * v; }); break;
+            case BinaryOp::div: map_binary(o, pa, pb, layout, [](T u, T v) { return u / v; }); break;
+        }
+    });
+}
+
+void expand(Tensor& out, const Tensor& x, const Broadcast2D& layout) {
+    dispatch_floating(out.dtype(), "expand", [&](auto zero) {
+        using T = decltype(zero);
+        // Reuse the binary loop with the second operand ignored.
+        map_binary(out.data<T>(), x.data<T>(), x.data<T>(), layout, [](T u, T) { return u; });
+    });
+}
+
+void fill(Tensor& x, double value) {
+    const int64_t n = x.numel();
+    auto fill_as = [&](auto typed_value) {
+        using T = decltype(typed_value);
+        T* p = static_cast<T*>(x.raw_data());
+        for (int64_t i = 0; i < n; ++i) p[i] = typed_value;
+    };
+    switch (x.dtype()) {
+        case DType::f32: fill_as(static_cast<float>(value)); break;
+        case DType::f64: fill_as(value); break;
+        case DType::i64: fill_as(static_cast<int64_t>(value)); break;
+    }
+}
+
+namespace {
+template <typename Dst>
+void copy_into(Dst* dst, const Tensor& src) {
+    const int64_t n = src.numel();
+    auto convert = [&](const auto* s) {
+        for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<Dst>(s[i]);
+    };
+    switch (src.dtype()) {
+        case DType::f32: convert(static_cast<const float*>(src.raw_data())); break;
+        case DType::f64: convert(static_cast<const double*>(src.raw_data())); break;
+        case DType::i64: convert(static_cast<const int64_t*>(src.raw_data())); break;
+    }
+}
+}  // namespace
+
+void copy(Tensor& dst, const Tensor& src) {
+    switch (dst.dtype()) {
+        case DType::f32: copy_into(static_cast<float*>(dst.raw_data()), src); break;
+        case DType::f64: copy_into(static_cast<double*>(dst.raw_data()), src); break;
+        case DType::i64: copy_into(static_cast<int64_t*>(dst.raw_data()), src); break;
+    }
+}
+
+void add_inplace(Tensor& dst, const Tensor& src) {
+    dispatch_floating(dst.dtype(), "add_", [&](auto zero) {
+        using T = decltype(zero);
+        T* d = dst.data<T>();
+        const T* s = src.data<T>();
+        const int64_t n = dst.numel();
+#pragma omp parallel for simd schedule(static) if (n > kParallelThreshold)
+        for (int64_t i = 0; i < n; ++i) d[i] += s[i];
+    });
+}
+
+void uniform(Tensor& x, uint64_t seed, uint64_t first_counter, double low, double high) {
+    dispatch_floating(x.dtype(), "uniform", [&](auto zero) {
+        using T = decltype(zero);
+        T* p = x.data<T>();
+        const int64_t n = x.numel();
+#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
+        for (int64_t i = 0; i < n; ++i) {
+            auto words = philox4x32_10(first_counter + static_cast<uint64_t>(i), seed);
+            p[i] = static_cast<T>(low + (high - low) * uniform_from_words(words[0], words[1]));
+        }
+    });
+}
+
+void normal(Tensor& x, uint64_t seed, uint64_t first_counter, double mean, double stddev) {
+    dispatch_floating(x.dtype(), "normal", [&](auto zero) {
+        using T = decltype(zero);
+        T* p = x.data<T>();
+        const int64_t n = x.numel();
+#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
+        for (int64_t i = 0; i < n; ++i) {
+            auto words = philox4x32_10(first_counter + static_cast<uint64_t>(i), seed);
+            p[i] = static_cast<T>(mean + stddev * normal_from_words(words));
+        }
+    });
+}
+
+void adam_update(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, double lr, double beta1,
+                 double beta2, double eps, double weight_decay, double bias_correction1, double bias_correction2) {
+    dispatch_floating(param.dtype(), "adam_update", [&](auto zero) {
+        using T = decltype(zero);
+        T* p = param.data<T>();
+        const T* g = grad.data<T>();
+        T* m = exp_avg.data<T>();
+        T* v = exp_avg_sq.data<T>();
+        const int64_t n = param.numel();
+        // torch.optim.Adam's single-tensor path: step_size = lr / bc1, denom = sqrt(v) / sqrt(bc2) + eps.
+        // 1 - beta is formed in double before rounding, as PyTorch passes it: 1.0f - 0.999f is off by 1e-5.
+        const T b1 = T(beta1), b2 = T(beta2), wd = T(weight_decay), e = T(eps);
+        const T one_minus_b1 = T(1.0 - beta1), one_minus_b2 = T(1.0 - beta2);
+        const T step_size = T(lr / bias_correction1);
+        const T sqrt_bc2 = T(std::sqrt(bias_correction2));
+#pragma omp parallel for simd schedule(static) if (n > kParallelThreshold)
+        for (int64_t i = 0; i < n; ++i) {
+            T gi = g[i] + wd * p[i];
+            m[i] = b1 * m[i] + one_minus_b1 * gi;
+            v[i] = b2 * v[i] + one_minus_b2 * gi * gi;
+            p[i] -= step_size * m[i] / (std::sqrt(v[i]) / sqrt_bc2 + e);
+        }
+    });
+}
+
+}  // namespace swirl::cpu

@@ -1,0 +1,46 @@
+// The CPU kernels: the readable reference implementation of every op, parallel with OpenMP over rows.
+// Outputs come first, then inputs; shapes are checked by tensor/ops.cpp before these are called.
+// Every reduction adds in a fixed order that does not depend on the thread count.
+#pragma once
+
+#include <cstdint>
+
+#include "tensor/backend.h"
+#include "tensor/tensor.h"
+
+namespace swirl::cpu {
+
+// out and x have one shape.
+void unary(Tensor& out, const Tensor& x, UnaryOp op);
+void affine(Tensor& out, const Tensor& x, double scale, double shift);  // out = scale * x + shift
+void relu_backward(Tensor& grad_in, const Tensor& grad_out, const Tensor& out);
+// out is [layout.rows, layout.cols]; a and b are read through the layout's strides.
+void binary(Tensor& out, const Tensor& a, const Tensor& b, BinaryOp op, const Broadcast2D& layout);
+// out [rows, cols] = x read through the layout's a-strides (b-strides unused).
+void expand(Tensor& out, const Tensor& x, const Broadcast2D& layout);
+
+// out [M, N] = op(a) [M, K] @ op(b) [K, N].
+void matmul(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b);
+// out [M, N] = x [M, K] @ weight [N, K]^T + bias [N], then ReLU if fuse_relu.
+void linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias, bool fuse_relu);
+
+void sum_all(Tensor& out, const Tensor& x);   // out [] (or any one-element shape)
+void sum_rows(Tensor& out, const Tensor& x);  // x [M, N] -> out [1, N], summing over the rows
+void sum_cols(Tensor& out, const Tensor& x);  // x [M, N] -> out [M, 1], summing over the columns
+
+// dst[:, dst_col + c] = src[:, src_col + c] for c in [0, count); dst [M, Nd], src [M, Ns].
+void copy_cols(Tensor& dst, int64_t dst_col, const Tensor& src, int64_t src_col, int64_t count);
+void index_select_rows(Tensor& out, const Tensor& x, const Tensor& index);  // out [R, N], x [M, N], index [R]
+void index_add_rows(Tensor& out, const Tensor& index, const Tensor& src);   // out [M, N], src [R, N]
+
+void fill(Tensor& x, double value);
+void copy(Tensor& dst, const Tensor& src);  // same element count, any dtypes
+void add_inplace(Tensor& dst, const Tensor& src);
+// Element i uses the Philox block (seed, first_counter + i), so results do not depend on threads.
+void uniform(Tensor& x, uint64_t seed, uint64_t first_counter, double low, double high);
+void normal(Tensor& x, uint64_t seed, uint64_t first_counter, double mean, double stddev);
+
+void adam_update(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, double lr, double beta1,
+                 double beta2, double eps, double weight_decay, double bias_correction1, double bias_correction2);
+
+}  // namespace swirl::cpu

@@ -1,0 +1,73 @@
+// CPU reductions. Long sums are split into fixed blocks of rows whose partial sums are then added in block
+// order: parallel, yet the same bits for every thread count.
+#include <vector>
+
+#include "tensor/cpu/dispatch.h"
+#include "tensor/cpu/kernels.h"
+
+namespace swirl::cpu {
+
+namespace {
+
+constexpr int64_t kBlockRows = 1024;
+
+// partial[block][j] = sum of x[i, j] over the rows i of the block, accumulated in double.
+template <typename T>
+std::vector<double> column_partials(const T* x, int64_t M, int64_t N, int64_t& blocks) {
+    blocks = (M + kBlockRows - 1) / kBlockRows;
+    std::vector<double> partial(static_cast<std::size_t>(std::max<int64_t>(blocks, 1) * N), 0.0);
+#pragma omp parallel for schedule(static) if (blocks > 1)
+    for (int64_t block = 0; block < blocks; ++block) {
+        double* acc = partial.data() + block * N;
+        const int64_t end = std::min(M, (block + 1) * kBlockRows);
+        for (int64_t i = block * kBlockRows; i < end; ++i)
+            for (int64_t j = 0; j < N; ++j) acc[j] += static_cast<double>(x[i * N + j]);
+    }
+    return partial;
+}
+
+}  // namespace
+
+void sum_all(Tensor& out, const Tensor& x) {
+    dispatch_floating(x.dtype(), "sum", [&](auto zero) {
+        using T = decltype(zero);
+        // View the data as [M, 1] so the blocked column sum does the work.
+        int64_t blocks = 0;
+        auto partial = column_partials(x.data<T>(), x.numel(), 1, blocks);
+        double total = 0.0;
+        for (int64_t block = 0; block < blocks; ++block) total += partial[static_cast<std::size_t>(block)];
+        out.data<T>()[0] = static_cast<T>(total);
+    });
+}
+
+void sum_rows(Tensor& out, const Tensor& x) {
+    dispatch_floating(x.dtype(), "sum", [&](auto zero) {
+        using T = decltype(zero);
+        const int64_t M = x.dim(0), N = x.dim(1);
+        int64_t blocks = 0;
+        auto partial = column_partials(x.data<T>(), M, N, blocks);
+        T* o = out.data<T>();
+        for (int64_t j = 0; j < N; ++j) {
+            double total = 0.0;
+            for (int64_t block = 0; block < blocks; ++block) total += partial[static_cast<std::size_t>(block * N + j)];
+            o[j] = static_cast<T>(total);
+        }
+    });
+}
+
+void sum_cols(Tensor& out, const Tensor& x) {
+    dispatch_floating(x.dtype(), "sum", [&](auto zero) {
+        using T = decltype(zero);
+        const int64_t M = x.dim(0), N = x.dim(1);
+        const T* in = x.data<T>();
+        T* o = out.data<T>();
+#pragma omp parallel for schedule(static) if (M * N > (1 << 15))
+        for (int64_t i = 0; i < M; ++i) {
+            double total = 0.0;
+            for (int64_t j = 0; j < N; ++j) total += static_cast<double>(in[i * N + j]);
+            o[i] = static_cast<T>(total);
+        }
+    });
+}
+
+}  // namespace swirl::cpu

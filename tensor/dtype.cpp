@@ -1,0 +1,41 @@
+// Names and sizes of dtypes and devices.
+#include "tensor/dtype.h"
+
+#include "tensor/error.h"
+
+namespace swirl {
+
+std::size_t dtype_size(DType dtype) {
+    switch (dtype) {
+        case DType::f32: return 4;
+        case DType::f64: return 8;
+        case DType::i64: return 8;
+    }
+    SWIRL_FAIL("unknown dtype {}", static_cast<int>(dtype));
+}
+
+const char* dtype_name(DType dtype) {
+    switch (dtype) {
+        case DType::f32: return "f32";
+        case DType::f64: return "f64";
+        case DType::i64: return "i64";
+    }
+    return "?";
+}
+
+bool is_floating(DType dtype) { return dtype == DType::f32 || dtype == DType::f64; }
+
+std::string device_name(Device device) {
+    return device.is_cpu() ? std::string("cpu") : fmt::format("cuda:{}", device.index);
+}
+
+Device parse_device(const std::string& text) {
+    if (text == "cpu") return Device::cpu();
+    if (text == "cuda") return Device::cuda(0);
+    if (text.rfind("cuda:", 0) == 0 && text.size() > 5 &&
+        text.find_first_not_of("0123456789", 5) == std::string::npos)
+        return Device::cuda(std::stoi(text.substr(5)));
+    SWIRL_FAIL("unknown device '{}': expected cpu, cuda or cuda:N", text);
+}
+
+}  // namespace swirl

@@ -1,0 +1,34 @@
+// Element types and devices: the two tags every Tensor carries besides its shape.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace swirl {
+
+// f32 and f64 hold data; i64 holds row indices (gather/scatter) and nothing else.
+enum class DType { f32, f64, i64 };
+
+std::size_t dtype_size(DType dtype);
+const char* dtype_name(DType dtype);  // "f32", "f64", "i64"
+bool is_floating(DType dtype);
+
+enum class DeviceType { cpu, cuda };
+
+struct Device {
+    DeviceType type = DeviceType::cpu;
+    int index = 0;
+
+    static Device cpu() { return {DeviceType::cpu, 0}; }
+    static Device cuda(int index = 0) { return {DeviceType::cuda, index}; }
+    bool is_cpu() const { return type == DeviceType::cpu; }
+    bool is_cuda() const { return type == DeviceType::cuda; }
+    bool operator==(const Device&) const = default;
+};
+
+std::string device_name(Device device);  // "cpu", "cuda:0"
+// Parses "cpu", "cuda" or "cuda:N"; throws swirl::Error on anything else.
+Device parse_device(const std::string& text);
+
+}  // namespace swirl

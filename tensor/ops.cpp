@@ -1,0 +1,331 @@
+// The one place where ops check their arguments, allocate their outputs and dispatch on the device.
+#include "tensor/ops.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "tensor/backend.h"
+#include "tensor/cpu/kernels.h"
+#include "tensor/error.h"
+#ifdef SWIRL_WITH_CUDA
+#include "tensor/cuda/kernels.h"
+#define SWIRL_CUDA_KERNEL(kernel, ...) cuda::kernel(__VA_ARGS__)
+#else
+#define SWIRL_CUDA_KERNEL(kernel, ...) SWIRL_FAIL("{}: this swirl was built without CUDA", #kernel)
+#endif
+
+// Runs the kernel of the tensor's device: cpu::kernel(...) or cuda::kernel(...).
+#define SWIRL_DISPATCH(device, kernel, ...)         \
+    do {                                            \
+        if ((device).is_cuda()) {                   \
+            SWIRL_CUDA_KERNEL(kernel, __VA_ARGS__); \
+        } else {                                    \
+            cpu::kernel(__VA_ARGS__);               \
+        }                                           \
+    } while (0)
+
+namespace swirl {
+
+void check_same_shape(const Tensor& a, const Tensor& b, const char* op) {
+    SWIRL_CHECK(a.shape() == b.shape(), "{}: shape mismatch, {} vs {}", op, shape_str(a.shape()), shape_str(b.shape()));
+}
+void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
+    SWIRL_CHECK(a.device() == b.device(), "{}: device mismatch, {} on {} vs {} on {}", op, shape_str(a.shape()),
+                device_name(a.device()), shape_str(b.shape()), device_name(b.device()));
+}
+void check_same_dtype(const Tensor& a, const Tensor& b, const char* op) {
+    SWIRL_CHECK(a.dtype() == b.dtype(), "{}: dtype mismatch, {} {} vs {} {}", op, dtype_name(a.dtype()),
+                shape_str(a.shape()), dtype_name(b.dtype()), shape_str(b.shape()));
+}
+void check_floating(const Tensor& x, const char* op) {
+    SWIRL_CHECK(x.defined(), "{}: the tensor is undefined", op);
+    SWIRL_CHECK(is_floating(x.dtype()), "{}: expected f32 or f64, got {} {}", op, dtype_name(x.dtype()),
+                shape_str(x.shape()));
+}
+void check_matrix(const Tensor& x, const char* op, const char* name) {
+    SWIRL_CHECK(x.rank() == 2, "{}: {} must be a matrix [rows, cols], got {}", op, name, shape_str(x.shape()));
+}
+
+namespace {
+
+void check_binary(const Tensor& a, const Tensor& b, const char* op) {
+    check_floating(a, op);
+    check_floating(b, op);
+    check_same_dtype(a, b, op);
+    check_same_device(a, b, op);
+}
+
+// The rank <= 2 shape as [rows, cols]: [] -> [1, 1], [N] -> [1, N].
+std::pair<int64_t, int64_t> as_matrix(const Shape& shape, const char* op) {
+    SWIRL_CHECK(shape.size() <= 2, "{}: broadcasting supports rank <= 2, got {}", op, shape_str(shape));
+    if (shape.empty()) return {1, 1};
+    if (shape.size() == 1) return {1, shape[0]};
+    return {shape[0], shape[1]};
+}
+
+// Strides that read an operand of `shape` as if it had been broadcast up to [rows, cols].
+std::pair<int64_t, int64_t> broadcast_strides(const Shape& shape, const char* op) {
+    auto [r, c] = as_matrix(shape, op);
+    return {r == 1 ? 0 : c, c == 1 ? 0 : 1};
+}
+
+Broadcast2D broadcast_layout(const Shape& a, const Shape& b, const Shape& out, const char* op) {
+    auto [rows, cols] = as_matrix(out, op);
+    Broadcast2D layout;
+    layout.rows = rows;
+    layout.cols = cols;
+    std::tie(layout.a_row_stride, layout.a_col_stride) = broadcast_strides(a, op);
+    std::tie(layout.b_row_stride, layout.b_col_stride) = broadcast_strides(b, op);
+    return layout;
+}
+
+Tensor unary_op(const Tensor& x, UnaryOp op, const char* name) {
+    check_floating(x, name);
+    Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+    SWIRL_DISPATCH(x.device(), unary, out, x, op);
+    return out;
+}
+
+Tensor binary_op(const Tensor& a, const Tensor& b, BinaryOp op, const char* name) {
+    check_binary(a, b, name);
+    Shape out_shape = broadcast_shapes(a.shape(), b.shape(), name);
+    Tensor out = Tensor::empty(out_shape, a.dtype(), a.device());
+    SWIRL_DISPATCH(a.device(), binary, out, a, b, op, broadcast_layout(a.shape(), b.shape(), out_shape, name));
+    return out;
+}
+
+}  // namespace
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
+    SWIRL_CHECK(a.size() <= 2 && b.size() <= 2, "{}: broadcasting supports rank <= 2, got {} and {}", op,
+                shape_str(a), shape_str(b));
+    const std::size_t rank = std::max(a.size(), b.size());
+    Shape out(rank);
+    for (std::size_t k = 0; k < rank; ++k) {
+        // Align from the right, as NumPy does; a missing axis counts as 1.
+        int64_t da = k < rank - a.size() ? 1 : a[k - (rank - a.size())];
+        int64_t db = k < rank - b.size() ? 1 : b[k - (rank - b.size())];
+        SWIRL_CHECK(da == db || da == 1 || db == 1, "{}: shapes {} and {} do not broadcast", op, shape_str(a),
+                    shape_str(b));
+        out[k] = da == 1 ? db : da;
+    }
+    return out;
+}
+
+Tensor neg(const Tensor& x) { return unary_op(x, UnaryOp::neg, "neg"); }
+Tensor exp(const Tensor& x) { return unary_op(x, UnaryOp::exp, "exp"); }
+Tensor log(const Tensor& x) { return unary_op(x, UnaryOp::log, "log"); }
+Tensor sqrt(const Tensor& x) { return unary_op(x, UnaryOp::sqrt, "sqrt"); }
+Tensor square(const Tensor& x) { return unary_op(x, UnaryOp::square, "square"); }
+Tensor relu(const Tensor& x) { return unary_op(x, UnaryOp::relu, "relu"); }
+
+Tensor relu_backward(const Tensor& grad_out, const Tensor& out) {
+    check_binary(grad_out, out, "relu_backward");
+    check_same_shape(grad_out, out, "relu_backward");
+    Tensor grad_in = Tensor::empty(out.shape(), out.dtype(), out.device());
+    SWIRL_DISPATCH(out.device(), relu_backward, grad_in, grad_out, out);
+    return grad_in;
+}
+
+Tensor scale(const Tensor& x, double factor) {
+    check_floating(x, "scale");
+    Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+    SWIRL_DISPATCH(x.device(), affine, out, x, factor, 0.0);
+    return out;
+}
+
+Tensor add_scalar(const Tensor& x, double value) {
+    check_floating(x, "add_scalar");
+    Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+    SWIRL_DISPATCH(x.device(), affine, out, x, 1.0, value);
+    return out;
+}
+
+Tensor add(const Tensor& a, const Tensor& b) { return binary_op(a, b, BinaryOp::add, "add"); }
+Tensor sub(const Tensor& a, const Tensor& b) { return binary_op(a, b, BinaryOp::sub, "sub"); }
+Tensor mul(const Tensor& a, const Tensor& b) { return binary_op(a, b, BinaryOp::mul, "mul"); }
+Tensor div(const Tensor& a, const Tensor& b) { return binary_op(a, b, BinaryOp::div, "div"); }
+
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+    check_binary(a, b, "matmul");
+    check_matrix(a, "matmul", "a");
+    check_matrix(b, "matmul", "b");
+    const int64_t M = trans_a ? a.dim(1) : a.dim(0), K = trans_a ? a.dim(0) : a.dim(1);
+    const int64_t Kb = trans_b ? b.dim(1) : b.dim(0), N = trans_b ? b.dim(0) : b.dim(1);
+    SWIRL_CHECK(K == Kb, "matmul: inner dimensions differ, {}{} @ {}{}", shape_str(a.shape()), trans_a ? "^T" : "",
+                shape_str(b.shape()), trans_b ? "^T" : "");
+    Tensor out = Tensor::empty({M, N}, a.dtype(), a.device());
+    SWIRL_DISPATCH(a.device(), matmul, out, a, b, trans_a, trans_b);
+    return out;
+}
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, bool fuse_relu) {
+    check_binary(x, weight, "linear");
+    check_binary(x, bias, "linear");
+    check_matrix(x, "linear", "x");
+    check_matrix(weight, "linear", "weight");
+    SWIRL_CHECK(x.dim(1) == weight.dim(1), "linear: x {} does not match weight {} (expected x [M, {}])",
+                shape_str(x.shape()), shape_str(weight.shape()), weight.dim(1));
+    SWIRL_CHECK(bias.numel() == weight.dim(0) && bias.rank() == 1, "linear: bias {} does not match weight {} (expected [{}])",
+                shape_str(bias.shape()), shape_str(weight.shape()), weight.dim(0));
+    Tensor out = Tensor::empty({x.dim(0), weight.dim(0)}, x.dtype(), x.device());
+    SWIRL_DISPATCH(x.device(), linear, out, x, weight, bias, fuse_relu);
+    return out;
+}
+
+Tensor sum(const Tensor& x) {
+    check_floating(x, "sum");
+    Tensor out = Tensor::empty({}, x.dtype(), x.device());
+    SWIRL_DISPATCH(x.device(), sum_all, out, x);
+    return out;
+}
+
+Tensor sum(const Tensor& x, int64_t axis) {
+    check_floating(x, "sum");
+    check_matrix(x, "sum(axis)", "x");
+    SWIRL_CHECK(axis == 0 || axis == 1 || axis == -1 || axis == -2, "sum: axis {} is out of range for {}", axis,
+                shape_str(x.shape()));
+    const bool over_rows = axis == 0 || axis == -2;
+    Tensor out = Tensor::empty(over_rows ? Shape{1, x.dim(1)} : Shape{x.dim(0), 1}, x.dtype(), x.device());
+    if (over_rows)
+        SWIRL_DISPATCH(x.device(), sum_rows, out, x);
+    else
+        SWIRL_DISPATCH(x.device(), sum_cols, out, x);
+    return out;
+}
+
+Tensor sum_to(const Tensor& x, const Shape& shape) {
+    if (x.shape() == shape) return x;
+    SWIRL_CHECK(broadcast_shapes(shape, x.shape(), "sum_to") == x.shape(), "sum_to: {} does not broadcast to {}",
+                shape_str(shape), shape_str(x.shape()));
+    auto [rows, cols] = as_matrix(shape, "sum_to");
+    Tensor matrix = x.reshape(x.rank() == 2 ? x.shape() : Shape{1, x.numel()});
+    if (rows == 1 && matrix.dim(0) != 1) matrix = sum(matrix, 0);
+    if (cols == 1 && matrix.dim(1) != 1) matrix = sum(matrix, 1);
+    return matrix.reshape(shape);
+}
+
+Tensor expand(const Tensor& x, const Shape& shape) {
+    if (x.shape() == shape) return x;
+    check_floating(x, "expand");
+    SWIRL_CHECK(broadcast_shapes(x.shape(), shape, "expand") == shape, "expand: {} does not broadcast to {}",
+                shape_str(x.shape()), shape_str(shape));
+    Tensor out = Tensor::empty(shape, x.dtype(), x.device());
+    SWIRL_DISPATCH(x.device(), expand, out, x, broadcast_layout(x.shape(), x.shape(), shape, "expand"));
+    return out;
+}
+
+Tensor slice_cols(const Tensor& x, int64_t begin, int64_t end) {
+    check_matrix(x, "slice_cols", "x");
+    SWIRL_CHECK(0 <= begin && begin <= end && end <= x.dim(1), "slice_cols: columns [{}, {}) are out of range for {}",
+                begin, end, shape_str(x.shape()));
+    Tensor out = Tensor::empty({x.dim(0), end - begin}, x.dtype(), x.device());
+    SWIRL_DISPATCH(x.device(), copy_cols, out, 0, x, begin, end - begin);
+    return out;
+}
+
+Tensor concat_cols(const std::vector<Tensor>& parts) {
+    SWIRL_CHECK(!parts.empty(), "concat_cols: expected at least one tensor");
+    int64_t cols = 0;
+    for (const Tensor& part : parts) {
+        check_matrix(part, "concat_cols", "each part");
+        check_same_dtype(parts[0], part, "concat_cols");
+        check_same_device(parts[0], part, "concat_cols");
+        SWIRL_CHECK(part.dim(0) == parts[0].dim(0), "concat_cols: row counts differ, {} vs {}",
+                    shape_str(parts[0].shape()), shape_str(part.shape()));
+        cols += part.dim(1);
+    }
+    Tensor out = Tensor::empty({parts[0].dim(0), cols}, parts[0].dtype(), parts[0].device());
+    int64_t at = 0;
+    for (const Tensor& part : parts) {
+        SWIRL_DISPATCH(out.device(), copy_cols, out, at, part, 0, part.dim(1));
+        at += part.dim(1);
+    }
+    return out;
+}
+
+namespace {
+void check_index(const Tensor& index, int64_t rows, const Tensor& like, const char* op) {
+    SWIRL_CHECK(index.defined() && index.dtype() == DType::i64 && index.rank() == 1,
+                "{}: index must be an i64 vector [R], got {} {}", op, dtype_name(index.dtype()), shape_str(index.shape()));
+    check_same_device(index, like, op);
+    if (index.device().is_cpu()) {
+        const int64_t* idx = index.data<int64_t>();
+        for (int64_t r = 0; r < index.numel(); ++r)
+            SWIRL_CHECK(0 <= idx[r] && idx[r] < rows, "{}: index {} at position {} is out of range [0, {})", op,
+                        idx[r], r, rows);
+    }
+}
+}  // namespace
+
+Tensor index_select_rows(const Tensor& x, const Tensor& index) {
+    check_floating(x, "index_select_rows");
+    check_matrix(x, "index_select_rows", "x");
+    check_index(index, x.dim(0), x, "index_select_rows");
+    Tensor out = Tensor::empty({index.numel(), x.dim(1)}, x.dtype(), x.device());
+    SWIRL_DISPATCH(x.device(), index_select_rows, out, x, index);
+    return out;
+}
+
+void index_add_rows_(Tensor& out, const Tensor& index, const Tensor& src) {
+    check_binary(out, src, "index_add_rows_");
+    check_matrix(out, "index_add_rows_", "out");
+    check_matrix(src, "index_add_rows_", "src");
+    SWIRL_CHECK(src.dim(0) == index.numel() && src.dim(1) == out.dim(1),
+                "index_add_rows_: src {} does not match index [{}] and out {}", shape_str(src.shape()), index.numel(),
+                shape_str(out.shape()));
+    check_index(index, out.dim(0), out, "index_add_rows_");
+    SWIRL_DISPATCH(out.device(), index_add_rows, out, index, src);
+}
+
+void fill_(Tensor& x, double value) {
+    SWIRL_CHECK(x.defined(), "fill_: the tensor is undefined");
+    SWIRL_DISPATCH(x.device(), fill, x, value);
+}
+
+void copy_(Tensor& dst, const Tensor& src) {
+    SWIRL_CHECK(dst.defined() && src.defined(), "copy_: a tensor is undefined");
+    check_same_shape(dst, src, "copy_");
+    if (dst.device() == src.device()) {
+        SWIRL_DISPATCH(dst.device(), copy, dst, src);
+        return;
+    }
+#ifdef SWIRL_WITH_CUDA
+    cuda::copy_across(dst, src);
+#else
+    SWIRL_FAIL("copy_: cannot copy from {} to {}: this swirl was built without CUDA", device_name(src.device()),
+               device_name(dst.device()));
+#endif
+}
+
+void add_(Tensor& dst, const Tensor& src) {
+    check_binary(dst, src, "add_");
+    check_same_shape(dst, src, "add_");
+    SWIRL_DISPATCH(dst.device(), add_inplace, dst, src);
+}
+
+void uniform_(Tensor& x, Generator& gen, double low, double high) {
+    check_floating(x, "uniform_");
+    const uint64_t first = gen.reserve(static_cast<uint64_t>(x.numel()));
+    SWIRL_DISPATCH(x.device(), uniform, x, gen.seed(), first, low, high);
+}
+
+void normal_(Tensor& x, Generator& gen, double mean, double stddev) {
+    check_floating(x, "normal_");
+    const uint64_t first = gen.reserve(static_cast<uint64_t>(x.numel()));
+    SWIRL_DISPATCH(x.device(), normal, x, gen.seed(), first, mean, stddev);
+}
+
+void adam_update_(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, const AdamStep& hyper) {
+    for (const Tensor* t : std::initializer_list<const Tensor*>{&grad, &exp_avg, &exp_avg_sq}) {
+        check_binary(param, *t, "adam_update_");
+        check_same_shape(param, *t, "adam_update_");
+    }
+    SWIRL_CHECK(hyper.step >= 1, "adam_update_: step must be >= 1, got {}", hyper.step);
+    const double bias_correction1 = 1.0 - std::pow(hyper.beta1, static_cast<double>(hyper.step));
+    const double bias_correction2 = 1.0 - std::pow(hyper.beta2, static_cast<double>(hyper.step));
+    SWIRL_DISPATCH(param.device(), adam_update, param, grad, exp_avg, exp_avg_sq, hyper.lr, hyper.beta1, hyper.beta2,
+                   hyper.eps, hyper.weight_decay, bias_correction1, bias_correction2);
+}
+
+}  // namespace swirl

@@ -1,0 +1,80 @@
+// The tensor operations: one function per op, dispatched on the device in tensor/ops.cpp to the kernels of the
+// same name in tensor/cpu/ (and tensor/cuda/). Functions return new tensors; names ending in _ write in place.
+//
+// Broadcasting (add, sub, mul, div): operands of rank <= 2 broadcast as in NumPy, which covers what the
+// model needs: same shape, a scalar, a row vector [N] or [1, N] over [M, N], a column [M, 1] over [M, N].
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "tensor/generator.h"
+#include "tensor/tensor.h"
+
+namespace swirl {
+
+// Elementwise, any shape -> same shape.
+Tensor neg(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor square(const Tensor& x);
+Tensor relu(const Tensor& x);
+// grad_in = grad_out where out > 0, else 0. grad_out and out have one shape.
+Tensor relu_backward(const Tensor& grad_out, const Tensor& out);
+Tensor scale(const Tensor& x, double factor);     // x * factor
+Tensor add_scalar(const Tensor& x, double value);  // x + value
+
+// Broadcasting binary ops (see above). Output shape is the broadcast of both shapes.
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
+
+// out [M, N] = op(a) @ op(b), where op(a) is [M, K] (a is [K, M] when trans_a), op(b) is [K, N].
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
+// out [M, N] = x [M, K] @ weight[N, K]^T + bias [N], optionally followed by ReLU: nn::Linear's forward in one pass.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, bool fuse_relu = false);
+
+// Reductions. sum(x) has shape [] (rank 0). sum(x, axis) keeps the axis with size 1: [M, N] -> [1, N] or [M, 1].
+Tensor sum(const Tensor& x);
+Tensor sum(const Tensor& x, int64_t axis);
+// Sums x down to `shape` (the reverse of broadcasting `shape` up to x's shape): a broadcast op's backward.
+Tensor sum_to(const Tensor& x, const Shape& shape);
+// Materialises x broadcast up to `shape` (the reverse of sum_to).
+Tensor expand(const Tensor& x, const Shape& shape);
+
+// Columns of a matrix. slice_cols: x [M, N] -> [M, end - begin]. concat_cols: [M, N_i]... -> [M, sum N_i].
+Tensor slice_cols(const Tensor& x, int64_t begin, int64_t end);
+Tensor concat_cols(const std::vector<Tensor>& parts);
+
+// Rows of a matrix through an i64 index [R]. index_select_rows: x [M, N] -> [R, N], out[r] = x[index[r]].
+// index_add_rows_: out[index[r]] += src[r] for src [R, N] into out [M, N] (repeated indices accumulate).
+Tensor index_select_rows(const Tensor& x, const Tensor& index);
+void index_add_rows_(Tensor& out, const Tensor& index, const Tensor& src);
+
+// In-place fills and copies.
+void fill_(Tensor& x, double value);
+void copy_(Tensor& dst, const Tensor& src);  // same shape; converts dtype; crosses devices
+void add_(Tensor& dst, const Tensor& src);   // dst += src, same shape (gradient accumulation)
+void uniform_(Tensor& x, Generator& gen, double low = 0.0, double high = 1.0);
+void normal_(Tensor& x, Generator& gen, double mean = 0.0, double stddev = 1.0);
+
+// One Adam step on one parameter, in place (torch.optim.Adam, with L2 weight decay added to the gradient):
+//   g = grad + weight_decay * param;  m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
+//   param -= lr * (m / (1 - beta1^step)) / (sqrt(v / (1 - beta2^step)) + eps)
+struct AdamStep {
+    double lr, beta1, beta2, eps, weight_decay;
+    int64_t step;  // 1 on the first update
+};
+void adam_update_(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, const AdamStep& hyper);
+
+// Checks used by every op; throw swirl::Error naming the op and the offending shapes.
+void check_same_shape(const Tensor& a, const Tensor& b, const char* op);
+void check_same_device(const Tensor& a, const Tensor& b, const char* op);
+void check_same_dtype(const Tensor& a, const Tensor& b, const char* op);
+void check_floating(const Tensor& x, const char* op);
+void check_matrix(const Tensor& x, const char* op, const char* name);
+
+}  // namespace swirl

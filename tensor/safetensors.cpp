@@ -1,0 +1,229 @@
+// safetensors reading (validate everything, then allocate) and atomic writing.
+#include "tensor/safetensors.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "tensor/error.h"
+
+namespace swirl {
+
+namespace {
+
+using nlohmann::json;
+
+const char* safetensors_dtype(DType dtype) {
+    switch (dtype) {
+        case DType::f32: return "F32";
+        case DType::f64: return "F64";
+        case DType::i64: return "I64";
+    }
+    return "?";
+}
+
+bool parse_dtype(const std::string& name, DType& dtype) {
+    if (name == "F32") dtype = DType::f32;
+    else if (name == "F64") dtype = DType::f64;
+    else if (name == "I64") dtype = DType::i64;
+    else return false;
+    return true;
+}
+
+// One header entry, checked but not yet allocated.
+struct Entry {
+    std::string name;
+    DType dtype;
+    Shape shape;
+    uint64_t begin, end;
+};
+
+uint64_t read_le64(const uint8_t* p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+    return v;
+}
+
+Entry parse_entry(const std::string& name, const json& value, const std::string& source) {
+    SWIRL_CHECK(value.is_object() && value.contains("dtype") && value.contains("shape") && value.contains("data_offsets"),
+                "{}: tensor '{}' must be an object with dtype, shape and data_offsets", source, name);
+    Entry entry{name, DType::f32, {}, 0, 0};
+    const json& dtype = value["dtype"];
+    SWIRL_CHECK(dtype.is_string() && parse_dtype(dtype.get<std::string>(), entry.dtype),
+                "{}: tensor '{}' has dtype {}, expected F32, F64 or I64", source, name, dtype.dump());
+    const json& shape = value["shape"];
+    SWIRL_CHECK(shape.is_array() && shape.size() <= 8, "{}: tensor '{}' has shape {}, expected an array of <= 8 sizes",
+                source, name, shape.dump());
+    // Count bytes in 128 bits' worth of care: a product of sizes must not wrap around.
+    uint64_t bytes = dtype_size(entry.dtype);
+    for (const json& d : shape) {
+        SWIRL_CHECK(d.is_number_unsigned(), "{}: tensor '{}' has shape {}, expected non-negative integers", source,
+                    name, shape.dump());
+        const uint64_t size = d.get<uint64_t>();
+        SWIRL_CHECK(size <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) &&
+                        (size == 0 || bytes <= std::numeric_limits<uint64_t>::max() / size),
+                    "{}: tensor '{}' has shape {}, too large", source, name, shape.dump());
+        bytes *= size;
+        entry.shape.push_back(static_cast<int64_t>(size));
+    }
+    const json& offsets = value["data_offsets"];
+    SWIRL_CHECK(offsets.is_array() && offsets.size() == 2 && offsets[0].is_number_unsigned() &&
+                    offsets[1].is_number_unsigned(),
+                "{}: tensor '{}' has data_offsets {}, expected [begin, end]", source, name, offsets.dump());
+    entry.begin = offsets[0].get<uint64_t>();
+    entry.end = offsets[1].get<uint64_t>();
+    SWIRL_CHECK(entry.begin <= entry.end && entry.end - entry.begin == bytes,
+                "{}: tensor '{}' has data_offsets [{}, {}] but its dtype and shape {} need {} bytes", source, name,
+                entry.begin, entry.end, shape.dump(), bytes);
+    return entry;
+}
+
+}  // namespace
+
+const Tensor& SafetensorsContents::at(const std::string& name) const {
+    for (const auto& [key, tensor] : tensors)
+        if (key == name) return tensor;
+    SWIRL_FAIL("no tensor named '{}' in the file", name);
+}
+
+bool SafetensorsContents::contains(const std::string& name) const {
+    return std::any_of(tensors.begin(), tensors.end(), [&](const auto& entry) { return entry.first == name; });
+}
+
+SafetensorsContents parse_safetensors(const uint8_t* bytes, std::size_t size, const std::string& source) {
+    SWIRL_CHECK(size >= 8, "{}: file is {} bytes, too short for a safetensors header (8-byte length first)", source,
+                size);
+    const uint64_t header_len = read_le64(bytes);
+    SWIRL_CHECK(header_len <= kMaxSafetensorsHeaderBytes, "{}: header length {} exceeds the {} byte limit", source,
+                header_len, kMaxSafetensorsHeaderBytes);
+    SWIRL_CHECK(header_len <= size - 8, "{}: header length {} runs past the end of the {}-byte file", source,
+                header_len, size);
+    json header = json::parse(bytes + 8, bytes + 8 + header_len, nullptr, /*allow_exceptions=*/false);
+    SWIRL_CHECK(!header.is_discarded(), "{}: the header is not valid JSON", source);
+    SWIRL_CHECK(header.is_object(), "{}: the header must be a JSON object, got {}", source, header.type_name());
+
+    SafetensorsContents contents;
+    std::vector<Entry> entries;
+    for (const auto& [key, value] : header.items()) {
+        if (key == "__metadata__") {
+            SWIRL_CHECK(value.is_object(), "{}: __metadata__ must be an object of strings", source);
+            for (const auto& [meta_key, meta_value] : value.items()) {
+                SWIRL_CHECK(meta_value.is_string(), "{}: __metadata__ value of '{}' must be a string", source, meta_key);
+                contents.metadata[meta_key] = meta_value.get<std::string>();
+            }
+            continue;
+        }
+        entries.push_back(parse_entry(key, value, source));
+    }
+
+    // Byte ranges must tile the data section exactly: contiguous, in order, no gaps, no overlaps, no tail.
+    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+        return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+    });
+    const uint64_t data_size = size - 8 - header_len;
+    uint64_t expected_begin = 0;
+    for (const Entry& entry : entries) {
+        SWIRL_CHECK(entry.begin == expected_begin,
+                    "{}: tensor '{}' starts at byte {} of the data, expected {} (ranges must be contiguous)", source,
+                    entry.name, entry.begin, expected_begin);
+        SWIRL_CHECK(entry.end <= data_size, "{}: tensor '{}' ends at byte {}, past the {}-byte data section", source,
+                    entry.name, entry.end, data_size);
+        expected_begin = entry.end;
+    }
+    SWIRL_CHECK(expected_begin == data_size, "{}: the tensors cover {} bytes but the data section has {}", source,
+                expected_begin, data_size);
+
+    const uint8_t* data = bytes + 8 + header_len;
+    for (const Entry& entry : entries) {
+        Tensor tensor = Tensor::empty(entry.shape, entry.dtype);
+        if (entry.end > entry.begin) std::memcpy(tensor.raw_data(), data + entry.begin, entry.end - entry.begin);
+        contents.tensors.emplace_back(entry.name, std::move(tensor));
+    }
+    return contents;
+}
+
+SafetensorsContents read_safetensors(const std::string& path) {
+    std::ifstream file(path, std::ios::binary);
+    SWIRL_CHECK(file.good(), "{}: cannot open for reading ({})", path, std::strerror(errno));
+    file.seekg(0, std::ios::end);
+    const std::streamoff size = file.tellg();
+    SWIRL_CHECK(size >= 0, "{}: cannot read the file size", path);
+    file.seekg(0, std::ios::beg);
+    std::vector<uint8_t> bytes(static_cast<std::size_t>(size));
+    file.read(reinterpret_cast<char*>(bytes.data()), size);
+    SWIRL_CHECK(file.good() || size == 0, "{}: read failed", path);
+    return parse_safetensors(bytes.data(), bytes.size(), path);
+}
+
+namespace {
+
+void write_all(int fd, const void* data, std::size_t size, const std::string& path) {
+    const auto* p = static_cast<const char*>(data);
+    while (size > 0) {
+        ssize_t written = ::write(fd, p, size);
+        if (written < 0 && errno == EINTR) continue;
+        SWIRL_CHECK(written > 0, "{}: write failed ({})", path, std::strerror(errno));
+        p += written;
+        size -= static_cast<std::size_t>(written);
+    }
+}
+
+void fsync_directory(const std::filesystem::path& dir) {
+    int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return;  // some filesystems refuse to open directories; the rename itself still happened
+    ::fsync(fd);
+    ::close(fd);
+}
+
+}  // namespace
+
+void write_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata) {
+    nlohmann::ordered_json header = nlohmann::ordered_json::object();
+    if (!metadata.empty()) header["__metadata__"] = metadata;
+    std::vector<Tensor> host;
+    uint64_t offset = 0;
+    for (const auto& [name, tensor] : tensors) {
+        SWIRL_CHECK(tensor.defined(), "{}: tensor '{}' is undefined", path, name);
+        SWIRL_CHECK(name != "__metadata__" && !header.contains(name), "{}: tensor name '{}' is reserved or repeated",
+                    path, name);
+        host.push_back(tensor.to(Device::cpu()));
+        header[name] = {{"dtype", safetensors_dtype(tensor.dtype())},
+                        {"shape", tensor.shape()},
+                        {"data_offsets", {offset, offset + tensor.nbytes()}}};
+        offset += tensor.nbytes();
+    }
+    std::string header_text = header.dump();
+    header_text.append((8 - header_text.size() % 8) % 8, ' ');  // keep the data 8-byte aligned, as the spec advises
+    uint8_t length[8];
+    for (int i = 0; i < 8; ++i) length[i] = static_cast<uint8_t>(static_cast<uint64_t>(header_text.size()) >> (8 * i));
+
+    const std::string temp = fmt::format("{}.tmp.{}", path, ::getpid());
+    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    SWIRL_CHECK(fd >= 0, "{}: cannot open for writing ({})", temp, std::strerror(errno));
+    try {
+        write_all(fd, length, 8, temp);
+        write_all(fd, header_text.data(), header_text.size(), temp);
+        for (const Tensor& tensor : host) write_all(fd, tensor.raw_data(), tensor.nbytes(), temp);
+        SWIRL_CHECK(::fsync(fd) == 0, "{}: fsync failed ({})", temp, std::strerror(errno));
+    } catch (...) {
+        ::close(fd);
+        ::unlink(temp.c_str());
+        throw;
+    }
+    ::close(fd);
+    if (::rename(temp.c_str(), path.c_str()) != 0) {
+        const int error = errno;
+        ::unlink(temp.c_str());
+        SWIRL_FAIL("{}: cannot rename {} into place ({})", path, temp, std::strerror(error));
+    }
+    fsync_directory(std::filesystem::path(path).parent_path());
+}
+
+}  // namespace swirl

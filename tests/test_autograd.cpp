@@ -1,0 +1,72 @@
+// Behaviour of the backward engine: accumulation, freed graphs, no-grad mode, leaves and seeds.
+#include <doctest/doctest.h>
+
+#include "autograd/functions.h"
+#include "helpers.h"
+#include "tensor/error.h"
+#include "tensor/ops.h"
+
+using namespace swirl;
+namespace ag = swirl::autograd;
+
+TEST_CASE("gradients accumulate over fan-out: d(x*x + x)/dx = 2x + 1") {
+    Generator gen(1);
+    Variable x(Tensor::randn({4}, gen, DType::f64), true);
+    ag::sum(ag::add(ag::mul(x, x), x)).backward();
+    SWIRL_CHECK_CLOSE(x.grad(), add_scalar(scale(x.data(), 2.0), 1.0), 1e-15, 0.0);
+}
+
+TEST_CASE("leaf gradients accumulate across backward calls until zero_grad") {
+    Variable x(Tensor::from_vector({1, 2}, {2}, DType::f64), true);
+    ag::sum(ag::scale(x, 3.0)).backward();
+    ag::sum(ag::scale(x, 3.0)).backward();
+    CHECK(x.grad().to_vector() == std::vector<double>{6, 6});
+    x.zero_grad();
+    CHECK_FALSE(x.grad().defined());
+}
+
+TEST_CASE("a second backward through a freed graph throws a clear error") {
+    Variable x(Tensor::from_vector({1, 2}, {2}, DType::f64), true);
+    Variable loss = ag::sum(ag::exp(x));
+    loss.backward();
+    CHECK_THROWS_WITH_AS(loss.backward(), doctest::Contains("already freed"), Error);
+}
+
+TEST_CASE("under NoGradGuard ops record nothing") {
+    Variable x(Tensor::from_vector({1, 2}, {2}, DType::f64), true);
+    {
+        NoGradGuard no_grad;
+        Variable y = ag::exp(x);
+        CHECK_FALSE(y.requires_grad());
+        CHECK(y.grad_fn() == nullptr);
+        CHECK_FALSE(grad_mode_enabled());
+    }
+    CHECK(grad_mode_enabled());
+    CHECK(ag::exp(x).grad_fn() != nullptr);
+}
+
+TEST_CASE("ops on inputs that need no gradient record nothing and mixed inputs get only what they need") {
+    Variable constant(Tensor::from_vector({1, 2}, {2}, DType::f64));
+    CHECK(ag::exp(constant).grad_fn() == nullptr);
+    Variable w(Tensor::from_vector({3, 4}, {2}, DType::f64), true);
+    ag::sum(ag::mul(w, constant)).backward();
+    CHECK(w.grad().to_vector() == std::vector<double>{1, 2});
+    CHECK_FALSE(constant.grad().defined());
+}
+
+TEST_CASE("backward without a seed needs a one-element output and a seed must match the output's shape") {
+    Variable x(Tensor::from_vector({1, 2}, {2}, DType::f64), true);
+    CHECK_THROWS_WITH_AS(ag::exp(x).backward(), doctest::Contains("one element"), Error);
+    CHECK_THROWS_WITH_AS(ag::exp(x).backward(Tensor::ones({3}, DType::f64)), doctest::Contains("[3]"), Error);
+    ag::exp(x).backward(Tensor::from_vector({1, 0}, {2}, DType::f64));
+    CHECK(x.grad().at(0) == doctest::Approx(std::exp(1.0)));
+    CHECK(x.grad().at(1) == 0.0);
+}
+
+TEST_CASE("chunk splits columns into views whose gradients land in the right columns") {
+    Variable x(Tensor::from_vector({1, 2, 3, 4}, {1, 4}, DType::f64), true);
+    auto parts = ag::chunk(x, 2);
+    CHECK(parts[1].data().to_vector() == std::vector<double>{3, 4});
+    ag::sum(ag::scale(parts[1], 5.0)).backward();
+    CHECK(x.grad().to_vector() == std::vector<double>{0, 0, 5, 5});
+}

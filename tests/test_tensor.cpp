@@ -1,0 +1,180 @@
+// Behaviour of tensor/: factories, views, every op against a naive loop, broadcasting, error messages.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <functional>
+
+#include "helpers.h"
+#include "tensor/error.h"
+#include "tensor/ops.h"
+
+using namespace swirl;
+
+namespace {
+
+// Naive reference: out[i][j] = sum_k A[i][k] B[k][j] on host vectors.
+std::vector<double> naive_matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+    const auto av = a.to_vector(), bv = b.to_vector();
+    const int64_t M = trans_a ? a.dim(1) : a.dim(0), K = trans_a ? a.dim(0) : a.dim(1);
+    const int64_t N = trans_b ? b.dim(0) : b.dim(1);
+    std::vector<double> out(static_cast<std::size_t>(M * N), 0.0);
+    for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j)
+            for (int64_t k = 0; k < K; ++k) {
+                double x = trans_a ? av[k * M + i] : av[i * K + k];
+                double y = trans_b ? bv[j * K + k] : bv[k * N + j];
+                out[i * N + j] += x * y;
+            }
+    return out;
+}
+
+std::string error_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "";
+}
+
+}  // namespace
+
+TEST_CASE("factories fill tensors with the requested values, shape and dtype") {
+    auto z = Tensor::zeros({2, 3}, DType::f64);
+    CHECK(z.shape() == Shape{2, 3});
+    CHECK(z.dtype() == DType::f64);
+    CHECK(z.to_vector() == std::vector<double>(6, 0.0));
+    CHECK(Tensor::full({4}, 2.5).to_vector() == std::vector<double>(4, 2.5));
+    CHECK(Tensor::arange(4).to_vector() == std::vector<double>{0, 1, 2, 3});
+    auto v = Tensor::from_vector({1, 2, 3, 4, 5, 6}, {2, 3});
+    CHECK(v.at(1, 2) == 6.0);
+    CHECK(v.to(DType::f64).dtype() == DType::f64);
+    CHECK(Tensor::from_vector({7}, {}).item() == 7.0);
+}
+
+TEST_CASE("rows() is a view that shares storage while clone() is a deep copy") {
+    auto m = Tensor::from_vector({0, 1, 2, 3, 4, 5}, {3, 2}, DType::f64);
+    auto middle = m.rows(1, 2);
+    CHECK(middle.shape() == Shape{1, 2});
+    CHECK(middle.to_vector() == std::vector<double>{2, 3});
+    middle.data<double>()[0] = 20;
+    CHECK(m.at(1, 0) == 20.0);
+    auto copy = m.clone();
+    copy.data<double>()[0] = -1;
+    CHECK(m.at(0, 0) == 0.0);
+}
+
+TEST_CASE("matmul matches a naive triple loop for every transpose combination and both dtypes") {
+    Generator gen(11);
+    for (DType dtype : {DType::f32, DType::f64}) {
+        for (bool ta : {false, true})
+            for (bool tb : {false, true}) {
+                const int64_t M = 37, K = 19, N = 23;
+                auto a = Tensor::randn(ta ? Shape{K, M} : Shape{M, K}, gen, dtype);
+                auto b = Tensor::randn(tb ? Shape{N, K} : Shape{K, N}, gen, dtype);
+                auto out = matmul(a, b, ta, tb);
+                auto expected = Tensor::from_vector(naive_matmul(a, b, ta, tb), {M, N}, DType::f64);
+                SWIRL_CHECK_CLOSE(out.to(DType::f64), expected, dtype == DType::f32 ? 1e-5 : 1e-12, 1e-5);
+            }
+    }
+}
+
+TEST_CASE("linear equals matmul with the transposed weight plus the bias, and fuses ReLU") {
+    Generator gen(3);
+    auto x = Tensor::randn({9, 5}, gen, DType::f64), w = Tensor::randn({4, 5}, gen, DType::f64);
+    auto b = Tensor::randn({4}, gen, DType::f64);
+    auto reference = add(matmul(x, w, false, true), b);
+    SWIRL_CHECK_CLOSE(linear(x, w, b), reference, 1e-12, 1e-12);
+    SWIRL_CHECK_CLOSE(linear(x, w, b, true), relu(reference), 1e-12, 1e-12);
+}
+
+TEST_CASE("elementwise ops match std:: functions") {
+    Generator gen(5);
+    auto x = Tensor::rand({3, 4}, gen, DType::f64);  // in [0, 1): log and sqrt are defined
+    auto xs = x.to_vector();
+    auto check = [&](const Tensor& out, double (*f)(double)) {
+        auto got = out.to_vector();
+        for (std::size_t i = 0; i < xs.size(); ++i) CHECK(got[i] == doctest::Approx(f(xs[i])).epsilon(1e-14));
+    };
+    check(exp(x), [](double v) { return std::exp(v); });
+    check(log(x), [](double v) { return std::log(v); });
+    check(sqrt(x), [](double v) { return std::sqrt(v); });
+    check(square(x), [](double v) { return v * v; });
+    check(neg(x), [](double v) { return -v; });
+    check(relu(add_scalar(x, -0.5)), [](double v) { return std::max(v - 0.5, 0.0); });
+    check(scale(x, 3.0), [](double v) { return 3.0 * v; });
+}
+
+TEST_CASE("binary ops broadcast scalars, rows and columns over a matrix") {
+    auto m = Tensor::from_vector({1, 2, 3, 4, 5, 6}, {2, 3}, DType::f64);
+    CHECK(add(m, Tensor::from_vector({10}, {}, DType::f64)).to_vector() == std::vector<double>{11, 12, 13, 14, 15, 16});
+    CHECK(sub(m, Tensor::from_vector({1, 2, 3}, {3}, DType::f64)).to_vector() == std::vector<double>{0, 0, 0, 3, 3, 3});
+    CHECK(mul(m, Tensor::from_vector({2, 3}, {2, 1}, DType::f64)).to_vector() ==
+          std::vector<double>{2, 4, 6, 12, 15, 18});
+    CHECK(div(Tensor::from_vector({6}, {1, 1}, DType::f64), m).to_vector() == std::vector<double>{6, 3, 2, 1.5, 1.2, 1});
+}
+
+TEST_CASE("sum, sum along an axis, sum_to and expand") {
+    auto m = Tensor::from_vector({1, 2, 3, 4, 5, 6}, {2, 3}, DType::f64);
+    CHECK(sum(m).item() == 21.0);
+    CHECK(sum(m).shape() == Shape{});
+    CHECK(sum(m, 0).to_vector() == std::vector<double>{5, 7, 9});
+    CHECK(sum(m, 0).shape() == Shape{1, 3});
+    CHECK(sum(m, 1).to_vector() == std::vector<double>{6, 15});
+    CHECK(sum_to(m, {3}).to_vector() == std::vector<double>{5, 7, 9});
+    CHECK(sum_to(m, {2, 1}).to_vector() == std::vector<double>{6, 15});
+    CHECK(sum_to(m, {}).item() == 21.0);
+    CHECK(expand(Tensor::from_vector({1, 2}, {2, 1}, DType::f64), {2, 3}).to_vector() ==
+          std::vector<double>{1, 1, 1, 2, 2, 2});
+}
+
+TEST_CASE("long sums are exact enough and identical for any thread count") {
+    Generator gen(8);
+    auto x = Tensor::randn({100000, 3}, gen);
+    auto total = sum(x).item();
+    double reference = 0.0;
+    for (double v : x.to_vector()) reference += v;
+    CHECK(total == doctest::Approx(reference).epsilon(1e-6));
+}
+
+TEST_CASE("columns slice and concatenate back into the original") {
+    auto m = Tensor::from_vector({1, 2, 3, 4, 5, 6, 7, 8}, {2, 4}, DType::f64);
+    auto left = slice_cols(m, 0, 1), right = slice_cols(m, 1, 4);
+    CHECK(left.to_vector() == std::vector<double>{1, 5});
+    CHECK(right.shape() == Shape{2, 3});
+    CHECK(concat_cols({left, right}).to_vector() == m.to_vector());
+}
+
+TEST_CASE("index_select_rows gathers rows and index_add_rows_ scatters them back, accumulating repeats") {
+    auto m = Tensor::from_vector({0, 1, 10, 11, 20, 21}, {3, 2}, DType::f64);
+    auto index = Tensor::from_indices({2, 0, 2});
+    auto picked = index_select_rows(m, index);
+    CHECK(picked.to_vector() == std::vector<double>{20, 21, 0, 1, 20, 21});
+    auto back = Tensor::zeros({3, 2}, DType::f64);
+    index_add_rows_(back, index, picked);
+    CHECK(back.to_vector() == std::vector<double>{0, 1, 0, 0, 40, 42});
+    CHECK(error_of([&] { index_select_rows(m, Tensor::from_indices({3})); }).find("out of range") != std::string::npos);
+}
+
+TEST_CASE("shape mismatches throw swirl::Error naming the op and both shapes") {
+    auto a = Tensor::zeros({2, 3}), b = Tensor::zeros({4, 5});
+    auto message = error_of([&] { add(a, b); });
+    CHECK(message.find("add") != std::string::npos);
+    CHECK(message.find("[2, 3]") != std::string::npos);
+    CHECK(message.find("[4, 5]") != std::string::npos);
+    message = error_of([&] { matmul(a, b); });
+    CHECK(message.find("matmul") != std::string::npos);
+    CHECK(message.find("[2, 3]") != std::string::npos);
+    CHECK(message.find("[4, 5]") != std::string::npos);
+    CHECK(error_of([&] { add(a, Tensor::zeros({2, 3}, DType::f64)); }).find("dtype mismatch") != std::string::npos);
+    CHECK(error_of([&] { Tensor::from_vector({1, 2}, {3}); }).find("[3]") != std::string::npos);
+    CHECK(error_of([&] { Tensor::zeros({2}).to(Device::cuda()); }).find("cuda") != std::string::npos);
+}
+
+TEST_CASE("Adam's update kernel follows torch.optim.Adam on one element") {
+    auto p = Tensor::from_vector({1.0}, {1}, DType::f64), g = Tensor::from_vector({0.5}, {1}, DType::f64);
+    auto m = Tensor::zeros({1}, DType::f64), v = Tensor::zeros({1}, DType::f64);
+    adam_update_(p, g, m, v, {0.1, 0.9, 0.999, 1e-8, 0.0, 1});
+    // Step 1: m_hat = g, v_hat = g^2, so the update is lr * g / (|g| + eps).
+    CHECK(p.item() == doctest::Approx(1.0 - 0.1 * 0.5 / (0.5 + 1e-8)).epsilon(1e-14));
+}
