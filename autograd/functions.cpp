@@ -189,6 +189,32 @@ Variable concat(const std::vector<Variable>& parts) {
     });
 }
 
+Variable slice_rows(const Variable& x, int64_t begin, int64_t end) {
+    const Shape shape = x.shape();
+    return make_result("slice_rows", x.data().rows(begin, end), {x}, [shape, begin, end](const Tensor& grad, InputGradients& in) {
+        Tensor grad_x = Tensor::zeros(shape, grad.dtype(), grad.device());
+        Tensor block = grad_x.rows(begin, end);
+        copy_(block, grad);
+        in.add(0, grad_x);
+    });
+}
+
+Variable concat_rows(const std::vector<Variable>& parts) {
+    std::vector<Tensor> data;
+    std::vector<int64_t> heights;
+    for (const Variable& part : parts) {
+        data.push_back(part.data());
+        heights.push_back(part.data().rank() >= 1 ? part.data().dim(0) : 0);
+    }
+    return make_result("concat_rows", swirl::concat_rows(data), parts, [heights](const Tensor& grad, InputGradients& in) {
+        int64_t at = 0;
+        for (std::size_t i = 0; i < heights.size(); ++i) {
+            if (in.needs(i)) in.add(i, grad.rows(at, at + heights[i]));
+            at += heights[i];
+        }
+    });
+}
+
 Variable index_select(const Variable& x, const Tensor& index) {
     const Shape shape = x.shape();
     return make_result("index_select", index_select_rows(x.data(), index), {x},

@@ -44,6 +44,11 @@ Variable slice_cols(const Variable& x, int64_t begin, int64_t end);
 std::vector<Variable> chunk(const Variable& x, int64_t chunks);
 Variable concat(const std::vector<Variable>& parts);
 
+// Rows: x [M, N] -> rows [begin, end); concat_rows stacks [M_i, N] -> [sum M_i, N]. The per-sample timestep
+// mode slices one block of rows per diffusion step and stacks the heads' outputs back together.
+Variable slice_rows(const Variable& x, int64_t begin, int64_t end);
+Variable concat_rows(const std::vector<Variable>& parts);
+
 // Rows: x [M, N], index i64 [R] -> [R, N] with out[r] = x[index[r]]; the backward scatter-adds into x's rows.
 Variable index_select(const Variable& x, const Tensor& index);
 

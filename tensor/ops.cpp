@@ -118,6 +118,8 @@ Tensor log(const Tensor& x) { return unary_op(x, UnaryOp::log, "log"); }
 Tensor sqrt(const Tensor& x) { return unary_op(x, UnaryOp::sqrt, "sqrt"); }
 Tensor square(const Tensor& x) { return unary_op(x, UnaryOp::square, "square"); }
 Tensor relu(const Tensor& x) { return unary_op(x, UnaryOp::relu, "relu"); }
+Tensor sin(const Tensor& x) { return unary_op(x, UnaryOp::sin, "sin"); }
+Tensor cos(const Tensor& x) { return unary_op(x, UnaryOp::cos, "cos"); }
 
 Tensor relu_backward(const Tensor& grad_out, const Tensor& out) {
     check_binary(grad_out, out, "relu_backward");
@@ -240,6 +242,30 @@ Tensor concat_cols(const std::vector<Tensor>& parts) {
     for (const Tensor& part : parts) {
         SWIRL_DISPATCH(out.device(), copy_cols, out, at, part, 0, part.dim(1));
         at += part.dim(1);
+    }
+    return out;
+}
+
+Tensor concat_rows(const std::vector<Tensor>& parts) {
+    SWIRL_CHECK(!parts.empty(), "concat_rows: expected at least one tensor");
+    int64_t rows = 0;
+    for (const Tensor& part : parts) {
+        SWIRL_CHECK(part.rank() >= 1, "concat_rows: parts need a leading axis, got {}", shape_str(part.shape()));
+        check_same_dtype(parts[0], part, "concat_rows");
+        check_same_device(parts[0], part, "concat_rows");
+        SWIRL_CHECK(Shape(part.shape().begin() + 1, part.shape().end()) ==
+                        Shape(parts[0].shape().begin() + 1, parts[0].shape().end()),
+                    "concat_rows: trailing shapes differ, {} vs {}", shape_str(parts[0].shape()), shape_str(part.shape()));
+        rows += part.dim(0);
+    }
+    Shape shape = parts[0].shape();
+    shape[0] = rows;
+    Tensor out = Tensor::empty(shape, parts[0].dtype(), parts[0].device());
+    int64_t at = 0;
+    for (const Tensor& part : parts) {
+        Tensor block = out.rows(at, at + part.dim(0));  // a view: copy_ writes straight into out
+        copy_(block, part);
+        at += part.dim(0);
     }
     return out;
 }

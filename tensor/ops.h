@@ -20,6 +20,8 @@ Tensor log(const Tensor& x);
 Tensor sqrt(const Tensor& x);
 Tensor square(const Tensor& x);
 Tensor relu(const Tensor& x);
+Tensor sin(const Tensor& x);  // not differentiable in autograd/: the swiss roll's data only
+Tensor cos(const Tensor& x);
 // grad_in = grad_out where out > 0, else 0. grad_out and out have one shape.
 Tensor relu_backward(const Tensor& grad_out, const Tensor& out);
 Tensor scale(const Tensor& x, double factor);     // x * factor
@@ -48,6 +50,8 @@ Tensor expand(const Tensor& x, const Shape& shape);
 // Columns of a matrix. slice_cols: x [M, N] -> [M, end - begin]. concat_cols: [M, N_i]... -> [M, sum N_i].
 Tensor slice_cols(const Tensor& x, int64_t begin, int64_t end);
 Tensor concat_cols(const std::vector<Tensor>& parts);
+// Rows: parts [M_i, N...] stacked along the leading axis -> [sum M_i, N...] (a copy; Tensor::rows() slices).
+Tensor concat_rows(const std::vector<Tensor>& parts);
 
 // Rows of a matrix through an i64 index [R]. index_select_rows: x [M, N] -> [R, N], out[r] = x[index[r]].
 // index_add_rows_: out[index[r]] += src[r] for src [R, N] into out [M, N] (repeated indices accumulate).

@@ -67,6 +67,8 @@ std::vector<Case> gradcheck_table() {
                          return ag::add(parts[0], ag::square(parts[1]));
                      }});
     table.push_back({"concat", "[3, 1], [3, 2], [3, 3]", {{3, 1}, {3, 2}, {3, 3}}, [](const V& in) { return ag::concat(in); }});
+    table.push_back({"slice_rows", "rows [1, 3) of [4, 2]", {{4, 2}}, [](const V& in) { return ag::slice_rows(in[0], 1, 3); }});
+    table.push_back({"concat_rows", "[1, 2], [3, 2]", {{1, 2}, {3, 2}}, [](const V& in) { return ag::concat_rows(in); }});
     table.push_back({"index_select", "rows 2, 0, 2 of [3, 2]", {{3, 2}}, [](const V& in) {
                          return ag::index_select(in[0], Tensor::from_indices({2, 0, 2}));
                      }});

@@ -1,0 +1,48 @@
+// The swirl subcommands: their options (filled by CLI11 in apps/swirl.cpp) and their entry points.
+// Each entry point throws swirl::Error on a runtime failure; main() turns that into one line and exit code 1.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+
+namespace swirl::app {
+
+struct TrainOptions {
+    int64_t steps = 6000;            // total: with --resume, training continues up to this step
+    int64_t batch = 4096;
+    double lr = 3e-3;
+    int64_t hidden = 64;
+    std::string t_sampling = "sample";
+    std::string device = "cpu";
+    int threads = 0;                 // 0: OpenMP's default (all cores)
+    uint64_t seed = 0;
+    std::string out = "out";
+    int64_t save_every = 1000;       // 0: only at the end
+    int64_t plot_every = 0;          // 0: only at the end
+    std::string resume;              // a checkpoint to continue from
+    int64_t figure_points = 5000;
+    std::set<std::string> given;     // the flags given on the command line (a resumed run keeps the others)
+};
+
+struct SampleOptions {
+    std::string checkpoint;
+    int64_t n = 5000;
+    uint64_t seed = 0;
+    std::string csv, png;
+    std::string device = "cpu";
+};
+
+struct EvalOptions {
+    std::string checkpoint;
+    int64_t n = 20000;
+    uint64_t seed = 1;
+    bool json = false;
+    std::string device = "cpu";
+};
+
+void run_train(const TrainOptions& options);
+void run_sample(const SampleOptions& options);
+void run_eval(const EvalOptions& options);
+
+}  // namespace swirl::app

@@ -1,0 +1,41 @@
+// Renders the seed's 2x3 figure from a model: q(x_t) on fresh data (top), the sampler's x_t (bottom).
+#include "apps/model_figure.h"
+
+#include "apps/figures.h"
+#include "diffusion/sampler.h"
+#include "diffusion/swiss_roll.h"
+#include "tensor/ops.h"
+
+namespace swirl::app {
+
+namespace {
+PointSet to_points(const Tensor& xy) {
+    PointSet points;
+    for (double v : xy.to_vector()) points.xy.push_back(static_cast<float>(v));
+    return points;
+}
+}  // namespace
+
+void draw_model_figure(const std::string& path, diffusion::ReverseModel& model, const diffusion::Schedule& schedule,
+                       int64_t points, Generator& gen, const std::string& caption) {
+    const int64_t T = schedule.steps();
+    const Tensor& like = model.parameters().front().data();
+    const Tensor x0 = diffusion::sample_swiss_roll(points, gen, 0.0, like.dtype(), like.device());
+    const std::array<int64_t, 3> times = {0, T / 2, T};
+    std::array<PointSet, 3> forward, reverse;
+    const std::vector<Tensor> trajectory = diffusion::sample_trajectory(model, points, gen);
+    for (std::size_t i = 0; i < times.size(); ++i) {
+        const int64_t t = times[i];
+        Tensor xt = x0;
+        if (t > 0) {
+            Tensor eps = Tensor::empty(x0.shape(), x0.dtype(), x0.device());
+            normal_(eps, gen);
+            xt = add(scale(x0, schedule.signal_scale(t)), scale(eps, schedule.noise_scale(t)));
+        }
+        forward[i] = to_points(xt);
+        reverse[i] = to_points(trajectory[static_cast<std::size_t>(t)]);
+    }
+    draw_diffusion_grid(path, forward, reverse, {"t=0", "t=T/2", "t=T"}, caption);
+}
+
+}  // namespace swirl::app

@@ -1,0 +1,83 @@
+// swirl: train the 2015 diffusion model on a swiss roll, sample from it, evaluate it.
+// Exit codes: 0 success, 1 runtime failure (one line on stderr), 2 usage error (CLI11's message).
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "apps/commands.h"
+#include "tensor/error.h"
+
+using namespace swirl::app;
+
+namespace {
+
+void add_train(CLI::App& app, TrainOptions& o) {
+    CLI::App* cmd = app.add_subcommand("train", "train on freshly drawn swiss-roll batches, write checkpoints and figures");
+    cmd->add_option("--steps", o.steps, "total training steps (with --resume: continue up to this step)")
+        ->check(CLI::PositiveNumber)->capture_default_str();
+    cmd->add_option("--batch", o.batch, "samples per step")->check(CLI::PositiveNumber)->capture_default_str();
+    cmd->add_option("--lr", o.lr, "Adam learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+    cmd->add_option("--hidden", o.hidden, "hidden width H of the MLP")->check(CLI::PositiveNumber)->capture_default_str();
+    cmd->add_option("--t-sampling", o.t_sampling, "batch: one t per batch (the seed); sample: one t per sample")
+        ->check(CLI::IsMember({"batch", "sample"}))->capture_default_str();
+    cmd->add_option("--device", o.device, "cpu or cuda[:N]")->capture_default_str();
+    cmd->add_option("--threads", o.threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber)->capture_default_str();
+    cmd->add_option("--seed", o.seed, "seed of the generator (init, data, noise)")->capture_default_str();
+    cmd->add_option("--out", o.out, "output directory")->capture_default_str();
+    cmd->add_option("--save-every", o.save_every, "checkpoint every N steps (0: only at the end)")
+        ->check(CLI::NonNegativeNumber)->capture_default_str();
+    cmd->add_option("--plot-every", o.plot_every, "figure every N steps (0: only at the end)")
+        ->check(CLI::NonNegativeNumber)->capture_default_str();
+    cmd->add_option("--resume", o.resume, "continue from this checkpoint")->check(CLI::ExistingFile);
+    cmd->add_option("--figure-points", o.figure_points, "points per figure panel")->check(CLI::PositiveNumber)->capture_default_str();
+    cmd->callback([&o, cmd] {
+        for (const CLI::Option* option : cmd->get_options())
+            if (option->count() > 0) o.given.insert(option->get_name());
+        run_train(o);
+    });
+}
+
+void add_sample(CLI::App& app, SampleOptions& o) {
+    CLI::App* cmd = app.add_subcommand("sample", "draw samples from a checkpoint: CSV (x,y per line) and/or the figure");
+    cmd->add_option("--checkpoint", o.checkpoint, "a checkpoint written by swirl train")->required()->check(CLI::ExistingFile);
+    cmd->add_option("--n", o.n, "number of samples")->check(CLI::PositiveNumber)->capture_default_str();
+    cmd->add_option("--seed", o.seed, "seed of the sampler's noise")->capture_default_str();
+    cmd->add_option("--csv", o.csv, "write the samples here, one 'x,y' per line, no header");
+    cmd->add_option("--png", o.png, "write the 2x3 figure here");
+    cmd->add_option("--device", o.device, "cpu or cuda[:N]")->capture_default_str();
+    cmd->callback([&o] { run_sample(o); });
+}
+
+void add_eval(CLI::App& app, EvalOptions& o) {
+    CLI::App* cmd = app.add_subcommand("eval", "the log-likelihood bound K and the energy distance on held-out data");
+    cmd->add_option("--checkpoint", o.checkpoint, "a checkpoint written by swirl train")->required()->check(CLI::ExistingFile);
+    cmd->add_option("--n", o.n, "held-out points")->check(CLI::Range(int64_t{2}, int64_t{10'000'000}))->capture_default_str();
+    cmd->add_option("--seed", o.seed, "seed of the held-out data and the noise")->capture_default_str();
+    cmd->add_flag("--json", o.json, "print one JSON object");
+    cmd->add_option("--device", o.device, "cpu or cuda[:N]")->capture_default_str();
+    cmd->callback([&o] { run_eval(o); });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"swirl: the 2015 diffusion model (Sohl-Dickstein et al.) on a swiss roll, from scratch in C++"};
+    app.require_subcommand(1);
+    TrainOptions train;
+    SampleOptions sample;
+    EvalOptions eval;
+    add_train(app, train);
+    add_sample(app, sample);
+    add_eval(app, eval);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : 2;
+    } catch (const swirl::Error& e) {
+        std::fprintf(stderr, "swirl: error: %s\n", e.what());
+        return 1;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "swirl: error: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,185 @@
+// swirl train: the seed's training loop — draw a batch, KL objective, backward, Adam — with checkpoints,
+// figures, a loss log, a progress bar and exact resumption.
+#include <cmath>
+#include <optional>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "apps/commands.h"
+#include "apps/figures.h"
+#include "apps/model_figure.h"
+#include "apps/progress.h"
+#include "diffusion/checkpoint.h"
+#include "diffusion/objective.h"
+#include "diffusion/swiss_roll.h"
+#include "tensor/error.h"
+
+namespace swirl::app {
+
+namespace fs = std::filesystem;
+using namespace swirl::diffusion;
+
+namespace {
+
+// Figures draw from their own stream, so plotting more or less often never changes the training run.
+constexpr uint64_t kFigureSeedOffset = 0x5157'1F16'0000'0001ull;
+
+void check_options(const TrainOptions& o) {
+    SWIRL_CHECK(o.steps > 0, "--steps must be positive, got {}", o.steps);
+    SWIRL_CHECK(o.batch > 0, "--batch must be positive, got {}", o.batch);
+    SWIRL_CHECK(std::isfinite(o.lr) && o.lr > 0, "--lr must be a positive finite number, got {}", o.lr);
+    SWIRL_CHECK(o.hidden > 0, "--hidden must be positive, got {}", o.hidden);
+    SWIRL_CHECK(o.save_every >= 0 && o.plot_every >= 0, "--save-every and --plot-every must be >= 0");
+    SWIRL_CHECK(o.threads >= 0, "--threads must be >= 0, got {}", o.threads);
+    SWIRL_CHECK(o.figure_points > 0, "--figure-points must be positive, got {}", o.figure_points);
+    parse_t_sampling(o.t_sampling);
+    parse_device(o.device);
+}
+
+// Creates DIR and DIR/figures and proves DIR is writable before any work starts.
+void prepare_output(const fs::path& out) {
+    std::error_code error;
+    fs::create_directories(out / "figures", error);
+    SWIRL_CHECK(!error, "cannot create output directory {}: {}", (out / "figures").string(), error.message());
+    const fs::path probe = out / ".swirl-write-test";
+    {
+        std::ofstream file(probe);
+        SWIRL_CHECK(file.good(), "output directory {} is not writable", out.string());
+    }
+    fs::remove(probe, error);
+}
+
+// The options a run trains with: a resumed run takes the checkpoint's, except those given on the command line.
+TrainOptions merge_with_checkpoint(TrainOptions options, const CheckpointInfo& info) {
+    auto keep = [&](const char* flag, const char* key, auto& field) {
+        auto found = info.options.find(key);
+        if (options.given.count(flag) || found == info.options.end()) return;
+        std::istringstream text(found->second);
+        text >> field;
+    };
+    keep("--batch", "batch", options.batch);
+    keep("--lr", "lr", options.lr);
+    keep("--t-sampling", "t_sampling", options.t_sampling);
+    keep("--seed", "seed", options.seed);
+    options.hidden = info.model.hidden;
+    return options;
+}
+
+struct LossLog {
+    std::vector<double> steps, losses;
+
+    void add(int64_t step, double loss) {
+        steps.push_back(static_cast<double>(step));
+        losses.push_back(loss);
+    }
+    // Keeps the rows of an earlier run's loss.csv up to `last_step`, so a resumed run's curve is whole.
+    void load(const fs::path& path, int64_t last_step) {
+        std::ifstream file(path);
+        std::string line;
+        while (std::getline(file, line)) {
+            std::istringstream row(line);
+            double step = 0, loss = 0;
+            char comma = 0;
+            if (row >> step >> comma >> loss && comma == ',' && step <= static_cast<double>(last_step)) add(static_cast<int64_t>(step), loss);
+        }
+    }
+    void write(const fs::path& path) const {
+        const fs::path temp = path.string() + ".tmp";
+        {
+            std::ofstream file(temp);
+            file << "step,loss\n";
+            for (std::size_t i = 0; i < steps.size(); ++i) file << fmt::format("{},{:.8g}\n", steps[i], losses[i]);
+            SWIRL_CHECK(file.good(), "cannot write {}", temp.string());
+        }
+        fs::rename(temp, path);
+    }
+};
+
+}  // namespace
+
+void run_train(const TrainOptions& given_options) {
+    check_options(given_options);
+    std::optional<Checkpoint> resumed;
+    if (!given_options.resume.empty()) resumed = read_checkpoint(given_options.resume);
+    const TrainOptions options = resumed ? merge_with_checkpoint(given_options, resumed->info) : given_options;
+    check_options(options);
+    const Device device = parse_device(options.device);
+    const TSampling t_sampling = parse_t_sampling(options.t_sampling);
+    const fs::path out(options.out);
+    prepare_output(out);
+#ifdef _OPENMP
+    if (options.threads > 0) omp_set_num_threads(options.threads);
+#endif
+
+    Generator gen(options.seed);
+    ModelConfig model_config{40, 2, options.hidden};
+    ScheduleConfig schedule_config;
+    if (resumed) {
+        model_config = resumed->info.model;
+        schedule_config = resumed->info.schedule;
+    }
+    const Schedule schedule(schedule_config);
+    ReverseModel model(model_config, gen, DType::f32, device);
+    nn::Adam adam(model.parameters(), {.lr = options.lr});
+    int64_t step = 0;
+    LossLog log;
+    if (resumed) {
+        load_model_weights(*resumed, model);
+        load_optimizer_state(*resumed, adam);
+        step = resumed->info.step;
+        gen.set_state(resumed->info.generator_seed, resumed->info.generator_offset);
+        log.load(out / "loss.csv", step);
+        SWIRL_CHECK(step <= options.steps, "{} is at step {}, past --steps {}: nothing to do", options.resume, step,
+                    options.steps);
+    }
+
+    auto checkpoint_info = [&] {
+        CheckpointInfo info{model_config, schedule_config, step, gen.seed(), gen.offset(), {}};
+        info.options = {{"batch", std::to_string(options.batch)}, {"lr", fmt::format("{:.17g}", options.lr)},
+                        {"t_sampling", options.t_sampling}, {"seed", std::to_string(options.seed)}};
+        return info;
+    };
+    const std::string checkpoint_path = (out / "checkpoint.safetensors").string();
+    auto figure = [&](const std::string& path) {
+        Generator figure_gen(options.seed + kFigureSeedOffset);
+        draw_model_figure(path, model, schedule, options.figure_points, figure_gen,
+                          fmt::format("swirl  step {}  batch {}  t-sampling {}", step, options.batch, options.t_sampling));
+    };
+
+    fmt::print("swirl train: T={} H={} batch={} lr={} t-sampling={} device={} steps {}..{} -> {}\n", model_config.steps,
+               model_config.hidden, options.batch, options.lr, options.t_sampling, device_name(device), step + 1,
+               options.steps, out.string());
+    Progress progress(step, options.steps);
+    while (step < options.steps) {
+        const Tensor x0 = sample_swiss_roll(options.batch, gen, 0.0, DType::f32, device);
+        const std::vector<StepGroup> groups = draw_steps(options.batch, model_config.steps, t_sampling, gen);
+        Variable loss = kl_objective(model, schedule, x0, groups, gen);
+        adam.zero_grad();
+        loss.backward();
+        adam.step();
+        ++step;
+        const double value = loss.data().item();
+        SWIRL_CHECK(std::isfinite(value), "training diverged: the loss is {} at step {}; the last checkpoint {} is kept",
+                    value, step, checkpoint_path);
+        log.add(step, value);
+        progress.update(step, value);
+        if (options.save_every > 0 && step % options.save_every == 0 && step < options.steps)
+            save_checkpoint(checkpoint_path, model, &adam, checkpoint_info());
+        if (options.plot_every > 0 && step % options.plot_every == 0 && step < options.steps)
+            figure((out / "figures" / fmt::format("step_{:07}.png", step)).string());
+    }
+    progress.finish();
+    save_checkpoint(checkpoint_path, model, &adam, checkpoint_info());
+    log.write(out / "loss.csv");
+    const std::string final_figure = (out / "figures" / fmt::format("step_{:07}.png", step)).string();
+    figure(final_figure);
+    if (!log.steps.empty()) draw_loss_curve((out / "figures" / "loss.png").string(), log.steps, log.losses, "training loss");
+    fmt::print("wrote {}, {}, {}/figures/loss.png and {}/loss.csv\n", checkpoint_path, final_figure, out.string(),
+               out.string());
+}
+
+}  // namespace swirl::app

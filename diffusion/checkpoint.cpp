@@ -1,0 +1,107 @@
+// Checkpoint writing and validated reading.
+#include "diffusion/checkpoint.h"
+
+#include <charconv>
+
+#include "tensor/error.h"
+
+namespace swirl::diffusion {
+
+namespace {
+
+constexpr const char* kOptimizerPrefix = "optimizer.";
+
+std::string exact(double value) { return fmt::format("{:.17g}", value); }
+
+template <typename Number>
+Number parse_number(const Metadata& metadata, const std::string& key, const std::string& path) {
+    auto found = metadata.find(key);
+    SWIRL_CHECK(found != metadata.end(), "{}: checkpoint metadata lacks '{}'", path, key);
+    const std::string& text = found->second;
+    Number value{};
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    SWIRL_CHECK(error == std::errc() && end == text.data() + text.size(), "{}: checkpoint metadata '{}' = '{}' is not a number",
+                path, key, text);
+    return value;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const ReverseModel& model, const nn::Adam* optimizer,
+                     const CheckpointInfo& info) {
+    NamedTensors tensors = model.state_dict();
+    if (optimizer != nullptr) {
+        NamedTensors state = optimizer->state(kOptimizerPrefix);
+        tensors.insert(tensors.end(), state.begin(), state.end());
+    }
+    Metadata metadata = info.options;
+    metadata["format"] = kCheckpointFormat;
+    metadata["format_version"] = std::to_string(kCheckpointVersion);
+    metadata["steps"] = std::to_string(info.model.steps);
+    metadata["data_dim"] = std::to_string(info.model.data_dim);
+    metadata["hidden"] = std::to_string(info.model.hidden);
+    metadata["schedule"] = "sigmoid";
+    metadata["sigmoid_start"] = exact(info.schedule.sigmoid_start);
+    metadata["sigmoid_end"] = exact(info.schedule.sigmoid_end);
+    metadata["beta_min"] = exact(info.schedule.beta_min);
+    metadata["beta_max"] = exact(info.schedule.beta_max);
+    metadata["step"] = std::to_string(info.step);
+    metadata["generator_seed"] = std::to_string(info.generator_seed);
+    metadata["generator_offset"] = std::to_string(info.generator_offset);
+    write_safetensors(path, tensors, metadata);
+}
+
+Checkpoint read_checkpoint(const std::string& path) {
+    Checkpoint checkpoint{path, read_safetensors(path), {}};
+    const Metadata& m = checkpoint.contents.metadata;
+    auto format = m.find("format");
+    SWIRL_CHECK(format != m.end() && format->second == kCheckpointFormat,
+                "{}: not a swirl checkpoint (metadata 'format' is '{}', expected '{}')", path,
+                format == m.end() ? "" : format->second, kCheckpointFormat);
+    const int version = parse_number<int>(m, "format_version", path);
+    SWIRL_CHECK(version == kCheckpointVersion, "{}: checkpoint format version {} is not supported (this swirl reads {})",
+                path, version, kCheckpointVersion);
+    CheckpointInfo& info = checkpoint.info;
+    info.model.steps = parse_number<int64_t>(m, "steps", path);
+    info.model.data_dim = parse_number<int64_t>(m, "data_dim", path);
+    info.model.hidden = parse_number<int64_t>(m, "hidden", path);
+    SWIRL_CHECK(2 <= info.model.steps && info.model.steps <= 100000 && 1 <= info.model.data_dim &&
+                    info.model.data_dim <= 1024 && 1 <= info.model.hidden && info.model.hidden <= 65536,
+                "{}: checkpoint architecture steps={} data_dim={} hidden={} is out of range", path, info.model.steps,
+                info.model.data_dim, info.model.hidden);
+    SWIRL_CHECK(m.count("schedule") && m.at("schedule") == "sigmoid", "{}: unknown schedule in checkpoint", path);
+    info.schedule = {info.model.steps, parse_number<double>(m, "sigmoid_start", path),
+                     parse_number<double>(m, "sigmoid_end", path), parse_number<double>(m, "beta_min", path),
+                     parse_number<double>(m, "beta_max", path)};
+    info.step = parse_number<int64_t>(m, "step", path);
+    SWIRL_CHECK(info.step >= 0, "{}: checkpoint step {} is negative", path, info.step);
+    info.generator_seed = parse_number<uint64_t>(m, "generator_seed", path);
+    info.generator_offset = parse_number<uint64_t>(m, "generator_offset", path);
+    for (const auto& [key, value] : m) info.options[key] = value;
+    return checkpoint;
+}
+
+void load_model_weights(const Checkpoint& checkpoint, ReverseModel& model) {
+    NamedTensors weights;
+    for (const auto& [name, tensor] : checkpoint.contents.tensors)
+        if (name.rfind(kOptimizerPrefix, 0) != 0) weights.emplace_back(name, tensor);
+    try {
+        model.load_state_dict(weights);
+    } catch (const Error& e) {
+        SWIRL_FAIL("{}: does not fit the model (T={}, H={}): {}", checkpoint.path, model.config().steps, model.config().hidden,
+                   e.what());
+    }
+}
+
+ReverseModel model_from_checkpoint(const Checkpoint& checkpoint, DType dtype, Device device) {
+    Generator unused(0);  // the weights are overwritten right away
+    ReverseModel model(checkpoint.info.model, unused, dtype, device);
+    load_model_weights(checkpoint, model);
+    return model;
+}
+
+void load_optimizer_state(const Checkpoint& checkpoint, nn::Adam& optimizer) {
+    optimizer.load_state(checkpoint.contents, kOptimizerPrefix);
+}
+
+}  // namespace swirl::diffusion

@@ -1,0 +1,48 @@
+// Training checkpoints as safetensors: the model's tensors under the seed's PyTorch names (so PyTorch's
+// load_state_dict accepts them), Adam's state under "optimizer.", and in __metadata__ the architecture, the
+// schedule, the step, the generator state, the training options and the format version.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "diffusion/model.h"
+#include "diffusion/schedule.h"
+#include "nn/adam.h"
+#include "tensor/safetensors.h"
+
+namespace swirl::diffusion {
+
+constexpr const char* kCheckpointFormat = "swirl.diffusion";
+constexpr int kCheckpointVersion = 1;
+
+// What a checkpoint records besides tensors. `options` are the training options (batch, lr, t_sampling, ...)
+// as strings, kept so that a resumed run can continue with the same ones.
+struct CheckpointInfo {
+    ModelConfig model;
+    ScheduleConfig schedule;
+    int64_t step = 0;
+    uint64_t generator_seed = 0, generator_offset = 0;
+    Metadata options;
+};
+
+// Writes atomically (temporary file, fsync, rename). `optimizer` may be null (a model-only file).
+void save_checkpoint(const std::string& path, const ReverseModel& model, const nn::Adam* optimizer,
+                     const CheckpointInfo& info);
+
+struct Checkpoint {
+    std::string path;  // where it was read from, for error messages
+    SafetensorsContents contents;
+    CheckpointInfo info;
+};
+// Reads and validates: the format and version, every architecture field, the tensors of the model it
+// describes. Throws swirl::Error naming the file and the first problem.
+Checkpoint read_checkpoint(const std::string& path);
+
+// The model the checkpoint describes, on `device` in `dtype`, with its weights loaded.
+ReverseModel model_from_checkpoint(const Checkpoint& checkpoint, DType dtype, Device device);
+// Loads the weights into an existing model; every name and shape must match (both are named if not).
+void load_model_weights(const Checkpoint& checkpoint, ReverseModel& model);
+void load_optimizer_state(const Checkpoint& checkpoint, nn::Adam& optimizer);
+
+}  // namespace swirl::diffusion

@@ -1,0 +1,66 @@
+// The seed's reverse MLP with per-step tails.
+#include "diffusion/model.h"
+
+#include "autograd/functions.h"
+#include "tensor/error.h"
+
+namespace swirl::diffusion {
+
+namespace ag = swirl::autograd;
+
+namespace {
+std::shared_ptr<nn::Sequential> mlp_block(int64_t in, int64_t hidden, int64_t out, bool relu_after, Generator& gen,
+                                          DType dtype, Device device) {
+    auto block = std::make_shared<nn::Sequential>();
+    block->push_back(std::make_shared<nn::Linear>(in, hidden, gen, dtype, device));
+    block->push_back(std::make_shared<nn::ReLU>());
+    block->push_back(std::make_shared<nn::Linear>(hidden, out, gen, dtype, device));
+    if (relu_after) block->push_back(std::make_shared<nn::ReLU>());
+    return block;
+}
+}  // namespace
+
+ReverseModel::ReverseModel(const ModelConfig& config, Generator& gen, DType dtype, Device device) : config_(config) {
+    SWIRL_CHECK(config.steps >= 2 && config.data_dim >= 1 && config.hidden >= 1,
+                "ReverseModel: needs steps >= 2, data_dim >= 1, hidden >= 1; got {}, {}, {}", config.steps,
+                config.data_dim, config.hidden);
+    network_head = register_module("network_head",
+                                   mlp_block(config.data_dim, config.hidden, config.hidden, true, gen, dtype, device));
+    network_tail = register_module("network_tail", std::make_shared<nn::ModuleList<nn::Sequential>>());
+    for (int64_t t = 0; t < config.steps; ++t)
+        network_tail->push_back(mlp_block(config.hidden, config.hidden, 2 * config.data_dim, false, gen, dtype, device));
+}
+
+nn::Sequential& ReverseModel::tail(int64_t t) {
+    SWIRL_CHECK(2 <= t && t <= config_.steps, "ReverseModel: step t = {} is out of range [2, {}]", t, config_.steps);
+    return (*network_tail)[static_cast<std::size_t>(t - 1)];
+}
+
+ReverseStep ReverseModel::split_output(const Variable& out) {
+    auto mean_and_log_variance = ag::chunk(out, 2);
+    // The seed's std = sqrt(exp(log-variance)), kept literally so gradients match it.
+    return {mean_and_log_variance[0], ag::sqrt(ag::exp(mean_and_log_variance[1]))};
+}
+
+ReverseStep ReverseModel::forward(const Variable& xt, int64_t t) {
+    return split_output(tail(t)((*network_head)(xt)));
+}
+
+ReverseStep ReverseModel::forward_grouped(const Variable& xt, const std::vector<StepGroup>& groups) {
+    SWIRL_CHECK(!groups.empty(), "ReverseModel: no step groups");
+    Variable hidden = (*network_head)(xt);
+    std::vector<Variable> outputs;
+    int64_t expected_begin = 0;
+    for (const StepGroup& group : groups) {
+        SWIRL_CHECK(group.begin == expected_begin && group.end > group.begin,
+                    "ReverseModel: step groups must tile the rows in order; group t = {} has rows [{}, {})", group.t,
+                    group.begin, group.end);
+        outputs.push_back(tail(group.t)(ag::slice_rows(hidden, group.begin, group.end)));
+        expected_begin = group.end;
+    }
+    SWIRL_CHECK(expected_begin == xt.data().dim(0), "ReverseModel: step groups cover {} of {} rows", expected_begin,
+                xt.data().dim(0));
+    return split_output(outputs.size() == 1 ? outputs[0] : ag::concat_rows(outputs));
+}
+
+}  // namespace swirl::diffusion

@@ -1,0 +1,29 @@
+// Ancestral sampling through the reverse model.
+#include "diffusion/sampler.h"
+
+#include "tensor/error.h"
+#include "tensor/ops.h"
+
+namespace swirl::diffusion {
+
+std::vector<Tensor> sample_trajectory(ReverseModel& model, int64_t n, Generator& gen) {
+    SWIRL_CHECK(n > 0, "sample: n must be positive, got {}", n);
+    NoGradGuard no_grad;
+    const ModelConfig& config = model.config();
+    const Tensor& like = model.parameters().front().data();
+    std::vector<Tensor> trajectory(static_cast<std::size_t>(config.steps + 1));
+    Tensor x = Tensor::empty({n, config.data_dim}, like.dtype(), like.device());
+    normal_(x, gen);
+    trajectory[static_cast<std::size_t>(config.steps)] = x;
+    for (int64_t t = config.steps; t >= 2; --t) {
+        ReverseStep p = model.forward(Variable(x), t);
+        Tensor eps = Tensor::empty(x.shape(), x.dtype(), x.device());
+        normal_(eps, gen);
+        x = add(p.mean.data(), mul(p.std.data(), eps));
+        trajectory[static_cast<std::size_t>(t - 1)] = x;
+    }
+    trajectory[0] = trajectory[1];
+    return trajectory;
+}
+
+}  // namespace swirl::diffusion

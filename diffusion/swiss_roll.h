@@ -1,0 +1,17 @@
+// The swiss roll exactly as the seed draws it: sklearn's make_swiss_roll (t = 1.5 pi (1 + 2u), x = t cos t,
+// z = t sin t, optional Gaussian noise on each coordinate), then data[:, [2, 0]] / 10 * [1, -1], i.e. the points
+// (t sin t / 10, -t cos t / 10). Drawn through swirl's generator on any device.
+#pragma once
+
+#include <cstdint>
+
+#include "tensor/generator.h"
+#include "tensor/tensor.h"
+
+namespace swirl::diffusion {
+
+// [n, 2] points. `noise` is sklearn's: the standard deviation added to each coordinate before the / 10.
+Tensor sample_swiss_roll(int64_t n, Generator& gen, double noise = 0.0, DType dtype = DType::f32,
+                         Device device = Device::cpu());
+
+}  // namespace swirl::diffusion
