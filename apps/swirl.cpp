@@ -1,7 +1,10 @@
 // swirl: train the 2015 diffusion model on a swiss roll, sample from it, evaluate it.
 // Exit codes: 0 success, 1 runtime failure (one line on stderr), 2 usage error (CLI11's message).
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <fmt/format.h>
 
 #include "apps/commands.h"
 #include "tensor/error.h"
@@ -10,25 +13,42 @@ using namespace swirl::app;
 
 namespace {
 
+// Number checks with a readable message ("must be a number > 0, got 'abc'"): CLI11's own range check prints the
+// type's whole range. `strict` makes the bound exclusive.
+CLI::Validator number_above(double low, bool strict) {
+    const std::string bound = fmt::format("{} {}", strict ? ">" : ">=", low);
+    return CLI::Validator(
+        [low, strict, bound](std::string& text) -> std::string {
+            char* end = nullptr;
+            const double value = std::strtod(text.c_str(), &end);
+            const bool in_range = strict ? value > low : value >= low;
+            if (end == text.c_str() || *end != '\0' || !std::isfinite(value) || !in_range)
+                return fmt::format("must be a number {}, got '{}'", bound, text);
+            return "";
+        },
+        bound);
+}
+CLI::Validator at_least(double low) { return number_above(low, false); }
+
 void add_train(CLI::App& app, TrainOptions& o) {
     CLI::App* cmd = app.add_subcommand("train", "train on freshly drawn swiss-roll batches, write checkpoints and figures");
     cmd->add_option("--steps", o.steps, "total training steps (with --resume: continue up to this step)")
-        ->check(CLI::PositiveNumber)->capture_default_str();
-    cmd->add_option("--batch", o.batch, "samples per step")->check(CLI::PositiveNumber)->capture_default_str();
-    cmd->add_option("--lr", o.lr, "Adam learning rate")->check(CLI::PositiveNumber)->capture_default_str();
-    cmd->add_option("--hidden", o.hidden, "hidden width H of the MLP")->check(CLI::PositiveNumber)->capture_default_str();
+        ->check(at_least(1))->capture_default_str();
+    cmd->add_option("--batch", o.batch, "samples per step")->check(at_least(1))->capture_default_str();
+    cmd->add_option("--lr", o.lr, "Adam learning rate")->check(number_above(0, true))->capture_default_str();
+    cmd->add_option("--hidden", o.hidden, "hidden width H of the MLP")->check(at_least(1))->capture_default_str();
     cmd->add_option("--t-sampling", o.t_sampling, "batch: one t per batch (the seed); sample: one t per sample")
         ->check(CLI::IsMember({"batch", "sample"}))->capture_default_str();
     cmd->add_option("--device", o.device, "cpu or cuda[:N]")->capture_default_str();
-    cmd->add_option("--threads", o.threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber)->capture_default_str();
+    cmd->add_option("--threads", o.threads, "CPU threads (0: all cores)")->check(at_least(0))->capture_default_str();
     cmd->add_option("--seed", o.seed, "seed of the generator (init, data, noise)")->capture_default_str();
     cmd->add_option("--out", o.out, "output directory")->capture_default_str();
     cmd->add_option("--save-every", o.save_every, "checkpoint every N steps (0: only at the end)")
-        ->check(CLI::NonNegativeNumber)->capture_default_str();
+        ->check(at_least(0))->capture_default_str();
     cmd->add_option("--plot-every", o.plot_every, "figure every N steps (0: only at the end)")
-        ->check(CLI::NonNegativeNumber)->capture_default_str();
+        ->check(at_least(0))->capture_default_str();
     cmd->add_option("--resume", o.resume, "continue from this checkpoint")->check(CLI::ExistingFile);
-    cmd->add_option("--figure-points", o.figure_points, "points per figure panel")->check(CLI::PositiveNumber)->capture_default_str();
+    cmd->add_option("--figure-points", o.figure_points, "points per figure panel")->check(at_least(1))->capture_default_str();
     cmd->callback([&o, cmd] {
         for (const CLI::Option* option : cmd->get_options())
             if (option->count() > 0) o.given.insert(option->get_name());
@@ -39,7 +59,7 @@ void add_train(CLI::App& app, TrainOptions& o) {
 void add_sample(CLI::App& app, SampleOptions& o) {
     CLI::App* cmd = app.add_subcommand("sample", "draw samples from a checkpoint: CSV (x,y per line) and/or the figure");
     cmd->add_option("--checkpoint", o.checkpoint, "a checkpoint written by swirl train")->required()->check(CLI::ExistingFile);
-    cmd->add_option("--n", o.n, "number of samples")->check(CLI::PositiveNumber)->capture_default_str();
+    cmd->add_option("--n", o.n, "number of samples")->check(at_least(1))->capture_default_str();
     cmd->add_option("--seed", o.seed, "seed of the sampler's noise")->capture_default_str();
     cmd->add_option("--csv", o.csv, "write the samples here, one 'x,y' per line, no header");
     cmd->add_option("--png", o.png, "write the 2x3 figure here");
@@ -50,7 +70,7 @@ void add_sample(CLI::App& app, SampleOptions& o) {
 void add_eval(CLI::App& app, EvalOptions& o) {
     CLI::App* cmd = app.add_subcommand("eval", "the log-likelihood bound K and the energy distance on held-out data");
     cmd->add_option("--checkpoint", o.checkpoint, "a checkpoint written by swirl train")->required()->check(CLI::ExistingFile);
-    cmd->add_option("--n", o.n, "held-out points")->check(CLI::Range(int64_t{2}, int64_t{10'000'000}))->capture_default_str();
+    cmd->add_option("--n", o.n, "held-out points")->check(at_least(2))->capture_default_str();
     cmd->add_option("--seed", o.seed, "seed of the held-out data and the noise")->capture_default_str();
     cmd->add_flag("--json", o.json, "print one JSON object");
     cmd->add_option("--device", o.device, "cpu or cuda[:N]")->capture_default_str();

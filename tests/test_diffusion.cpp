@@ -1,0 +1,226 @@
+// Behaviour of diffusion/: schedule and posterior against the seed's PyTorch values, the KL against Monte Carlo,
+// the sampler's trajectory, the bound's entropy terms, data, step drawing, and checkpoints (with interop).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <numbers>
+
+#include "autograd/functions.h"
+#include "diffusion/bound.h"
+#include "diffusion/checkpoint.h"
+#include "diffusion/objective.h"
+#include "diffusion/sampler.h"
+#include "diffusion/swiss_roll.h"
+#include "helpers.h"
+#include "tensor/error.h"
+#include "tensor/ops.h"
+
+using namespace swirl;
+using namespace swirl::diffusion;
+
+TEST_CASE("the schedule matches the seed's PyTorch betas, alphas and alphas_bar") {
+    const auto golden = read_safetensors(test::golden_path("schedule.safetensors"));
+    const Schedule schedule;
+    std::vector<double> betas, alphas, alpha_bars;
+    for (int64_t t = 1; t <= 40; ++t) {
+        betas.push_back(schedule.beta(t));
+        alphas.push_back(schedule.alpha(t));
+        alpha_bars.push_back(schedule.alpha_bar(t));
+    }
+    auto as_tensor = [](const std::vector<double>& v) { return Tensor::from_vector(v, {40}, DType::f64); };
+    SWIRL_CHECK_CLOSE(as_tensor(betas), golden.at("f64.betas"), 1e-12, 0.0);
+    SWIRL_CHECK_CLOSE(as_tensor(alphas), golden.at("f64.alphas"), 1e-12, 0.0);
+    SWIRL_CHECK_CLOSE(as_tensor(alpha_bars), golden.at("f64.alphas_bar"), 1e-12, 0.0);
+    // The seed computes in float32: our float64 values rounded agree to float32 precision.
+    SWIRL_CHECK_CLOSE(as_tensor(betas), golden.at("f32.betas"), 1e-5, 0.0);
+    SWIRL_CHECK_CLOSE(as_tensor(alpha_bars), golden.at("f32.alphas_bar"), 1e-5, 0.0);
+}
+
+TEST_CASE("the forward process constants match the seed's forward_process for t = 2..T") {
+    const auto golden = read_safetensors(test::golden_path("schedule.safetensors"));
+    const Schedule schedule;
+    const Tensor table = schedule.coefficient_table(DType::f64, Device::cpu()).rows(2, 41);
+    SWIRL_CHECK_CLOSE(table, golden.at("f64.posterior"), 1e-12, 0.0);
+    CHECK(table.at(0, Schedule::kPosteriorStd) == doctest::Approx(schedule.posterior_std(2)).epsilon(1e-15));
+}
+
+TEST_CASE("the posterior is defined for t = 2..T only: t = 1 has no predecessor to wrap around to") {
+    const Schedule schedule;
+    CHECK_THROWS_WITH_AS(schedule.posterior_std(1), doctest::Contains("out of range [2, 40]"), Error);
+    CHECK_THROWS_WITH_AS(schedule.beta(41), doctest::Contains("out of range"), Error);
+    CHECK(schedule.alpha_bar(0) == 1.0);
+}
+
+TEST_CASE("the closed-form Gaussian KL agrees with a Monte-Carlo estimate") {
+    const double mean_q = 0.3, std_q = 0.5;
+    const std::vector<double> mean_p = {0.1, -0.4}, std_p = {0.7, 0.45};
+    Variable kl = gaussian_kl(Tensor::full({1, 2}, mean_q, DType::f64), std_q,
+                              Variable(Tensor::from_vector(mean_p, {1, 2}, DType::f64)),
+                              Variable(Tensor::from_vector(std_p, {1, 2}, DType::f64)));
+    Generator gen(5);
+    const int64_t n = 400000;
+    const auto eps = Tensor::randn({n}, gen, DType::f64).to_vector();
+    for (int dim = 0; dim < 2; ++dim) {
+        // E_q[log q(x) - log p(x)] with x = mean_q + std_q eps.
+        double total = 0.0, total_sq = 0.0;
+        for (double e : eps) {
+            const double x = mean_q + std_q * e;
+            const double zp = (x - mean_p[dim]) / std_p[dim];
+            const double log_ratio = -std::log(std_q) - 0.5 * e * e + std::log(std_p[dim]) + 0.5 * zp * zp;
+            total += log_ratio;
+            total_sq += log_ratio * log_ratio;
+        }
+        const double mc = total / n, standard_error = std::sqrt((total_sq / n - mc * mc) / n);
+        CAPTURE(dim);
+        CHECK(std::abs(kl.data().at(0, dim) - mc) < 5 * standard_error);
+    }
+}
+
+TEST_CASE("the swiss roll lies on the seed's curve (t sin t, -t cos t) / 10 with t in [1.5 pi, 4.5 pi]") {
+    Generator gen(2);
+    const auto xy = sample_swiss_roll(2000, gen, 0.0, DType::f64).to_vector();
+    for (std::size_t i = 0; i < xy.size(); i += 2) {
+        const double radius = 10.0 * std::hypot(xy[i], xy[i + 1]);  // = t
+        CHECK(radius >= 1.5 * std::numbers::pi - 1e-9);
+        CHECK(radius <= 4.5 * std::numbers::pi + 1e-9);
+        CHECK(xy[i] == doctest::Approx(radius * std::sin(radius) / 10).epsilon(1e-9));
+        CHECK(xy[i + 1] == doctest::Approx(-radius * std::cos(radius) / 10).epsilon(1e-9));
+    }
+}
+
+TEST_CASE("steps are drawn uniformly from 2..T, one per batch or grouped one per sample") {
+    Generator gen(3);
+    const auto batch_groups = draw_steps(100, 40, TSampling::batch, gen);
+    REQUIRE(batch_groups.size() == 1);
+    CHECK(batch_groups[0].begin == 0);
+    CHECK(batch_groups[0].end == 100);
+    const auto groups = draw_steps(39000, 40, TSampling::sample, gen);
+    CHECK(groups.size() == 39);
+    int64_t expected_begin = 0;
+    for (const StepGroup& g : groups) {
+        CHECK(g.begin == expected_begin);
+        CHECK(g.end - g.begin == doctest::Approx(1000).epsilon(0.15));  // 1000 expected, sd ~31
+        expected_begin = g.end;
+    }
+    CHECK(groups.front().t == 2);
+    CHECK(groups.back().t == 40);
+}
+
+TEST_CASE("the per-sample objective equals the mean of per-step objectives over its groups") {
+    Generator init(1);
+    ReverseModel model({6, 2, 8}, init, DType::f64);
+    const Schedule schedule({6});
+    Generator data_gen(2);
+    const Tensor x0 = sample_swiss_roll(30, data_gen, 0.0, DType::f64);
+    const std::vector<StepGroup> groups = {{2, 0, 10}, {4, 10, 22}, {6, 22, 30}};
+    Generator a(9), b(9);
+    const double grouped = kl_objective(model, schedule, x0, groups, a).data().item();
+    // The same noise, one group at a time: the objective is a weighted mean of per-group objectives.
+    const Tensor eps = Tensor::randn({30, 2}, b, DType::f64);
+    double weighted = 0.0;
+    for (const StepGroup& g : groups) {
+        ForwardSample q = forward_process(schedule, x0.rows(g.begin, g.end), eps.rows(g.begin, g.end), g.t);
+        ReverseStep p = model.forward(Variable(q.xt), g.t);
+        weighted += sum(gaussian_kl(q.posterior_mean, q.posterior_std, p.mean, p.std).data()).item();
+    }
+    CHECK(grouped == doctest::Approx(weighted / 60.0).epsilon(1e-12));
+}
+
+TEST_CASE("the sampler runs t = T..2 through the heads and leaves t = 1 as the identity") {
+    Generator init(4);
+    ReverseModel model({10, 2, 16}, init);
+    Generator gen(7), reference(7);
+    const auto trajectory = sample_trajectory(model, 50, gen);
+    REQUIRE(trajectory.size() == 11);
+    CHECK(trajectory[0].to_vector() == trajectory[1].to_vector());
+    CHECK(trajectory[10].to_vector() == Tensor::randn({50, 2}, reference).to_vector());  // x_T ~ N(0, I)
+    for (int64_t t = 10; t >= 2; --t) CHECK(trajectory[t - 1].to_vector() != trajectory[t].to_vector());
+    CHECK(gen.offset() == 50 * 2 * 10);  // x_T plus one noise draw for each of the T - 1 steps
+    CHECK(grad_mode_enabled());  // the sampler's NoGradGuard is gone again
+}
+
+TEST_CASE("the bound's entropy terms are those of Gaussians with the schedule's variances") {
+    const Schedule schedule;
+    const double two_pi_e = 2.0 * std::numbers::pi * std::exp(1.0);
+    // H(N(0, s^2 I_d)) = d/2 log(2 pi e s^2)
+    CHECK(entropy_p_final(2) == doctest::Approx(std::log(two_pi_e)).epsilon(1e-14));
+    CHECK(entropy_q_final(schedule, 2) ==
+          doctest::Approx(std::log(two_pi_e * (1.0 - schedule.alpha_bar(40)))).epsilon(1e-14));
+    CHECK(entropy_q_first(schedule, 2) == doctest::Approx(std::log(two_pi_e * schedule.beta(1))).epsilon(1e-14));
+}
+
+TEST_CASE("K adds up its KL terms and entropies, and L_null is the standard normal's") {
+    Generator init(5);
+    ReverseModel model({8, 2, 16}, init, DType::f64);
+    const Schedule schedule({8});
+    Generator data_gen(6), noise_gen(7);
+    const Tensor x0 = sample_swiss_roll(500, data_gen, 0.0, DType::f64);
+    const BoundReport report = likelihood_bound(model, schedule, x0, noise_gen);
+    double kl_bits = 0.0;
+    for (double v : report.kl_per_step_bits) kl_bits += v;
+    const double ln2 = std::log(2.0);
+    CHECK(report.K_bits == doctest::Approx(-kl_bits + (report.H_q_T - report.H_q_1 - report.H_p_T) / ln2).epsilon(1e-12));
+    CHECK(report.L_null_bits == doctest::Approx(-(std::log(2 * std::numbers::pi) + 1.0) / ln2).epsilon(1e-12));
+    CHECK(report.K_unit_bits == doctest::Approx(report.K_bits + 2 * std::log2(report.data_std)).epsilon(1e-12));
+    CHECK(report.kl_per_step_bits[0] == 0.0);
+    for (int64_t t = 2; t <= 8; ++t) CHECK(report.kl_per_step_bits[t] > 0.0);
+}
+
+TEST_CASE("energy distance is zero for identical sets and grows with a shift") {
+    Generator gen(8);
+    const Tensor a = Tensor::randn({400, 2}, gen, DType::f64);
+    CHECK(std::abs(energy_distance(a, a)) < 1e-12);
+    const Tensor shifted = add_scalar(a, 1.0);
+    CHECK(energy_distance(a, shifted) > 0.5);
+}
+
+TEST_CASE("a checkpoint round-trips the model, Adam's state and the training state") {
+    Generator init(10);
+    ReverseModel model({5, 2, 8}, init);
+    nn::Adam adam(model.parameters(), {.lr = 1e-3});
+    Generator gen(11);
+    const Schedule schedule({5});
+    Variable loss = kl_objective(model, schedule, sample_swiss_roll(16, gen), draw_steps(16, 5, TSampling::sample, gen), gen);
+    loss.backward();
+    adam.step();
+    const std::string path = (std::filesystem::temp_directory_path() / fmt::format("swirl_ckpt_{}.safetensors", ::getpid())).string();
+    save_checkpoint(path, model, &adam, {model.config(), schedule.config(), 1, gen.seed(), gen.offset(), {{"batch", "16"}}});
+    const Checkpoint checkpoint = read_checkpoint(path);
+    CHECK(checkpoint.info.step == 1);
+    CHECK(checkpoint.info.generator_offset == gen.offset());
+    CHECK(checkpoint.info.model.hidden == 8);
+    CHECK(checkpoint.info.options.at("batch") == "16");
+    ReverseModel restored = model_from_checkpoint(checkpoint, DType::f32, Device::cpu());
+    for (std::size_t i = 0; i < model.parameters().size(); ++i)
+        CHECK(restored.parameters()[i].data().to_vector() == model.parameters()[i].data().to_vector());
+    nn::Adam restored_adam(restored.parameters(), {.lr = 1e-3});
+    load_optimizer_state(checkpoint, restored_adam);
+    const NamedTensors before = adam.state("s."), after = restored_adam.state("s.");
+    for (std::size_t i = 0; i < before.size(); ++i) CHECK(before[i].second.to_vector() == after[i].second.to_vector());
+    std::filesystem::remove(path);
+}
+
+TEST_CASE("a checkpoint of another architecture is refused with both shapes named") {
+    Generator init(12);
+    ReverseModel small({4, 2, 8}, init), large({4, 2, 16}, init);
+    const Schedule schedule({4});
+    const std::string path = (std::filesystem::temp_directory_path() / fmt::format("swirl_arch_{}.safetensors", ::getpid())).string();
+    save_checkpoint(path, large, nullptr, {large.config(), schedule.config(), 0, 0, 0, {}});
+    const Checkpoint checkpoint = read_checkpoint(path);
+    CHECK_THROWS_WITH_AS(load_model_weights(checkpoint, small), doctest::Contains("[16, 2]"), Error);
+    CHECK_THROWS_WITH_AS(load_model_weights(checkpoint, small), doctest::Contains("[8, 2]"), Error);
+    std::filesystem::remove(path);
+}
+
+TEST_CASE("a checkpoint written by PyTorch from the seed's model loads and reproduces PyTorch's outputs") {
+    const Checkpoint checkpoint = read_checkpoint(test::golden_path("interop_checkpoint.safetensors"));
+    ReverseModel model = model_from_checkpoint(checkpoint, DType::f32, Device::cpu());
+    const auto expected = read_safetensors(test::golden_path("interop_expected.safetensors"));
+    for (int64_t t = 2; t <= 4; ++t) {
+        CAPTURE(t);
+        ReverseStep p = model.forward(Variable(expected.at("xt")), t);
+        SWIRL_CHECK_CLOSE(p.mean.data(), expected.at(fmt::format("t{}.mu", t)), 1e-5, 1e-6);
+        SWIRL_CHECK_CLOSE(p.std.data(), expected.at(fmt::format("t{}.std", t)), 1e-5, 1e-6);
+    }
+}
