@@ -40,8 +40,10 @@ void write_csv(const std::string& path, const Tensor& points) {
 void run_sample(const SampleOptions& options) {
     SWIRL_CHECK(options.n > 0, "--n must be positive, got {}", options.n);
     SWIRL_CHECK(!options.csv.empty() || !options.png.empty(), "nothing to write: give --csv FILE and/or --png FILE");
+    const Device device = parse_device(options.device);
+    check_device_available(device);
     const Checkpoint checkpoint = read_checkpoint(options.checkpoint);
-    ReverseModel model = model_from_checkpoint(checkpoint, DType::f32, parse_device(options.device));
+    ReverseModel model = model_from_checkpoint(checkpoint, DType::f32, device);
     const Schedule schedule(checkpoint.info.schedule);
     if (!options.csv.empty()) {
         Generator gen(options.seed);
@@ -60,8 +62,9 @@ void run_sample(const SampleOptions& options) {
 
 void run_eval(const EvalOptions& options) {
     SWIRL_CHECK(options.n > 1, "--n must be at least 2, got {}", options.n);
-    const Checkpoint checkpoint = read_checkpoint(options.checkpoint);
     const Device device = parse_device(options.device);
+    check_device_available(device);
+    const Checkpoint checkpoint = read_checkpoint(options.checkpoint);
     ReverseModel model = model_from_checkpoint(checkpoint, DType::f32, device);
     const Schedule schedule(checkpoint.info.schedule);
 

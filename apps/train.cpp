@@ -17,6 +17,7 @@
 #include "diffusion/objective.h"
 #include "diffusion/swiss_roll.h"
 #include "tensor/error.h"
+#include "tensor/ops.h"
 
 namespace swirl::app {
 
@@ -27,6 +28,8 @@ namespace {
 
 // Figures draw from their own stream, so plotting more or less often never changes the training run.
 constexpr uint64_t kFigureSeedOffset = 0x5157'1F16'0000'0001ull;
+// Losses stay on the device and are read back this many at a time: no host synchronisation per step.
+constexpr int64_t kLossReadEvery = 25;
 
 void check_options(const TrainOptions& o) {
     SWIRL_CHECK(o.steps > 0, "--steps must be positive, got {}", o.steps);
@@ -108,6 +111,7 @@ void run_train(const TrainOptions& given_options) {
     const TrainOptions options = resumed ? merge_with_checkpoint(given_options, resumed->info) : given_options;
     check_options(options);
     const Device device = parse_device(options.device);
+    check_device_available(device);
     const TSampling t_sampling = parse_t_sampling(options.t_sampling);
     const fs::path out(options.out);
     prepare_output(out);
@@ -154,6 +158,22 @@ void run_train(const TrainOptions& given_options) {
                model_config.hidden, options.batch, options.lr, options.t_sampling, device_name(device), step + 1,
                options.steps, out.string());
     Progress progress(step, options.steps);
+    // Losses of the steps since the last read-back, gathered on the training device.
+    Tensor pending_losses = Tensor::empty({kLossReadEvery}, DType::f32, device);
+    int64_t pending = 0;
+    auto read_losses = [&] {
+        if (pending == 0) return;
+        const std::vector<double> values = pending_losses.rows(0, pending).to_vector();
+        const int64_t first = step - pending + 1;
+        for (int64_t k = 0; k < pending; ++k) {
+            SWIRL_CHECK(std::isfinite(values[k]),
+                        "training diverged: the loss is {} at step {}; the last checkpoint {} is kept", values[k],
+                        first + k, checkpoint_path);
+            log.add(first + k, values[k]);
+            progress.update(first + k, values[k]);
+        }
+        pending = 0;
+    };
     while (step < options.steps) {
         const Tensor x0 = sample_swiss_roll(options.batch, gen, 0.0, DType::f32, device);
         const std::vector<StepGroup> groups = draw_steps(options.batch, model_config.steps, t_sampling, gen);
@@ -162,16 +182,18 @@ void run_train(const TrainOptions& given_options) {
         loss.backward();
         adam.step();
         ++step;
-        const double value = loss.data().item();
-        SWIRL_CHECK(std::isfinite(value), "training diverged: the loss is {} at step {}; the last checkpoint {} is kept",
-                    value, step, checkpoint_path);
-        log.add(step, value);
-        progress.update(step, value);
-        if (options.save_every > 0 && step % options.save_every == 0 && step < options.steps)
+        Tensor slot = pending_losses.rows(pending, pending + 1);
+        copy_(slot, loss.data().reshape({1}));
+        if (++pending == kLossReadEvery) read_losses();
+        const bool save_now = options.save_every > 0 && step % options.save_every == 0 && step < options.steps;
+        if (save_now) {
+            read_losses();  // a diverged run must stop before it overwrites the last good checkpoint
             save_checkpoint(checkpoint_path, model, &adam, checkpoint_info());
+        }
         if (options.plot_every > 0 && step % options.plot_every == 0 && step < options.steps)
             figure((out / "figures" / fmt::format("step_{:07}.png", step)).string());
     }
+    read_losses();
     progress.finish();
     save_checkpoint(checkpoint_path, model, &adam, checkpoint_info());
     log.write(out / "loss.csv");

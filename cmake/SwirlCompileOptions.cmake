@@ -1,8 +1,10 @@
 # Warnings, -march=native and sanitizers, gathered on one interface target that every swirl target links.
 add_library(swirl_options INTERFACE)
 target_compile_options(swirl_options INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra>)
+target_compile_options(swirl_options INTERFACE $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra>)
 if(SWIRL_WERROR)
-  target_compile_options(swirl_options INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-Werror>)
+  target_compile_options(swirl_options INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-Werror>
+                                                 $<$<COMPILE_LANGUAGE:CUDA>:--Werror=all-warnings -Xcompiler=-Werror>)
 endif()
 if(SWIRL_NATIVE)
   target_compile_options(swirl_options INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-march=native>)

@@ -1,4 +1,4 @@
-# Resolves SWIRL_CUDA (AUTO, ON, OFF) into SWIRL_WITH_CUDA.
+# Resolves SWIRL_CUDA (AUTO, ON, OFF) into SWIRL_WITH_CUDA and enables the CUDA language when it is on.
 include(CheckLanguage)
 set(SWIRL_WITH_CUDA OFF)
 set(SWIRL_CUDA_STATUS "off (SWIRL_CUDA=OFF)")
@@ -8,7 +8,18 @@ if(NOT SWIRL_CUDA STREQUAL "OFF")
   endif()
   check_language(CUDA)
   if(CMAKE_CUDA_COMPILER)
-    set(SWIRL_CUDA_STATUS "nvcc found at ${CMAKE_CUDA_COMPILER}; the CUDA backend is not written yet (issue 4)")
+    # An explicit list, never "native": on a machine without a GPU "native" silently picks a wrong target.
+    # 80 = A100, 90 = H100/H200; override with -DCMAKE_CUDA_ARCHITECTURES=...
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      set(CMAKE_CUDA_ARCHITECTURES "80;90" CACHE STRING "CUDA architectures to compile for")
+    endif()
+    enable_language(CUDA)
+    find_package(CUDAToolkit REQUIRED)
+    # CMake 3.25 cannot ask nvcc for C++20, so the .cu files are C++17 (the headers they include allow it).
+    set(CMAKE_CUDA_STANDARD 17)
+    set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+    set(SWIRL_WITH_CUDA ON)
+    set(SWIRL_CUDA_STATUS "on: nvcc ${CMAKE_CUDA_COMPILER_VERSION}, architectures ${CMAKE_CUDA_ARCHITECTURES}")
   elseif(SWIRL_CUDA STREQUAL "ON")
     message(FATAL_ERROR "SWIRL_CUDA=ON but no CUDA compiler was found: set CUDA_HOME or CMAKE_CUDA_COMPILER")
   else()

@@ -62,6 +62,12 @@ Variable kl_objective(ReverseModel& model, const Schedule& schedule, const Tenso
                       const std::vector<StepGroup>& groups, Generator& gen) {
     Tensor eps = Tensor::empty(x0.shape(), x0.dtype(), x0.device());
     normal_(eps, gen);
+    return kl_objective(model, schedule, x0, groups, eps);
+}
+
+Variable kl_objective(ReverseModel& model, const Schedule& schedule, const Tensor& x0,
+                      const std::vector<StepGroup>& groups, const Tensor& eps) {
+    check_same_shape(x0, eps, "kl_objective");
     // x_t and the posterior for each group's rows, written into whole-batch tensors.
     Tensor xt = Tensor::empty(x0.shape(), x0.dtype(), x0.device());
     std::vector<ForwardSample> samples;

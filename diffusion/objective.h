@@ -33,7 +33,10 @@ ForwardSample forward_process(const Schedule& schedule, const Tensor& x0, const 
 // log std_p - log std_q + (std_q^2 + (mean_q - mean_p)^2) / (2 std_p^2) - 1/2.   Shapes: [n, d].
 Variable gaussian_kl(const Tensor& mean_q, double std_q, const Variable& mean_p, const Variable& std_p);
 
-// The seed's get_loss for a batch x0 [B, d] whose steps are `groups`: noise is drawn from gen.
+// The seed's get_loss for a batch x0 [B, d] whose steps are `groups`, with the forward noise eps [B, d] ...
+Variable kl_objective(ReverseModel& model, const Schedule& schedule, const Tensor& x0,
+                      const std::vector<StepGroup>& groups, const Tensor& eps);
+// ... or with the noise drawn from gen.
 Variable kl_objective(ReverseModel& model, const Schedule& schedule, const Tensor& x0,
                       const std::vector<StepGroup>& groups, Generator& gen);
 

@@ -29,6 +29,22 @@ std::string device_name(Device device) {
     return device.is_cpu() ? std::string("cpu") : fmt::format("cuda:{}", device.index);
 }
 
+#ifndef SWIRL_WITH_CUDA
+int cuda_device_count() { return 0; }
+#endif
+
+void check_device_available(Device device) {
+    if (device.is_cpu()) return;
+#ifndef SWIRL_WITH_CUDA
+    SWIRL_FAIL("cannot use {}: this swirl was built without CUDA (configure with -DSWIRL_CUDA=ON)", device_name(device));
+#else
+    const int count = cuda_device_count();
+    SWIRL_CHECK(count > 0, "no CUDA device available: the CUDA driver reports none on this machine (use --device cpu)");
+    SWIRL_CHECK(device.index < count, "no CUDA device {}: this machine has {} (cuda:0..cuda:{})", device_name(device),
+                count, count - 1);
+#endif
+}
+
 Device parse_device(const std::string& text) {
     if (text == "cpu") return Device::cpu();
     if (text == "cuda") return Device::cuda(0);

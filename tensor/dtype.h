@@ -24,11 +24,21 @@ struct Device {
     static Device cuda(int index = 0) { return {DeviceType::cuda, index}; }
     bool is_cpu() const { return type == DeviceType::cpu; }
     bool is_cuda() const { return type == DeviceType::cuda; }
-    bool operator==(const Device&) const = default;
+    // Spelled out (not defaulted): this header is also compiled by nvcc in C++17 mode.
+    bool operator==(const Device& other) const { return type == other.type && index == other.index; }
+    bool operator!=(const Device& other) const { return !(*this == other); }
 };
 
 std::string device_name(Device device);  // "cpu", "cuda:0"
+// The number of usable CUDA devices: 0 when swirl was built without CUDA, and 0 (not an error) on a machine
+// without a GPU or driver.
+int cuda_device_count();
+
 // Parses "cpu", "cuda" or "cuda:N"; throws swirl::Error on anything else.
 Device parse_device(const std::string& text);
+// Throws swirl::Error with one clear line when `device` cannot be used here: a CUDA device in a build without
+// CUDA ("this swirl was built without CUDA"), on a machine without one ("no CUDA device available: ..."), or an
+// index past the last device.
+void check_device_available(Device device);
 
 }  // namespace swirl

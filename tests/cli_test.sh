@@ -63,6 +63,10 @@ PY
     printf 'garbage' > "$work/bad.safetensors"
     expect_exit 1 "bad.safetensors" "$swirl" eval --checkpoint "$work/bad.safetensors"
     expect_exit 1 "unknown device" "$swirl" train --device tpu --out "$work/d"
+    if ! nvidia-smi -L > /dev/null 2>&1; then  # on a machine without a GPU, --device cuda is one clear line
+      expect_exit 1 "CUDA" "$swirl" train --device cuda --steps 1 --out "$work/c"
+      [ "$(wc -l < "$work/stderr")" -eq 1 ] || fail "--device cuda without a GPU printed more than one line"
+    fi
     touch "$work/file"
     expect_exit 1 "output directory" "$swirl" train --steps 1 --out "$work/file/sub"
     short_train --steps 2 --out "$work/run"

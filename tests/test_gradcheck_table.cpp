@@ -9,6 +9,7 @@
 
 #include "autograd/functions.h"
 #include "autograd/gradcheck.h"
+#include "gradcheck_table.h"
 #include "tensor/error.h"
 #include "tensor/ops.h"
 
@@ -16,80 +17,6 @@ using namespace swirl;
 namespace ag = swirl::autograd;
 
 namespace {
-
-struct Case {
-    std::string function;    // the name declared in autograd/functions.h
-    std::string description;
-    std::vector<Shape> shapes;
-    GradcheckFunction f;
-    bool positive = false;   // draw inputs in [0.5, 2] (log, sqrt, div's denominator)
-};
-
-std::vector<Case> gradcheck_table() {
-    using V = std::vector<Variable>;
-    const std::vector<std::pair<Shape, Shape>> broadcasts = {
-        {{3, 4}, {3, 4}}, {{3, 4}, {4}}, {{3, 4}, {1, 4}}, {{3, 4}, {3, 1}}, {{3, 4}, {}}, {{1, 4}, {3, 1}}, {{2}, {3, 2}}};
-    std::vector<Case> table;
-    for (const auto& [a, b] : broadcasts) {
-        const std::string shapes = shape_str(a) + " and " + shape_str(b);
-        table.push_back({"add", shapes, {a, b}, [](const V& in) { return ag::add(in[0], in[1]); }});
-        table.push_back({"sub", shapes, {a, b}, [](const V& in) { return ag::sub(in[0], in[1]); }});
-        table.push_back({"mul", shapes, {a, b}, [](const V& in) { return ag::mul(in[0], in[1]); }});
-        table.push_back({"div", shapes, {a, b}, [](const V& in) { return ag::div(in[0], in[1]); }, true});
-    }
-    table.push_back({"scale", "[3, 4]", {{3, 4}}, [](const V& in) { return ag::scale(in[0], -1.7); }});
-    table.push_back({"add_scalar", "[3, 4]", {{3, 4}}, [](const V& in) { return ag::add_scalar(in[0], 0.3); }});
-    for (const Shape& shape : {Shape{5}, Shape{3, 4}}) {
-        const std::string s = shape_str(shape);
-        table.push_back({"neg", s, {shape}, [](const V& in) { return ag::neg(in[0]); }});
-        table.push_back({"exp", s, {shape}, [](const V& in) { return ag::exp(in[0]); }});
-        table.push_back({"log", s, {shape}, [](const V& in) { return ag::log(in[0]); }, true});
-        table.push_back({"sqrt", s, {shape}, [](const V& in) { return ag::sqrt(in[0]); }, true});
-        table.push_back({"square", s, {shape}, [](const V& in) { return ag::square(in[0]); }});
-        table.push_back({"relu", s, {shape}, [](const V& in) { return ag::relu(in[0]); }});
-    }
-    table.push_back({"matmul", "[3, 4] @ [4, 2]", {{3, 4}, {4, 2}}, [](const V& in) { return ag::matmul(in[0], in[1]); }});
-    table.push_back({"matmul", "[1, 3] @ [3, 1]", {{1, 3}, {3, 1}}, [](const V& in) { return ag::matmul(in[0], in[1]); }});
-    for (const char* name : {"linear", "linear_relu"}) {
-        const bool fused = std::string(name) == "linear_relu";
-        auto f = [fused](const V& in) { return fused ? ag::linear_relu(in[0], in[1], in[2]) : ag::linear(in[0], in[1], in[2]); };
-        table.push_back({name, "x [5, 3], weight [4, 3]", {{5, 3}, {4, 3}, {4}}, f});
-        table.push_back({name, "x [2, 2], weight [6, 2]", {{2, 2}, {6, 2}, {6}}, f});
-    }
-    table.push_back({"sum", "all of [3, 4]", {{3, 4}}, [](const V& in) { return ag::sum(in[0]); }});
-    table.push_back({"sum", "axis 0 of [3, 4]", {{3, 4}}, [](const V& in) { return ag::sum(in[0], 0); }});
-    table.push_back({"sum", "axis 1 of [3, 4]", {{3, 4}}, [](const V& in) { return ag::sum(in[0], 1); }});
-    table.push_back({"mean", "all of [3, 4]", {{3, 4}}, [](const V& in) { return ag::mean(in[0]); }});
-    table.push_back({"mean", "axis 1 of [3, 4]", {{3, 4}}, [](const V& in) { return ag::mean(in[0], 1); }});
-    table.push_back({"slice_cols", "cols [1, 3) of [3, 4]", {{3, 4}}, [](const V& in) { return ag::slice_cols(in[0], 1, 3); }});
-    table.push_back({"chunk", "[3, 4] in 2, parts recombined", {{3, 4}}, [](const V& in) {
-                         auto parts = ag::chunk(in[0], 2);
-                         return ag::add(parts[0], ag::square(parts[1]));
-                     }});
-    table.push_back({"concat", "[3, 1], [3, 2], [3, 3]", {{3, 1}, {3, 2}, {3, 3}}, [](const V& in) { return ag::concat(in); }});
-    table.push_back({"slice_rows", "rows [1, 3) of [4, 2]", {{4, 2}}, [](const V& in) { return ag::slice_rows(in[0], 1, 3); }});
-    table.push_back({"concat_rows", "[1, 2], [3, 2]", {{1, 2}, {3, 2}}, [](const V& in) { return ag::concat_rows(in); }});
-    table.push_back({"index_select", "rows 2, 0, 2 of [3, 2]", {{3, 2}}, [](const V& in) {
-                         return ag::index_select(in[0], Tensor::from_indices({2, 0, 2}));
-                     }});
-    // Fan-out: one input used by several ops; its gradients must add up.
-    table.push_back({"mul", "fan-out x*x + x", {{3, 4}}, [](const V& in) { return ag::add(ag::mul(in[0], in[0]), in[0]); }});
-    table.push_back({"exp", "fan-out through a shared intermediate", {{4, 2}}, [](const V& in) {
-                         Variable e = ag::exp(in[0]);
-                         return ag::sum(ag::mul(e, ag::add(e, in[0])), 0);
-                     }});
-    return table;
-}
-
-std::vector<Tensor> draw_inputs(const Case& c, Generator& gen) {
-    std::vector<Tensor> inputs;
-    for (const Shape& shape : c.shapes) {
-        Tensor x = c.positive ? Tensor::empty(shape, DType::f64) : Tensor::randn(shape, gen, DType::f64);
-        if (c.positive) uniform_(x, gen, 0.5, 2.0);
-        inputs.push_back(x);
-    }
-    return inputs;
-}
 
 // The names of the functions that autograd/functions.h declares (returning Variable or a vector of them).
 std::set<std::string> declared_functions() {
@@ -108,10 +35,10 @@ std::set<std::string> declared_functions() {
 
 TEST_CASE("every differentiable function passes gradcheck on random float64 inputs of several shapes") {
     Generator gen(2015);
-    for (const Case& c : gradcheck_table()) {
+    for (const test::GradcheckCase& c : test::gradcheck_table()) {
         CAPTURE(c.function);
         CAPTURE(c.description);
-        const GradcheckReport report = gradcheck(c.f, draw_inputs(c, gen));
+        const GradcheckReport report = gradcheck(c.f, test::draw_inputs(c, gen));
         CHECK_MESSAGE(report.ok, c.function << " (" << c.description << "): " << report.summary());
         CHECK(report.entries_checked > 0);
     }
@@ -121,7 +48,7 @@ TEST_CASE("the gradcheck table covers every function declared in autograd/functi
     const std::set<std::string> declared = declared_functions();
     REQUIRE(declared.size() >= 20);  // the header parse found the declarations
     std::set<std::string> covered;
-    for (const Case& c : gradcheck_table()) covered.insert(c.function);
+    for (const test::GradcheckCase& c : test::gradcheck_table()) covered.insert(c.function);
     for (const std::string& name : declared) CHECK_MESSAGE(covered.count(name) == 1, name << " has no gradcheck entry");
     for (const std::string& name : covered) CHECK_MESSAGE(declared.count(name) == 1, name << " is not declared");
 }

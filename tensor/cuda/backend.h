@@ -1,0 +1,26 @@
+// The CUDA runtime pieces the kernels share: the caching allocator, one cuBLAS handle and one cuRAND generator
+// per device (created lazily), and device discovery that treats any driver error as "no device".
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace swirl::cuda {
+
+// Memory from a caching allocator: freed blocks are kept per rounded size and reused, so a training step that
+// allocates the same shapes every step calls cudaMalloc only during its first step.
+void* allocate(std::size_t bytes, int device);
+void release(void* pointer, std::size_t bytes, int device);
+// Returns every cached block to the driver (also done automatically when cudaMalloc runs out of memory).
+void empty_cache();
+
+struct MemoryStats {
+    std::size_t in_use = 0, cached = 0, peak_in_use = 0;
+    int64_t driver_allocations = 0;  // cudaMalloc calls so far: stops growing once the cache is warm
+};
+MemoryStats memory_stats();
+
+// TF32 tensor-core math for float32 matmuls: off by default (bitwise closer to the CPU); on is faster.
+void set_allow_tf32(bool allow);
+
+}  // namespace swirl::cuda

@@ -1,0 +1,281 @@
+// CUDA elementwise kernels: unary maps, broadcasting binary ops, fills, dtype-converting copies, Adam, and the
+// column / row copies. Grid-stride loops; one thread per element.
+#include <cmath>
+#include <cstdint>
+
+#include "tensor/cuda/handles.h"
+#include "tensor/cuda/kernels.h"
+
+namespace swirl::cuda {
+
+namespace {
+
+template <typename T>
+__device__ T apply_unary(UnaryOp op, T v) {
+    switch (op) {
+        case UnaryOp::neg: return -v;
+        case UnaryOp::exp: return exp(v);
+        case UnaryOp::log: return log(v);
+        case UnaryOp::sqrt: return sqrt(v);
+        case UnaryOp::square: return v * v;
+        case UnaryOp::relu: return v > T(0) ? v : T(0);
+        case UnaryOp::sin: return sin(v);
+        case UnaryOp::cos: return cos(v);
+    }
+    return v;
+}
+
+template <typename T>
+__device__ T apply_binary(BinaryOp op, T a, T b) {
+    switch (op) {
+        case BinaryOp::add: return a + b;
+        case BinaryOp::sub: return a - b;
+        case BinaryOp::mul: return a * b;
+        case BinaryOp::div: return a / b;
+    }
+    return a;
+}
+
+template <typename T>
+__global__ void unary_kernel(T* out, const T* x, long long n, UnaryOp op) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        out[i] = apply_unary(op, x[i]);
+}
+
+template <typename T>
+__global__ void affine_kernel(T* out, const T* x, long long n, T scale, T shift) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        out[i] = scale * x[i] + shift;
+}
+
+template <typename T>
+__global__ void relu_backward_kernel(T* grad_in, const T* grad_out, const T* out, long long n) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        grad_in[i] = out[i] > T(0) ? grad_out[i] : T(0);
+}
+
+// b == nullptr: a copy of a through its strides (expand).
+template <typename T>
+__global__ void binary_kernel(T* out, const T* a, const T* b, Broadcast2D l, BinaryOp op) {
+    const long long n = l.rows * l.cols;
+    for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < n; k += (long long)gridDim.x * blockDim.x) {
+        const long long i = k / l.cols, j = k % l.cols;
+        const T u = a[i * l.a_row_stride + j * l.a_col_stride];
+        out[k] = b == nullptr ? u : apply_binary(op, u, b[i * l.b_row_stride + j * l.b_col_stride]);
+    }
+}
+
+template <typename T>
+__global__ void fill_kernel(T* x, long long n, T value) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        x[i] = value;
+}
+
+template <typename Dst, typename Src>
+__global__ void convert_kernel(Dst* dst, const Src* src, long long n) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        dst[i] = static_cast<Dst>(src[i]);
+}
+
+template <typename T>
+__global__ void add_inplace_kernel(T* dst, const T* src, long long n) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        dst[i] += src[i];
+}
+
+template <typename T>
+__global__ void adam_kernel(T* p, const T* g, T* m, T* v, long long n, T step_size, T b1, T b2, T one_minus_b1,
+                            T one_minus_b2, T eps, T wd, T sqrt_bc2) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        const T gi = g[i] + wd * p[i];
+        m[i] = b1 * m[i] + one_minus_b1 * gi;
+        v[i] = b2 * v[i] + one_minus_b2 * gi * gi;
+        p[i] -= step_size * m[i] / (sqrt(v[i]) / sqrt_bc2 + eps);
+    }
+}
+
+template <typename T>
+__global__ void bias_activation_kernel(T* out, const T* bias, long long rows, long long cols, bool relu) {
+    const long long n = rows * cols;
+    for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < n; k += (long long)gridDim.x * blockDim.x) {
+        const T v = out[k] + bias[k % cols];
+        out[k] = relu && v < T(0) ? T(0) : v;
+    }
+}
+
+// Copies `count` columns, element-wise in bytes-sized units of T.
+template <typename T>
+__global__ void copy_cols_kernel(T* dst, long long dst_cols, long long dst_col, const T* src, long long src_cols,
+                                 long long src_col, long long rows, long long count) {
+    const long long n = rows * count;
+    for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < n; k += (long long)gridDim.x * blockDim.x) {
+        const long long i = k / count, c = k % count;
+        dst[i * dst_cols + dst_col + c] = src[i * src_cols + src_col + c];
+    }
+}
+
+template <typename T>
+__global__ void index_select_kernel(T* out, const T* x, const int64_t* index, long long rows, long long cols) {
+    const long long n = rows * cols;
+    for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < n; k += (long long)gridDim.x * blockDim.x)
+        out[k] = x[index[k / cols] * cols + k % cols];
+}
+
+// One thread per column walks the index in order: repeated rows accumulate in a fixed order, as on the CPU.
+template <typename T>
+__global__ void index_add_kernel(T* out, const int64_t* index, const T* src, long long rows, long long cols) {
+    for (long long j = blockIdx.x * (long long)blockDim.x + threadIdx.x; j < cols; j += (long long)gridDim.x * blockDim.x)
+        for (long long r = 0; r < rows; ++r) out[index[r] * cols + j] += src[r * cols + j];
+}
+
+// Runs body(T{}) for the tensor's floating type.
+template <typename Body>
+void floating(DType dtype, Body body) {
+    if (dtype == DType::f32) body(float{});
+    else body(double{});
+}
+
+template <typename T> T* ptr(Tensor& t) { return static_cast<T*>(t.raw_data()); }
+template <typename T> const T* ptr(const Tensor& t) { return static_cast<const T*>(t.raw_data()); }
+
+}  // namespace
+
+void unary(Tensor& out, const Tensor& x, UnaryOp op) {
+    floating(x.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        unary_kernel<<<grid_for(x.numel()), kThreads>>>(ptr<T>(out), ptr<T>(x), x.numel(), op);
+    });
+    SWIRL_CUDA_CHECK_LAUNCH();
+}
+
+void affine(Tensor& out, const Tensor& x, double scale, double shift) {
+    floating(x.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        affine_kernel<<<grid_for(x.numel()), kThreads>>>(ptr<T>(out), ptr<T>(x), x.numel(), T(scale), T(shift));
+    });
+    SWIRL_CUDA_CHECK_LAUNCH();
+}
+
+void relu_backward(Tensor& grad_in, const Tensor& grad_out, const Tensor& out) {
+    floating(out.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        relu_backward_kernel<<<grid_for(out.numel()), kThreads>>>(ptr<T>(grad_in), ptr<T>(grad_out), ptr<T>(out), out.numel());
+    });
+    SWIRL_CUDA_CHECK_LAUNCH();
+}
+
+void binary(Tensor& out, const Tensor& a, const Tensor& b, BinaryOp op, const Broadcast2D& layout) {
+    floating(out.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        binary_kernel<<<grid_for(layout.rows * layout.cols), kThreads>>>(ptr<T>(out), ptr<T>(a), ptr<T>(b), layout, op);
+    });
+    SWIRL_CUDA_CHECK_LAUNCH();
+}
+
+void expand(Tensor& out, const Tensor& x, const Broadcast2D& layout) {
+    floating(out.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        binary_kernel<<<grid_for(layout.rows * layout.cols), kThreads>>>(ptr<T>(out), ptr<T>(x), static_cast<const T*>(nullptr),
+                                                                         layout, BinaryOp::add);
+    });
+    SWIRL_CUDA_CHECK_LAUNCH();
+}
+
+void bias_activation(Tensor& out, const Tensor& bias, bool fuse_relu) {
+    floating(out.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        bias_activation_kernel<<<grid_for(out.numel()), kThreads>>>(ptr<T>(out), ptr<T>(bias), out.dim(0), out.dim(1), fuse_relu);
+    });
+    SWIRL_CUDA_CHECK_LAUNCH();
+}
+
+void fill(Tensor& x, double value) {
+    switch (x.dtype()) {
+        case DType::f32: fill_kernel<<<grid_for(x.numel()), kThreads>>>(ptr<float>(x), x.numel(), float(value)); break;
+        case DType::f64: fill_kernel<<<grid_for(x.numel()), kThreads>>>(ptr<double>(x), x.numel(), value); break;
+        case DType::i64:
+            fill_kernel<<<grid_for(x.numel()), kThreads>>>(ptr<int64_t>(x), x.numel(), static_cast<int64_t>(value));
+            break;
+    }
+    SWIRL_CUDA_CHECK_LAUNCH();
+}
+
+namespace {
+template <typename Dst>
+void convert_from(Dst* dst, const Tensor& src) {
+    const long long n = src.numel();
+    switch (src.dtype()) {
+        case DType::f32: convert_kernel<<<grid_for(n), kThreads>>>(dst, ptr<float>(src), n); break;
+        case DType::f64: convert_kernel<<<grid_for(n), kThreads>>>(dst, ptr<double>(src), n); break;
+        case DType::i64: convert_kernel<<<grid_for(n), kThreads>>>(dst, ptr<int64_t>(src), n); break;
+    }
+}
+}  // namespace
+
+void copy(Tensor& dst, const Tensor& src) {
+    if (dst.dtype() == src.dtype()) {
+        SWIRL_CUDA_CHECK(cudaMemcpy(dst.raw_data(), src.raw_data(), src.nbytes(), cudaMemcpyDeviceToDevice));
+        return;
+    }
+    switch (dst.dtype()) {
+        case DType::f32: convert_from(ptr<float>(dst), src); break;
+        case DType::f64: convert_from(ptr<double>(dst), src); break;
+        case DType::i64: convert_from(ptr<int64_t>(dst), src); break;
+    }
+    SWIRL_CUDA_CHECK_LAUNCH();
+}
+
+void add_inplace(Tensor& dst, const Tensor& src) {
+    floating(dst.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        add_inplace_kernel<<<grid_for(dst.numel()), kThreads>>>(ptr<T>(dst), ptr<T>(src), dst.numel());
+    });
+    SWIRL_CUDA_CHECK_LAUNCH();
+}
+
+void adam_update(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, double lr, double beta1,
+                 double beta2, double eps, double weight_decay, double bias_correction1, double bias_correction2) {
+    floating(param.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        adam_kernel<<<grid_for(param.numel()), kThreads>>>(
+            ptr<T>(param), ptr<T>(grad), ptr<T>(exp_avg), ptr<T>(exp_avg_sq), param.numel(), T(lr / bias_correction1),
+            T(beta1), T(beta2), T(1.0 - beta1), T(1.0 - beta2), T(eps), T(weight_decay), T(std::sqrt(bias_correction2)));
+    });
+    SWIRL_CUDA_CHECK_LAUNCH();
+}
+
+void copy_cols(Tensor& dst, int64_t dst_col, const Tensor& src, int64_t src_col, int64_t count) {
+    const long long rows = dst.dim(0);
+    if (rows * count == 0) return;
+    auto launch = [&](auto zero) {
+        using T = decltype(zero);
+        copy_cols_kernel<<<grid_for(rows * count), kThreads>>>(ptr<T>(dst), dst.dim(1), dst_col, ptr<T>(src), src.dim(1),
+                                                                src_col, rows, count);
+    };
+    if (dst.dtype() == DType::f32) launch(float{});
+    else if (dst.dtype() == DType::f64) launch(double{});
+    else launch(int64_t{});
+    SWIRL_CUDA_CHECK_LAUNCH();
+}
+
+void index_select_rows(Tensor& out, const Tensor& x, const Tensor& index) {
+    if (out.numel() == 0) return;
+    floating(x.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        index_select_kernel<<<grid_for(out.numel()), kThreads>>>(ptr<T>(out), ptr<T>(x), ptr<int64_t>(index),
+                                                                 index.numel(), x.dim(1));
+    });
+    SWIRL_CUDA_CHECK_LAUNCH();
+}
+
+void index_add_rows(Tensor& out, const Tensor& index, const Tensor& src) {
+    if (src.numel() == 0) return;
+    floating(out.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        index_add_kernel<<<grid_for(src.dim(1)), kThreads>>>(ptr<T>(out), ptr<int64_t>(index), ptr<T>(src), index.numel(),
+                                                             src.dim(1));
+    });
+    SWIRL_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace swirl::cuda

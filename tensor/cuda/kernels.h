@@ -1,0 +1,42 @@
+// The CUDA kernels: the same names and signatures as tensor/cpu/kernels.h (which is their reference), plus
+// copy_across for host <-> device copies. Shapes are checked by tensor/ops.cpp before these are called.
+#pragma once
+
+#include <cstdint>
+
+#include "tensor/backend.h"
+#include "tensor/tensor.h"
+
+namespace swirl::cuda {
+
+void unary(Tensor& out, const Tensor& x, UnaryOp op);
+void affine(Tensor& out, const Tensor& x, double scale, double shift);
+void relu_backward(Tensor& grad_in, const Tensor& grad_out, const Tensor& out);
+void binary(Tensor& out, const Tensor& a, const Tensor& b, BinaryOp op, const Broadcast2D& layout);
+void expand(Tensor& out, const Tensor& x, const Broadcast2D& layout);
+
+void matmul(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b);
+void linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias, bool fuse_relu);
+// out [M, N] += bias [N] per row, then ReLU if fuse_relu: the epilogue of linear.
+void bias_activation(Tensor& out, const Tensor& bias, bool fuse_relu);
+
+void sum_all(Tensor& out, const Tensor& x);
+void sum_rows(Tensor& out, const Tensor& x);
+void sum_cols(Tensor& out, const Tensor& x);
+
+void copy_cols(Tensor& dst, int64_t dst_col, const Tensor& src, int64_t src_col, int64_t count);
+void index_select_rows(Tensor& out, const Tensor& x, const Tensor& index);
+void index_add_rows(Tensor& out, const Tensor& index, const Tensor& src);
+
+void fill(Tensor& x, double value);
+void copy(Tensor& dst, const Tensor& src);         // both on one device
+void copy_across(Tensor& dst, const Tensor& src);  // between the host and a device, or two devices
+void add_inplace(Tensor& dst, const Tensor& src);
+// cuRAND's Philox generator, seeded with `seed` and offset to `first_counter`.
+void uniform(Tensor& x, uint64_t seed, uint64_t first_counter, double low, double high);
+void normal(Tensor& x, uint64_t seed, uint64_t first_counter, double mean, double stddev);
+
+void adam_update(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, double lr, double beta1,
+                 double beta2, double eps, double weight_decay, double bias_correction1, double bias_correction2);
+
+}  // namespace swirl::cuda

@@ -1,0 +1,170 @@
+// The CUDA runtime side of the backend: error reporting, device discovery, the caching allocator, and the
+// per-device cuBLAS and cuRAND handles.
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "tensor/cuda/backend.h"
+#include "tensor/cuda/handles.h"
+#include "tensor/dtype.h"
+#include "tensor/error.h"
+
+namespace swirl {
+
+int cuda_device_count() {
+    // On a machine without a driver cudaGetDeviceCount returns an error, not 0: any error means no device.
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess) {
+        cudaGetLastError();  // clear the sticky error so later calls do not report it
+        return 0;
+    }
+    return count;
+}
+
+namespace cuda {
+
+void fail_cuda(const char* file, int line, const char* call, cudaError_t code) {
+    detail::throw_error(file, line, fmt::format("CUDA error {} ({}) in {}", cudaGetErrorName(code), cudaGetErrorString(code), call));
+}
+void fail_cublas(const char* file, int line, const char* call, cublasStatus_t code) {
+    detail::throw_error(file, line, fmt::format("cuBLAS error {} ({}) in {}", cublasGetStatusName(code),
+                                                cublasGetStatusString(code), call));
+}
+void fail_curand(const char* file, int line, const char* call, curandStatus_t code) {
+    detail::throw_error(file, line, fmt::format("cuRAND error {} in {}", static_cast<int>(code), call));
+}
+
+namespace {
+
+// Sizes are rounded so that blocks of nearly equal size share a free list.
+std::size_t rounded_size(std::size_t bytes) {
+    constexpr std::size_t kSmall = 512, kLarge = 1 << 20;
+    if (bytes < kLarge) return std::max<std::size_t>(kSmall, (bytes + kSmall - 1) / kSmall * kSmall);
+    return (bytes + kLarge - 1) / kLarge * kLarge;
+}
+
+struct Allocator {
+    std::mutex mutex;
+    std::map<std::pair<int, std::size_t>, std::vector<void*>> free_blocks;  // (device, rounded size) -> blocks
+    MemoryStats stats;
+
+    void release_cached() {
+        for (auto& [key, blocks] : free_blocks) {
+            for (void* block : blocks) {
+                SWIRL_CUDA_CHECK(cudaSetDevice(key.first));
+                SWIRL_CUDA_CHECK(cudaFree(block));
+                stats.cached -= key.second;
+            }
+        }
+        free_blocks.clear();
+    }
+};
+
+Allocator& allocator() {
+    static Allocator* instance = new Allocator;  // never destroyed: blocks may be freed during static destruction
+    return *instance;
+}
+
+void check_device(int device) {
+    const int count = cuda_device_count();
+    SWIRL_CHECK(count > 0, "no CUDA device available: the CUDA driver reports none on this machine");
+    SWIRL_CHECK(0 <= device && device < count, "no CUDA device cuda:{}: this machine has {}", device, count);
+}
+
+}  // namespace
+
+void* allocate(std::size_t bytes, int device) {
+    Allocator& a = allocator();
+    const std::size_t size = rounded_size(bytes);
+    std::lock_guard<std::mutex> lock(a.mutex);
+    auto& blocks = a.free_blocks[{device, size}];
+    void* pointer = nullptr;
+    if (!blocks.empty()) {
+        pointer = blocks.back();
+        blocks.pop_back();
+        a.stats.cached -= size;
+    } else {
+        check_device(device);
+        SWIRL_CUDA_CHECK(cudaSetDevice(device));
+        if (cudaMalloc(&pointer, size) != cudaSuccess) {
+            cudaGetLastError();
+            a.release_cached();  // out of memory: give the cache back and try once more
+            SWIRL_CUDA_CHECK(cudaMalloc(&pointer, size));
+        }
+        ++a.stats.driver_allocations;
+    }
+    a.stats.in_use += size;
+    a.stats.peak_in_use = std::max(a.stats.peak_in_use, a.stats.in_use);
+    return pointer;
+}
+
+void release(void* pointer, std::size_t bytes, int device) {
+    if (pointer == nullptr) return;
+    Allocator& a = allocator();
+    const std::size_t size = rounded_size(bytes);
+    std::lock_guard<std::mutex> lock(a.mutex);
+    a.free_blocks[{device, size}].push_back(pointer);
+    a.stats.in_use -= size;
+    a.stats.cached += size;
+}
+
+void empty_cache() {
+    Allocator& a = allocator();
+    std::lock_guard<std::mutex> lock(a.mutex);
+    a.release_cached();
+}
+
+MemoryStats memory_stats() {
+    Allocator& a = allocator();
+    std::lock_guard<std::mutex> lock(a.mutex);
+    return a.stats;
+}
+
+namespace {
+struct Handles {
+    std::mutex mutex;
+    std::map<int, cublasHandle_t> cublas;
+    std::map<int, curandGenerator_t> curand;
+    bool allow_tf32 = false;
+};
+Handles& handles() {
+    static Handles* instance = new Handles;
+    return *instance;
+}
+}  // namespace
+
+cublasHandle_t cublas_handle(int device) {
+    Handles& h = handles();
+    std::lock_guard<std::mutex> lock(h.mutex);
+    auto found = h.cublas.find(device);
+    if (found != h.cublas.end()) return found->second;
+    SWIRL_CUDA_CHECK(cudaSetDevice(device));
+    cublasHandle_t handle = nullptr;
+    SWIRL_CUBLAS_CHECK(cublasCreate(&handle));
+    SWIRL_CUBLAS_CHECK(cublasSetMathMode(handle, h.allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    h.cublas[device] = handle;
+    return handle;
+}
+
+curandGenerator_t curand_generator(int device) {
+    Handles& h = handles();
+    std::lock_guard<std::mutex> lock(h.mutex);
+    auto found = h.curand.find(device);
+    if (found != h.curand.end()) return found->second;
+    SWIRL_CUDA_CHECK(cudaSetDevice(device));
+    curandGenerator_t generator = nullptr;
+    SWIRL_CURAND_CHECK(curandCreateGenerator(&generator, CURAND_RNG_PSEUDO_PHILOX4_32_10));
+    h.curand[device] = generator;
+    return generator;
+}
+
+void set_allow_tf32(bool allow) {
+    Handles& h = handles();
+    std::lock_guard<std::mutex> lock(h.mutex);
+    h.allow_tf32 = allow;
+    for (auto& [device, handle] : h.cublas)
+        SWIRL_CUBLAS_CHECK(cublasSetMathMode(handle, allow ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+}
+
+}  // namespace cuda
+}  // namespace swirl

@@ -1,0 +1,77 @@
+// The gradcheck table: every differentiable function, on inputs of several shapes and broadcasts.
+#include "gradcheck_table.h"
+
+#include "autograd/functions.h"
+#include "tensor/ops.h"
+
+namespace swirl::test {
+
+namespace ag = swirl::autograd;
+
+std::vector<GradcheckCase> gradcheck_table() {
+    using V = std::vector<Variable>;
+    const std::vector<std::pair<Shape, Shape>> broadcasts = {
+        {{3, 4}, {3, 4}}, {{3, 4}, {4}}, {{3, 4}, {1, 4}}, {{3, 4}, {3, 1}}, {{3, 4}, {}}, {{1, 4}, {3, 1}}, {{2}, {3, 2}}};
+    std::vector<GradcheckCase> table;
+    for (const auto& [a, b] : broadcasts) {
+        const std::string shapes = shape_str(a) + " and " + shape_str(b);
+        table.push_back({"add", shapes, {a, b}, [](const V& in) { return ag::add(in[0], in[1]); }});
+        table.push_back({"sub", shapes, {a, b}, [](const V& in) { return ag::sub(in[0], in[1]); }});
+        table.push_back({"mul", shapes, {a, b}, [](const V& in) { return ag::mul(in[0], in[1]); }});
+        table.push_back({"div", shapes, {a, b}, [](const V& in) { return ag::div(in[0], in[1]); }, true});
+    }
+    table.push_back({"scale", "[3, 4]", {{3, 4}}, [](const V& in) { return ag::scale(in[0], -1.7); }});
+    table.push_back({"add_scalar", "[3, 4]", {{3, 4}}, [](const V& in) { return ag::add_scalar(in[0], 0.3); }});
+    for (const Shape& shape : {Shape{5}, Shape{3, 4}}) {
+        const std::string s = shape_str(shape);
+        table.push_back({"neg", s, {shape}, [](const V& in) { return ag::neg(in[0]); }});
+        table.push_back({"exp", s, {shape}, [](const V& in) { return ag::exp(in[0]); }});
+        table.push_back({"log", s, {shape}, [](const V& in) { return ag::log(in[0]); }, true});
+        table.push_back({"sqrt", s, {shape}, [](const V& in) { return ag::sqrt(in[0]); }, true});
+        table.push_back({"square", s, {shape}, [](const V& in) { return ag::square(in[0]); }});
+        table.push_back({"relu", s, {shape}, [](const V& in) { return ag::relu(in[0]); }});
+    }
+    table.push_back({"matmul", "[3, 4] @ [4, 2]", {{3, 4}, {4, 2}}, [](const V& in) { return ag::matmul(in[0], in[1]); }});
+    table.push_back({"matmul", "[1, 3] @ [3, 1]", {{1, 3}, {3, 1}}, [](const V& in) { return ag::matmul(in[0], in[1]); }});
+    for (const char* name : {"linear", "linear_relu"}) {
+        const bool fused = std::string(name) == "linear_relu";
+        auto f = [fused](const V& in) { return fused ? ag::linear_relu(in[0], in[1], in[2]) : ag::linear(in[0], in[1], in[2]); };
+        table.push_back({name, "x [5, 3], weight [4, 3]", {{5, 3}, {4, 3}, {4}}, f});
+        table.push_back({name, "x [2, 2], weight [6, 2]", {{2, 2}, {6, 2}, {6}}, f});
+    }
+    table.push_back({"sum", "all of [3, 4]", {{3, 4}}, [](const V& in) { return ag::sum(in[0]); }});
+    table.push_back({"sum", "axis 0 of [3, 4]", {{3, 4}}, [](const V& in) { return ag::sum(in[0], 0); }});
+    table.push_back({"sum", "axis 1 of [3, 4]", {{3, 4}}, [](const V& in) { return ag::sum(in[0], 1); }});
+    table.push_back({"mean", "all of [3, 4]", {{3, 4}}, [](const V& in) { return ag::mean(in[0]); }});
+    table.push_back({"mean", "axis 1 of [3, 4]", {{3, 4}}, [](const V& in) { return ag::mean(in[0], 1); }});
+    table.push_back({"slice_cols", "cols [1, 3) of [3, 4]", {{3, 4}}, [](const V& in) { return ag::slice_cols(in[0], 1, 3); }});
+    table.push_back({"chunk", "[3, 4] in 2, parts recombined", {{3, 4}}, [](const V& in) {
+                         auto parts = ag::chunk(in[0], 2);
+                         return ag::add(parts[0], ag::square(parts[1]));
+                     }});
+    table.push_back({"concat", "[3, 1], [3, 2], [3, 3]", {{3, 1}, {3, 2}, {3, 3}}, [](const V& in) { return ag::concat(in); }});
+    table.push_back({"slice_rows", "rows [1, 3) of [4, 2]", {{4, 2}}, [](const V& in) { return ag::slice_rows(in[0], 1, 3); }});
+    table.push_back({"concat_rows", "[1, 2], [3, 2]", {{1, 2}, {3, 2}}, [](const V& in) { return ag::concat_rows(in); }});
+    table.push_back({"index_select", "rows 2, 0, 2 of [3, 2]", {{3, 2}}, [](const V& in) {
+                         return ag::index_select(in[0], Tensor::from_indices({2, 0, 2}, in[0].data().device()));
+                     }});
+    // Fan-out: one input used by several ops; its gradients must add up.
+    table.push_back({"mul", "fan-out x*x + x", {{3, 4}}, [](const V& in) { return ag::add(ag::mul(in[0], in[0]), in[0]); }});
+    table.push_back({"exp", "fan-out through a shared intermediate", {{4, 2}}, [](const V& in) {
+                         Variable e = ag::exp(in[0]);
+                         return ag::sum(ag::mul(e, ag::add(e, in[0])), 0);
+                     }});
+    return table;
+}
+
+std::vector<Tensor> draw_inputs(const GradcheckCase& c, Generator& gen, Device device) {
+    std::vector<Tensor> inputs;
+    for (const Shape& shape : c.shapes) {
+        Tensor x = c.positive ? Tensor::empty(shape, DType::f64) : Tensor::randn(shape, gen, DType::f64);
+        if (c.positive) uniform_(x, gen, 0.5, 2.0);
+        inputs.push_back(x.to(device));
+    }
+    return inputs;
+}
+
+}  // namespace swirl::test
