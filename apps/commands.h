@@ -22,6 +22,7 @@ struct TrainOptions {
     int64_t plot_every = 0;          // 0: only at the end
     std::string resume;              // a checkpoint to continue from
     int64_t figure_points = 5000;
+    bool detect_anomaly = false;     // name the first op whose output or gradient is not finite
     std::set<std::string> given;     // the flags given on the command line (a resumed run keeps the others)
 };
 
@@ -41,7 +42,22 @@ struct EvalOptions {
     std::string device = "cpu";
 };
 
-void run_train(const TrainOptions& options);
+struct BenchOptions {
+    int64_t batch = 64000;
+    int64_t steps = 20;
+    int64_t warmup = 3;
+    int threads = 0;
+    std::string device = "cpu";
+    std::string t_sampling = "batch";  // as ../shared/bench/seed_torch.py by default
+    double lr = 1e-4;
+    int64_t hidden = 64;
+    uint64_t seed = 0;
+    bool json = false;
+};
+
+// Returns the exit code: 0, or 128 + the signal when SIGINT / SIGTERM stopped training after a checkpoint.
+int run_train(const TrainOptions& options);
+void run_bench(const BenchOptions& options);
 void run_sample(const SampleOptions& options);
 void run_eval(const EvalOptions& options);
 

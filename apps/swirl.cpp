@@ -30,7 +30,7 @@ CLI::Validator number_above(double low, bool strict) {
 }
 CLI::Validator at_least(double low) { return number_above(low, false); }
 
-void add_train(CLI::App& app, TrainOptions& o) {
+void add_train(CLI::App& app, TrainOptions& o, int& exit_code) {
     CLI::App* cmd = app.add_subcommand("train", "train on freshly drawn swiss-roll batches, write checkpoints and figures");
     cmd->add_option("--steps", o.steps, "total training steps (with --resume: continue up to this step)")
         ->check(at_least(1))->capture_default_str();
@@ -49,10 +49,11 @@ void add_train(CLI::App& app, TrainOptions& o) {
         ->check(at_least(0))->capture_default_str();
     cmd->add_option("--resume", o.resume, "continue from this checkpoint")->check(CLI::ExistingFile);
     cmd->add_option("--figure-points", o.figure_points, "points per figure panel")->check(at_least(1))->capture_default_str();
-    cmd->callback([&o, cmd] {
+    cmd->add_flag("--detect-anomaly", o.detect_anomaly, "stop at the first op whose output or gradient is not finite (slow)");
+    cmd->callback([&o, cmd, &exit_code] {
         for (const CLI::Option* option : cmd->get_options())
             if (option->count() > 0) o.given.insert(option->get_name());
-        run_train(o);
+        exit_code = run_train(o);
     });
 }
 
@@ -77,6 +78,21 @@ void add_eval(CLI::App& app, EvalOptions& o) {
     cmd->callback([&o] { run_eval(o); });
 }
 
+void add_bench(CLI::App& app, BenchOptions& o) {
+    CLI::App* cmd = app.add_subcommand("bench", "time real training steps: throughput, GFLOP/s against the FMA peak, memory");
+    cmd->add_option("--batch", o.batch, "samples per step")->check(at_least(1))->capture_default_str();
+    cmd->add_option("--steps", o.steps, "timed steps")->check(at_least(1))->capture_default_str();
+    cmd->add_option("--warmup", o.warmup, "untimed steps first")->check(at_least(0))->capture_default_str();
+    cmd->add_option("--threads", o.threads, "CPU threads (0: all cores)")->check(at_least(0))->capture_default_str();
+    cmd->add_option("--device", o.device, "cpu or cuda[:N]")->capture_default_str();
+    cmd->add_option("--t-sampling", o.t_sampling, "batch or sample")->check(CLI::IsMember({"batch", "sample"}))->capture_default_str();
+    cmd->add_option("--lr", o.lr, "Adam learning rate")->check(number_above(0, true))->capture_default_str();
+    cmd->add_option("--hidden", o.hidden, "hidden width H")->check(at_least(1))->capture_default_str();
+    cmd->add_option("--seed", o.seed, "generator seed")->capture_default_str();
+    cmd->add_flag("--json", o.json, "print one JSON object (steps_per_s, samples_per_s, peak_rss_mb, ...)");
+    cmd->callback([&o] { run_bench(o); });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -85,9 +101,12 @@ int main(int argc, char** argv) {
     TrainOptions train;
     SampleOptions sample;
     EvalOptions eval;
-    add_train(app, train);
+    BenchOptions bench;
+    int exit_code = 0;
+    add_train(app, train, exit_code);
     add_sample(app, sample);
     add_eval(app, eval);
+    add_bench(app, bench);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -99,5 +118,5 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "swirl: error: %s\n", e.what());
         return 1;
     }
-    return 0;
+    return exit_code;
 }

@@ -1,5 +1,7 @@
 // swirl train: the seed's training loop — draw a batch, KL objective, backward, Adam — with checkpoints,
 // figures, a loss log, a progress bar and exact resumption.
+#include <atomic>
+#include <csignal>
 #include <cmath>
 #include <optional>
 #include <filesystem>
@@ -15,7 +17,7 @@
 #include "apps/progress.h"
 #include "diffusion/checkpoint.h"
 #include "diffusion/objective.h"
-#include "diffusion/swiss_roll.h"
+#include "diffusion/training.h"
 #include "tensor/error.h"
 #include "tensor/ops.h"
 
@@ -72,6 +74,29 @@ TrainOptions merge_with_checkpoint(TrainOptions options, const CheckpointInfo& i
     return options;
 }
 
+// The signal that asked training to stop (SIGINT or SIGTERM), or 0. The handler only stores it: the loop
+// finishes its step, writes a checkpoint and returns 128 + the signal.
+std::atomic<int> stop_signal{0};
+extern "C" void request_stop(int signal) { stop_signal.store(signal); }
+
+// Installs the handlers for the lifetime of a training run and restores the previous ones afterwards.
+class StopOnSignal {
+public:
+    StopOnSignal() {
+        stop_signal.store(0);
+        previous_int_ = std::signal(SIGINT, request_stop);
+        previous_term_ = std::signal(SIGTERM, request_stop);
+    }
+    ~StopOnSignal() {
+        std::signal(SIGINT, previous_int_);
+        std::signal(SIGTERM, previous_term_);
+    }
+
+private:
+    void (*previous_int_)(int);
+    void (*previous_term_)(int);
+};
+
 struct LossLog {
     std::vector<double> steps, losses;
 
@@ -104,7 +129,7 @@ struct LossLog {
 
 }  // namespace
 
-void run_train(const TrainOptions& given_options) {
+int run_train(const TrainOptions& given_options) {
     check_options(given_options);
     std::optional<Checkpoint> resumed;
     if (!given_options.resume.empty()) resumed = read_checkpoint(given_options.resume);
@@ -118,6 +143,7 @@ void run_train(const TrainOptions& given_options) {
 #ifdef _OPENMP
     if (options.threads > 0) omp_set_num_threads(options.threads);
 #endif
+    set_detect_anomaly(options.detect_anomaly);
 
     Generator gen(options.seed);
     ModelConfig model_config{40, 2, options.hidden};
@@ -157,6 +183,7 @@ void run_train(const TrainOptions& given_options) {
     fmt::print("swirl train: T={} H={} batch={} lr={} t-sampling={} device={} steps {}..{} -> {}\n", model_config.steps,
                model_config.hidden, options.batch, options.lr, options.t_sampling, device_name(device), step + 1,
                options.steps, out.string());
+    StopOnSignal stop_on_signal;
     Progress progress(step, options.steps);
     // Losses of the steps since the last read-back, gathered on the training device.
     Tensor pending_losses = Tensor::empty({kLossReadEvery}, DType::f32, device);
@@ -175,20 +202,28 @@ void run_train(const TrainOptions& given_options) {
         pending = 0;
     };
     while (step < options.steps) {
-        const Tensor x0 = sample_swiss_roll(options.batch, gen, 0.0, DType::f32, device);
-        const std::vector<StepGroup> groups = draw_steps(options.batch, model_config.steps, t_sampling, gen);
-        Variable loss = kl_objective(model, schedule, x0, groups, gen);
-        adam.zero_grad();
-        loss.backward();
-        adam.step();
+        const Tensor loss = training_step(model, adam, schedule, options.batch, t_sampling, gen);
         ++step;
         Tensor slot = pending_losses.rows(pending, pending + 1);
-        copy_(slot, loss.data().reshape({1}));
+        copy_(slot, loss.reshape({1}));
         if (++pending == kLossReadEvery) read_losses();
+        const int signal = stop_signal.load();
         const bool save_now = options.save_every > 0 && step % options.save_every == 0 && step < options.steps;
-        if (save_now) {
-            read_losses();  // a diverged run must stop before it overwrites the last good checkpoint
+        if (save_now || signal != 0) {
+            // A diverged run must stop before it overwrites the last good checkpoint.
+            read_losses();
+            for (const auto& [name, parameter] : model.named_parameters())
+                SWIRL_CHECK(first_non_finite(parameter.data()) < 0,
+                            "training diverged: parameter {} is not finite after step {}; the last checkpoint {} is kept",
+                            name, step, checkpoint_path);
             save_checkpoint(checkpoint_path, model, &adam, checkpoint_info());
+            log.write(out / "loss.csv");
+        }
+        if (signal != 0) {
+            progress.finish();
+            fmt::print(stderr, "swirl: stopped by {} after step {}; checkpoint written to {} (resume with --resume)\n",
+                       signal == SIGINT ? "SIGINT" : "SIGTERM", step, checkpoint_path);
+            return 128 + signal;
         }
         if (options.plot_every > 0 && step % options.plot_every == 0 && step < options.steps)
             figure((out / "figures" / fmt::format("step_{:07}.png", step)).string());
@@ -202,6 +237,7 @@ void run_train(const TrainOptions& given_options) {
     if (!log.steps.empty()) draw_loss_curve((out / "figures" / "loss.png").string(), log.steps, log.losses, "training loss");
     fmt::print("wrote {}, {}, {}/figures/loss.png and {}/loss.csv\n", checkpoint_path, final_figure, out.string(),
                out.string());
+    return 0;
 }
 
 }  // namespace swirl::app

@@ -11,7 +11,18 @@ namespace swirl {
 
 namespace {
 thread_local bool grad_mode = true;
+bool detect_anomaly = false;
+
+void check_finite(const Tensor& t, const std::string& what) {
+    if (!is_floating(t.dtype())) return;
+    const int64_t bad = first_non_finite(t);
+    SWIRL_CHECK(bad < 0, "detect-anomaly: {} {} is not finite ({} at element {})", what, shape_str(t.shape()),
+                t.reshape({t.numel()}).rows(bad, bad + 1).item(), bad);
 }
+}  // namespace
+
+void set_detect_anomaly(bool enabled) { detect_anomaly = enabled; }
+bool detect_anomaly_enabled() { return detect_anomaly; }
 
 bool grad_mode_enabled() { return grad_mode; }
 NoGradGuard::NoGradGuard() : previous_(grad_mode) { grad_mode = false; }
@@ -34,6 +45,7 @@ void InputGradients::add(std::size_t i, Tensor grad) {
 }
 
 Variable make_result(const char* name, Tensor output, std::vector<Variable> inputs, Node::BackwardFn backward) {
+    if (detect_anomaly) check_finite(output, fmt::format("the output of '{}' (forward)", name));
     bool any_requires_grad = false;
     for (const Variable& input : inputs) any_requires_grad = any_requires_grad || input.requires_grad();
     if (!grad_mode_enabled() || !any_requires_grad) return Variable(std::move(output), false);
@@ -117,6 +129,9 @@ void Variable::backward(const Tensor& grad_output) const {
         InputGradients inputs(node->inputs);
         node->backward(grad->second, inputs);
         node->backward = nullptr;  // frees what the op saved for backward
+        if (detect_anomaly)
+            for (const auto& [target, input_grad] : inputs.collected())
+                check_finite(input_grad, fmt::format("the gradient that '{}' sends back to an input (backward)", node->name));
         pending.erase(grad);
         for (auto& [target, input_grad] : inputs.collected()) accumulate(target, std::move(input_grad));
     }

@@ -79,6 +79,11 @@ struct Node {
 // Whether ops record a graph (true unless a NoGradGuard is alive on this thread).
 bool grad_mode_enabled();
 
+// Anomaly detection (off by default; slow, since every output is read back): when on, the first op whose
+// forward output or whose gradient for an input holds a NaN or an infinity throws swirl::Error naming the op.
+void set_detect_anomaly(bool enabled);
+bool detect_anomaly_enabled();
+
 // While alive, ops record nothing: for sampling, evaluation and optimiser updates.
 class NoGradGuard {
 public:

@@ -58,6 +58,10 @@ Checkpoint read_checkpoint(const std::string& path) {
     SWIRL_CHECK(format != m.end() && format->second == kCheckpointFormat,
                 "{}: not a swirl checkpoint (metadata 'format' is '{}', expected '{}')", path,
                 format == m.end() ? "" : format->second, kCheckpointFormat);
+    // swirl always writes both checksums: a checkpoint without them has had its header edited or damaged.
+    SWIRL_CHECK(m.count(kDataChecksumKey) && m.count(kHeaderChecksumKey),
+                "{}: the checkpoint lacks its checksums ({} and {}): the header is damaged", path, kDataChecksumKey,
+                kHeaderChecksumKey);
     const int version = parse_number<int>(m, "format_version", path);
     SWIRL_CHECK(version == kCheckpointVersion, "{}: checkpoint format version {} is not supported (this swirl reads {})",
                 path, version, kCheckpointVersion);

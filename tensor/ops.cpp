@@ -304,6 +304,14 @@ void index_add_rows_(Tensor& out, const Tensor& index, const Tensor& src) {
     SWIRL_DISPATCH(out.device(), index_add_rows, out, index, src);
 }
 
+int64_t first_non_finite(const Tensor& x) {
+    check_floating(x, "first_non_finite");
+    const std::vector<double> values = x.to_vector();
+    for (std::size_t i = 0; i < values.size(); ++i)
+        if (!std::isfinite(values[i])) return static_cast<int64_t>(i);
+    return -1;
+}
+
 void fill_(Tensor& x, double value) {
     SWIRL_CHECK(x.defined(), "fill_: the tensor is undefined");
     SWIRL_DISPATCH(x.device(), fill, x, value);

@@ -74,6 +74,10 @@ struct AdamStep {
 };
 void adam_update_(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, const AdamStep& hyper);
 
+// The index of the first NaN or infinite element of a floating tensor, or -1 if all are finite (reads the data
+// back to the host: for diagnostics such as anomaly detection, not for hot paths).
+int64_t first_non_finite(const Tensor& x);
+
 // Checks used by every op; throw swirl::Error naming the op and the offending shapes.
 void check_same_shape(const Tensor& a, const Tensor& b, const char* op);
 void check_same_device(const Tensor& a, const Tensor& b, const char* op);

@@ -12,6 +12,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "tensor/checksum.h"
 #include "tensor/error.h"
 
 namespace swirl {
@@ -44,6 +45,16 @@ struct Entry {
     Shape shape;
     uint64_t begin, end;
 };
+
+// The header's text with the value of kHeaderChecksumKey zeroed, or "" when the key is absent or repeated.
+std::string header_with_blank_checksum(std::string text) {
+    const std::string token = fmt::format("\"{}\":\"", kHeaderChecksumKey);
+    const std::size_t at = text.find(token);
+    if (at == std::string::npos || text.find(token, at + 1) != std::string::npos || at + token.size() + 8 > text.size())
+        return "";
+    text.replace(at + token.size(), 8, "00000000");
+    return text;
+}
 
 uint64_t read_le64(const uint8_t* p) {
     uint64_t v = 0;
@@ -141,6 +152,20 @@ SafetensorsContents parse_safetensors(const uint8_t* bytes, std::size_t size, co
                 expected_begin, data_size);
 
     const uint8_t* data = bytes + 8 + header_len;
+    if (auto stored = contents.metadata.find(kHeaderChecksumKey); stored != contents.metadata.end()) {
+        const std::string blank = header_with_blank_checksum(std::string(reinterpret_cast<const char*>(bytes + 8), header_len));
+        SWIRL_CHECK(!blank.empty(), "{}: the header checksum field is malformed: the file is damaged", source);
+        const std::string computed = fmt::format("{:08x}", crc32(blank.data(), blank.size()));
+        SWIRL_CHECK(stored->second == computed,
+                    "{}: the header's CRC-32 is {}, but the header says {}: the file is damaged", source, computed,
+                    stored->second);
+    }
+    if (auto stored = contents.metadata.find(kDataChecksumKey); stored != contents.metadata.end()) {
+        const std::string computed = fmt::format("{:08x}", crc32(data, data_size));
+        SWIRL_CHECK(stored->second == computed,
+                    "{}: the data section's CRC-32 is {}, but the header says {}: the file is damaged", source,
+                    computed, stored->second);
+    }
     for (const Entry& entry : entries) {
         Tensor tensor = Tensor::empty(entry.shape, entry.dtype);
         if (entry.end > entry.begin) std::memcpy(tensor.raw_data(), data + entry.begin, entry.end - entry.begin);
@@ -185,15 +210,22 @@ void fsync_directory(const std::filesystem::path& dir) {
 }  // namespace
 
 void write_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata) {
-    nlohmann::ordered_json header = nlohmann::ordered_json::object();
-    if (!metadata.empty()) header["__metadata__"] = metadata;
     std::vector<Tensor> host;
-    uint64_t offset = 0;
+    uint32_t checksum = 0;
     for (const auto& [name, tensor] : tensors) {
         SWIRL_CHECK(tensor.defined(), "{}: tensor '{}' is undefined", path, name);
+        host.push_back(tensor.to(Device::cpu()));
+        checksum = crc32(host.back().raw_data(), host.back().nbytes(), checksum);
+    }
+    Metadata with_checksum = metadata;
+    with_checksum[kDataChecksumKey] = fmt::format("{:08x}", checksum);
+    with_checksum[kHeaderChecksumKey] = "00000000";  // filled in once the header's bytes are known
+    nlohmann::ordered_json header = nlohmann::ordered_json::object();
+    header["__metadata__"] = with_checksum;
+    uint64_t offset = 0;
+    for (const auto& [name, tensor] : tensors) {
         SWIRL_CHECK(name != "__metadata__" && !header.contains(name), "{}: tensor name '{}' is reserved or repeated",
                     path, name);
-        host.push_back(tensor.to(Device::cpu()));
         header[name] = {{"dtype", safetensors_dtype(tensor.dtype())},
                         {"shape", tensor.shape()},
                         {"data_offsets", {offset, offset + tensor.nbytes()}}};
@@ -201,6 +233,9 @@ void write_safetensors(const std::string& path, const NamedTensors& tensors, con
     }
     std::string header_text = header.dump();
     header_text.append((8 - header_text.size() % 8) % 8, ' ');  // keep the data 8-byte aligned, as the spec advises
+    const std::string header_crc = fmt::format("{:08x}", crc32(header_text.data(), header_text.size()));
+    const std::string token = fmt::format("\"{}\":\"", kHeaderChecksumKey);
+    header_text.replace(header_text.find(token) + token.size(), 8, header_crc);
     uint8_t length[8];
     for (int i = 0; i < 8; ++i) length[i] = static_cast<uint8_t>(static_cast<uint64_t>(header_text.size()) >> (8 * i));
 

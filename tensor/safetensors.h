@@ -25,11 +25,18 @@ struct SafetensorsContents {
     bool contains(const std::string& name) const;
 };
 
+// The __metadata__ key under which the writer stores the CRC-32 of the data section (8 hex digits); the reader
+// checks it when present. Other safetensors readers ignore it.
+constexpr const char* kDataChecksumKey = "swirl.data_crc32";
+// ... and the CRC-32 of the header's bytes as written, computed with these 8 digits set to '0'.
+constexpr const char* kHeaderChecksumKey = "swirl.header_crc32";
+
 // Headers longer than this are refused before they are read (a guard against absurd lengths).
 constexpr uint64_t kMaxSafetensorsHeaderBytes = 100ull << 20;
 
 // Writes atomically: a temporary file beside `path`, fsync, rename over `path`, fsync of the directory, so a
 // crash leaves either the old file or the new one. Tensors may live on any device; f32, f64 and i64 only.
+// The data section's CRC-32 goes into the metadata under kDataChecksumKey.
 void write_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata = {});
 
 // Reads and validates a file; throws swirl::Error with the file name and the problem on any defect.

@@ -72,5 +72,74 @@ PY
     short_train --steps 2 --out "$work/run"
     expect_exit 1 "nothing to write" "$swirl" sample --checkpoint "$work/run/checkpoint.safetensors"
     expect_exit 1 "past --steps" "$swirl" train --steps 1 --resume "$work/run/checkpoint.safetensors" --out "$work/run" ;;
+  signal-stops-cleanly)
+    "$swirl" train --steps 1000000 --batch 64 --threads 1 --save-every 0 --out "$work/run" > /dev/null 2> "$work/stderr" &
+    pid=$!
+    sleep 1.5
+    kill -TERM "$pid"
+    set +e; wait "$pid"; code=$?; set -e
+    [ "$code" -eq 143 ] || fail "SIGTERM: exit $code, expected 143"
+    grep -q "stopped by SIGTERM" "$work/stderr" || fail "SIGTERM: no message: $(cat "$work/stderr")"
+    "$swirl" sample --checkpoint "$work/run/checkpoint.safetensors" --n 10 --csv "$work/s.csv" > /dev/null
+    [ -s "$work/run/loss.csv" ] || fail "SIGTERM: loss.csv not written"
+    echo "ok: SIGTERM finishes the step, writes a readable checkpoint and loss.csv, exits 143" ;;
+  sigkill-and-resume-is-bit-exact)
+    args=(--steps 400 --batch 64 --threads 1 --save-every 9 --figure-points 100)
+    "$swirl" train "${args[@]}" --out "$work/straight" > /dev/null
+    for kill_round in 1 2 3; do
+      resume=(); [ -f "$work/killed/checkpoint.safetensors" ] && resume=(--resume "$work/killed/checkpoint.safetensors")
+      "$swirl" train "${args[@]}" "${resume[@]}" --out "$work/killed" > /dev/null 2>&1 &
+      pid=$!
+      sleep "0.$(( (RANDOM % 6) + 2 ))"
+      kill -KILL "$pid" 2> /dev/null || true
+      wait "$pid" 2> /dev/null || true
+      if [ -f "$work/killed/checkpoint.safetensors" ]; then
+        "$swirl" sample --checkpoint "$work/killed/checkpoint.safetensors" --n 5 --csv "$work/probe.csv" > /dev/null ||
+          fail "round $kill_round: the checkpoint left by SIGKILL does not load"
+      fi
+      echo "ok: round $kill_round killed; checkpoint intact"
+    done
+    resume=(); [ -f "$work/killed/checkpoint.safetensors" ] && resume=(--resume "$work/killed/checkpoint.safetensors")
+    "$swirl" train "${args[@]}" "${resume[@]}" --out "$work/killed" > /dev/null
+    cmp "$work/straight/checkpoint.safetensors" "$work/killed/checkpoint.safetensors" ||
+      fail "after three SIGKILLs and resumes the final checkpoint differs from the uninterrupted run's"
+    echo "ok: killed three times at random moments, resumed, final checkpoint identical byte for byte" ;;
+  divergence-keeps-last-checkpoint)
+    short_train --steps 10 --out "$work/run"
+    expect_exit 1 "training diverged: the loss is" "$swirl" train --steps 300 --lr 1e30 --save-every 1 --threads 1 \
+      --resume "$work/run/checkpoint.safetensors" --out "$work/run"
+    python3 "$here/golden/check_swirl_checkpoint.py" "$work/run/checkpoint.safetensors" > /dev/null ||
+      fail "the kept checkpoint is not a valid checkpoint with finite weights"
+    expect_exit 1 "detect-anomaly: the" "$swirl" train --steps 300 --lr 1e30 --threads 1 --detect-anomaly \
+      --resume "$work/run/checkpoint.safetensors" --out "$work/run2"
+    echo "ok: divergence names its step and keeps a finite checkpoint; --detect-anomaly names the op" ;;
+  damaged-checkpoints-are-refused)
+    short_train --steps 2 --out "$work/run"
+    good="$work/run/checkpoint.safetensors"
+    size=$(stat -c %s "$good")
+    refuse() {  # refuse NAME PATTERN: eval on $work/NAME exits 1 with one line naming the file and PATTERN
+      expect_exit 1 "$1.*$2" "$swirl" eval --checkpoint "$work/$1" --n 10
+      [ "$(wc -l < "$work/stderr")" -eq 1 ] || fail "$1: more than one line"
+    }
+    : > "$work/empty.st"; refuse empty.st "too short"
+    for cut in 4 100 $((size / 2)) $((size - 1)); do head -c "$cut" "$good" > "$work/cut$cut.st"; refuse "cut$cut.st" "."; done
+    python3 - "$good" "$work" <<'PY'
+import struct, sys
+data = bytearray(open(sys.argv[1], 'rb').read())
+(n,) = struct.unpack('<Q', data[:8])
+def save(name, blob): open(f"{sys.argv[2]}/{name}", 'wb').write(blob)
+save('absurd.st', struct.pack('<Q', 1 << 62) + data[8:])
+save('garbage.st', struct.pack('<Q', 16) + b'{"a": [1, 2, 3' + b' ' * 2 + data[24:])
+flipped = bytearray(data); flipped[-3] ^= 0x10; save('data_flip.st', flipped)
+flipped = bytearray(data); flipped[8 + n // 2] ^= 0x01; save('header_flip.st', flipped)
+head = data[8:8 + n].replace(b'"hidden":"64"', b'"hidden":"65"'); save('arch.st', data[:8] + head + data[8 + n:])
+PY
+    refuse absurd.st "header length"
+    refuse garbage.st "not valid JSON"
+    refuse data_flip.st "data section's CRC-32"
+    refuse header_flip.st "."
+    refuse arch.st "header's CRC-32"
+    expect_exit 2 "missing.st" "$swirl" eval --checkpoint "$work/missing.st"
+    echo "ok: empty, truncated, absurd length, garbage JSON, flipped data, flipped header, edited header, missing" ;;
   *) fail "unknown scenario $scenario" ;;
 esac

@@ -19,8 +19,9 @@ void binary(Tensor& out, const Tensor& a, const Tensor& b, BinaryOp op, const Br
 // out [rows, cols] = x read through the layout's a-strides (b-strides unused).
 void expand(Tensor& out, const Tensor& x, const Broadcast2D& layout);
 
-// out [M, N] = op(a) [M, K] @ op(b) [K, N].
+// out [M, N] = op(a) [M, K] @ op(b) [K, N]. matmul_reference is the plain loop the fast path is tested against.
 void matmul(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b);
+void matmul_reference(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b);
 // out [M, N] = x [M, K] @ weight [N, K]^T + bias [N], then ReLU if fuse_relu.
 void linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias, bool fuse_relu);
 

@@ -1,9 +1,12 @@
-// CPU matrix products. One core loop, out[i, :] += a[i, k] * b[k, :], whose inner loop over a row of b the
-// compiler vectorises; transposed operands are either read in place (a^T) or copied once (b^T, a small weight).
-// Each output row belongs to one thread and sums over k in order, so results do not depend on the thread count.
+// CPU matrix products: out[i, :] += a[i, k] * b[k, :]. The reference loop (gemm_reference) is plain C++ the
+// compiler vectorises; the fast path (gemm_tiled) keeps a 4-row tile of the output in registers
+// (tensor/cpu/gemm_tile.h) and, for long sums (the weight gradients, K = batch), splits k into fixed chunks
+// whose partial products are added in chunk order. Transposed operands are read in place (a^T) or copied once
+// (b^T, a small weight). Every output element sums over k in the same order whatever the thread count.
 #include <vector>
 
 #include "tensor/cpu/dispatch.h"
+#include "tensor/cpu/gemm_tile.h"
 #include "tensor/cpu/kernels.h"
 
 namespace swirl::cpu {
@@ -16,8 +19,8 @@ constexpr int64_t kRowBlock = 8;
 // out [M, N] (+)= A [M, K] @ b [K, N], where A[i, k] = a[i * a_row + k * a_col] (so a^T needs no copy).
 // `accumulate` false starts out at zero.
 template <typename T>
-void gemm_rows(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, int64_t M, int64_t K, int64_t N,
-               bool accumulate) {
+void gemm_reference(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, int64_t M, int64_t K, int64_t N,
+                    bool accumulate) {
     const int64_t blocks = (M + kRowBlock - 1) / kRowBlock;
 #pragma omp parallel for schedule(static) if (M * K * N > (1 << 16))
     for (int64_t block = 0; block < blocks; ++block) {
@@ -36,6 +39,61 @@ void gemm_rows(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, int
                 for (int64_t j = 0; j < N; ++j) out_row[j] += a_ik * b_row[j];
             }
         }
+    }
+}
+
+// Sums longer than this are split into chunks of kChunk, computed in parallel, then added in chunk order.
+constexpr int64_t kSplitAbove = 16384, kChunk = 4096;
+
+// The tiled product of rows [0, M) over k in [k0, k1), written to out with row stride N.
+template <typename T>
+void gemm_tiles(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, int64_t M, int64_t k0, int64_t k1,
+                int64_t N, bool accumulate, bool parallel) {
+    constexpr int64_t lanes = 64 / sizeof(T);
+    const int64_t tiles = (M + kTileRows - 1) / kTileRows;
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t tile = 0; tile < tiles; ++tile) {
+        const int64_t i0 = tile * kTileRows, rows = std::min(kTileRows, M - i0);
+        for (int64_t c0 = 0; c0 < N; c0 += 4 * lanes) {
+            T* o = out + i0 * N + c0;
+            const T* a_tile = a + i0 * a_row + k0 * a_col;
+            const T* b_tile = b + k0 * N + c0;
+            switch (std::min<int64_t>(4, (N - c0) / lanes)) {
+                case 4: gemm_tile<T, 4>(o, N, a_tile, a_row, a_col, b_tile, N, k1 - k0, rows, accumulate); break;
+                case 3: gemm_tile<T, 3>(o, N, a_tile, a_row, a_col, b_tile, N, k1 - k0, rows, accumulate); break;
+                case 2: gemm_tile<T, 2>(o, N, a_tile, a_row, a_col, b_tile, N, k1 - k0, rows, accumulate); break;
+                default: gemm_tile<T, 1>(o, N, a_tile, a_row, a_col, b_tile, N, k1 - k0, rows, accumulate); break;
+            }
+        }
+    }
+}
+
+// The fast path for N a multiple of one vector (16 floats, 8 doubles); anything else takes the reference loop.
+template <typename T>
+void gemm_rows(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, int64_t M, int64_t K, int64_t N,
+               bool accumulate) {
+    constexpr int64_t lanes = 64 / sizeof(T);
+    if (N == 0 || N % lanes != 0 || M == 0) {
+        gemm_reference(out, a, a_row, a_col, b, M, K, N, accumulate);
+        return;
+    }
+    const bool parallel = M * K * N > (1 << 16);
+    if (K <= kSplitAbove) {
+        gemm_tiles(out, a, a_row, a_col, b, M, 0, K, N, accumulate, parallel);
+        return;
+    }
+    const int64_t chunks = (K + kChunk - 1) / kChunk;
+    std::vector<T> partial(static_cast<std::size_t>(chunks * M * N));
+#pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < chunks; ++c)
+        gemm_tiles(partial.data() + c * M * N, a, a_row, a_col, b, M, c * kChunk, std::min(K, (c + 1) * kChunk), N,
+                   false, false);
+    const int64_t n = M * N;
+#pragma omp parallel for schedule(static) if (n > (1 << 12))
+    for (int64_t e = 0; e < n; ++e) {
+        T total = accumulate ? out[e] : T(0);
+        for (int64_t c = 0; c < chunks; ++c) total += partial[static_cast<std::size_t>(c * n + e)];
+        out[e] = total;
     }
 }
 
@@ -64,6 +122,16 @@ void matmul(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool tr
         } else {
             gemm_rows(out.data<T>(), pa, a_row, a_col, b.data<T>(), M, K, N, false);
         }
+    });
+}
+
+void matmul_reference(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+    dispatch_floating(out.dtype(), "matmul_reference", [&](auto zero) {
+        using T = decltype(zero);
+        const int64_t M = out.dim(0), N = out.dim(1), K = trans_a ? a.dim(0) : a.dim(1);
+        std::vector<T> b_t = trans_b ? transposed(b.data<T>(), N, K) : std::vector<T>(b.data<T>(), b.data<T>() + K * N);
+        gemm_reference(out.data<T>(), a.data<T>(), trans_a ? int64_t{1} : K, trans_a ? M : int64_t{1}, b_t.data(), M, K, N,
+                       false);
     });
 }
 

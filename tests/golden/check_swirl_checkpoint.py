@@ -5,8 +5,10 @@ state_dict with the right shape and dtype F32, the data ranges tiling the file. 
 loads the weights into the seed's model (strict=True). Usage: check_swirl_checkpoint.py FILE
 """
 import json
+import math
 import struct
 import sys
+import zlib
 
 
 def read_safetensors(path):
@@ -44,12 +46,22 @@ def seed_state_dict_shapes(T, H, d=2):
 def main(path):
     tensors, metadata = read_safetensors(path)
     assert metadata['format'] == 'swirl.diffusion', metadata
+    with open(path, 'rb') as f:
+        raw = f.read()
+    (n,) = struct.unpack('<Q', raw[:8])
+    assert f"{zlib.crc32(raw[8 + n:]):08x}" == metadata['swirl.data_crc32'], 'data CRC-32 mismatch'
+    token = b'"swirl.header_crc32":"'
+    at = raw.index(token, 8) + len(token)
+    blank = raw[8:at] + b'00000000' + raw[at + 8:8 + n]
+    assert f"{zlib.crc32(blank):08x}" == metadata['swirl.header_crc32'], 'header CRC-32 mismatch'
+
     T, H = int(metadata['steps']), int(metadata['hidden'])
     expected = seed_state_dict_shapes(T, H)
     for name, shape in expected.items():
         assert name in tensors, f'missing {name}'
-        dtype, got, _ = tensors[name]
+        dtype, got, values = tensors[name]
         assert dtype == 'F32' and got == shape, f'{name}: {dtype} {got}, expected F32 {shape}'
+        assert all(math.isfinite(v) for v in values), f'{name}: holds NaN or infinite values'
     model_keys = [k for k in tensors if not k.startswith('optimizer.')]
     assert sorted(model_keys) == sorted(expected), 'unexpected model keys'
     try:

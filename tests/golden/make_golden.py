@@ -10,6 +10,7 @@ import math
 import os
 import struct
 import sys
+import zlib
 
 import numpy as np
 import torch
@@ -18,11 +19,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DTYPES = {np.dtype('float32'): 'F32', np.dtype('float64'): 'F64', np.dtype('int64'): 'I64'}
 
 
-def write_safetensors(path, tensors, metadata=None):
-    """tensors: dict name -> torch tensor or numpy array, written in insertion order."""
+def write_safetensors(path, tensors, metadata=None, swirl_checksums=False):
+    """tensors: dict name -> torch tensor or numpy array, written in insertion order. swirl_checksums adds
+    swirl's CRC-32s (swirl.data_crc32 of the data section, swirl.header_crc32 of the header bytes with its own
+    8 digits zeroed), which swirl requires in a checkpoint."""
     header, blobs, offset = {}, [], 0
-    if metadata:
-        header['__metadata__'] = {k: str(v) for k, v in metadata.items()}
+    if metadata or swirl_checksums:
+        header['__metadata__'] = {k: str(v) for k, v in (metadata or {}).items()}
     for name, value in tensors.items():
         array = value.detach().cpu().numpy() if torch.is_tensor(value) else np.asarray(value)
         array = np.ascontiguousarray(array)
@@ -31,8 +34,15 @@ def write_safetensors(path, tensors, metadata=None):
                         'data_offsets': [offset, offset + len(blob)]}
         blobs.append(blob)
         offset += len(blob)
+    if swirl_checksums:
+        header['__metadata__']['swirl.data_crc32'] = f'{zlib.crc32(b"".join(blobs)):08x}'
+        header['__metadata__']['swirl.header_crc32'] = '00000000'
     text = json.dumps(header, separators=(',', ':')).encode()
     text += b' ' * ((8 - len(text) % 8) % 8)
+    if swirl_checksums:
+        token = b'"swirl.header_crc32":"'
+        at = text.index(token) + len(token)
+        text = text[:at] + f'{zlib.crc32(text):08x}'.encode() + text[at + 8:]
     with open(path, 'wb') as f:
         f.write(struct.pack('<Q', len(text)))
         f.write(text)

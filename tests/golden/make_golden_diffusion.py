@@ -58,7 +58,8 @@ def interop_golden():
     metadata = {'format': 'swirl.diffusion', 'format_version': 1, 'steps': T, 'data_dim': 2, 'hidden': H,
                 'schedule': 'sigmoid', 'sigmoid_start': -18, 'sigmoid_end': 10, 'beta_min': 1e-5, 'beta_max': 0.3,
                 'step': 0, 'generator_seed': 0, 'generator_offset': 0}
-    write_safetensors(os.path.join(HERE, 'interop_checkpoint.safetensors'), dict(model.state_dict()), metadata)
+    write_safetensors(os.path.join(HERE, 'interop_checkpoint.safetensors'), dict(model.state_dict()), metadata,
+                      swirl_checksums=True)
     xt = torch.randn(5, 2)
     expected = {'xt': xt}
     with torch.no_grad():

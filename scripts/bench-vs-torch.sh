@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# swirl bench against the seed's PyTorch code (../shared/bench/seed_torch.py), alternately (A B A B ...), same
+# batch and threads, both --json; prints a table of medians and ratios. The README's performance table comes
+# from this script.
+# Usage: scripts/bench-vs-torch.sh [--rounds 3] [--threads 2] [--batches "64000 4096 128"] [--t-sampling batch]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=3 threads=2 batches="64000 4096 128" t_sampling=batch
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rounds) rounds=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --batches) batches=$2; shift 2 ;;
+    --t-sampling) t_sampling=$2; shift 2 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+seed_torch=../shared/bench/seed_torch.py
+[ -f "$seed_torch" ] || { echo "missing $seed_torch" >&2; exit 1; }
+need=()
+for p in python3-torch python3-sklearn libopenblas0-pthread time; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+done
+if ((${#need[@]})); then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}"; fi
+[ -x build/release/apps/swirl ] || { bash scripts/install-deps.sh && cmake --preset release && cmake --build --preset release; }
+
+results=$(mktemp)
+steps_for() { if [ "$1" -ge 32000 ]; then echo 20; elif [ "$1" -ge 2048 ]; then echo 100; else echo 1000; fi; }
+torch_flags=""; [ "$t_sampling" = sample ] && torch_flags="--per-sample-t"
+for batch in $batches; do
+  steps=$(steps_for "$batch")
+  for round in $(seq "$rounds"); do
+    # Peak RSS of the whole process, measured the same way for both (GNU time, kilobytes).
+    rss=$( { /usr/bin/time -f "%M" build/release/apps/swirl bench --batch "$batch" --steps "$steps" --threads "$threads" \
+             --t-sampling "$t_sampling" --json > "$results.out"; } 2>&1 | tail -1)
+    python3 -c "import json,sys; r=json.load(open('$results.out')); r['rss_mb']=$rss/1024; r['round']=$round; print(json.dumps(r))" >> "$results"
+    # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE work around old OpenBLAS bugs and slow a current one: unset for PyTorch.
+    rss=$( { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/time -f "%M" /usr/bin/python3 "$seed_torch" \
+             --batch "$batch" --steps "$steps" --threads "$threads" $torch_flags --json > "$results.out"; } 2>&1 | tail -1)
+    python3 -c "import json,sys; r=json.load(open('$results.out')); r['rss_mb']=$rss/1024; r['round']=$round; print(json.dumps(r))" >> "$results"
+  done
+done
+python3 - "$results" "$threads" "$t_sampling" <<'PY'
+import json, statistics, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+print(f"\n{len(rows)//2} pairs, {sys.argv[2]} threads, t-sampling {sys.argv[3]}; medians of the rounds:\n")
+print("| batch | swirl samples/s | PyTorch samples/s | speed-up | swirl steps/s | PyTorch steps/s | swirl % FMA peak | swirl RSS MB | PyTorch RSS MB | RSS ratio |")
+print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for batch in sorted({r['batch'] for r in rows}, reverse=True):
+    s = [r for r in rows if r['batch'] == batch and r['impl'] == 'swirl']
+    t = [r for r in rows if r['batch'] == batch and r['impl'] != 'swirl']
+    med = lambda rs, k: statistics.median(r[k] for r in rs)
+    print(f"| {batch} | {med(s,'samples_per_s'):,.0f} | {med(t,'samples_per_s'):,.0f} | {med(s,'samples_per_s')/med(t,'samples_per_s'):.2f}x "
+          f"| {med(s,'steps_per_s'):.1f} | {med(t,'steps_per_s'):.1f} | {100*med(s,'peak_share'):.0f}% "
+          f"| {med(s,'rss_mb'):.0f} | {med(t,'rss_mb'):.0f} | {med(s,'rss_mb')/med(t,'rss_mb'):.2f} |")
+print(f"\nPyTorch: {t[0]['impl']}")
+PY
+rm -f "$results" "$results.out"
