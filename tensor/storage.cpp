@@ -1,26 +1,18 @@
-// Storage allocation per device. CUDA storage goes through the backend's caching allocator.
+// Storage allocation per device: host memory through tensor/host_allocator.h, CUDA memory through the
+// backend's caching allocator.
 #include "tensor/storage.h"
 
-#include <cstdlib>
-#include <new>
-
 #include "tensor/error.h"
+#include "tensor/host_allocator.h"
 #ifdef SWIRL_WITH_CUDA
 #include "tensor/cuda/backend.h"
 #endif
 
 namespace swirl {
 
-namespace {
-constexpr std::size_t kCpuAlignment = 64;
-}
-
 Storage::Storage(std::size_t bytes, Device device) : bytes_(bytes), device_(device) {
     if (device.is_cpu()) {
-        // aligned_alloc wants a multiple of the alignment; a zero-byte tensor still gets a valid pointer.
-        std::size_t rounded = (bytes + kCpuAlignment - 1) / kCpuAlignment * kCpuAlignment;
-        data_ = std::aligned_alloc(kCpuAlignment, rounded == 0 ? kCpuAlignment : rounded);
-        if (data_ == nullptr) throw std::bad_alloc();
+        data_ = host_allocate(bytes);  // 64-byte aligned; a zero-byte tensor still gets a valid pointer
         return;
     }
 #ifdef SWIRL_WITH_CUDA
@@ -33,7 +25,7 @@ Storage::Storage(std::size_t bytes, Device device) : bytes_(bytes), device_(devi
 
 Storage::~Storage() {
     if (device_.is_cpu()) {
-        std::free(data_);
+        host_release(data_, bytes_);
         return;
     }
 #ifdef SWIRL_WITH_CUDA

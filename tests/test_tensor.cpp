@@ -1,10 +1,12 @@
 // Behaviour of tensor/: factories, views, every op against a naive loop, broadcasting, error messages.
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cmath>
 #include <functional>
 
 #include "helpers.h"
+#include "tensor/cpu/kernels.h"
 #include "tensor/error.h"
 #include "tensor/ops.h"
 
@@ -76,6 +78,32 @@ TEST_CASE("matmul matches a naive triple loop for every transpose combination an
                 auto expected = Tensor::from_vector(naive_matmul(a, b, ta, tb), {M, N}, DType::f64);
                 SWIRL_CHECK_CLOSE(out.to(DType::f64), expected, dtype == DType::f32 ? 1e-5 : 1e-12, 1e-5);
             }
+    }
+}
+
+TEST_CASE("matmul's fast paths equal the reference loop on the model's shapes") {
+    // N = 64 (tiles), N = 2 and 4 (narrow outputs), K = 20000 (split sums), with every transpose combination.
+    Generator gen(12);
+    const std::vector<std::array<int64_t, 3>> shapes = {{1000, 64, 64}, {1000, 2, 64}, {1000, 64, 4}, {64, 20000, 64},
+                                                        {64, 20000, 2}, {4, 20000, 64}, {37, 5, 48}, {3, 7, 16}};
+    for (DType dtype : {DType::f32, DType::f64}) {
+        for (const auto& [M, K, N] : shapes) {
+            for (bool ta : {false, true})
+                for (bool tb : {false, true}) {
+                    CAPTURE(M);
+                    CAPTURE(K);
+                    CAPTURE(N);
+                    CAPTURE(ta);
+                    CAPTURE(tb);
+                    auto a = Tensor::randn(ta ? Shape{K, M} : Shape{M, K}, gen, dtype);
+                    auto b = Tensor::randn(tb ? Shape{N, K} : Shape{K, N}, gen, dtype);
+                    auto reference = Tensor::empty({M, N}, dtype);
+                    cpu::matmul_reference(reference, a, b, ta, tb);
+                    // Sums of up to 20000 products: float32 rounding grows like sqrt(K) eps.
+                    SWIRL_CHECK_CLOSE(matmul(a, b, ta, tb), reference, dtype == DType::f32 ? 1e-4 : 1e-12,
+                                      dtype == DType::f32 ? 1e-3 : 1e-10);
+                }
+        }
     }
 }
 

@@ -17,11 +17,19 @@ struct TileVector {
     typedef T type __attribute__((vector_size(64)));  // 16 floats or 8 doubles
 };
 
-// out[i0 + r, c0 + 16 v + l] (+)= sum_k A[i0 + r, k] * b[k, c0 + 16 v + l] for r < rows (<= kTileRows), v < kVectors,
-// where A[i, k] = a[i * a_row + k * a_col]. b has row stride ldb, out row stride ldo.
+// What happens to a tile before it is stored: a bias row added first (nullptr: none) and a ReLU after, so that
+// Linear (+ ReLU) runs in one pass over its output.
+template <typename T>
+struct Epilogue {
+    const T* bias = nullptr;  // [N], indexed by output column
+    bool relu = false;
+};
+
+// out[r, 16 v + l] (+)= sum_k A[r, k] * b[k, 16 v + l] for r < rows (<= kTileRows), v < kVectors, where
+// A[r, k] = a[r * a_row + k * a_col]; b has row stride ldb, out row stride ldo; then the epilogue.
 template <typename T, int kVectors>
 inline void gemm_tile(T* out, int64_t ldo, const T* a, int64_t a_row, int64_t a_col, const T* b, int64_t ldb, int64_t K,
-                      int64_t rows, bool accumulate) {
+                      int64_t rows, bool accumulate, const Epilogue<T>& epilogue = {}) {
     using V = typename TileVector<T>::type;
     constexpr int64_t kLanes = 64 / sizeof(T);
     V acc[kTileRows][kVectors];
@@ -29,6 +37,8 @@ inline void gemm_tile(T* out, int64_t ldo, const T* a, int64_t a_row, int64_t a_
         for (int v = 0; v < kVectors; ++v) {
             if (accumulate && r < rows)
                 std::memcpy(&acc[r][v], out + r * ldo + v * kLanes, sizeof(V));
+            else if (epilogue.bias != nullptr)
+                std::memcpy(&acc[r][v], epilogue.bias + v * kLanes, sizeof(V));
             else
                 acc[r][v] = V{};
         }
@@ -42,7 +52,10 @@ inline void gemm_tile(T* out, int64_t ldo, const T* a, int64_t a_row, int64_t a_
         }
     }
     for (int64_t r = 0; r < rows; ++r)
-        for (int v = 0; v < kVectors; ++v) std::memcpy(out + r * ldo + v * kLanes, &acc[r][v], sizeof(V));
+        for (int v = 0; v < kVectors; ++v) {
+            if (epilogue.relu) acc[r][v] = acc[r][v] > T(0) ? acc[r][v] : V{};
+            std::memcpy(out + r * ldo + v * kLanes, &acc[r][v], sizeof(V));
+        }
 }
 
 }  // namespace swirl::cpu

@@ -48,7 +48,7 @@ constexpr int64_t kSplitAbove = 16384, kChunk = 4096;
 // The tiled product of rows [0, M) over k in [k0, k1), written to out with row stride N.
 template <typename T>
 void gemm_tiles(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, int64_t M, int64_t k0, int64_t k1,
-                int64_t N, bool accumulate, bool parallel) {
+                int64_t N, bool accumulate, bool parallel, const Epilogue<T>& epilogue = {}) {
     constexpr int64_t lanes = 64 / sizeof(T);
     const int64_t tiles = (M + kTileRows - 1) / kTileRows;
 #pragma omp parallel for schedule(static) if (parallel)
@@ -58,21 +58,59 @@ void gemm_tiles(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, in
             T* o = out + i0 * N + c0;
             const T* a_tile = a + i0 * a_row + k0 * a_col;
             const T* b_tile = b + k0 * N + c0;
+            const Epilogue<T> columns{epilogue.bias == nullptr ? nullptr : epilogue.bias + c0, epilogue.relu};
+            const int64_t K = k1 - k0;
             switch (std::min<int64_t>(4, (N - c0) / lanes)) {
-                case 4: gemm_tile<T, 4>(o, N, a_tile, a_row, a_col, b_tile, N, k1 - k0, rows, accumulate); break;
-                case 3: gemm_tile<T, 3>(o, N, a_tile, a_row, a_col, b_tile, N, k1 - k0, rows, accumulate); break;
-                case 2: gemm_tile<T, 2>(o, N, a_tile, a_row, a_col, b_tile, N, k1 - k0, rows, accumulate); break;
-                default: gemm_tile<T, 1>(o, N, a_tile, a_row, a_col, b_tile, N, k1 - k0, rows, accumulate); break;
+                case 4: gemm_tile<T, 4>(o, N, a_tile, a_row, a_col, b_tile, N, K, rows, accumulate, columns); break;
+                case 3: gemm_tile<T, 3>(o, N, a_tile, a_row, a_col, b_tile, N, K, rows, accumulate, columns); break;
+                case 2: gemm_tile<T, 2>(o, N, a_tile, a_row, a_col, b_tile, N, K, rows, accumulate, columns); break;
+                default: gemm_tile<T, 1>(o, N, a_tile, a_row, a_col, b_tile, N, K, rows, accumulate, columns); break;
             }
         }
     }
 }
 
-// The fast path for N a multiple of one vector (16 floats, 8 doubles); anything else takes the reference loop.
+// Outputs narrower than a vector with contiguous rows of A (the 4-wide last layer): each element is a dot
+// product of a row of A with a row of b^T [N, K], vectorised along k.
+template <typename T>
+void gemm_narrow(T* out, const T* a, int64_t a_row, const T* b, int64_t M, int64_t K, int64_t N, bool accumulate) {
+    std::vector<T> b_t(static_cast<std::size_t>(N * K));
+    for (int64_t k = 0; k < K; ++k)
+        for (int64_t j = 0; j < N; ++j) b_t[static_cast<std::size_t>(j * K + k)] = b[k * N + j];
+#pragma omp parallel for schedule(static) if (M * K * N > (1 << 16))
+    for (int64_t i = 0; i < M; ++i) {
+        const T* a_i = a + i * a_row;
+        for (int64_t j = 0; j < N; ++j) {
+            const T* column = b_t.data() + j * K;
+            T dot = T(0);
+#pragma omp simd reduction(+ : dot)
+            for (int64_t k = 0; k < K; ++k) dot += a_i[k] * column[k];
+            out[i * N + j] = (accumulate ? out[i * N + j] : T(0)) + dot;
+        }
+    }
+}
+
+// The fast path for N a multiple of one vector (16 floats, 8 doubles), and two ways around narrow outputs;
+// anything else takes the reference loop.
 template <typename T>
 void gemm_rows(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, int64_t M, int64_t K, int64_t N,
                bool accumulate) {
     constexpr int64_t lanes = 64 / sizeof(T);
+    const bool narrow = N > 0 && N < lanes && M > 0;
+    if (narrow && a_row == 1 && M % lanes == 0) {
+        // a is stored [K, M] (a weight gradient, K = batch): out^T [N, M] = b^T @ a takes the fast path with the
+        // operands in place, and the small result is transposed back.
+        std::vector<T> out_t(static_cast<std::size_t>(N * M));
+        gemm_rows(out_t.data(), b, int64_t{1}, N, a, N, K, M, false);
+        for (int64_t i = 0; i < M; ++i)
+            for (int64_t j = 0; j < N; ++j)
+                out[i * N + j] = (accumulate ? out[i * N + j] : T(0)) + out_t[static_cast<std::size_t>(j * M + i)];
+        return;
+    }
+    if (narrow && a_col == 1) {
+        gemm_narrow(out, a, a_row, b, M, K, N, accumulate);
+        return;
+    }
     if (N == 0 || N % lanes != 0 || M == 0) {
         gemm_reference(out, a, a_row, a_col, b, M, K, N, accumulate);
         return;
@@ -142,6 +180,12 @@ void linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bi
         std::vector<T> weight_t = transposed(weight.data<T>(), N, K);  // [N, K] -> [K, N]
         T* o = out.data<T>();
         const T* bias_row = bias.data<T>();
+        if (N % static_cast<int64_t>(64 / sizeof(T)) == 0) {
+            // The fast path: bias and ReLU applied in the tiles' epilogue, one pass over the output.
+            gemm_tiles(o, x.data<T>(), K, int64_t{1}, weight_t.data(), M, 0, K, N, false, M * K * N > (1 << 16),
+                       Epilogue<T>{bias_row, fuse_relu});
+            return;
+        }
         for (int64_t i = 0; i < M; ++i)
             for (int64_t j = 0; j < N; ++j) o[i * N + j] = bias_row[j];
         gemm_rows(o, x.data<T>(), K, int64_t{1}, weight_t.data(), M, K, N, true);

@@ -1,0 +1,93 @@
+// The host caching allocator: blocks of 64 KiB and more are kept on per-size free lists (up to 1 GiB in all);
+// smaller ones go straight to malloc. Under AddressSanitizer nothing is cached, so use-after-free stays visible.
+#include "tensor/host_allocator.h"
+
+#include <cstdlib>
+#include <mutex>
+#include <new>
+#include <unordered_map>
+#include <vector>
+
+namespace swirl {
+
+namespace {
+
+constexpr std::size_t kAlignment = 64;  // a cache line: rows vectorise cleanly
+constexpr std::size_t kCacheFrom = std::size_t{1} << 16, kCacheLimit = std::size_t{1} << 30;
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kCaching = false;
+#else
+constexpr bool kCaching = true;
+#endif
+
+struct HostCache {
+    std::mutex mutex;
+    std::unordered_map<std::size_t, std::vector<void*>> free_blocks;
+    HostMemoryStats stats;
+};
+
+HostCache& cache() {
+    static HostCache* instance = new HostCache;  // never destroyed: tensors may outlive static destruction
+    return *instance;
+}
+
+std::size_t rounded(std::size_t bytes) {
+    const std::size_t unit = bytes >= kCacheFrom ? 4096 : kAlignment;
+    return bytes == 0 ? kAlignment : (bytes + unit - 1) / unit * unit;
+}
+
+}  // namespace
+
+void* host_allocate(std::size_t bytes) {
+    const std::size_t size = rounded(bytes);
+    HostCache& c = cache();
+    {
+        std::lock_guard<std::mutex> lock(c.mutex);
+        c.stats.in_use += size;
+        if (c.stats.in_use > c.stats.peak_in_use) c.stats.peak_in_use = c.stats.in_use;
+        auto found = c.free_blocks.find(size);
+        if (found != c.free_blocks.end() && !found->second.empty()) {
+            void* block = found->second.back();
+            found->second.pop_back();
+            c.stats.cached -= size;
+            return block;
+        }
+    }
+    void* block = std::aligned_alloc(kAlignment, size);
+    if (block == nullptr) {
+        std::lock_guard<std::mutex> lock(c.mutex);
+        c.stats.in_use -= size;
+        throw std::bad_alloc();
+    }
+    return block;
+}
+
+void host_release(void* pointer, std::size_t bytes) {
+    if (pointer == nullptr) return;
+    const std::size_t size = rounded(bytes);
+    HostCache& c = cache();
+    {
+        std::lock_guard<std::mutex> lock(c.mutex);
+        c.stats.in_use -= size;
+        if (kCaching && size >= kCacheFrom && c.stats.cached + size <= kCacheLimit) {
+            c.free_blocks[size].push_back(pointer);
+            c.stats.cached += size;
+            return;
+        }
+    }
+    std::free(pointer);
+}
+
+HostMemoryStats host_memory_stats() {
+    HostCache& c = cache();
+    std::lock_guard<std::mutex> lock(c.mutex);
+    return c.stats;
+}
+
+void host_reset_peak() {
+    HostCache& c = cache();
+    std::lock_guard<std::mutex> lock(c.mutex);
+    c.stats.peak_in_use = c.stats.in_use;
+}
+
+}  // namespace swirl
