@@ -33,6 +33,17 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
 // relu(linear(x, weight, bias)) fused: the bias and the ReLU are applied in the matmul's epilogue.
 Variable linear_relu(const Variable& x, const Variable& weight, const Variable& bias);
 
+// Rows [begin, end) of a batch that go through layer `layer` of a grouped_linear.
+struct RowBlock {
+    int64_t begin, end;
+    std::size_t layer;
+};
+// x [B, K] -> [B, N]: the rows of each block through their own layer, weights[layer] [N, K] and biases[layer] [N]
+// (then ReLU if relu); the blocks tile [0, B) in order. One primitive for all blocks, so the backward writes one
+// gradient for x instead of one full-size gradient per block (the per-sample timestep heads).
+Variable grouped_linear(const Variable& x, const std::vector<RowBlock>& blocks, const std::vector<Variable>& weights,
+                        const std::vector<Variable>& biases, bool relu);
+
 // Reductions: sum/mean of everything -> []; along an axis of a matrix, keeping it: [M, N] -> [1, N] or [M, 1].
 Variable sum(const Variable& x);
 Variable sum(const Variable& x, int64_t axis);

@@ -39,7 +39,8 @@ BoundReport likelihood_bound(ReverseModel& model, const Schedule& schedule, cons
         ForwardSample q = forward_process(schedule, x0, eps, t);
         ReverseStep p = model.forward(Variable(q.xt), t);
         // KL summed over dimensions, averaged over points: sum of all elements / n.
-        const double kl = sum(gaussian_kl(q.posterior_mean, q.posterior_std, p.mean, p.std).data().to(DType::f64)).item() /
+        const Tensor std_q = Tensor::full({}, q.posterior_std, x0.dtype(), x0.device());
+        const double kl = sum(gaussian_kl(q.posterior_mean, std_q, p.mean, p.std).data().to(DType::f64)).item() /
                           static_cast<double>(n);
         report.kl_per_step_bits[static_cast<std::size_t>(t)] = kl / ln2;
         kl_total += kl;

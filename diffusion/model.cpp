@@ -48,19 +48,26 @@ ReverseStep ReverseModel::forward(const Variable& xt, int64_t t) {
 
 ReverseStep ReverseModel::forward_grouped(const Variable& xt, const std::vector<StepGroup>& groups) {
     SWIRL_CHECK(!groups.empty(), "ReverseModel: no step groups");
-    Variable hidden = (*network_head)(xt);
-    std::vector<Variable> outputs;
-    int64_t expected_begin = 0;
+    if (groups.size() == 1 && groups[0].begin == 0 && groups[0].end == xt.data().dim(0))
+        return forward(xt, groups[0].t);  // one step for the whole batch: the seed's path
+    std::vector<ag::RowBlock> blocks;
     for (const StepGroup& group : groups) {
-        SWIRL_CHECK(group.begin == expected_begin && group.end > group.begin,
-                    "ReverseModel: step groups must tile the rows in order; group t = {} has rows [{}, {})", group.t,
-                    group.begin, group.end);
-        outputs.push_back(tail(group.t)(ag::slice_rows(hidden, group.begin, group.end)));
-        expected_begin = group.end;
+        tail(group.t);  // checks the range of t
+        blocks.push_back({group.begin, group.end, static_cast<std::size_t>(group.t - 1)});
     }
-    SWIRL_CHECK(expected_begin == xt.data().dim(0), "ReverseModel: step groups cover {} of {} rows", expected_begin,
-                xt.data().dim(0));
-    return split_output(outputs.size() == 1 ? outputs[0] : ag::concat_rows(outputs));
+    // Each tail is Linear(H, H) ReLU Linear(H, 2d): its two Linear layers, for every step.
+    std::vector<Variable> first_weights, first_biases, second_weights, second_biases;
+    for (std::size_t i = 0; i < network_tail->size(); ++i) {
+        auto& first = dynamic_cast<nn::Linear&>((*network_tail)[i][0]);
+        auto& second = dynamic_cast<nn::Linear&>((*network_tail)[i][2]);
+        first_weights.push_back(first.weight);
+        first_biases.push_back(first.bias);
+        second_weights.push_back(second.weight);
+        second_biases.push_back(second.bias);
+    }
+    Variable hidden = (*network_head)(xt);
+    Variable tail_hidden = ag::grouped_linear(hidden, blocks, first_weights, first_biases, /*relu=*/true);
+    return split_output(ag::grouped_linear(tail_hidden, blocks, second_weights, second_biases, /*relu=*/false));
 }
 
 }  // namespace swirl::diffusion

@@ -34,7 +34,7 @@ public:
     // xt [B, d], every row at step t (1-based, 2..T): the seed's MLP.forward(xt, t - 1).
     ReverseStep forward(const Variable& xt, int64_t t);
     // xt [B, d] whose rows are grouped by step (groups tile [0, B) in order): the head runs once on all rows,
-    // each group's rows go through their own tail, and the results are stacked back in row order.
+    // and each group's rows go through their own tail, all groups in one grouped_linear per tail layer.
     ReverseStep forward_grouped(const Variable& xt, const std::vector<StepGroup>& groups);
 
     const ModelConfig& config() const { return config_; }

@@ -1,6 +1,7 @@
 // Step drawing, the forward process with its posterior, and the KL objective.
 #include "diffusion/objective.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "autograd/functions.h"
@@ -52,10 +53,25 @@ ForwardSample forward_process(const Schedule& schedule, const Tensor& x0, const 
     return {xt, posterior_mean, schedule.posterior_std(t)};
 }
 
-Variable gaussian_kl(const Tensor& mean_q, double std_q, const Variable& mean_p, const Variable& std_p) {
-    Variable mismatch = ag::add_scalar(ag::square(ag::sub(Variable(mean_q), mean_p)), std_q * std_q);
+Variable gaussian_kl(const Tensor& mean_q, const Tensor& std_q, const Variable& mean_p, const Variable& std_p) {
+    // Terms that depend only on q are constants: computed on tensors, outside the graph.
+    Variable mismatch = ag::add(ag::square(ag::sub(Variable(mean_q), mean_p)), Variable(square(std_q)));
     Variable ratio = ag::div(mismatch, ag::scale(ag::square(std_p), 2.0));
-    return ag::add_scalar(ag::add(ag::log(std_p), ratio), -std::log(std_q) - 0.5);
+    return ag::sub(ag::add(ag::log(std_p), ratio), Variable(add_scalar(log(std_q), 0.5)));
+}
+
+Tensor step_coefficients(const Schedule& schedule, const std::vector<StepGroup>& groups, int64_t batch, DType dtype,
+                         Device device) {
+    std::vector<int64_t> step_of_row(static_cast<std::size_t>(batch), -1);
+    for (const StepGroup& g : groups) {
+        SWIRL_CHECK(0 <= g.begin && g.begin <= g.end && g.end <= batch && 2 <= g.t && g.t <= schedule.steps(),
+                    "step group t = {} rows [{}, {}) does not fit a batch of {} and steps 2..{}", g.t, g.begin, g.end,
+                    batch, schedule.steps());
+        std::fill(step_of_row.begin() + g.begin, step_of_row.begin() + g.end, g.t);
+    }
+    SWIRL_CHECK(std::find(step_of_row.begin(), step_of_row.end(), -1) == step_of_row.end(),
+                "step groups leave rows of the batch without a step");
+    return index_select_rows(schedule.coefficient_table(dtype, device), Tensor::from_indices(step_of_row, device));
 }
 
 Variable kl_objective(ReverseModel& model, const Schedule& schedule, const Tensor& x0,
@@ -68,23 +84,15 @@ Variable kl_objective(ReverseModel& model, const Schedule& schedule, const Tenso
 Variable kl_objective(ReverseModel& model, const Schedule& schedule, const Tensor& x0,
                       const std::vector<StepGroup>& groups, const Tensor& eps) {
     check_same_shape(x0, eps, "kl_objective");
-    // x_t and the posterior for each group's rows, written into whole-batch tensors.
-    Tensor xt = Tensor::empty(x0.shape(), x0.dtype(), x0.device());
-    std::vector<ForwardSample> samples;
-    for (const StepGroup& g : groups) {
-        samples.push_back(forward_process(schedule, x0.rows(g.begin, g.end), eps.rows(g.begin, g.end), g.t));
-        Tensor block = xt.rows(g.begin, g.end);
-        copy_(block, samples.back().xt);
-    }
+    // Each row's step constants as columns [B, 1]: the forward process and the posterior for all rows at once.
+    const Tensor coefficients = step_coefficients(schedule, groups, x0.dim(0), x0.dtype(), x0.device());
+    auto column = [&](int64_t c) { return slice_cols(coefficients, c, c + 1); };
+    const Tensor xt = add(mul(column(Schedule::kSignal), x0), mul(column(Schedule::kNoise), eps));
+    const Tensor posterior_mean =
+        add(mul(column(Schedule::kPosteriorX0), x0), mul(column(Schedule::kPosteriorXt), xt));
     ReverseStep p = model.forward_grouped(Variable(xt), groups);
-    Variable total;
-    for (std::size_t i = 0; i < groups.size(); ++i) {
-        const StepGroup& g = groups[i];
-        Variable kl = ag::sum(gaussian_kl(samples[i].posterior_mean, samples[i].posterior_std,
-                                          ag::slice_rows(p.mean, g.begin, g.end), ag::slice_rows(p.std, g.begin, g.end)));
-        total = total.defined() ? ag::add(total, kl) : kl;
-    }
-    return ag::scale(total, 1.0 / static_cast<double>(x0.numel()));  // the mean over rows and dimensions
+    // The mean over rows and dimensions, as the seed's KL.mean().
+    return ag::mean(gaussian_kl(posterior_mean, column(Schedule::kPosteriorStd), p.mean, p.std));
 }
 
 }  // namespace swirl::diffusion

@@ -149,19 +149,38 @@ Tensor mul(const Tensor& a, const Tensor& b) { return binary_op(a, b, BinaryOp::
 Tensor div(const Tensor& a, const Tensor& b) { return binary_op(a, b, BinaryOp::div, "div"); }
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
-    check_binary(a, b, "matmul");
     check_matrix(a, "matmul", "a");
     check_matrix(b, "matmul", "b");
+    Tensor out = Tensor::empty({trans_a ? a.dim(1) : a.dim(0), trans_b ? b.dim(0) : b.dim(1)}, a.dtype(), a.device());
+    matmul_into(out, a, b, trans_a, trans_b);
+    return out;
+}
+
+void matmul_into(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+    check_binary(out, a, "matmul_into");
+    check_binary(a, b, "matmul_into");
+    check_matrix(out, "matmul_into", "out");
+    check_matrix(a, "matmul_into", "a");
+    check_matrix(b, "matmul_into", "b");
     const int64_t M = trans_a ? a.dim(1) : a.dim(0), K = trans_a ? a.dim(0) : a.dim(1);
     const int64_t Kb = trans_b ? b.dim(1) : b.dim(0), N = trans_b ? b.dim(0) : b.dim(1);
     SWIRL_CHECK(K == Kb, "matmul: inner dimensions differ, {}{} @ {}{}", shape_str(a.shape()), trans_a ? "^T" : "",
                 shape_str(b.shape()), trans_b ? "^T" : "");
-    Tensor out = Tensor::empty({M, N}, a.dtype(), a.device());
+    SWIRL_CHECK(out.dim(0) == M && out.dim(1) == N, "matmul_into: out {} does not fit [{}, {}]", shape_str(out.shape()),
+                M, N);
     SWIRL_DISPATCH(a.device(), matmul, out, a, b, trans_a, trans_b);
-    return out;
 }
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, bool fuse_relu) {
+    check_matrix(x, "linear", "x");
+    check_matrix(weight, "linear", "weight");
+    Tensor out = Tensor::empty({x.dim(0), weight.dim(0)}, x.dtype(), x.device());
+    linear_into(out, x, weight, bias, fuse_relu);
+    return out;
+}
+
+void linear_into(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias, bool fuse_relu) {
+    check_binary(out, x, "linear_into");
     check_binary(x, weight, "linear");
     check_binary(x, bias, "linear");
     check_matrix(x, "linear", "x");
@@ -170,9 +189,9 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, bool fu
                 shape_str(x.shape()), shape_str(weight.shape()), weight.dim(1));
     SWIRL_CHECK(bias.numel() == weight.dim(0) && bias.rank() == 1, "linear: bias {} does not match weight {} (expected [{}])",
                 shape_str(bias.shape()), shape_str(weight.shape()), weight.dim(0));
-    Tensor out = Tensor::empty({x.dim(0), weight.dim(0)}, x.dtype(), x.device());
+    SWIRL_CHECK(out.shape() == Shape({x.dim(0), weight.dim(0)}), "linear_into: out {} does not fit [{}, {}]",
+                shape_str(out.shape()), x.dim(0), weight.dim(0));
     SWIRL_DISPATCH(x.device(), linear, out, x, weight, bias, fuse_relu);
-    return out;
 }
 
 Tensor sum(const Tensor& x) {

@@ -38,6 +38,10 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
 // out [M, N] = x [M, K] @ weight[N, K]^T + bias [N], optionally followed by ReLU: nn::Linear's forward in one pass.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, bool fuse_relu = false);
+// The same two into an existing output, which may be a rows() view of a larger tensor (grouped layers write
+// each group's rows in place).
+void matmul_into(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
+void linear_into(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias, bool fuse_relu = false);
 
 // Reductions. sum(x) has shape [] (rank 0). sum(x, axis) keeps the axis with size 1: [M, N] -> [1, N] or [M, 1].
 Tensor sum(const Tensor& x);

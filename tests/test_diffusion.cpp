@@ -55,7 +55,7 @@ TEST_CASE("the posterior is defined for t = 2..T only: t = 1 has no predecessor 
 TEST_CASE("the closed-form Gaussian KL agrees with a Monte-Carlo estimate") {
     const double mean_q = 0.3, std_q = 0.5;
     const std::vector<double> mean_p = {0.1, -0.4}, std_p = {0.7, 0.45};
-    Variable kl = gaussian_kl(Tensor::full({1, 2}, mean_q, DType::f64), std_q,
+    Variable kl = gaussian_kl(Tensor::full({1, 2}, mean_q, DType::f64), Tensor::full({}, std_q, DType::f64),
                               Variable(Tensor::from_vector(mean_p, {1, 2}, DType::f64)),
                               Variable(Tensor::from_vector(std_p, {1, 2}, DType::f64)));
     Generator gen(5);
@@ -122,7 +122,8 @@ TEST_CASE("the per-sample objective equals the mean of per-step objectives over 
     for (const StepGroup& g : groups) {
         ForwardSample q = forward_process(schedule, x0.rows(g.begin, g.end), eps.rows(g.begin, g.end), g.t);
         ReverseStep p = model.forward(Variable(q.xt), g.t);
-        weighted += sum(gaussian_kl(q.posterior_mean, q.posterior_std, p.mean, p.std).data()).item();
+        const Tensor std_q = Tensor::full({}, q.posterior_std, DType::f64);
+        weighted += sum(gaussian_kl(q.posterior_mean, std_q, p.mean, p.std).data()).item();
     }
     CHECK(grouped == doctest::Approx(weighted / 60.0).epsilon(1e-12));
 }

@@ -9,7 +9,9 @@
 
 namespace swirl::cpu {
 
-constexpr int64_t kTileRows = 4;
+// 7 rows x 4 vectors = 28 accumulators, plus 4 vectors of b: the 32 registers of AVX-512 (measured: 7 rows beat
+// 4 and 6 by 15% and 5% at batch 64000; 8 would spill).
+constexpr int64_t kTileRows = 7;
 constexpr int64_t kTileVectorWidth = 16;  // floats per vector
 
 template <typename T>
