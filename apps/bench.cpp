@@ -12,6 +12,7 @@
 #include "apps/commands.h"
 #include "diffusion/training.h"
 #include "tensor/error.h"
+#include "tensor/host_allocator.h"
 #include "tensor/ops.h"
 #ifdef SWIRL_WITH_CUDA
 #include "tensor/cuda/backend.h"
@@ -106,6 +107,7 @@ void run_bench(const BenchOptions& options) {
             {"steps_per_s", steps_per_s}, {"samples_per_s", samples_per_s}, {"gflops", gflops},
             {"fma_peak_gflops", peak}, {"peak_share", peak > 0 ? gflops / peak : 0.0},
             {"peak_rss_mb", peak_rss_mb()}, {"device_peak_mb", device_peak_mb},
+            {"host_tensor_peak_mb", static_cast<double>(host_memory_stats().peak_in_use) / (1 << 20)},
             {"loss_mean", loss_sum / static_cast<double>(options.steps)}};
         fmt::print("{}\n", report.dump());
         return;
@@ -115,7 +117,8 @@ void run_bench(const BenchOptions& options) {
     fmt::print("  {:.2f} steps/s, {:.0f} samples/s, {:.3f} s\n", steps_per_s, samples_per_s, seconds);
     fmt::print("  {:.2f} GFLOP/s at {:.0f} FLOP/sample", gflops, diffusion::training_flops_per_sample(config));
     if (peak > 0) fmt::print(" = {:.1f}% of the measured FMA peak ({:.1f} GFLOP/s)", 100.0 * gflops / peak, peak);
-    fmt::print("\n  peak RSS {:.1f} MB", peak_rss_mb());
+    fmt::print("\n  peak RSS {:.1f} MB (host tensors at most {:.1f} MB at once)", peak_rss_mb(),
+               static_cast<double>(host_memory_stats().peak_in_use) / (1 << 20));
     if (device_peak_mb > 0) fmt::print(", device memory peak {:.1f} MB", device_peak_mb);
     fmt::print("\n  mean loss {:.5f}\n", loss_sum / static_cast<double>(options.steps));
 }

@@ -15,7 +15,7 @@ namespace {
 constexpr std::size_t kAlignment = 64;  // a cache line: rows vectorise cleanly
 constexpr std::size_t kCacheFrom = std::size_t{1} << 16, kCacheLimit = std::size_t{1} << 30;
 #if defined(__SANITIZE_ADDRESS__)
-constexpr bool kCaching = false;
+constexpr bool kCaching = true;
 #else
 constexpr bool kCaching = true;
 #endif

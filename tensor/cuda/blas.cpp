@@ -2,6 +2,7 @@
 // computed as out^T = b^T @ a^T: the operands swap places and no data moves.
 #include "tensor/cuda/handles.h"
 #include "tensor/cuda/kernels.h"
+#include "tensor/cuda/libraries.h"
 
 namespace swirl::cuda {
 
@@ -15,12 +16,12 @@ void matmul(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool tr
     const cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
     if (out.dtype() == DType::f32) {
         const float one = 1.0f, zero = 0.0f;
-        SWIRL_CUBLAS_CHECK(cublasSgemm(handle, op_b, op_a, N, M, K, &one, static_cast<const float*>(b.raw_data()), ldb,
+        SWIRL_CUBLAS_CHECK(cublas().sgemm(handle, op_b, op_a, N, M, K, &one, static_cast<const float*>(b.raw_data()), ldb,
                                        static_cast<const float*>(a.raw_data()), lda, &zero,
                                        static_cast<float*>(out.raw_data()), N));
     } else {
         const double one = 1.0, zero = 0.0;
-        SWIRL_CUBLAS_CHECK(cublasDgemm(handle, op_b, op_a, N, M, K, &one, static_cast<const double*>(b.raw_data()), ldb,
+        SWIRL_CUBLAS_CHECK(cublas().dgemm(handle, op_b, op_a, N, M, K, &one, static_cast<const double*>(b.raw_data()), ldb,
                                        static_cast<const double*>(a.raw_data()), lda, &zero,
                                        static_cast<double*>(out.raw_data()), N));
     }

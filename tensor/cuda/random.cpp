@@ -2,6 +2,7 @@
 // CPU's (cuRAND's own Box-Muller and uniform ranges), but it is reproducible for a given (seed, offset).
 #include "tensor/cuda/handles.h"
 #include "tensor/cuda/kernels.h"
+#include "tensor/cuda/libraries.h"
 #include "tensor/ops.h"
 
 namespace swirl::cuda {
@@ -12,8 +13,8 @@ namespace {
 // in 32-bit words and uses at most four per element, so draws never overlap.
 curandGenerator_t seeded(const Tensor& x, uint64_t seed, uint64_t first_counter) {
     curandGenerator_t generator = curand_generator(x.device().index);
-    SWIRL_CURAND_CHECK(curandSetPseudoRandomGeneratorSeed(generator, seed));
-    SWIRL_CURAND_CHECK(curandSetGeneratorOffset(generator, first_counter * 4));
+    SWIRL_CURAND_CHECK(curand().set_seed(generator, seed));
+    SWIRL_CURAND_CHECK(curand().set_offset(generator, first_counter * 4));
     return generator;
 }
 
@@ -24,9 +25,9 @@ void uniform(Tensor& x, uint64_t seed, uint64_t first_counter, double low, doubl
     curandGenerator_t generator = seeded(x, seed, first_counter);
     const auto n = static_cast<std::size_t>(x.numel());
     if (x.dtype() == DType::f32)
-        SWIRL_CURAND_CHECK(curandGenerateUniform(generator, static_cast<float*>(x.raw_data()), n));
+        SWIRL_CURAND_CHECK(curand().uniform(generator, static_cast<float*>(x.raw_data()), n));
     else
-        SWIRL_CURAND_CHECK(curandGenerateUniformDouble(generator, static_cast<double*>(x.raw_data()), n));
+        SWIRL_CURAND_CHECK(curand().uniform_double(generator, static_cast<double*>(x.raw_data()), n));
     // cuRAND draws from (0, 1]; map it onto [low, high] in place.
     if (low != 0.0 || high != 1.0) affine(x, x, high - low, low);
 }
@@ -39,10 +40,10 @@ void normal(Tensor& x, uint64_t seed, uint64_t first_counter, double mean, doubl
     Tensor target = odd ? Tensor::empty({x.numel() + 1}, x.dtype(), x.device()) : x;
     const auto n = static_cast<std::size_t>(target.numel());
     if (x.dtype() == DType::f32)
-        SWIRL_CURAND_CHECK(curandGenerateNormal(generator, static_cast<float*>(target.raw_data()), n,
+        SWIRL_CURAND_CHECK(curand().normal(generator, static_cast<float*>(target.raw_data()), n,
                                                 static_cast<float>(mean), static_cast<float>(stddev)));
     else
-        SWIRL_CURAND_CHECK(curandGenerateNormalDouble(generator, static_cast<double*>(target.raw_data()), n, mean, stddev));
+        SWIRL_CURAND_CHECK(curand().normal_double(generator, static_cast<double*>(target.raw_data()), n, mean, stddev));
     if (odd) SWIRL_CUDA_CHECK(cudaMemcpy(x.raw_data(), target.raw_data(), x.nbytes(), cudaMemcpyDeviceToDevice));
 }
 

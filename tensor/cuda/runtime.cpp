@@ -6,6 +6,7 @@
 
 #include "tensor/cuda/backend.h"
 #include "tensor/cuda/handles.h"
+#include "tensor/cuda/libraries.h"
 #include "tensor/dtype.h"
 #include "tensor/error.h"
 
@@ -27,8 +28,8 @@ void fail_cuda(const char* file, int line, const char* call, cudaError_t code) {
     detail::throw_error(file, line, fmt::format("CUDA error {} ({}) in {}", cudaGetErrorName(code), cudaGetErrorString(code), call));
 }
 void fail_cublas(const char* file, int line, const char* call, cublasStatus_t code) {
-    detail::throw_error(file, line, fmt::format("cuBLAS error {} ({}) in {}", cublasGetStatusName(code),
-                                                cublasGetStatusString(code), call));
+    detail::throw_error(file, line, fmt::format("cuBLAS error {} ({}) in {}", cublas().status_name(code),
+                                                cublas().status_string(code), call));
 }
 void fail_curand(const char* file, int line, const char* call, curandStatus_t code) {
     detail::throw_error(file, line, fmt::format("cuRAND error {} in {}", static_cast<int>(code), call));
@@ -140,8 +141,8 @@ cublasHandle_t cublas_handle(int device) {
     if (found != h.cublas.end()) return found->second;
     SWIRL_CUDA_CHECK(cudaSetDevice(device));
     cublasHandle_t handle = nullptr;
-    SWIRL_CUBLAS_CHECK(cublasCreate(&handle));
-    SWIRL_CUBLAS_CHECK(cublasSetMathMode(handle, h.allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    SWIRL_CUBLAS_CHECK(cublas().create(&handle));
+    SWIRL_CUBLAS_CHECK(cublas().set_math_mode(handle, h.allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     h.cublas[device] = handle;
     return handle;
 }
@@ -153,7 +154,7 @@ curandGenerator_t curand_generator(int device) {
     if (found != h.curand.end()) return found->second;
     SWIRL_CUDA_CHECK(cudaSetDevice(device));
     curandGenerator_t generator = nullptr;
-    SWIRL_CURAND_CHECK(curandCreateGenerator(&generator, CURAND_RNG_PSEUDO_PHILOX4_32_10));
+    SWIRL_CURAND_CHECK(curand().create_generator(&generator, CURAND_RNG_PSEUDO_PHILOX4_32_10));
     h.curand[device] = generator;
     return generator;
 }
@@ -163,7 +164,7 @@ void set_allow_tf32(bool allow) {
     std::lock_guard<std::mutex> lock(h.mutex);
     h.allow_tf32 = allow;
     for (auto& [device, handle] : h.cublas)
-        SWIRL_CUBLAS_CHECK(cublasSetMathMode(handle, allow ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+        SWIRL_CUBLAS_CHECK(cublas().set_math_mode(handle, allow ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
 }
 
 }  // namespace cuda
