@@ -32,7 +32,8 @@ fi
 CC=clang-14 CXX=clang++-14 cmake -S "$source_dir" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSWIRL_FUZZ=ON -DSWIRL_SANITIZE=address,undefined,fuzzer-no-link -DSWIRL_CUDA=OFF -DSWIRL_OPENMP=OFF \
   -DSWIRL_BUILD_APPS=OFF -DSWIRL_BUILD_TESTS=OFF -DSWIRL_NATIVE=OFF >/dev/null
-if ! ninja -C "$build" -t targets all | grep -q '^fuzz_safetensors:'; then
+targets=$(ninja -C "$build" -t targets all)  # not piped into grep -q: with pipefail, ninja's SIGPIPE would fail it
+if ! grep -q '^fuzz_safetensors:' <<<"$targets"; then
   echo "fuzz.sh: no fuzz_safetensors target; does $source_dir/CMakeLists.txt add tests/fuzz when SWIRL_FUZZ is ON?" >&2
   exit 1
 fi
@@ -44,6 +45,9 @@ cp -n tests/fuzz/corpus/* "$build/corpus/"
 if compgen -G "tests/fuzz/regressions/*" >/dev/null; then cp -n tests/fuzz/regressions/* "$build/corpus/"; fi
 crashes_before=$(find "$build/crashes" -type f | wc -l)
 log=$build/fuzz.log
+# A 128 KiB stack: recursion that deepens with the input then overflows within -max_len=4096 (the default
+# 8 MiB would need inputs of a hundred kilobytes or more, which the fuzzer never builds).
+ulimit -s 128
 set +e
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   nice -n 10 "$fuzzer" -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048 -timeout=10 \

@@ -56,6 +56,30 @@ std::string header_with_blank_checksum(std::string text) {
     return text;
 }
 
+// How deeply brackets nest in a JSON text, outside string literals. A safetensors header needs 3 levels; the
+// JSON library recurses per level (when it destroys a value), so a header of a million '[' would overflow the
+// stack: the reader measures the depth first and refuses anything deeper than kMaxHeaderDepth.
+constexpr int kMaxHeaderDepth = 16;
+int json_depth(const uint8_t* text, std::size_t size) {
+    int depth = 0, deepest = 0;
+    bool in_string = false, escaped = false;
+    for (std::size_t i = 0; i < size; ++i) {
+        const char c = static_cast<char>(text[i]);
+        if (in_string) {
+            if (escaped) escaped = false;
+            else if (c == '\\') escaped = true;
+            else if (c == '"') in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            deepest = std::max(deepest, ++depth);
+        } else if (c == '}' || c == ']') {
+            --depth;
+        }
+    }
+    return deepest;
+}
+
 uint64_t read_le64(const uint8_t* p) {
     uint64_t v = 0;
     for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
@@ -116,6 +140,8 @@ SafetensorsContents parse_safetensors(const uint8_t* bytes, std::size_t size, co
                 header_len, kMaxSafetensorsHeaderBytes);
     SWIRL_CHECK(header_len <= size - 8, "{}: header length {} runs past the end of the {}-byte file", source,
                 header_len, size);
+    SWIRL_CHECK(json_depth(bytes + 8, header_len) <= kMaxHeaderDepth,
+                "{}: the header nests deeper than {} levels (a safetensors header needs 3)", source, kMaxHeaderDepth);
     json header = json::parse(bytes + 8, bytes + 8 + header_len, nullptr, /*allow_exceptions=*/false);
     SWIRL_CHECK(!header.is_discarded(), "{}: the header is not valid JSON", source);
     SWIRL_CHECK(header.is_object(), "{}: the header must be a JSON object, got {}", source, header.type_name());

@@ -141,5 +141,17 @@ PY
     refuse arch.st "header's CRC-32"
     expect_exit 2 "missing.st" "$swirl" eval --checkpoint "$work/missing.st"
     echo "ok: empty, truncated, absurd length, garbage JSON, flipped data, flipped header, edited header, missing" ;;
+  threads-do-not-change-results)
+    # Batches large enough for every parallel path: row tiles, split sums (K = 20000 > 16384), blocked reductions.
+    for t_sampling in batch sample; do
+      for threads in 1 2; do
+        "$swirl" train --steps 4 --batch 20000 --threads "$threads" --t-sampling "$t_sampling" --figure-points 100 \
+          --out "$work/$t_sampling-$threads" > /dev/null
+      done
+      cmp "$work/$t_sampling-1/checkpoint.safetensors" "$work/$t_sampling-2/checkpoint.safetensors" ||
+        fail "--t-sampling $t_sampling: --threads 1 and --threads 2 give different checkpoints"
+      cmp "$work/$t_sampling-1/loss.csv" "$work/$t_sampling-2/loss.csv" || fail "losses differ with the thread count"
+    done
+    echo "ok: --threads 1 and --threads 2 give identical checkpoints and losses (both t-samplings)" ;;
   *) fail "unknown scenario $scenario" ;;
 esac
