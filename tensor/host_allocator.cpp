@@ -14,8 +14,16 @@ namespace {
 
 constexpr std::size_t kAlignment = 64;  // a cache line: rows vectorise cleanly
 constexpr std::size_t kCacheFrom = std::size_t{1} << 16, kCacheLimit = std::size_t{1} << 30;
+// GCC defines __SANITIZE_ADDRESS__; clang answers __has_feature(address_sanitizer).
 #if defined(__SANITIZE_ADDRESS__)
-constexpr bool kCaching = true;
+#define SWIRL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SWIRL_ASAN 1
+#endif
+#endif
+#ifdef SWIRL_ASAN
+constexpr bool kCaching = false;
 #else
 constexpr bool kCaching = true;
 #endif

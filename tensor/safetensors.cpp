@@ -57,8 +57,9 @@ std::string header_with_blank_checksum(std::string text) {
 }
 
 // How deeply brackets nest in a JSON text, outside string literals. A safetensors header needs 3 levels; the
-// JSON library recurses per level (when it destroys a value), so a header of a million '[' would overflow the
-// stack: the reader measures the depth first and refuses anything deeper than kMaxHeaderDepth.
+// JSON library's dump() (used for error messages) recurses per level, so a value nested a hundred thousand
+// levels deep would overflow the stack: the reader measures the depth first and refuses anything deeper than
+// kMaxHeaderDepth. (Found by reading the code and confirmed with the fuzz target on a small stack.)
 constexpr int kMaxHeaderDepth = 16;
 int json_depth(const uint8_t* text, std::size_t size) {
     int depth = 0, deepest = 0;
@@ -80,6 +81,13 @@ int json_depth(const uint8_t* text, std::size_t size) {
     return deepest;
 }
 
+// A JSON value for an error message, cut to 80 characters: a hostile header can hold megabytes in one value.
+std::string excerpt(const json& value) {
+    std::string text = value.dump();
+    if (text.size() > 80) text = text.substr(0, 77) + "...";
+    return text;
+}
+
 uint64_t read_le64(const uint8_t* p) {
     uint64_t v = 0;
     for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
@@ -92,31 +100,31 @@ Entry parse_entry(const std::string& name, const json& value, const std::string&
     Entry entry{name, DType::f32, {}, 0, 0};
     const json& dtype = value["dtype"];
     SWIRL_CHECK(dtype.is_string() && parse_dtype(dtype.get<std::string>(), entry.dtype),
-                "{}: tensor '{}' has dtype {}, expected F32, F64 or I64", source, name, dtype.dump());
+                "{}: tensor '{}' has dtype {}, expected F32, F64 or I64", source, name, excerpt(dtype));
     const json& shape = value["shape"];
     SWIRL_CHECK(shape.is_array() && shape.size() <= 8, "{}: tensor '{}' has shape {}, expected an array of <= 8 sizes",
-                source, name, shape.dump());
+                source, name, excerpt(shape));
     // Count bytes in 128 bits' worth of care: a product of sizes must not wrap around.
     uint64_t bytes = dtype_size(entry.dtype);
     for (const json& d : shape) {
         SWIRL_CHECK(d.is_number_unsigned(), "{}: tensor '{}' has shape {}, expected non-negative integers", source,
-                    name, shape.dump());
+                    name, excerpt(shape));
         const uint64_t size = d.get<uint64_t>();
         SWIRL_CHECK(size <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) &&
                         (size == 0 || bytes <= std::numeric_limits<uint64_t>::max() / size),
-                    "{}: tensor '{}' has shape {}, too large", source, name, shape.dump());
+                    "{}: tensor '{}' has shape {}, too large", source, name, excerpt(shape));
         bytes *= size;
         entry.shape.push_back(static_cast<int64_t>(size));
     }
     const json& offsets = value["data_offsets"];
     SWIRL_CHECK(offsets.is_array() && offsets.size() == 2 && offsets[0].is_number_unsigned() &&
                     offsets[1].is_number_unsigned(),
-                "{}: tensor '{}' has data_offsets {}, expected [begin, end]", source, name, offsets.dump());
+                "{}: tensor '{}' has data_offsets {}, expected [begin, end]", source, name, excerpt(offsets));
     entry.begin = offsets[0].get<uint64_t>();
     entry.end = offsets[1].get<uint64_t>();
     SWIRL_CHECK(entry.begin <= entry.end && entry.end - entry.begin == bytes,
                 "{}: tensor '{}' has data_offsets [{}, {}] but its dtype and shape {} need {} bytes", source, name,
-                entry.begin, entry.end, shape.dump(), bytes);
+                entry.begin, entry.end, excerpt(shape), bytes);
     return entry;
 }
 

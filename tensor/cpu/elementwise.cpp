@@ -10,7 +10,7 @@ namespace swirl::cpu {
 namespace {
 
 // Below this many elements a parallel region costs more than it saves.
-constexpr int64_t kParallelThreshold = 1 << 15;
+[[maybe_unused]] constexpr int64_t kParallelThreshold = 1 << 15;  // unused without OpenMP
 
 template <typename T, typename F>
 void map_unary(T* out, const T* x, int64_t n, F f) {
