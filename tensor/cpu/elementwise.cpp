@@ -3,18 +3,17 @@
 
 #include "tensor/cpu/dispatch.h"
 #include "tensor/cpu/kernels.h"
+#include "tensor/cpu/parallel.h"
 #include "tensor/generator.h"
 
 namespace swirl::cpu {
 
 namespace {
 
-// Below this many elements a parallel region costs more than it saves.
-[[maybe_unused]] constexpr int64_t kParallelThreshold = 1 << 15;  // unused without OpenMP
 
 template <typename T, typename F>
 void map_unary(T* out, const T* x, int64_t n, F f) {
-#pragma omp parallel for simd schedule(static) if (n > kParallelThreshold)
+#pragma omp parallel for simd schedule(static) if (n > kParallelElements)
     for (int64_t i = 0; i < n; ++i) out[i] = f(x[i]);
 }
 
@@ -23,11 +22,11 @@ void map_binary(T* out, const T* a, const T* b, const Broadcast2D& l, F f) {
     const int64_t rows = l.rows, cols = l.cols;
     if (l.a_col_stride == 1 && l.b_col_stride == 1 && l.a_row_stride == cols && l.b_row_stride == cols) {
         const int64_t n = rows * cols;  // same shape: one flat loop the compiler vectorises
-#pragma omp parallel for simd schedule(static) if (n > kParallelThreshold)
+#pragma omp parallel for simd schedule(static) if (n > kParallelElements)
         for (int64_t i = 0; i < n; ++i) out[i] = f(a[i], b[i]);
         return;
     }
-#pragma omp parallel for schedule(static) if (rows * cols > kParallelThreshold)
+#pragma omp parallel for schedule(static) if (rows * cols > kParallelElements)
     for (int64_t i = 0; i < rows; ++i) {
         const T* a_row = a + i * l.a_row_stride;
         const T* b_row = b + i * l.b_row_stride;
@@ -140,7 +139,7 @@ void add_inplace(Tensor& dst, const Tensor& src) {
         T* d = dst.data<T>();
         const T* s = src.data<T>();
         const int64_t n = dst.numel();
-#pragma omp parallel for simd schedule(static) if (n > kParallelThreshold)
+#pragma omp parallel for simd schedule(static) if (n > kParallelElements)
         for (int64_t i = 0; i < n; ++i) d[i] += s[i];
     });
 }
@@ -150,7 +149,7 @@ void uniform(Tensor& x, uint64_t seed, uint64_t first_counter, double low, doubl
         using T = decltype(zero);
         T* p = x.data<T>();
         const int64_t n = x.numel();
-#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
+#pragma omp parallel for schedule(static) if (n > kParallelElements)
         for (int64_t i = 0; i < n; ++i) {
             auto words = philox4x32_10(first_counter + static_cast<uint64_t>(i), seed);
             p[i] = static_cast<T>(low + (high - low) * uniform_from_words(words[0], words[1]));
@@ -163,7 +162,7 @@ void normal(Tensor& x, uint64_t seed, uint64_t first_counter, double mean, doubl
         using T = decltype(zero);
         T* p = x.data<T>();
         const int64_t n = x.numel();
-#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
+#pragma omp parallel for schedule(static) if (n > kParallelElements)
         for (int64_t i = 0; i < n; ++i) {
             auto words = philox4x32_10(first_counter + static_cast<uint64_t>(i), seed);
             p[i] = static_cast<T>(mean + stddev * normal_from_words(words));
@@ -186,7 +185,7 @@ void adam_update(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp
         const T one_minus_b1 = T(1.0 - beta1), one_minus_b2 = T(1.0 - beta2);
         const T step_size = T(lr / bias_correction1);
         const T sqrt_bc2 = T(std::sqrt(bias_correction2));
-#pragma omp parallel for simd schedule(static) if (n > kParallelThreshold)
+#pragma omp parallel for simd schedule(static) if (n > kParallelElements)
         for (int64_t i = 0; i < n; ++i) {
             T gi = g[i] + wd * p[i];
             m[i] = b1 * m[i] + one_minus_b1 * gi;

@@ -8,6 +8,7 @@
 #include "tensor/cpu/dispatch.h"
 #include "tensor/cpu/gemm_tile.h"
 #include "tensor/cpu/kernels.h"
+#include "tensor/cpu/parallel.h"
 
 namespace swirl::cpu {
 
@@ -22,7 +23,7 @@ template <typename T>
 void gemm_reference(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, int64_t M, int64_t K, int64_t N,
                     bool accumulate) {
     const int64_t blocks = (M + kRowBlock - 1) / kRowBlock;
-#pragma omp parallel for schedule(static) if (M * K * N > (1 << 16))
+#pragma omp parallel for schedule(static) if (M * K * N > kParallelMultiplyAdds)
     for (int64_t block = 0; block < blocks; ++block) {
         const int64_t i_end = std::min(M, (block + 1) * kRowBlock);
         for (int64_t i = block * kRowBlock; i < i_end; ++i) {
@@ -77,7 +78,7 @@ void gemm_narrow(T* out, const T* a, int64_t a_row, const T* b, int64_t M, int64
     std::vector<T> b_t(static_cast<std::size_t>(N * K));
     for (int64_t k = 0; k < K; ++k)
         for (int64_t j = 0; j < N; ++j) b_t[static_cast<std::size_t>(j * K + k)] = b[k * N + j];
-#pragma omp parallel for schedule(static) if (M * K * N > (1 << 16))
+#pragma omp parallel for schedule(static) if (M * K * N > kParallelMultiplyAdds)
     for (int64_t i = 0; i < M; ++i) {
         const T* a_i = a + i * a_row;
         for (int64_t j = 0; j < N; ++j) {
@@ -115,7 +116,7 @@ void gemm_rows(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, int
         gemm_reference(out, a, a_row, a_col, b, M, K, N, accumulate);
         return;
     }
-    const bool parallel = M * K * N > (1 << 16);
+    const bool parallel = M * K * N > kParallelMultiplyAdds;
     if (K <= kSplitAbove) {
         gemm_tiles(out, a, a_row, a_col, b, M, 0, K, N, accumulate, parallel);
         return;
@@ -127,7 +128,7 @@ void gemm_rows(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, int
         gemm_tiles(partial.data() + c * M * N, a, a_row, a_col, b, M, c * kChunk, std::min(K, (c + 1) * kChunk), N,
                    false, false);
     const int64_t n = M * N;
-#pragma omp parallel for schedule(static) if (n > (1 << 12))
+#pragma omp parallel for schedule(static) if (n > kParallelElements)
     for (int64_t e = 0; e < n; ++e) {
         T total = accumulate ? out[e] : T(0);
         for (int64_t c = 0; c < chunks; ++c) total += partial[static_cast<std::size_t>(c * n + e)];
@@ -182,7 +183,7 @@ void linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bi
         const T* bias_row = bias.data<T>();
         if (N % static_cast<int64_t>(64 / sizeof(T)) == 0) {
             // The fast path: bias and ReLU applied in the tiles' epilogue, one pass over the output.
-            gemm_tiles(o, x.data<T>(), K, int64_t{1}, weight_t.data(), M, 0, K, N, false, M * K * N > (1 << 16),
+            gemm_tiles(o, x.data<T>(), K, int64_t{1}, weight_t.data(), M, 0, K, N, false, M * K * N > kParallelMultiplyAdds,
                        Epilogue<T>{bias_row, fuse_relu});
             return;
         }
@@ -191,7 +192,7 @@ void linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bi
         gemm_rows(o, x.data<T>(), K, int64_t{1}, weight_t.data(), M, K, N, true);
         if (fuse_relu) {
             const int64_t n = M * N;
-#pragma omp parallel for simd schedule(static) if (n > (1 << 15))
+#pragma omp parallel for simd schedule(static) if (n > kParallelElements)
             for (int64_t i = 0; i < n; ++i) o[i] = o[i] > T(0) ? o[i] : T(0);
         }
     });

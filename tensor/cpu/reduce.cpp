@@ -4,6 +4,7 @@
 
 #include "tensor/cpu/dispatch.h"
 #include "tensor/cpu/kernels.h"
+#include "tensor/cpu/parallel.h"
 
 namespace swirl::cpu {
 
@@ -16,7 +17,7 @@ template <typename T>
 std::vector<double> column_partials(const T* x, int64_t M, int64_t N, int64_t& blocks) {
     blocks = (M + kBlockRows - 1) / kBlockRows;
     std::vector<double> partial(static_cast<std::size_t>(std::max<int64_t>(blocks, 1) * N), 0.0);
-#pragma omp parallel for schedule(static) if (blocks > 1)
+#pragma omp parallel for schedule(static) if (M * N > kParallelElements)
     for (int64_t block = 0; block < blocks; ++block) {
         double* acc = partial.data() + block * N;
         const int64_t end = std::min(M, (block + 1) * kBlockRows);
@@ -61,7 +62,7 @@ void sum_cols(Tensor& out, const Tensor& x) {
         const int64_t M = x.dim(0), N = x.dim(1);
         const T* in = x.data<T>();
         T* o = out.data<T>();
-#pragma omp parallel for schedule(static) if (M * N > (1 << 15))
+#pragma omp parallel for schedule(static) if (M * N > kParallelElements)
         for (int64_t i = 0; i < M; ++i) {
             double total = 0.0;
             for (int64_t j = 0; j < N; ++j) total += static_cast<double>(in[i * N + j]);

@@ -1,0 +1,13 @@
+// When the CPU kernels go parallel: below these sizes an op runs on one thread, because waking the other
+// threads (tens of microseconds with passive OpenMP waits) costs more than the work. Measured: at batch 4096
+// a training step ran slower on two threads than on one until these were raised from 2^15 / 2^16.
+#pragma once
+
+#include <cstdint>
+
+namespace swirl::cpu {
+
+constexpr int64_t kParallelElements = int64_t{1} << 20;      // elementwise ops and reductions: elements
+constexpr int64_t kParallelMultiplyAdds = int64_t{1} << 25;  // matrix products: M * K * N
+
+}  // namespace swirl::cpu
