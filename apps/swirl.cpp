@@ -102,8 +102,12 @@ void add_bench(CLI::App& app, BenchOptions& o) {
 void prefer_passive_openmp_waits(char** argv) {
 #ifdef _OPENMP
     if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr) return;
+    char path[4096];
+    const ssize_t length = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
+    if (length <= 0) return;
+    path[length] = '\0';
     ::setenv("OMP_WAIT_POLICY", "passive", 1);
-    ::execv("/proc/self/exe", argv);  // returns only on failure: then carry on with the defaults
+    ::execv(path, argv);  // returns only on failure: then carry on with the defaults
 #else
     (void)argv;
 #endif
@@ -113,6 +117,7 @@ void prefer_passive_openmp_waits(char** argv) {
 
 int main(int argc, char** argv) {
     prefer_passive_openmp_waits(argv);
+    swirl::set_flush_denormal(true);  // before any OpenMP thread exists: the threads inherit the mode
     CLI::App app{"swirl: the 2015 diffusion model (Sohl-Dickstein et al.) on a swiss roll, from scratch in C++"};
     app.require_subcommand(1);
     TrainOptions train;

@@ -3,6 +3,11 @@
 
 #include "tensor/error.h"
 
+#if defined(__SSE__)
+#include <pmmintrin.h>
+#include <xmmintrin.h>
+#endif
+
 namespace swirl {
 
 std::size_t dtype_size(DType dtype) {
@@ -27,6 +32,17 @@ bool is_floating(DType dtype) { return dtype == DType::f32 || dtype == DType::f6
 
 std::string device_name(Device device) {
     return device.is_cpu() ? std::string("cpu") : fmt::format("cuda:{}", device.index);
+}
+
+bool set_flush_denormal(bool enabled) {
+#if defined(__SSE__)
+    _MM_SET_FLUSH_ZERO_MODE(enabled ? _MM_FLUSH_ZERO_ON : _MM_FLUSH_ZERO_OFF);
+    _MM_SET_DENORMALS_ZERO_MODE(enabled ? _MM_DENORMALS_ZERO_ON : _MM_DENORMALS_ZERO_OFF);
+    return true;
+#else
+    (void)enabled;
+    return false;
+#endif
 }
 
 #ifndef SWIRL_WITH_CUDA

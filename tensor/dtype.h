@@ -34,6 +34,12 @@ std::string device_name(Device device);  // "cpu", "cuda:0"
 // without a GPU or driver.
 int cuda_device_count();
 
+// Flush denormal floats to zero on this thread and on the threads it starts later (x86 FTZ + DAZ; returns false
+// where the CPU has no such mode). As training goes on, Adam's second moments and small gradients decay into the
+// denormal range, where each operation takes a slow microcode path: without this, a run of 20000 steps at batch
+// 4096 slowed from 179 to under 70 steps/s. As torch.set_flush_denormal(True).
+bool set_flush_denormal(bool enabled);
+
 // Parses "cpu", "cuda" or "cuda:N"; throws swirl::Error on anything else.
 Device parse_device(const std::string& text);
 // Throws swirl::Error with one clear line when `device` cannot be used here: a CUDA device in a build without
