@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "apps/commands.h"
+#include "tensor/dtype.h"
 #include "tensor/error.h"
 
 using namespace swirl::app;
