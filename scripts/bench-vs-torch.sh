@@ -17,12 +17,8 @@ while [ $# -gt 0 ]; do
 done
 seed_torch=../shared/bench/seed_torch.py
 [ -f "$seed_torch" ] || { echo "missing $seed_torch" >&2; exit 1; }
-need=()
-for p in python3-torch python3-sklearn libopenblas0-pthread time; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if ((${#need[@]})); then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}"; fi
-[ -x build/release/apps/swirl ] || { bash scripts/install-deps.sh && cmake --preset release && cmake --build --preset release; }
+bash scripts/install-deps.sh python3-torch python3-sklearn libopenblas0-pthread time
+[ -x build/release/apps/swirl ] || { cmake --preset release && cmake --build --preset release; }
 
 results=$(mktemp)
 steps_for() { if [ "$1" -ge 32000 ]; then echo 20; elif [ "$1" -ge 2048 ]; then echo 100; else echo 1000; fi; }

@@ -16,17 +16,7 @@ source_dir=${SWIRL_FUZZ_SOURCE:-$root}
 build=$root/build/fuzz
 fuzzer=$build/tests/fuzz/fuzz_safetensors
 
-bash scripts/install-deps.sh
-missing=()
-for p in clang-14 libclang-rt-14-dev; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "swirl: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q "${missing[@]}"
-fi
+bash scripts/install-deps.sh clang-14 libclang-rt-14-dev
 
 # The libraries get ASan+UBSan and libFuzzer's coverage instrumentation; the reader needs no OpenMP or CUDA.
 CC=clang-14 CXX=clang++-14 cmake -S "$source_dir" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -1,4 +1,5 @@
 // CPU elementwise kernels: unary maps, broadcasting binary ops, fills, copies, and random fills.
+#include <array>
 #include <cmath>
 
 #include "tensor/cpu/dispatch.h"
@@ -144,29 +145,30 @@ void add_inplace(Tensor& dst, const Tensor& src) {
     });
 }
 
-void uniform(Tensor& x, uint64_t seed, uint64_t first_counter, double low, double high) {
-    dispatch_floating(x.dtype(), "uniform", [&](auto zero) {
+namespace {
+// x[i] = draw(Philox block (seed, first_counter + i)): a value depends on its index only, never on a thread.
+template <typename Draw>
+void fill_from_counters(Tensor& x, uint64_t seed, uint64_t first_counter, const char* op, Draw draw) {
+    dispatch_floating(x.dtype(), op, [&](auto zero) {
         using T = decltype(zero);
         T* p = x.data<T>();
         const int64_t n = x.numel();
 #pragma omp parallel for schedule(static) if (n > kParallelElements)
-        for (int64_t i = 0; i < n; ++i) {
-            auto words = philox4x32_10(first_counter + static_cast<uint64_t>(i), seed);
-            p[i] = static_cast<T>(low + (high - low) * uniform_from_words(words[0], words[1]));
-        }
+        for (int64_t i = 0; i < n; ++i)
+            p[i] = static_cast<T>(draw(philox4x32_10(first_counter + static_cast<uint64_t>(i), seed)));
+    });
+}
+}  // namespace
+
+void uniform(Tensor& x, uint64_t seed, uint64_t first_counter, double low, double high) {
+    fill_from_counters(x, seed, first_counter, "uniform", [low, high](const std::array<uint32_t, 4>& words) {
+        return low + (high - low) * uniform_from_words(words[0], words[1]);
     });
 }
 
 void normal(Tensor& x, uint64_t seed, uint64_t first_counter, double mean, double stddev) {
-    dispatch_floating(x.dtype(), "normal", [&](auto zero) {
-        using T = decltype(zero);
-        T* p = x.data<T>();
-        const int64_t n = x.numel();
-#pragma omp parallel for schedule(static) if (n > kParallelElements)
-        for (int64_t i = 0; i < n; ++i) {
-            auto words = philox4x32_10(first_counter + static_cast<uint64_t>(i), seed);
-            p[i] = static_cast<T>(mean + stddev * normal_from_words(words));
-        }
+    fill_from_counters(x, seed, first_counter, "normal", [mean, stddev](const std::array<uint32_t, 4>& words) {
+        return mean + stddev * normal_from_words(words);
     });
 }
 
