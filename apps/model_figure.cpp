@@ -2,6 +2,7 @@
 #include "apps/model_figure.h"
 
 #include "apps/figures.h"
+#include "diffusion/objective.h"
 #include "diffusion/sampler.h"
 #include "diffusion/swiss_roll.h"
 #include "tensor/ops.h"
@@ -30,7 +31,7 @@ void draw_model_figure(const std::string& path, diffusion::ReverseModel& model, 
         if (t > 0) {
             Tensor eps = Tensor::empty(x0.shape(), x0.dtype(), x0.device());
             normal_(eps, gen);
-            xt = add(scale(x0, schedule.signal_scale(t)), scale(eps, schedule.noise_scale(t)));
+            xt = diffusion::forward_process(schedule, x0, eps, t).xt;
         }
         forward[i] = to_points(xt);
         reverse[i] = to_points(trajectory[static_cast<std::size_t>(t)]);
