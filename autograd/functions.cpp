@@ -129,49 +129,24 @@ Variable linear_relu(const Variable& x, const Variable& weight, const Variable& 
     return linear_primitive("linear_relu", x, weight, bias, true);
 }
 
-Variable grouped_linear(const Variable& x, const std::vector<RowBlock>& blocks, const std::vector<Variable>& weights,
-                        const std::vector<Variable>& biases, bool relu) {
-    SWIRL_CHECK(weights.size() == biases.size() && !weights.empty(), "grouped_linear: {} weights but {} biases",
-                weights.size(), biases.size());
-    const Tensor x_data = x.data();
-    check_matrix(x_data, "grouped_linear", "x");
-    const int64_t rows = x_data.dim(0), out_features = weights[0].data().dim(0);
-    int64_t expected_begin = 0;
-    for (const RowBlock& block : blocks) {
-        SWIRL_CHECK(block.begin == expected_begin && block.begin <= block.end && block.layer < weights.size(),
-                    "grouped_linear: blocks must tile the rows in order with valid layers; block [{}, {}) layer {}",
-                    block.begin, block.end, block.layer);
-        expected_begin = block.end;
-    }
-    SWIRL_CHECK(expected_begin == rows, "grouped_linear: the blocks cover {} of {} rows", expected_begin, rows);
-    Tensor out = Tensor::empty({rows, out_features}, x_data.dtype(), x_data.device());
-    std::vector<Tensor> weight_data;
-    for (std::size_t l = 0; l < weights.size(); ++l) weight_data.push_back(weights[l].data());
-    for (const RowBlock& block : blocks) {
-        Tensor out_rows = out.rows(block.begin, block.end);
-        linear_into(out_rows, x_data.rows(block.begin, block.end), weight_data[block.layer], biases[block.layer].data(),
-                    relu);
-    }
+Variable mlp(const Variable& x, const std::vector<MlpLayer>& layers, const std::vector<MlpGroup>& groups) {
+    std::vector<DenseLayer> dense;
     std::vector<Variable> inputs{x};
-    inputs.insert(inputs.end(), weights.begin(), weights.end());
-    inputs.insert(inputs.end(), biases.begin(), biases.end());
-    const std::size_t layers = weights.size();
-    return make_result(relu ? "grouped_linear_relu" : "grouped_linear", out, inputs,
-                       [x_data, weight_data, blocks, out, relu, layers](const Tensor& grad, InputGradients& in) {
-                           const Tensor g = relu ? relu_backward(grad, out) : grad;
-                           Tensor grad_x = in.needs(0) ? Tensor::empty(x_data.shape(), g.dtype(), g.device()) : Tensor();
-                           for (const RowBlock& block : blocks) {
-                               const Tensor g_rows = g.rows(block.begin, block.end);
-                               const Tensor x_rows = x_data.rows(block.begin, block.end);
-                               if (grad_x.defined()) {
-                                   Tensor grad_x_rows = grad_x.rows(block.begin, block.end);
-                                   matmul_into(grad_x_rows, g_rows, weight_data[block.layer]);
-                               }
-                               if (in.needs(1 + block.layer)) in.add(1 + block.layer, swirl::matmul(g_rows, x_rows, true, false));
-                               if (in.needs(1 + layers + block.layer))
-                                   in.add(1 + layers + block.layer, swirl::sum(g_rows, 0).reshape({g.dim(1)}));
+    for (const MlpLayer& layer : layers) {
+        dense.push_back({layer.weight.data(), layer.bias.data(), layer.relu});
+        inputs.push_back(layer.weight);
+        inputs.push_back(layer.bias);
+    }
+    const Tensor x_data = x.data();
+    // Inputs: x, then weight and bias of each layer. Only x is kept: the backward recomputes the activations.
+    return make_result("mlp", swirl::mlp(x_data, dense, groups), inputs,
+                       [x_data, dense, groups](const Tensor& grad, InputGradients& in) {
+                           MlpGradients grads = mlp_backward(grad, x_data, dense, groups, in.needs(0));
+                           if (in.needs(0)) in.add(0, grads.x);
+                           for (std::size_t l = 0; l < dense.size(); ++l) {
+                               if (in.needs(1 + 2 * l) && grads.weights[l].defined()) in.add(1 + 2 * l, grads.weights[l]);
+                               if (in.needs(2 + 2 * l) && grads.biases[l].defined()) in.add(2 + 2 * l, grads.biases[l]);
                            }
-                           if (grad_x.defined()) in.add(0, grad_x);
                        });
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "autograd/variable.h"
+#include "tensor/mlp.h"
 
 namespace swirl::autograd {
 
@@ -33,16 +34,15 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
 // relu(linear(x, weight, bias)) fused: the bias and the ReLU are applied in the matmul's epilogue.
 Variable linear_relu(const Variable& x, const Variable& weight, const Variable& bias);
 
-// Rows [begin, end) of a batch that go through layer `layer` of a grouped_linear.
-struct RowBlock {
-    int64_t begin, end;
-    std::size_t layer;
+// A stack of Linear (+ ReLU) layers as one primitive (tensor/mlp.h): the rows of each group of x [M, K] go
+// through the layers of the group's path in order -> [M, N]. On the CPU every activation stays in the cache and
+// the backward recomputes them; nn::Sequential and the diffusion model (head + per-step tails) run through it.
+struct MlpLayer {
+    Variable weight;  // [out, in]
+    Variable bias;    // [out]
+    bool relu = false;
 };
-// x [B, K] -> [B, N]: the rows of each block through their own layer, weights[layer] [N, K] and biases[layer] [N]
-// (then ReLU if relu); the blocks tile [0, B) in order. One primitive for all blocks, so the backward writes one
-// gradient for x instead of one full-size gradient per block (the per-sample timestep heads).
-Variable grouped_linear(const Variable& x, const std::vector<RowBlock>& blocks, const std::vector<Variable>& weights,
-                        const std::vector<Variable>& biases, bool relu);
+Variable mlp(const Variable& x, const std::vector<MlpLayer>& layers, const std::vector<MlpGroup>& groups);
 
 // Reductions: sum/mean of everything -> []; along an axis of a matrix, keeping it: [M, N] -> [1, N] or [M, 1].
 Variable sum(const Variable& x);

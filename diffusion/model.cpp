@@ -43,31 +43,25 @@ ReverseStep ReverseModel::split_output(const Variable& out) {
 }
 
 ReverseStep ReverseModel::forward(const Variable& xt, int64_t t) {
-    return split_output(tail(t)((*network_head)(xt)));
+    return forward_grouped(xt, {{t, 0, xt.data().dim(0)}});
 }
 
 ReverseStep ReverseModel::forward_grouped(const Variable& xt, const std::vector<StepGroup>& groups) {
     SWIRL_CHECK(!groups.empty(), "ReverseModel: no step groups");
-    if (groups.size() == 1 && groups[0].begin == 0 && groups[0].end == xt.data().dim(0))
-        return forward(xt, groups[0].t);  // one step for the whole batch: the seed's path
-    std::vector<ag::RowBlock> blocks;
+    // One autograd::mlp for the whole batch: the head's layers, then each group's tail.
+    std::vector<ag::MlpLayer> layers = network_head->mlp_layers();
+    const std::size_t head_layers = layers.size();
+    std::vector<MlpGroup> rows;
     for (const StepGroup& group : groups) {
-        tail(group.t);  // checks the range of t
-        blocks.push_back({group.begin, group.end, static_cast<std::size_t>(group.t - 1)});
+        std::vector<std::size_t> path(head_layers);
+        for (std::size_t l = 0; l < head_layers; ++l) path[l] = l;
+        for (const ag::MlpLayer& layer : tail(group.t).mlp_layers()) {
+            path.push_back(layers.size());
+            layers.push_back(layer);
+        }
+        rows.push_back({group.begin, group.end, std::move(path)});
     }
-    // Each tail is Linear(H, H) ReLU Linear(H, 2d): its two Linear layers, for every step.
-    std::vector<Variable> first_weights, first_biases, second_weights, second_biases;
-    for (std::size_t i = 0; i < network_tail->size(); ++i) {
-        auto& first = dynamic_cast<nn::Linear&>((*network_tail)[i][0]);
-        auto& second = dynamic_cast<nn::Linear&>((*network_tail)[i][2]);
-        first_weights.push_back(first.weight);
-        first_biases.push_back(first.bias);
-        second_weights.push_back(second.weight);
-        second_biases.push_back(second.bias);
-    }
-    Variable hidden = (*network_head)(xt);
-    Variable tail_hidden = ag::grouped_linear(hidden, blocks, first_weights, first_biases, /*relu=*/true);
-    return split_output(ag::grouped_linear(tail_hidden, blocks, second_weights, second_biases, /*relu=*/false));
+    return split_output(ag::mlp(xt, layers, rows));
 }
 
 }  // namespace swirl::diffusion

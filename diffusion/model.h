@@ -33,8 +33,8 @@ public:
 
     // xt [B, d], every row at step t (1-based, 2..T): the seed's MLP.forward(xt, t - 1).
     ReverseStep forward(const Variable& xt, int64_t t);
-    // xt [B, d] whose rows are grouped by step (groups tile [0, B) in order): the head runs once on all rows,
-    // and each group's rows go through their own tail, all groups in one grouped_linear per tail layer.
+    // xt [B, d] whose rows are grouped by step (groups tile [0, B) in order): each group's rows go through the
+    // head and their own tail, all of it one autograd::mlp.
     ReverseStep forward_grouped(const Variable& xt, const std::vector<StepGroup>& groups);
 
     const ModelConfig& config() const { return config_; }

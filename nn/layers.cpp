@@ -34,18 +34,27 @@ void Sequential::push_back(std::shared_ptr<Layer> layer) {
     layers_.push_back(std::move(layer));
 }
 
-Variable Sequential::forward(const Variable& x) {
-    Variable h = x;
+std::vector<autograd::MlpLayer> Sequential::mlp_layers() const {
+    std::vector<autograd::MlpLayer> layers;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
         auto* linear = dynamic_cast<Linear*>(layers_[i].get());
         const bool relu_next = i + 1 < layers_.size() && dynamic_cast<ReLU*>(layers_[i + 1].get()) != nullptr;
-        if (linear != nullptr && relu_next) {
-            h = autograd::linear_relu(h, linear->weight, linear->bias);
-            ++i;  // the ReLU is done
-        } else {
-            h = layers_[i]->forward(h);
-        }
+        if (linear == nullptr) return {};  // a ReLU not after a Linear, or another kind of layer
+        layers.push_back({linear->weight, linear->bias, relu_next});
+        if (relu_next) ++i;
     }
+    return layers;
+}
+
+Variable Sequential::forward(const Variable& x) {
+    const std::vector<autograd::MlpLayer> layers = mlp_layers();
+    if (!layers.empty() && x.data().rank() == 2) {
+        std::vector<std::size_t> path(layers.size());
+        for (std::size_t l = 0; l < path.size(); ++l) path[l] = l;
+        return autograd::mlp(x, layers, {{0, x.data().dim(0), path}});
+    }
+    Variable h = x;
+    for (auto& layer : layers_) h = layer->forward(h);
     return h;
 }
 

@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "autograd/functions.h"
 #include "nn/module.h"
 #include "tensor/generator.h"
 
@@ -27,8 +28,9 @@ public:
     Variable forward(const Variable& x) override;
 };
 
-// Layers applied in order, registered as "0", "1", ... as in torch.nn.Sequential. A Linear directly followed by
-// a ReLU runs as one fused linear_relu (same result, one pass over the output).
+// Layers applied in order, registered as "0", "1", ... as in torch.nn.Sequential. A stack of Linear layers, each
+// optionally followed by a ReLU, runs as one autograd::mlp (same result; on the CPU every activation stays in
+// the cache); anything else runs layer by layer.
 class Sequential : public Layer {
 public:
     Sequential() = default;
@@ -37,6 +39,9 @@ public:
     Variable forward(const Variable& x) override;
     std::size_t size() const { return layers_.size(); }
     Layer& operator[](std::size_t i) { return *layers_.at(i); }
+    // The layers as an autograd::mlp stack, or empty if they are not only Linear layers each optionally followed
+    // by one ReLU.
+    std::vector<autograd::MlpLayer> mlp_layers() const;
 
 private:
     std::vector<std::shared_ptr<Layer>> layers_;

@@ -39,13 +39,17 @@ std::vector<GradcheckCase> gradcheck_table() {
         table.push_back({name, "x [5, 3], weight [4, 3]", {{5, 3}, {4, 3}, {4}}, f});
         table.push_back({name, "x [2, 2], weight [6, 2]", {{2, 2}, {6, 2}, {6}}, f});
     }
-    for (bool relu : {false, true}) {
-        // Rows 0-1 through layer 1, rows 2-4 through layer 0; inputs: x, weight 0, weight 1, bias 0, bias 1.
-        table.push_back({"grouped_linear", relu ? "two blocks, two layers, ReLU" : "two blocks, two layers",
-                         {{5, 3}, {4, 3}, {4, 3}, {4}, {4}}, [relu](const V& in) {
-                             return ag::grouped_linear(in[0], {{0, 2, 1}, {2, 5, 0}}, {in[1], in[2]}, {in[3], in[4]}, relu);
-                         }});
-    }
+    // Inputs: x, then weight and bias of each layer.
+    table.push_back({"mlp", "x [5, 3] -> 4 ReLU -> 2", {{5, 3}, {4, 3}, {4}, {2, 4}, {2}}, [](const V& in) {
+                         return ag::mlp(in[0], {{in[1], in[2], true}, {in[3], in[4], false}}, {{0, 5, {0, 1}}});
+                     }});
+    // A shared first layer 16 wide (whole vectors: the tiled product), then per group its own 3-wide layer (the
+    // narrow one); the 2-wide input takes the transposed weight gradient.
+    table.push_back({"mlp", "two groups, shared layer, x [7, 2] -> 16 -> 3",
+                     {{7, 2}, {16, 2}, {16}, {3, 16}, {3}, {3, 16}, {3}}, [](const V& in) {
+                         return ag::mlp(in[0], {{in[1], in[2], true}, {in[3], in[4], false}, {in[5], in[6], true}},
+                                        {{0, 3, {0, 2}}, {3, 3, {0, 1}}, {3, 7, {0, 1}}});
+                     }});
     table.push_back({"sum", "all of [3, 4]", {{3, 4}}, [](const V& in) { return ag::sum(in[0]); }});
     table.push_back({"sum", "axis 0 of [3, 4]", {{3, 4}}, [](const V& in) { return ag::sum(in[0], 0); }});
     table.push_back({"sum", "axis 1 of [3, 4]", {{3, 4}}, [](const V& in) { return ag::sum(in[0], 1); }});

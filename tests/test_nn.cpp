@@ -53,20 +53,26 @@ TEST_CASE("Linear initialises weight [out, in] and bias uniformly in +-1/sqrt(in
     CHECK(hi > 0.24);
 }
 
-TEST_CASE("Sequential's fused Linear+ReLU equals the unfused layers, forward and backward") {
+TEST_CASE("a Sequential of Linear and ReLU layers runs as one mlp and equals the layers one by one") {
     Generator gen(5);
-    auto linear = std::make_shared<nn::Linear>(3, 4, gen, DType::f64);
-    nn::Sequential fused({linear, std::make_shared<nn::ReLU>()});
+    auto first = std::make_shared<nn::Linear>(3, 8, gen, DType::f64);
+    auto second = std::make_shared<nn::Linear>(8, 2, gen, DType::f64);
+    nn::Sequential fused({first, std::make_shared<nn::ReLU>(), second});
     Variable x(Tensor::randn({6, 3}, gen, DType::f64), true);
     Variable y = fused(x);
-    CHECK(y.grad_fn()->name == "linear_relu");
+    CHECK(y.grad_fn()->name == "mlp");
     ag::sum(ag::square(y)).backward();
-    const Tensor fused_grad = linear->weight.grad().clone();
-    linear->zero_grad();
-    Variable reference = ag::relu(ag::linear(x, linear->weight, linear->bias));
+    const Tensor fused_weight_grad = first->weight.grad().clone(), fused_x_grad = x.grad().clone();
+    fused.zero_grad();
+    x.zero_grad();
+    Variable reference = ag::linear(ag::relu(ag::linear(x, first->weight, first->bias)), second->weight, second->bias);
     SWIRL_CHECK_CLOSE(y.data(), reference.data(), 1e-14, 1e-14);
     ag::sum(ag::square(reference)).backward();
-    SWIRL_CHECK_CLOSE(fused_grad, linear->weight.grad(), 1e-14, 1e-14);
+    SWIRL_CHECK_CLOSE(fused_weight_grad, first->weight.grad(), 1e-14, 1e-14);
+    SWIRL_CHECK_CLOSE(fused_x_grad, x.grad(), 1e-14, 1e-14);
+    // A ReLU that does not follow a Linear: layer by layer.
+    nn::Sequential other({std::make_shared<nn::ReLU>(), first});
+    CHECK(other(x).grad_fn()->name == "linear");
 }
 
 TEST_CASE("load_state_dict copies matching tensors and names what does not match") {

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "tensor/cpu/gemm.h"
+
 namespace swirl::cpu {
 
 // 7 rows x 4 vectors = 28 accumulators, plus 4 vectors of b: the 32 registers of AVX-512 (measured: 7 rows beat
@@ -17,14 +19,6 @@ constexpr int64_t kTileVectorWidth = 16;  // floats per vector
 template <typename T>
 struct TileVector {
     typedef T type __attribute__((vector_size(64)));  // 16 floats or 8 doubles
-};
-
-// What happens to a tile before it is stored: a bias row added first (nullptr: none) and a ReLU after, so that
-// Linear (+ ReLU) runs in one pass over its output.
-template <typename T>
-struct Epilogue {
-    const T* bias = nullptr;  // [N], indexed by output column
-    bool relu = false;
 };
 
 // out[r, 16 v + l] (+)= sum_k A[r, k] * b[k, 16 v + l] for r < rows (<= kTileRows), v < kVectors, where

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "tensor/backend.h"
+#include "tensor/mlp.h"
 #include "tensor/tensor.h"
 
 namespace swirl::cpu {
@@ -24,6 +25,12 @@ void matmul(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool tr
 void matmul_reference(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b);
 // out [M, N] = x [M, K] @ weight [N, K]^T + bias [N], then ReLU if fuse_relu.
 void linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias, bool fuse_relu);
+
+// The fused MLP (tensor/mlp.h), shapes checked by tensor/mlp.cpp. mlp_forward: out [M, N] from x [M, K].
+// mlp_backward writes the gradients that are defined in grads (x's; the weights and biases of the layers used).
+void mlp_forward(Tensor& out, const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups);
+void mlp_backward(MlpGradients& grads, const Tensor& grad_out, const Tensor& x, const std::vector<DenseLayer>& layers,
+                  const std::vector<MlpGroup>& groups);
 
 void sum_all(Tensor& out, const Tensor& x);   // out [] (or any one-element shape)
 void sum_rows(Tensor& out, const Tensor& x);  // x [M, N] -> out [1, N], summing over the rows

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "tensor/cpu/dispatch.h"
+#include "tensor/cpu/gemm.h"
 #include "tensor/cpu/gemm_tile.h"
 #include "tensor/cpu/kernels.h"
 #include "tensor/cpu/parallel.h"
@@ -21,9 +22,9 @@ constexpr int64_t kRowBlock = 8;
 // `accumulate` false starts out at zero.
 template <typename T>
 void gemm_reference(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, int64_t M, int64_t K, int64_t N,
-                    bool accumulate) {
+                    bool accumulate, bool parallel) {
     const int64_t blocks = (M + kRowBlock - 1) / kRowBlock;
-#pragma omp parallel for schedule(static) if (M * K * N > kParallelMultiplyAdds)
+#pragma omp parallel for schedule(static) if (parallel)
     for (int64_t block = 0; block < blocks; ++block) {
         const int64_t i_end = std::min(M, (block + 1) * kRowBlock);
         for (int64_t i = block * kRowBlock; i < i_end; ++i) {
@@ -113,7 +114,7 @@ void gemm_rows(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, int
         return;
     }
     if (N == 0 || N % lanes != 0 || M == 0) {
-        gemm_reference(out, a, a_row, a_col, b, M, K, N, accumulate);
+        gemm_reference(out, a, a_row, a_col, b, M, K, N, accumulate, M * K * N > kParallelMultiplyAdds);
         return;
     }
     const bool parallel = M * K * N > kParallelMultiplyAdds;
@@ -147,6 +148,31 @@ std::vector<T> transposed(const T* m, int64_t rows, int64_t cols) {
 
 }  // namespace
 
+template <typename T>
+void gemm_serial(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, int64_t M, int64_t K, int64_t N,
+                 bool accumulate, const Epilogue<T>& epilogue) {
+    if (N % static_cast<int64_t>(64 / sizeof(T)) == 0) {
+        gemm_tiles(out, a, a_row, a_col, b, M, 0, K, N, accumulate, false, epilogue);
+        return;
+    }
+    if (epilogue.bias != nullptr && !accumulate) {
+        for (int64_t i = 0; i < M; ++i)
+            for (int64_t j = 0; j < N; ++j) out[i * N + j] = epilogue.bias[j];
+        accumulate = true;
+    } else if (epilogue.bias != nullptr) {
+        for (int64_t i = 0; i < M; ++i)
+            for (int64_t j = 0; j < N; ++j) out[i * N + j] += epilogue.bias[j];
+    }
+    gemm_reference(out, a, a_row, a_col, b, M, K, N, accumulate, false);
+    if (epilogue.relu)
+        for (int64_t e = 0; e < M * N; ++e) out[e] = out[e] > T(0) ? out[e] : T(0);
+}
+
+template void gemm_serial<float>(float*, const float*, int64_t, int64_t, const float*, int64_t, int64_t, int64_t, bool,
+                                 const Epilogue<float>&);
+template void gemm_serial<double>(double*, const double*, int64_t, int64_t, const double*, int64_t, int64_t, int64_t,
+                                  bool, const Epilogue<double>&);
+
 void matmul(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
     dispatch_floating(out.dtype(), "matmul", [&](auto zero) {
         using T = decltype(zero);
@@ -170,7 +196,7 @@ void matmul_reference(Tensor& out, const Tensor& a, const Tensor& b, bool trans_
         const int64_t M = out.dim(0), N = out.dim(1), K = trans_a ? a.dim(0) : a.dim(1);
         std::vector<T> b_t = trans_b ? transposed(b.data<T>(), N, K) : std::vector<T>(b.data<T>(), b.data<T>() + K * N);
         gemm_reference(out.data<T>(), a.data<T>(), trans_a ? int64_t{1} : K, trans_a ? M : int64_t{1}, b_t.data(), M, K, N,
-                       false);
+                       false, M * K * N > kParallelMultiplyAdds);
     });
 }
 

@@ -5,9 +5,30 @@
 
 #include <cstdint>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace swirl::cpu {
 
 constexpr int64_t kParallelElements = int64_t{1} << 20;      // elementwise ops and reductions: elements
 constexpr int64_t kParallelMultiplyAdds = int64_t{1} << 25;  // matrix products: M * K * N
+
+// The threads a parallel region may use, and the calling thread's index in it (for per-thread scratch).
+inline int max_threads() {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+inline int thread_index() {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
 
 }  // namespace swirl::cpu

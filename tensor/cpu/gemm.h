@@ -1,0 +1,24 @@
+// The CPU matrix product as building blocks for other kernels (the fused MLP in tensor/cpu/mlp.cpp): a product
+// on the calling thread, over raw pointers, with the bias + ReLU epilogue of Linear.
+#pragma once
+
+#include <cstdint>
+
+namespace swirl::cpu {
+
+// What happens to an output before it is stored: a bias row added first (nullptr: none) and a ReLU after, so
+// that Linear (+ ReLU) runs in one pass over its output.
+template <typename T>
+struct Epilogue {
+    const T* bias = nullptr;  // [N], indexed by output column
+    bool relu = false;
+};
+
+// out [M, N] (+)= A [M, K] @ b [K, N], then the epilogue, on the calling thread (no OpenMP), where
+// A[i, k] = a[i * a_row + k * a_col] (so a^T is read in place) and b is row-major. The register-blocked tiles when
+// N is a multiple of one vector (16 floats, 8 doubles), the reference loop otherwise. Defined for float and double.
+template <typename T>
+void gemm_serial(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, int64_t M, int64_t K, int64_t N,
+                 bool accumulate, const Epilogue<T>& epilogue = {});
+
+}  // namespace swirl::cpu

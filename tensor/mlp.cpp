@@ -1,0 +1,152 @@
+// The fused MLP op: its checks, the dispatch (the CPU kernel or the composition), and the composition itself.
+#include "tensor/mlp.h"
+
+#include <algorithm>
+
+#include "tensor/cpu/kernels.h"
+#include "tensor/error.h"
+#include "tensor/ops.h"
+
+namespace swirl {
+
+namespace {
+
+// Checks the layers and groups against x [M, K]; returns N, the width of the output.
+int64_t check_mlp(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
+                  const char* op) {
+    check_floating(x, op);
+    check_matrix(x, op, "x");
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+        const DenseLayer& layer = layers[l];
+        check_matrix(layer.weight, op, "weight");
+        check_same_dtype(x, layer.weight, op);
+        check_same_device(x, layer.weight, op);
+        check_same_dtype(x, layer.bias, op);
+        check_same_device(x, layer.bias, op);
+        SWIRL_CHECK(layer.bias.rank() == 1 && layer.bias.dim(0) == layer.weight.dim(0),
+                    "{}: layer {} has bias {} for weight {} (expected [{}])", op, l, shape_str(layer.bias.shape()),
+                    shape_str(layer.weight.shape()), layer.weight.dim(0));
+    }
+    SWIRL_CHECK(!groups.empty(), "{}: no row groups (expected at least one, covering the {} rows of x)", op, x.dim(0));
+    int64_t next_row = 0, out_width = -1;
+    for (const MlpGroup& group : groups) {
+        SWIRL_CHECK(group.begin == next_row && group.begin <= group.end && !group.path.empty(),
+                    "{}: groups must tile the rows in order, each with a non-empty path; got rows [{}, {}) after row {}",
+                    op, group.begin, group.end, next_row);
+        next_row = group.end;
+        int64_t width = x.dim(1);
+        for (std::size_t k = 0; k < group.path.size(); ++k) {
+            const std::size_t l = group.path[k];
+            SWIRL_CHECK(l < layers.size(), "{}: path names layer {} of {}", op, l, layers.size());
+            SWIRL_CHECK(std::count(group.path.begin(), group.path.end(), l) == 1,
+                        "{}: layer {} appears twice in the path of rows [{}, {})", op, l, group.begin, group.end);
+            SWIRL_CHECK(layers[l].weight.dim(1) == width, "{}: layer {} takes {} inputs but receives {} (weight {})", op,
+                        l, layers[l].weight.dim(1), width, shape_str(layers[l].weight.shape()));
+            width = layers[l].weight.dim(0);
+        }
+        SWIRL_CHECK(out_width < 0 || width == out_width, "{}: paths end with {} and {} outputs (expected one width)", op,
+                    out_width, width);
+        out_width = width;
+    }
+    SWIRL_CHECK(next_row == x.dim(0), "{}: the groups cover {} of the {} rows of x", op, next_row, x.dim(0));
+    return out_width;
+}
+
+// Whether some rows go through layer l (an empty group uses nothing).
+bool layer_used(const std::vector<MlpGroup>& groups, std::size_t l) {
+    return std::any_of(groups.begin(), groups.end(), [l](const MlpGroup& g) {
+        return g.begin < g.end && std::find(g.path.begin(), g.path.end(), l) != g.path.end();
+    });
+}
+
+// Undefined gradients for the layers no group uses, empty ones (to be written) for the rest.
+MlpGradients empty_gradients(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
+                             bool need_x) {
+    MlpGradients grads;
+    if (need_x) grads.x = Tensor::empty(x.shape(), x.dtype(), x.device());
+    grads.weights.resize(layers.size());
+    grads.biases.resize(layers.size());
+    for (std::size_t l = 0; l < layers.size(); ++l)
+        if (layer_used(groups, l)) {
+            grads.weights[l] = Tensor::empty(layers[l].weight.shape(), x.dtype(), x.device());
+            grads.biases[l] = Tensor::empty(layers[l].bias.shape(), x.dtype(), x.device());
+        }
+    return grads;
+}
+
+}  // namespace
+
+Tensor mlp(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups) {
+    const int64_t out_width = check_mlp(x, layers, groups, "mlp");
+    if (!x.device().is_cpu()) return mlp_composed(x, layers, groups);
+    Tensor out = Tensor::empty({x.dim(0), out_width}, x.dtype(), x.device());
+    cpu::mlp_forward(out, x, layers, groups);
+    return out;
+}
+
+MlpGradients mlp_backward(const Tensor& grad_out, const Tensor& x, const std::vector<DenseLayer>& layers,
+                          const std::vector<MlpGroup>& groups, bool need_x) {
+    const int64_t out_width = check_mlp(x, layers, groups, "mlp_backward");
+    check_same_dtype(x, grad_out, "mlp_backward");
+    check_same_device(x, grad_out, "mlp_backward");
+    SWIRL_CHECK(grad_out.shape() == Shape({x.dim(0), out_width}), "mlp_backward: grad_out {} does not fit [{}, {}]",
+                shape_str(grad_out.shape()), x.dim(0), out_width);
+    if (!x.device().is_cpu()) return mlp_backward_composed(grad_out, x, layers, groups, need_x);
+    MlpGradients grads = empty_gradients(x, layers, groups, need_x);
+    cpu::mlp_backward(grads, grad_out, x, layers, groups);
+    return grads;
+}
+
+Tensor mlp_composed(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups) {
+    const int64_t out_width = check_mlp(x, layers, groups, "mlp");
+    Tensor out = Tensor::empty({x.dim(0), out_width}, x.dtype(), x.device());
+    for (const MlpGroup& group : groups) {
+        if (group.begin == group.end) continue;
+        Tensor h = x.rows(group.begin, group.end);
+        for (std::size_t k = 0; k + 1 < group.path.size(); ++k) {
+            const DenseLayer& layer = layers[group.path[k]];
+            h = linear(h, layer.weight, layer.bias, layer.relu);
+        }
+        Tensor out_rows = out.rows(group.begin, group.end);
+        const DenseLayer& last = layers[group.path.back()];
+        linear_into(out_rows, h, last.weight, last.bias, last.relu);
+    }
+    return out;
+}
+
+MlpGradients mlp_backward_composed(const Tensor& grad_out, const Tensor& x, const std::vector<DenseLayer>& layers,
+                                   const std::vector<MlpGroup>& groups, bool need_x) {
+    check_mlp(x, layers, groups, "mlp_backward");
+    MlpGradients grads;
+    if (need_x) grads.x = Tensor::zeros(x.shape(), x.dtype(), x.device());
+    grads.weights.resize(layers.size());
+    grads.biases.resize(layers.size());
+    auto accumulate = [](Tensor& total, const Tensor& part) {
+        if (total.defined())
+            add_(total, part);
+        else
+            total = part;
+    };
+    for (const MlpGroup& group : groups) {
+        if (group.begin == group.end) continue;
+        // The forward again: activations[k] is the input of the path's k-th layer.
+        std::vector<Tensor> activations{x.rows(group.begin, group.end)};
+        for (const std::size_t l : group.path)
+            activations.push_back(linear(activations.back(), layers[l].weight, layers[l].bias, layers[l].relu));
+        Tensor grad = grad_out.rows(group.begin, group.end);
+        for (std::size_t k = group.path.size(); k-- > 0;) {
+            const DenseLayer& layer = layers[group.path[k]];
+            if (layer.relu) grad = relu_backward(grad, activations[k + 1]);
+            accumulate(grads.weights[group.path[k]], matmul(grad, activations[k], true, false));  // [out, in]
+            accumulate(grads.biases[group.path[k]], sum(grad, 0).reshape({grad.dim(1)}));
+            if (k > 0 || need_x) grad = matmul(grad, layer.weight);  // [rows, in]
+        }
+        if (need_x) {
+            Tensor grad_x_rows = grads.x.rows(group.begin, group.end);
+            copy_(grad_x_rows, grad);
+        }
+    }
+    return grads;
+}
+
+}  // namespace swirl

@@ -1,0 +1,51 @@
+// A stack of dense layers as one op: the chain of Linear (+ ReLU) layers of nn::Sequential and of the diffusion
+// model (head, then the tail of each row's step). On the CPU it runs block by block of rows, so that every
+// activation stays in the cache and the backward recomputes them instead of reading them back from memory; on
+// CUDA it is composed of cuBLAS products and the elementwise kernels, group by group.
+//
+//   layers  = {head.0, head.2, tail_7.0, tail_7.2, tail_9.0, tail_9.2}
+//   groups  = {{0, 300, {0, 1, 2, 3}}, {300, 512, {0, 1, 4, 5}}}   // rows 0..299 take step 7's tail
+//   y       = mlp(x, layers, groups);                              // [512, 4]
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "tensor/tensor.h"
+
+namespace swirl {
+
+// y [M, out] = x [M, in] @ weight^T + bias, then ReLU if relu.
+struct DenseLayer {
+    Tensor weight;  // [out, in]
+    Tensor bias;    // [out]
+    bool relu = false;
+};
+
+// Rows [begin, end) of the input go through layers[path[0]], layers[path[1]], ... in order. The groups of one call
+// tile the rows in order; a layer appears at most once in a path.
+struct MlpGroup {
+    int64_t begin = 0, end = 0;
+    std::vector<std::size_t> path;
+};
+
+// out [M, N]: x [M, K] through each group's path; every path starts with K inputs and ends with N outputs.
+Tensor mlp(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups);
+
+// The gradients of sum(grad_out * mlp(x, ...)). Weights and biases have the layers' shapes; a layer that no group
+// uses gets an undefined tensor (as PyTorch leaves .grad None); x's gradient only when need_x.
+struct MlpGradients {
+    Tensor x;
+    std::vector<Tensor> weights, biases;
+};
+MlpGradients mlp_backward(const Tensor& grad_out, const Tensor& x, const std::vector<DenseLayer>& layers,
+                          const std::vector<MlpGroup>& groups, bool need_x);
+
+// The same two composed of linear_into, matmul, relu_backward and sum, group by group: what runs on CUDA, and
+// the reference the CPU kernel is tested against.
+Tensor mlp_composed(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups);
+MlpGradients mlp_backward_composed(const Tensor& grad_out, const Tensor& x, const std::vector<DenseLayer>& layers,
+                                   const std::vector<MlpGroup>& groups, bool need_x);
+
+}  // namespace swirl

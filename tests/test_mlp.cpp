@@ -1,0 +1,138 @@
+// Behaviour of the fused MLP op (tensor/mlp.h): the CPU kernel against its composition from the plain ops, on
+// shapes that take every path of the kernel, the same sums for any thread count, and the errors it raises.
+#include <doctest/doctest.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "helpers.h"
+#include "tensor/error.h"
+#include "tensor/mlp.h"
+#include "tensor/ops.h"
+
+using namespace swirl;
+
+namespace {
+
+// The diffusion model's shape: head 2 -> H -> H (ReLU), tails H -> H (ReLU) -> 4, two tails in use.
+struct ModelLike {
+    std::vector<DenseLayer> layers;
+    ModelLike(int64_t hidden, DType dtype, Generator& gen) {
+        auto layer = [&](int64_t out, int64_t in, bool relu) {
+            const double bound = 1.0 / std::sqrt(static_cast<double>(in));
+            layers.push_back({scale(Tensor::randn({out, in}, gen, dtype), bound),
+                              scale(Tensor::randn({out}, gen, dtype), bound), relu});
+        };
+        layer(hidden, 2, true);
+        layer(hidden, hidden, true);
+        layer(hidden, hidden, true);
+        layer(4, hidden, false);
+        layer(hidden, hidden, true);
+        layer(4, hidden, false);
+    }
+    static std::vector<MlpGroup> groups(int64_t rows) {
+        // Uneven groups so that blocks end at group boundaries, an empty group, then the rest.
+        const int64_t split = rows / 3 + 5;
+        return {{0, split, {0, 1, 2, 3}}, {split, split, {0, 1, 4, 5}}, {split, rows, {0, 1, 4, 5}}};
+    }
+};
+
+void check_gradients(const MlpGradients& actual, const MlpGradients& expected, double rtol, double atol) {
+    REQUIRE(actual.x.defined() == expected.x.defined());
+    if (expected.x.defined()) SWIRL_CHECK_CLOSE(actual.x, expected.x, rtol, atol);
+    REQUIRE(actual.weights.size() == expected.weights.size());
+    for (std::size_t l = 0; l < expected.weights.size(); ++l) {
+        CAPTURE(l);
+        REQUIRE(actual.weights[l].defined() == expected.weights[l].defined());
+        if (!expected.weights[l].defined()) continue;
+        SWIRL_CHECK_CLOSE(actual.weights[l], expected.weights[l], rtol, atol);
+        SWIRL_CHECK_CLOSE(actual.biases[l], expected.biases[l], rtol, atol);
+    }
+}
+
+TEST_CASE("the CPU mlp kernel equals its composition from linear, matmul and sum, forward and backward") {
+    // 3000 rows: many blocks and stripes; hidden 64 (whole vectors) and 12 (the reference loop's widths).
+    Generator gen(21);
+    for (DType dtype : {DType::f64, DType::f32}) {
+        for (int64_t hidden : {64, 12}) {
+            for (int64_t rows : {3000, 9}) {
+                CAPTURE(dtype_name(dtype));
+                CAPTURE(hidden);
+                CAPTURE(rows);
+                const ModelLike model(hidden, dtype, gen);
+                const auto groups = ModelLike::groups(rows);
+                const Tensor x = Tensor::randn({rows, 2}, gen, dtype), grad_out = Tensor::randn({rows, 4}, gen, dtype);
+                const double rtol = dtype == DType::f32 ? 1e-4 : 1e-12, atol = dtype == DType::f32 ? 1e-4 : 1e-12;
+                SWIRL_CHECK_CLOSE(mlp(x, model.layers, groups), mlp_composed(x, model.layers, groups), rtol, atol);
+                for (bool need_x : {false, true})
+                    check_gradients(mlp_backward(grad_out, x, model.layers, groups, need_x),
+                                    mlp_backward_composed(grad_out, x, model.layers, groups, need_x), rtol, atol);
+            }
+        }
+    }
+}
+
+TEST_CASE("mlp leaves the gradients of layers no rows use undefined") {
+    Generator gen(22);
+    const ModelLike model(16, DType::f64, gen);
+    const std::vector<MlpGroup> groups{{0, 40, {0, 1, 2, 3}}};
+    const Tensor x = Tensor::randn({40, 2}, gen, DType::f64), grad_out = Tensor::randn({40, 4}, gen, DType::f64);
+    const MlpGradients grads = mlp_backward(grad_out, x, model.layers, groups, false);
+    CHECK_FALSE(grads.x.defined());
+    for (std::size_t l = 0; l < 4; ++l) CHECK(grads.weights[l].defined());
+    CHECK_FALSE(grads.weights[4].defined());
+    CHECK_FALSE(grads.biases[5].defined());
+}
+
+TEST_CASE("mlp gives the same sums on one thread and on two") {
+#ifdef _OPENMP
+    Generator gen(23);
+    const ModelLike model(64, DType::f32, gen);
+    const int64_t rows = 40000;  // large enough to run in parallel
+    const auto groups = ModelLike::groups(rows);
+    const Tensor x = Tensor::randn({rows, 2}, gen), grad_out = Tensor::randn({rows, 4}, gen);
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    const Tensor y_one = mlp(x, model.layers, groups);
+    const MlpGradients one = mlp_backward(grad_out, x, model.layers, groups, true);
+    omp_set_num_threads(2);
+    const Tensor y_two = mlp(x, model.layers, groups);
+    const MlpGradients two = mlp_backward(grad_out, x, model.layers, groups, true);
+    omp_set_num_threads(saved);
+    CHECK(y_one.to_vector() == y_two.to_vector());
+    CHECK(one.x.to_vector() == two.x.to_vector());
+    for (std::size_t l = 0; l < model.layers.size(); ++l) {
+        CAPTURE(l);
+        CHECK(one.weights[l].to_vector() == two.weights[l].to_vector());
+        CHECK(one.biases[l].to_vector() == two.biases[l].to_vector());
+    }
+#else
+    MESSAGE("built without OpenMP: one thread only");
+#endif
+}
+
+TEST_CASE("mlp names what does not fit: widths, groups, repeated layers, shapes of the gradient") {
+    Generator gen(24);
+    const ModelLike model(8, DType::f64, gen);
+    const Tensor x = Tensor::randn({10, 2}, gen, DType::f64);
+    auto message = [&](const std::vector<MlpGroup>& groups) {
+        try {
+            mlp(x, model.layers, groups);
+        } catch (const Error& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    CHECK(message({{0, 10, {1}}}).find("layer 1 takes 8 inputs but receives 2") != std::string::npos);
+    CHECK(message({{0, 4, {0, 1, 2, 3}}}).find("cover 4 of the 10 rows") != std::string::npos);
+    CHECK(message({{0, 4, {0, 1, 2, 3}}, {5, 10, {0, 1, 2, 3}}}).find("tile the rows in order") != std::string::npos);
+    CHECK(message({{0, 10, {0, 1, 1}}}).find("appears twice") != std::string::npos);
+    CHECK(message({{0, 10, {0, 7}}}).find("path names layer 7 of 6") != std::string::npos);
+    CHECK(message({{0, 5, {0, 1, 2, 3}}, {5, 10, {0, 1}}}).find("paths end with 4 and 8 outputs") != std::string::npos);
+    CHECK(message({}).find("no row groups") != std::string::npos);
+    CHECK_THROWS_WITH_AS(mlp_backward(Tensor::zeros({10, 3}, DType::f64), x, model.layers, {{0, 10, {0, 1, 2, 3}}}, false),
+                         doctest::Contains("grad_out [10, 3] does not fit [10, 4]"), Error);
+}
+
+}  // namespace
