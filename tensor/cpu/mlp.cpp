@@ -9,6 +9,7 @@
 // the partials are added in stripe order. The stripes depend on the batch only, never on the threads.
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "tensor/cpu/dispatch.h"
 #include "tensor/cpu/gemm.h"
@@ -110,17 +111,24 @@ public:
             if (used[l] && layers[l].weight.dim(0) % kLanes<T> == 0) transposed_size += layers[l].weight.numel();
         transposed_ = Tensor::empty({transposed_size}, x.dtype());
         T* transposed = transposed_.data<T>();
+        std::vector<std::pair<std::size_t, T*>> to_transpose;  // layer, where its transpose goes
         for (std::size_t l = 0; l < layers.size(); ++l) {
-            const T* weight = layers[l].weight.data<T>();
             const int64_t out = layers[l].weight.dim(0), in = layers[l].weight.dim(1);
-            layers_.push_back({weight, nullptr, layers[l].bias.data<T>(), in, out, layers[l].relu});
+            layers_.push_back({layers[l].weight.data<T>(), nullptr, layers[l].bias.data<T>(), in, out, layers[l].relu});
             if (!used[l] || out % kLanes<T> != 0) continue;
-            for (int64_t j = 0; j < out; ++j)
-                for (int64_t i = 0; i < in; ++i) transposed[i * out + j] = weight[j * in + i];
             layers_.back().weight_t = transposed;
+            to_transpose.emplace_back(l, transposed);
             transposed += out * in;
         }
         parallel_ = x.dim(0) * multiply_adds_per_row_ > kParallelMultiplyAdds && blocks_.size() > 1;
+        // The transposes (one per tail in the per-sample timestep mode), in parallel under the same test.
+#pragma omp parallel for schedule(dynamic) if (parallel_)
+        for (std::size_t t = 0; t < to_transpose.size(); ++t) {
+            const Layer<T>& layer = layers_[to_transpose[t].first];
+            T* weight_t = to_transpose[t].second;
+            for (int64_t j = 0; j < layer.out; ++j)
+                for (int64_t i = 0; i < layer.in; ++i) weight_t[i * layer.out + j] = layer.weight[j * layer.in + i];
+        }
         threads_ = parallel_ ? max_threads() : 1;
         scratch_per_thread_ = (max_activations_ + 2 * max_width_) * kBlockRows + max_weight_;
         scratch_ = Tensor::empty({threads_ * scratch_per_thread_}, x.dtype());
