@@ -47,14 +47,15 @@ void gemm_reference(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b
 // Sums longer than this are split into chunks of kChunk, computed in parallel, then added in chunk order.
 constexpr int64_t kSplitAbove = 16384, kChunk = 4096;
 
-// The tiled product of rows [0, M) over k in [k0, k1), written to out with row stride N.
+// The tiled product of rows [0, M) over k in [k0, k1), written to out with row stride N. When not parallel, the loop
+// does not enter OpenMP at all: the fused MLP calls it on small blocks, where even a one-thread parallel region
+// costs a measurable share.
 template <typename T>
 void gemm_tiles(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, int64_t M, int64_t k0, int64_t k1,
                 int64_t N, bool accumulate, bool parallel, const Epilogue<T>& epilogue = {}) {
     constexpr int64_t lanes = 64 / sizeof(T);
     const int64_t tiles = (M + kTileRows - 1) / kTileRows;
-#pragma omp parallel for schedule(static) if (parallel)
-    for (int64_t tile = 0; tile < tiles; ++tile) {
+    auto run_tile = [&](int64_t tile) {
         const int64_t i0 = tile * kTileRows, rows = std::min(kTileRows, M - i0);
         for (int64_t c0 = 0; c0 < N; c0 += 4 * lanes) {
             T* o = out + i0 * N + c0;
@@ -69,7 +70,13 @@ void gemm_tiles(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, in
                 default: gemm_tile<T, 1>(o, N, a_tile, a_row, a_col, b_tile, N, K, rows, accumulate, columns); break;
             }
         }
+    };
+    if (!parallel) {
+        for (int64_t tile = 0; tile < tiles; ++tile) run_tile(tile);
+        return;
     }
+#pragma omp parallel for schedule(static)
+    for (int64_t tile = 0; tile < tiles; ++tile) run_tile(tile);
 }
 
 // Outputs narrower than a vector with contiguous rows of A (the 4-wide last layer): each element is a dot
