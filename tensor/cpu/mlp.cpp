@@ -227,12 +227,12 @@ void mlp_backward(MlpGradients& grads, const Tensor& grad_out, const Tensor& x, 
         for (int64_t s = 0; s < stripes; ++s) {
             std::fill(partial + stripe_begin[static_cast<std::size_t>(s)],
                       partial + stripe_begin[static_cast<std::size_t>(s) + 1], T(0));
+            std::vector<const T*> activation;  // activation[k]: the output of the path's k-th layer, recomputed
             for (std::size_t b = first_block(s); b < first_block(s + 1); ++b) {
                 const Block& block = blocks[b];
                 const std::vector<std::size_t>& path = plan.path(block);
                 const int64_t rows = block.end - block.begin;
-                // activation[k]: the output of the path's k-th layer, recomputed.
-                std::vector<const T*> activation(path.size());
+                activation.resize(path.size());
                 const T* next = plan.run_forward(block, nullptr);
                 for (std::size_t k = 0; k < path.size(); ++k) {
                     activation[k] = next;
@@ -270,22 +270,26 @@ void mlp_backward(MlpGradients& grads, const Tensor& grad_out, const Tensor& x, 
         }
 
         // Each layer's gradient: its stripes' partials added in stripe order.
-        for (std::size_t l = 0; l < layers.size(); ++l) {
-            if (!grads.weights[l].defined()) continue;
-            const int64_t weight_size = plan.layer(l).out * plan.layer(l).in, size = weight_size + plan.layer(l).out;
-            T* weight_grad = grads.weights[l].data<T>();
-            T* bias_grad = grads.biases[l].data<T>();
+        auto add_stripes = [&](T* total, std::size_t l, int64_t shift, int64_t count) {
             bool first = true;
             for (int64_t s = 0; s < stripes; ++s) {
                 const int64_t at = offset[static_cast<std::size_t>(s)][l];
                 if (at < 0) continue;
-                const T* part = partial + at;
-                for (int64_t e = 0; e < size; ++e) {
-                    T& total = e < weight_size ? weight_grad[e] : bias_grad[e - weight_size];
-                    total = first ? part[e] : total + part[e];
-                }
+                const T* part = partial + at + shift;
+                if (first)
+                    std::copy(part, part + count, total);
+                else
+#pragma omp simd
+                    for (int64_t e = 0; e < count; ++e) total[e] += part[e];
                 first = false;
             }
+        };
+#pragma omp parallel for schedule(dynamic) if (plan.parallel())
+        for (std::size_t l = 0; l < layers.size(); ++l) {
+            if (!grads.weights[l].defined()) continue;
+            const int64_t weight_size = plan.layer(l).out * plan.layer(l).in;
+            add_stripes(grads.weights[l].data<T>(), l, 0, weight_size);
+            add_stripes(grads.biases[l].data<T>(), l, weight_size, plan.layer(l).out);
         }
     });
 }
