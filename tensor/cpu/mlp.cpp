@@ -1,8 +1,13 @@
 // The fused MLP on the CPU (tensor/mlp.h). Layer by layer, a training step at batch 64000 streams some thirty
 // [64000, 64] tensors (16 MB each) through main memory, and memory, not arithmetic, sets the pace. Here the rows
-// are cut into blocks of at most kBlockRows rows of one group, and a block runs through its whole path on one
-// thread with its activations in the cache. The backward recomputes a block's activations (a third more
-// multiply-adds) instead of keeping [M, hidden] tensors from the forward.
+// are cut into blocks of at most kBlockRows rows, and a block runs through the whole stack on one thread with its
+// activations in the cache. The backward recomputes a block's activations (a third more multiply-adds) instead of
+// keeping [M, hidden] tensors from the forward.
+//
+// A block may cover several groups (the per-sample timestep mode: ~100 rows per step at batch 4096). The layers
+// that begin every path of the block (the model's head) run on the whole block; each group's segment of the block
+// then runs the rest of its own path (its tail), and in the backward the segments' gradients meet again at the
+// head's output before the head runs backward on the whole block.
 //
 // Weight gradients sum over rows, so their order must not depend on the thread count: the blocks are dealt into
 // at most kStripes contiguous stripes, each stripe adds its blocks in order into its own partial gradients, and
@@ -34,9 +39,17 @@ struct Layer {
     bool relu;
 };
 
-struct Block {
+// Rows [begin, end) of one group inside a block.
+struct Segment {
     int64_t begin, end;
     std::size_t group;
+};
+
+// Rows [begin, end), made of segments [first_segment, end_segment); the first `prefix` layers are the same in
+// every segment's path (and leave at least one layer to each segment).
+struct Block {
+    int64_t begin, end;
+    std::size_t first_segment, end_segment, prefix;
 };
 
 template <typename T>
@@ -83,6 +96,12 @@ void dense_parameter_gradients(T* weight_grad, T* bias_grad, T* scratch, const T
     }
 }
 
+int64_t path_multiply_adds(const std::vector<DenseLayer>& layers, const std::vector<std::size_t>& path) {
+    int64_t total = 0;
+    for (const std::size_t l : path) total += layers[l].weight.numel();
+    return total;
+}
+
 // The blocks, the layers as raw pointers (with transposed weights where the forward wants them), and the scratch
 // of every thread, for one call.
 template <typename T>
@@ -93,18 +112,38 @@ public:
         std::vector<bool> used(layers.size(), false);
         for (const MlpGroup& group : groups) {
             if (group.begin == group.end) continue;
-            for (int64_t begin = group.begin; begin < group.end; begin += kBlockRows)
-                blocks_.push_back({begin, std::min(group.end, begin + kBlockRows),
-                                   static_cast<std::size_t>(&group - groups.data())});
             int64_t activations = 0;
             for (const std::size_t l : group.path) {
                 used[l] = true;
                 activations += layers[l].weight.dim(0);
                 max_width_ = std::max({max_width_, layers[l].weight.dim(0), layers[l].weight.dim(1)});
                 max_weight_ = std::max(max_weight_, layers[l].weight.numel());
-                multiply_adds_per_row_ += layers[l].weight.numel();
             }
+            multiply_adds_ += (group.end - group.begin) * path_multiply_adds(layers, group.path);
             max_activations_ = std::max(max_activations_, activations);
+        }
+        // Blocks of kBlockRows rows, cut into the segments of the groups they overlap.
+        std::size_t group = 0;
+        const int64_t rows = x.dim(0);
+        for (int64_t begin = 0; begin < rows; begin += kBlockRows) {
+            Block block{begin, std::min(rows, begin + kBlockRows), segments_.size(), 0, 0};
+            for (int64_t at = block.begin; at < block.end;) {
+                while (groups[group].end <= at) ++group;  // skips empty groups too
+                const int64_t end = std::min(block.end, groups[group].end);
+                segments_.push_back({at, end, group});
+                at = end;
+            }
+            block.end_segment = segments_.size();
+            std::size_t prefix = groups[segments_[block.first_segment].group].path.size() - 1;
+            for (std::size_t s = block.first_segment + 1; s < block.end_segment; ++s) {
+                const std::vector<std::size_t>& first = groups[segments_[block.first_segment].group].path;
+                const std::vector<std::size_t>& other = groups[segments_[s].group].path;
+                std::size_t common = 0;
+                while (common < prefix && common + 1 < other.size() && first[common] == other[common]) ++common;
+                prefix = common;
+            }
+            block.prefix = prefix;
+            blocks_.push_back(block);
         }
         int64_t transposed_size = 0;
         for (std::size_t l = 0; l < layers.size(); ++l)
@@ -120,7 +159,7 @@ public:
             to_transpose.emplace_back(l, transposed);
             transposed += out * in;
         }
-        parallel_ = x.dim(0) * multiply_adds_per_row_ > kParallelMultiplyAdds && blocks_.size() > 1;
+        parallel_ = multiply_adds_ > kParallelMultiplyAdds && blocks_.size() > 1;
         // The transposes (one per tail in the per-sample timestep mode), in parallel under the same test.
 #pragma omp parallel for schedule(dynamic) if (parallel_)
         for (std::size_t t = 0; t < to_transpose.size(); ++t) {
@@ -130,41 +169,41 @@ public:
                 for (int64_t i = 0; i < layer.in; ++i) weight_t[i * layer.out + j] = layer.weight[j * layer.in + i];
         }
         threads_ = parallel_ ? max_threads() : 1;
-        scratch_per_thread_ = (max_activations_ + 2 * max_width_) * kBlockRows + max_weight_;
+        scratch_per_thread_ = (max_activations_ + 3 * max_width_) * kBlockRows + max_weight_;
         scratch_ = Tensor::empty({threads_ * scratch_per_thread_}, x.dtype());
         scratch_base_ = scratch_.data<T>();
     }
 
     const std::vector<Block>& blocks() const { return blocks_; }
-    const std::vector<std::size_t>& path(const Block& block) const { return groups_[block.group].path; }
+    const Segment& segment(std::size_t s) const { return segments_[s]; }
+    const std::vector<std::size_t>& path(const Segment& segment) const { return groups_[segment.group].path; }
+    const std::vector<std::size_t>& prefix_path(const Block& block) const { return path(segments_[block.first_segment]); }
     const Layer<T>& layer(std::size_t l) const { return layers_[l]; }
     bool parallel() const { return parallel_; }
-    const T* x_rows(const Block& block) const { return x_ + block.begin * in_width_; }
+    const T* x_rows(int64_t begin) const { return x_ + begin * in_width_; }
     int64_t in_width() const { return in_width_; }
 
-    // The calling thread's scratch: activations of a whole path, then two gradient buffers, then room for one
-    // weight-sized product.
+    // The calling thread's scratch: the activations of a whole path (the block's prefix, then one segment's
+    // suffix), three gradient buffers, then room for one weight-sized product.
     T* activations() const { return scratch_base_ + thread_index() * scratch_per_thread_; }
     T* gradient_buffer(int which) const {
         return activations() + max_activations_ * kBlockRows + which * max_width_ * kBlockRows;
     }
-    T* product_scratch() const { return activations() + (max_activations_ + 2 * max_width_) * kBlockRows; }
+    T* product_scratch() const { return activations() + (max_activations_ + 3 * max_width_) * kBlockRows; }
 
-    // Runs block's rows through its path; the last layer writes `last` (nullptr: the scratch like the others).
-    // Returns the activations, one after another ([rows, out] for each layer of the path).
-    T* run_forward(const Block& block, T* last) const {
-        T* activation = activations();
-        const T* input = x_rows(block);
-        const int64_t rows = block.end - block.begin;
-        const std::vector<std::size_t>& layers = path(block);
-        for (std::size_t k = 0; k < layers.size(); ++k) {
-            const Layer<T>& layer = layers_[layers[k]];
-            T* output = k + 1 == layers.size() && last != nullptr ? last : activation;
+    // Runs `rows` rows of `input` through layers path[first, last), writing the outputs one after another from
+    // `activations` ([rows, out] for each layer), except that the last layer writes `last` when it is given.
+    // Returns the output of the last layer.
+    const T* run_layers(const std::vector<std::size_t>& path, std::size_t first, std::size_t last, const T* input,
+                        int64_t rows, T* activations, T* last_output) const {
+        for (std::size_t k = first; k < last; ++k) {
+            const Layer<T>& layer = layers_[path[k]];
+            T* output = k + 1 == last && last_output != nullptr ? last_output : activations;
             dense_forward(output, input, rows, layer);
             input = output;
-            activation += rows * layer.out;
+            activations += rows * layer.out;
         }
-        return activations();
+        return input;
     }
 
 private:
@@ -172,10 +211,11 @@ private:
     const T* x_;
     int64_t in_width_;
     std::vector<Block> blocks_;
+    std::vector<Segment> segments_;
     std::vector<Layer<T>> layers_;
     Tensor transposed_, scratch_;
     T* scratch_base_ = nullptr;
-    int64_t max_activations_ = 0, max_width_ = 0, max_weight_ = 0, multiply_adds_per_row_ = 0;
+    int64_t max_activations_ = 0, max_width_ = 0, max_weight_ = 0, multiply_adds_ = 0;
     int64_t scratch_per_thread_ = 0;
     int threads_ = 1;
     bool parallel_ = false;
@@ -191,7 +231,26 @@ void mlp_forward(Tensor& out, const Tensor& x, const std::vector<DenseLayer>& la
         T* y = out.data<T>();
         const int64_t out_width = out.dim(1);
 #pragma omp parallel for schedule(static) if (plan.parallel())
-        for (std::size_t b = 0; b < blocks.size(); ++b) plan.run_forward(blocks[b], y + blocks[b].begin * out_width);
+        for (std::size_t b = 0; b < blocks.size(); ++b) {
+            const Block& block = blocks[b];
+            // The shared prefix on the whole block, then each segment's own layers after its activations.
+            const std::vector<std::size_t>& prefix_path = plan.prefix_path(block);
+            const int64_t block_rows = block.end - block.begin;
+            T* activations = plan.activations();
+            const T* prefix_output = plan.run_layers(prefix_path, 0, block.prefix, plan.x_rows(block.begin), block_rows,
+                                                     activations, nullptr);
+            int64_t prefix_width = plan.in_width();
+            for (std::size_t k = 0; k < block.prefix; ++k) {
+                prefix_width = plan.layer(prefix_path[k]).out;
+                activations += block_rows * prefix_width;
+            }
+            for (std::size_t s = block.first_segment; s < block.end_segment; ++s) {
+                const Segment& segment = plan.segment(s);
+                const std::vector<std::size_t>& path = plan.path(segment);
+                plan.run_layers(path, block.prefix, path.size(), prefix_output + (segment.begin - block.begin) * prefix_width,
+                                segment.end - segment.begin, activations, y + segment.begin * out_width);
+            }
+        }
     });
 }
 
@@ -213,59 +272,96 @@ void mlp_backward(MlpGradients& grads, const Tensor& grad_out, const Tensor& x, 
         for (int64_t s = 0; s < stripes; ++s) {
             stripe_begin[static_cast<std::size_t>(s)] = partial_size;
             for (std::size_t b = first_block(s); b < first_block(s + 1); ++b)
-                for (const std::size_t l : plan.path(blocks[b]))
-                    if (offset[static_cast<std::size_t>(s)][l] < 0) {
-                        offset[static_cast<std::size_t>(s)][l] = partial_size;
-                        partial_size += plan.layer(l).out * (plan.layer(l).in + 1);  // weight, then bias
-                    }
+                for (std::size_t g = blocks[b].first_segment; g < blocks[b].end_segment; ++g)
+                    for (const std::size_t l : plan.path(plan.segment(g)))
+                        if (offset[static_cast<std::size_t>(s)][l] < 0) {
+                            offset[static_cast<std::size_t>(s)][l] = partial_size;
+                            partial_size += plan.layer(l).out * (plan.layer(l).in + 1);  // weight, then bias
+                        }
         }
         stripe_begin.back() = partial_size;
         Tensor partial_tensor = Tensor::empty({partial_size}, x.dtype());
         T* partial = partial_tensor.data<T>();
 
+        // Through a ReLU: the gradient where the layer's output was positive.
+        auto through_relu = [](T* g, const T* output, int64_t n) {
+#pragma omp simd
+            for (int64_t e = 0; e < n; ++e) g[e] = output[e] > T(0) ? g[e] : T(0);
+        };
+
 #pragma omp parallel for schedule(dynamic) if (plan.parallel())
         for (int64_t s = 0; s < stripes; ++s) {
             std::fill(partial + stripe_begin[static_cast<std::size_t>(s)],
                       partial + stripe_begin[static_cast<std::size_t>(s) + 1], T(0));
-            std::vector<const T*> activation;  // activation[k]: the output of the path's k-th layer, recomputed
-            for (std::size_t b = first_block(s); b < first_block(s + 1); ++b) {
-                const Block& block = blocks[b];
-                const std::vector<std::size_t>& path = plan.path(block);
-                const int64_t rows = block.end - block.begin;
-                activation.resize(path.size());
-                const T* next = plan.run_forward(block, nullptr);
-                for (std::size_t k = 0; k < path.size(); ++k) {
-                    activation[k] = next;
-                    next += rows * plan.layer(path[k]).out;
-                }
-                const T* grad = grad_out.data<T>() + block.begin * out_width;
+            // Backward through path[first, last) on `rows` rows: `grad` is the gradient of the last layer's output
+            // (its ReLU not yet applied), outputs[k] the output of layer k, input the input of layer `first`. The
+            // gradient of that input goes to grad_input (nullptr: not needed), before any ReLU that made it.
+            auto backward_layers = [&](const std::vector<std::size_t>& path, std::size_t first, std::size_t last,
+                                       const T* grad, const std::vector<const T*>& outputs, const T* input,
+                                       int64_t rows, T* grad_input) {
                 int buffer = 0;
-                // Through a ReLU: the gradient where the layer's output was positive.
-                auto through_relu = [&](T* g, const T* output, int64_t n) {
-#pragma omp simd
-                    for (int64_t e = 0; e < n; ++e) g[e] = output[e] > T(0) ? g[e] : T(0);
-                };
-                if (plan.layer(path.back()).relu) {
+                const Layer<T>& top = plan.layer(path[last - 1]);
+                if (top.relu) {
                     T* masked = plan.gradient_buffer(buffer);
                     buffer ^= 1;
-                    std::memcpy(masked, grad, sizeof(T) * static_cast<std::size_t>(rows * out_width));
-                    through_relu(masked, activation.back(), rows * out_width);
+                    std::memcpy(masked, grad, sizeof(T) * static_cast<std::size_t>(rows * top.out));
+                    through_relu(masked, outputs[last - 1], rows * top.out);
                     grad = masked;
                 }
-                for (std::size_t k = path.size(); k-- > 0;) {
+                for (std::size_t k = last; k-- > first;) {
                     const Layer<T>& layer = plan.layer(path[k]);
-                    const T* input = k > 0 ? activation[k - 1] : plan.x_rows(block);
+                    const T* layer_input = k > first ? outputs[k - 1] : input;
                     T* weight_grad = partial + offset[static_cast<std::size_t>(s)][path[k]];
                     dense_parameter_gradients(weight_grad, weight_grad + layer.out * layer.in, plan.product_scratch(),
-                                              grad, input, rows, layer);
-                    if (k == 0 && grad_x == nullptr) break;
-                    // grad_input [rows, in] = grad [rows, out] @ weight [out, in]
-                    T* grad_input = k > 0 ? plan.gradient_buffer(buffer) : grad_x + block.begin * plan.in_width();
+                                              grad, layer_input, rows, layer);
+                    T* target = k > first ? plan.gradient_buffer(buffer) : grad_input;
+                    if (target == nullptr) break;
                     buffer ^= 1;
-                    gemm_serial(grad_input, grad, layer.out, int64_t{1}, layer.weight, rows, layer.out, layer.in, false);
-                    if (k > 0 && plan.layer(path[k - 1]).relu) through_relu(grad_input, input, rows * layer.in);
-                    grad = grad_input;
+                    // target [rows, in] = grad [rows, out] @ weight [out, in]
+                    gemm_serial(target, grad, layer.out, int64_t{1}, layer.weight, rows, layer.out, layer.in, false);
+                    if (k > first && plan.layer(path[k - 1]).relu) through_relu(target, layer_input, rows * layer.in);
+                    grad = target;
                 }
+            };
+            std::vector<const T*> outputs;  // outputs[k]: layer k's output, recomputed
+            for (std::size_t b = first_block(s); b < first_block(s + 1); ++b) {
+                const Block& block = blocks[b];
+                const std::vector<std::size_t>& prefix_path = plan.prefix_path(block);
+                const int64_t block_rows = block.end - block.begin;
+                // The prefix, recomputed on the whole block.
+                T* next = plan.activations();
+                outputs.assign(prefix_path.size(), nullptr);
+                for (std::size_t k = 0; k < block.prefix; ++k) {
+                    outputs[k] = next;
+                    next += block_rows * plan.layer(prefix_path[k]).out;
+                }
+                const T* prefix_output = plan.run_layers(prefix_path, 0, block.prefix, plan.x_rows(block.begin),
+                                                         block_rows, plan.activations(), nullptr);
+                const int64_t prefix_width = block.prefix > 0 ? plan.layer(prefix_path[block.prefix - 1]).out : plan.in_width();
+                // The gradient at the prefix's output, gathered from the segments (buffer 2).
+                T* prefix_grad = block.prefix > 0 ? plan.gradient_buffer(2) : nullptr;
+                for (std::size_t g = block.first_segment; g < block.end_segment; ++g) {
+                    const Segment& segment = plan.segment(g);
+                    const std::vector<std::size_t>& path = plan.path(segment);
+                    const int64_t rows = segment.end - segment.begin, row0 = segment.begin - block.begin;
+                    // The segment's own layers, recomputed after the prefix's activations.
+                    outputs.resize(path.size());
+                    T* own = next;
+                    for (std::size_t k = block.prefix; k < path.size(); ++k) {
+                        outputs[k] = own;
+                        own += rows * plan.layer(path[k]).out;
+                    }
+                    const T* input = prefix_output + row0 * prefix_width;
+                    plan.run_layers(path, block.prefix, path.size(), input, rows, next, nullptr);
+                    T* grad_input = block.prefix > 0 ? prefix_grad + row0 * prefix_width
+                                                     : (grad_x != nullptr ? grad_x + segment.begin * plan.in_width() : nullptr);
+                    // The prefix's ReLU is applied once, by its own backward below.
+                    backward_layers(path, block.prefix, path.size(), grad_out.data<T>() + segment.begin * out_width,
+                                    outputs, input, rows, grad_input);
+                }
+                if (block.prefix > 0)
+                    backward_layers(prefix_path, 0, block.prefix, prefix_grad, outputs, plan.x_rows(block.begin),
+                                    block_rows, grad_x != nullptr ? grad_x + block.begin * plan.in_width() : nullptr);
             }
         }
 
