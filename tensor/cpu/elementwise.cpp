@@ -153,7 +153,7 @@ void fill_from_counters(Tensor& x, uint64_t seed, uint64_t first_counter, const 
         using T = decltype(zero);
         T* p = x.data<T>();
         const int64_t n = x.numel();
-#pragma omp parallel for schedule(static) if (n > kParallelElements)
+#pragma omp parallel for schedule(static) if (n >= kParallelRandomElements)
         for (int64_t i = 0; i < n; ++i)
             p[i] = static_cast<T>(draw(philox4x32_10(first_counter + static_cast<uint64_t>(i), seed)));
     });
