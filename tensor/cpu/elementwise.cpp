@@ -12,9 +12,16 @@ namespace swirl::cpu {
 namespace {
 
 
+// out[i] = f(x[i]), on one thread up to `serial_up_to` elements (a plain simd loop: the one-thread path of an
+// OpenMP `if` clause is not always vectorised).
 template <typename T, typename F>
-void map_unary(T* out, const T* x, int64_t n, F f) {
-#pragma omp parallel for simd schedule(static) if (n > kParallelElements)
+void map_unary(T* out, const T* x, int64_t n, F f, int64_t serial_up_to = kParallelElements) {
+    if (n <= serial_up_to) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; ++i) out[i] = f(x[i]);
+        return;
+    }
+#pragma omp parallel for simd schedule(static)
     for (int64_t i = 0; i < n; ++i) out[i] = f(x[i]);
 }
 
@@ -23,7 +30,12 @@ void map_binary(T* out, const T* a, const T* b, const Broadcast2D& l, F f) {
     const int64_t rows = l.rows, cols = l.cols;
     if (l.a_col_stride == 1 && l.b_col_stride == 1 && l.a_row_stride == cols && l.b_row_stride == cols) {
         const int64_t n = rows * cols;  // same shape: one flat loop the compiler vectorises
-#pragma omp parallel for simd schedule(static) if (n > kParallelElements)
+        if (n <= kParallelElements) {
+#pragma omp simd
+            for (int64_t i = 0; i < n; ++i) out[i] = f(a[i], b[i]);
+            return;
+        }
+#pragma omp parallel for simd schedule(static)
         for (int64_t i = 0; i < n; ++i) out[i] = f(a[i], b[i]);
         return;
     }
@@ -46,13 +58,14 @@ void unary(Tensor& out, const Tensor& x, UnaryOp op) {
         const int64_t n = x.numel();
         switch (op) {
             case UnaryOp::neg: map_unary(o, in, n, [](T v) { return -v; }); break;
-            case UnaryOp::exp: map_unary(o, in, n, [](T v) { return std::exp(v); }); break;
-            case UnaryOp::log: map_unary(o, in, n, [](T v) { return std::log(v); }); break;
+            // The transcendental ones cost tens of ns an element: parallel from a few thousand.
+            case UnaryOp::exp: map_unary(o, in, n, [](T v) { return std::exp(v); }, kParallelCostlyElements); break;
+            case UnaryOp::log: map_unary(o, in, n, [](T v) { return std::log(v); }, kParallelCostlyElements); break;
             case UnaryOp::sqrt: map_unary(o, in, n, [](T v) { return std::sqrt(v); }); break;
             case UnaryOp::square: map_unary(o, in, n, [](T v) { return v * v; }); break;
             case UnaryOp::relu: map_unary(o, in, n, [](T v) { return v > T(0) ? v : T(0); }); break;
-            case UnaryOp::sin: map_unary(o, in, n, [](T v) { return std::sin(v); }); break;
-            case UnaryOp::cos: map_unary(o, in, n, [](T v) { return std::cos(v); }); break;
+            case UnaryOp::sin: map_unary(o, in, n, [](T v) { return std::sin(v); }, kParallelCostlyElements); break;
+            case UnaryOp::cos: map_unary(o, in, n, [](T v) { return std::cos(v); }, kParallelCostlyElements); break;
         }
     });
 }
@@ -153,7 +166,7 @@ void fill_from_counters(Tensor& x, uint64_t seed, uint64_t first_counter, const 
         using T = decltype(zero);
         T* p = x.data<T>();
         const int64_t n = x.numel();
-#pragma omp parallel for schedule(static) if (n >= kParallelRandomElements)
+#pragma omp parallel for schedule(static) if (n > kParallelCostlyElements)
         for (int64_t i = 0; i < n; ++i)
             p[i] = static_cast<T>(draw(philox4x32_10(first_counter + static_cast<uint64_t>(i), seed)));
     });

@@ -13,9 +13,9 @@ namespace swirl::cpu {
 
 constexpr int64_t kParallelElements = int64_t{1} << 20;      // elementwise ops and reductions: elements
 constexpr int64_t kParallelMultiplyAdds = int64_t{1} << 25;  // matrix products: M * K * N
-// Random fills: a normal costs a Philox block, a log and a cosine in double (~60 ns), so a batch of 4096
-// points' noise is worth the second thread.
-constexpr int64_t kParallelRandomElements = int64_t{1} << 12;
+// Ops that cost tens of ns an element (random fills: a normal is a Philox block, a log and a cosine in double,
+// ~60 ns; exp, log, sin, cos): a batch of a few thousand points is worth the second thread.
+constexpr int64_t kParallelCostlyElements = int64_t{1} << 12;
 
 // The threads a parallel region may use, and the calling thread's index in it (for per-thread scratch).
 inline int max_threads() {
