@@ -150,6 +150,17 @@ Variable mlp(const Variable& x, const std::vector<MlpLayer>& layers, const std::
                        });
 }
 
+Variable gaussian_kl(const Tensor& mean_q, const Tensor& std_q, const Variable& mean_p, const Variable& log_var_p) {
+    const Tensor mean_p_data = mean_p.data(), log_var_data = log_var_p.data();
+    return make_result("gaussian_kl", swirl::gaussian_kl(mean_q, std_q, mean_p_data, log_var_data), {mean_p, log_var_p},
+                       [mean_q, std_q, mean_p_data, log_var_data](const Tensor& grad, InputGradients& in) {
+                           Tensor grad_mean, grad_log_var;
+                           gaussian_kl_backward(grad_mean, grad_log_var, grad, mean_q, std_q, mean_p_data, log_var_data);
+                           if (in.needs(0)) in.add(0, grad_mean);
+                           if (in.needs(1)) in.add(1, grad_log_var);
+                       });
+}
+
 Variable sum(const Variable& x) {
     const Shape shape = x.shape();
     return make_result("sum", swirl::sum(x.data()), {x},

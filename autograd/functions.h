@@ -44,6 +44,11 @@ struct MlpLayer {
 };
 Variable mlp(const Variable& x, const std::vector<MlpLayer>& layers, const std::vector<MlpGroup>& groups);
 
+// KL(q || p) per element between Gaussians, q constant (mean_q [B, d], std_q [], [B, 1] or [B, d]) and
+// p = N(mean_p, exp(log_var_p)) [B, d], fused (tensor/ops.h):
+//   0.5 log_var_p - log std_q + (std_q^2 + (mean_q - mean_p)^2) / (2 exp(log_var_p)) - 0.5
+Variable gaussian_kl(const Tensor& mean_q, const Tensor& std_q, const Variable& mean_p, const Variable& log_var_p);
+
 // Reductions: sum/mean of everything -> []; along an axis of a matrix, keeping it: [M, N] -> [1, N] or [M, 1].
 Variable sum(const Variable& x);
 Variable sum(const Variable& x, int64_t axis);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "autograd/functions.h"
 #include "diffusion/objective.h"
 #include "tensor/error.h"
 #include "tensor/ops.h"
@@ -40,7 +41,7 @@ BoundReport likelihood_bound(ReverseModel& model, const Schedule& schedule, cons
         ReverseStep p = model.forward(Variable(q.xt), t);
         // KL summed over dimensions, averaged over points: sum of all elements / n.
         const Tensor std_q = Tensor::full({}, q.posterior_std, x0.dtype(), x0.device());
-        const double kl = sum(gaussian_kl(q.posterior_mean, std_q, p.mean, p.std).data().to(DType::f64)).item() /
+        const double kl = sum(autograd::gaussian_kl(q.posterior_mean, std_q, p.mean, p.log_var).data().to(DType::f64)).item() /
                           static_cast<double>(n);
         report.kl_per_step_bits[static_cast<std::size_t>(t)] = kl / ln2;
         kl_total += kl;

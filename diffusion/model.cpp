@@ -36,10 +36,11 @@ nn::Sequential& ReverseModel::tail(int64_t t) {
     return (*network_tail)[static_cast<std::size_t>(t - 1)];
 }
 
+Variable ReverseStep::std() const { return ag::sqrt(ag::exp(log_var)); }
+
 ReverseStep ReverseModel::split_output(const Variable& out) {
     auto mean_and_log_variance = ag::chunk(out, 2);
-    // The seed's std = sqrt(exp(log-variance)), kept literally so gradients match it.
-    return {mean_and_log_variance[0], ag::sqrt(ag::exp(mean_and_log_variance[1]))};
+    return {mean_and_log_variance[0], mean_and_log_variance[1]};
 }
 
 ReverseStep ReverseModel::forward(const Variable& xt, int64_t t) {

@@ -17,9 +17,11 @@ struct ModelConfig {
     int64_t hidden = 64;  // H
 };
 
-// The reverse step's Gaussian for each row: mean [B, d] and standard deviation std = sqrt(exp(log-variance)).
+// The reverse step's Gaussian for each row: mean [B, d] and log-variance [B, d], the two halves of a tail's output.
 struct ReverseStep {
-    Variable mean, std;
+    Variable mean, log_var;
+    // The standard deviation as the seed computes it, sqrt(exp(log-variance)).
+    Variable std() const;
 };
 
 // A block of rows that share one diffusion step t: rows [begin, end) of the batch.

@@ -53,13 +53,6 @@ ForwardSample forward_process(const Schedule& schedule, const Tensor& x0, const 
     return {xt, posterior_mean, schedule.posterior_std(t)};
 }
 
-Variable gaussian_kl(const Tensor& mean_q, const Tensor& std_q, const Variable& mean_p, const Variable& std_p) {
-    // Terms that depend only on q are constants: computed on tensors, outside the graph.
-    Variable mismatch = ag::add(ag::square(ag::sub(Variable(mean_q), mean_p)), Variable(square(std_q)));
-    Variable ratio = ag::div(mismatch, ag::scale(ag::square(std_p), 2.0));
-    return ag::sub(ag::add(ag::log(std_p), ratio), Variable(add_scalar(log(std_q), 0.5)));
-}
-
 Tensor step_coefficients(const Schedule& schedule, const std::vector<StepGroup>& groups, int64_t batch, DType dtype,
                          Device device) {
     std::vector<int64_t> step_of_row(static_cast<std::size_t>(batch), -1);
@@ -92,7 +85,7 @@ Variable kl_objective(ReverseModel& model, const Schedule& schedule, const Tenso
         add(mul(column(Schedule::kPosteriorX0), x0), mul(column(Schedule::kPosteriorXt), xt));
     ReverseStep p = model.forward_grouped(Variable(xt), groups);
     // The mean over rows and dimensions, as the seed's KL.mean().
-    return ag::mean(gaussian_kl(posterior_mean, column(Schedule::kPosteriorStd), p.mean, p.std));
+    return ag::mean(ag::gaussian_kl(posterior_mean, column(Schedule::kPosteriorStd), p.mean, p.log_var));
 }
 
 }  // namespace swirl::diffusion

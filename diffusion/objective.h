@@ -29,11 +29,6 @@ struct ForwardSample {
 };
 ForwardSample forward_process(const Schedule& schedule, const Tensor& x0, const Tensor& eps, int64_t t);
 
-// KL(N(mean_q, std_q^2) || N(mean_p, std_p^2)) elementwise, in the seed's form:
-// log std_p - log std_q + (std_q^2 + (mean_q - mean_p)^2) / (2 std_p^2) - 1/2.
-// Shapes: mean_q, mean_p, std_p [n, d]; std_q [] (one step for all rows) or [n, 1] (a step per row).
-Variable gaussian_kl(const Tensor& mean_q, const Tensor& std_q, const Variable& mean_p, const Variable& std_p);
-
 // The schedule's constants for each row's step (Schedule::coefficient_table's columns): [B, 5].
 Tensor step_coefficients(const Schedule& schedule, const std::vector<StepGroup>& groups, int64_t batch, DType dtype,
                          Device device);

@@ -19,7 +19,7 @@ std::vector<Tensor> sample_trajectory(ReverseModel& model, int64_t n, Generator&
         ReverseStep p = model.forward(Variable(x), t);
         Tensor eps = Tensor::empty(x.shape(), x.dtype(), x.device());
         normal_(eps, gen);
-        x = add(p.mean.data(), mul(p.std.data(), eps));
+        x = add(p.mean.data(), mul(p.std().data(), eps));
         trajectory[static_cast<std::size_t>(t - 1)] = x;
     }
     trajectory[0] = trajectory[1];

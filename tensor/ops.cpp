@@ -323,6 +323,54 @@ void index_add_rows_(Tensor& out, const Tensor& index, const Tensor& src) {
     SWIRL_DISPATCH(out.device(), index_add_rows, out, index, src);
 }
 
+namespace {
+// Checks the KL's operands; returns std_q materialised to mean_q's shape.
+Tensor check_gaussian_kl(const Tensor& mean_q, const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p,
+                         const char* op) {
+    for (const Tensor* t : {&std_q, &mean_p, &log_var_p}) {
+        check_floating(*t, op);
+        check_same_dtype(mean_q, *t, op);
+        check_same_device(mean_q, *t, op);
+    }
+    check_same_shape(mean_q, mean_p, op);
+    check_same_shape(mean_q, log_var_p, op);
+    SWIRL_CHECK(broadcast_shapes(std_q.shape(), mean_q.shape(), op) == mean_q.shape(),
+                "{}: std_q {} does not broadcast to {}", op, shape_str(std_q.shape()), shape_str(mean_q.shape()));
+    return std_q.shape() == mean_q.shape() ? std_q : expand(std_q, mean_q.shape());
+}
+}  // namespace
+
+Tensor gaussian_kl(const Tensor& mean_q, const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p) {
+    const Tensor std_full = check_gaussian_kl(mean_q, std_q, mean_p, log_var_p, "gaussian_kl");
+    if (mean_q.device().is_cpu()) {
+        Tensor kl = Tensor::empty(mean_q.shape(), mean_q.dtype(), mean_q.device());
+        cpu::gaussian_kl(kl, mean_q, std_full, mean_p, log_var_p);
+        return kl;
+    }
+    // Other devices: the same formula from the elementwise ops.
+    const Tensor inverse_variance = exp(neg(log_var_p));
+    const Tensor mismatch = add(square(std_full), square(sub(mean_q, mean_p)));
+    return add_scalar(sub(add(scale(log_var_p, 0.5), scale(mul(mismatch, inverse_variance), 0.5)), log(std_full)), -0.5);
+}
+
+void gaussian_kl_backward(Tensor& grad_mean_p, Tensor& grad_log_var_p, const Tensor& grad, const Tensor& mean_q,
+                          const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p) {
+    const Tensor std_full = check_gaussian_kl(mean_q, std_q, mean_p, log_var_p, "gaussian_kl_backward");
+    check_same_shape(mean_q, grad, "gaussian_kl_backward");
+    grad_mean_p = Tensor::empty(mean_q.shape(), mean_q.dtype(), mean_q.device());
+    grad_log_var_p = Tensor::empty(mean_q.shape(), mean_q.dtype(), mean_q.device());
+    if (mean_q.device().is_cpu()) {
+        cpu::gaussian_kl_backward(grad_mean_p, grad_log_var_p, grad, mean_q, std_full, mean_p, log_var_p);
+        return;
+    }
+    // d kl / d mean_p = (mean_p - mean_q) / var_p;  d kl / d log_var_p = 0.5 - (std_q^2 + (mean_q - mean_p)^2) / (2 var_p)
+    const Tensor inverse_variance = exp(neg(log_var_p));
+    const Tensor difference = sub(mean_p, mean_q);
+    const Tensor mismatch = add(square(std_full), square(difference));
+    grad_mean_p = mul(grad, mul(difference, inverse_variance));
+    grad_log_var_p = mul(grad, add_scalar(scale(mul(mismatch, inverse_variance), -0.5), 0.5));
+}
+
 int64_t first_non_finite(const Tensor& x) {
     check_floating(x, "first_non_finite");
     const std::vector<double> values = x.to_vector();

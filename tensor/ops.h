@@ -43,6 +43,14 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, bool fu
 void matmul_into(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
 void linear_into(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias, bool fuse_relu = false);
 
+// KL(q || p) per element between Gaussians q = N(mean_q, std_q^2) and p = N(mean_p, exp(log_var_p)):
+//   kl = 0.5 log_var_p - log std_q + (std_q^2 + (mean_q - mean_p)^2) / (2 exp(log_var_p)) - 0.5
+// mean_q, mean_p, log_var_p [B, d]; std_q broadcasts to them ([], [B, 1] or [B, d]). One pass, one exp and one log
+// an element; gaussian_kl_backward gives grad * d kl / d mean_p and grad * d kl / d log_var_p.
+Tensor gaussian_kl(const Tensor& mean_q, const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p);
+void gaussian_kl_backward(Tensor& grad_mean_p, Tensor& grad_log_var_p, const Tensor& grad, const Tensor& mean_q,
+                          const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p);
+
 // Reductions. sum(x) has shape [] (rank 0). sum(x, axis) keeps the axis with size 1: [M, N] -> [1, N] or [M, 1].
 Tensor sum(const Tensor& x);
 Tensor sum(const Tensor& x, int64_t axis);

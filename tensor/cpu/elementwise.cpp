@@ -233,4 +233,37 @@ void adam_update(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp
     });
 }
 
+void gaussian_kl(Tensor& kl, const Tensor& mean_q, const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p) {
+    dispatch_floating(kl.dtype(), "gaussian_kl", [&](auto zero) {
+        using T = decltype(zero);
+        T* out = kl.data<T>();
+        const T *mq = mean_q.data<T>(), *sq = std_q.data<T>(), *mp = mean_p.data<T>(), *lv = log_var_p.data<T>();
+        const int64_t n = kl.numel();
+#pragma omp parallel for simd schedule(static) if (n > kParallelCostlyElements)
+        for (int64_t i = 0; i < n; ++i) {
+            const T difference = mq[i] - mp[i];
+            const T mismatch = sq[i] * sq[i] + difference * difference;
+            out[i] = T(0.5) * lv[i] - std::log(sq[i]) + T(0.5) * mismatch * std::exp(-lv[i]) - T(0.5);
+        }
+    });
+}
+
+void gaussian_kl_backward(Tensor& grad_mean_p, Tensor& grad_log_var_p, const Tensor& grad, const Tensor& mean_q,
+                          const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p) {
+    dispatch_floating(grad.dtype(), "gaussian_kl_backward", [&](auto zero) {
+        using T = decltype(zero);
+        T *gm = grad_mean_p.data<T>(), *glv = grad_log_var_p.data<T>();
+        const T *g = grad.data<T>(), *mq = mean_q.data<T>(), *sq = std_q.data<T>(), *mp = mean_p.data<T>(),
+                *lv = log_var_p.data<T>();
+        const int64_t n = grad.numel();
+#pragma omp parallel for simd schedule(static) if (n > kParallelCostlyElements)
+        for (int64_t i = 0; i < n; ++i) {
+            const T inverse_variance = std::exp(-lv[i]), difference = mp[i] - mq[i];
+            const T mismatch = sq[i] * sq[i] + difference * difference;
+            gm[i] = g[i] * difference * inverse_variance;
+            glv[i] = g[i] * (T(0.5) - T(0.5) * mismatch * inverse_variance);
+        }
+    });
+}
+
 }  // namespace swirl::cpu

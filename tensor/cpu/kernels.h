@@ -32,6 +32,11 @@ void mlp_forward(Tensor& out, const Tensor& x, const std::vector<DenseLayer>& la
 void mlp_backward(MlpGradients& grads, const Tensor& grad_out, const Tensor& x, const std::vector<DenseLayer>& layers,
                   const std::vector<MlpGroup>& groups);
 
+// The Gaussian KL of tensor/ops.h and its backward; every operand has one shape (std_q materialised).
+void gaussian_kl(Tensor& kl, const Tensor& mean_q, const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p);
+void gaussian_kl_backward(Tensor& grad_mean_p, Tensor& grad_log_var_p, const Tensor& grad, const Tensor& mean_q,
+                          const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p);
+
 void sum_all(Tensor& out, const Tensor& x);   // out [] (or any one-element shape)
 void sum_rows(Tensor& out, const Tensor& x);  // x [M, N] -> out [1, N], summing over the rows
 void sum_cols(Tensor& out, const Tensor& x);  // x [M, N] -> out [M, 1], summing over the columns
