@@ -165,8 +165,8 @@ public:
         for (std::size_t t = 0; t < to_transpose.size(); ++t) {
             const Layer<T>& layer = layers_[to_transpose[t].first];
             T* weight_t = to_transpose[t].second;
-            for (int64_t j = 0; j < layer.out; ++j)
-                for (int64_t i = 0; i < layer.in; ++i) weight_t[i * layer.out + j] = layer.weight[j * layer.in + i];
+            for (int64_t i = 0; i < layer.in; ++i)  // contiguous writes, strided reads
+                for (int64_t j = 0; j < layer.out; ++j) weight_t[i * layer.out + j] = layer.weight[j * layer.in + i];
         }
         threads_ = parallel_ ? max_threads() : 1;
         scratch_per_thread_ = (max_activations_ + 3 * max_width_) * kBlockRows + max_weight_;
