@@ -50,21 +50,6 @@ def write_safetensors(path, tensors, metadata=None, swirl_checksums=False):
             f.write(blob)
 
 
-def read_safetensors(path):
-    """The reader swirl's own files are checked with (tests/golden/check_swirl_checkpoint.py uses it)."""
-    with open(path, 'rb') as f:
-        data = f.read()
-    (n,) = struct.unpack('<Q', data[:8])
-    header = json.loads(data[8:8 + n])
-    metadata = header.pop('__metadata__', {})
-    kinds = {'F32': np.float32, 'F64': np.float64, 'I64': np.int64}
-    out = {}
-    for name, entry in header.items():
-        begin, end = entry['data_offsets']
-        out[name] = np.frombuffer(data[8 + n + begin:8 + n + end], dtype=kinds[entry['dtype']]).reshape(entry['shape'])
-    return out, metadata
-
-
 def linear_golden():
     """Linear forward and backward, plain and followed by ReLU, for a fixed upstream gradient."""
     torch.manual_seed(1)
