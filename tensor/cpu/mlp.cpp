@@ -150,28 +150,31 @@ public:
             if (used[l] && layers[l].weight.dim(0) % kLanes<T> == 0) transposed_size += layers[l].weight.numel();
         transposed_ = Tensor::empty({transposed_size}, x.dtype());
         T* transposed = transposed_.data<T>();
-        std::vector<std::pair<std::size_t, T*>> to_transpose;  // layer, where its transpose goes
         for (std::size_t l = 0; l < layers.size(); ++l) {
             const int64_t out = layers[l].weight.dim(0), in = layers[l].weight.dim(1);
             layers_.push_back({layers[l].weight.data<T>(), nullptr, layers[l].bias.data<T>(), in, out, layers[l].relu});
             if (!used[l] || out % kLanes<T> != 0) continue;
             layers_.back().weight_t = transposed;
-            to_transpose.emplace_back(l, transposed);
+            to_transpose_.emplace_back(l, transposed);
             transposed += out * in;
         }
         parallel_ = multiply_adds_ > kParallelMultiplyAdds && blocks_.size() > 1;
-        // The transposes (one per tail in the per-sample timestep mode), in parallel under the same test.
-#pragma omp parallel for schedule(dynamic) if (parallel_)
-        for (std::size_t t = 0; t < to_transpose.size(); ++t) {
-            const Layer<T>& layer = layers_[to_transpose[t].first];
-            T* weight_t = to_transpose[t].second;
-            for (int64_t i = 0; i < layer.in; ++i)  // contiguous writes, strided reads
-                for (int64_t j = 0; j < layer.out; ++j) weight_t[i * layer.out + j] = layer.weight[j * layer.in + i];
-        }
         threads_ = parallel_ ? max_threads() : 1;
         scratch_per_thread_ = (max_activations_ + 3 * max_width_) * kBlockRows + max_weight_;
         scratch_ = Tensor::empty({threads_ * scratch_per_thread_}, x.dtype());
         scratch_base_ = scratch_.data<T>();
+    }
+
+    // Fills the transposed weights (one per tail in the per-sample timestep mode): a worksharing loop, to be
+    // called by every thread of the caller's parallel region (or by one thread outside any).
+    void transpose_weights() const {
+#pragma omp for schedule(dynamic)
+        for (std::size_t t = 0; t < to_transpose_.size(); ++t) {
+            const Layer<T>& layer = layers_[to_transpose_[t].first];
+            T* weight_t = to_transpose_[t].second;
+            for (int64_t i = 0; i < layer.in; ++i)  // contiguous writes, strided reads
+                for (int64_t j = 0; j < layer.out; ++j) weight_t[i * layer.out + j] = layer.weight[j * layer.in + i];
+        }
     }
 
     const std::vector<Block>& blocks() const { return blocks_; }
@@ -213,6 +216,7 @@ private:
     std::vector<Block> blocks_;
     std::vector<Segment> segments_;
     std::vector<Layer<T>> layers_;
+    std::vector<std::pair<std::size_t, T*>> to_transpose_;  // layer, where its transpose goes
     Tensor transposed_, scratch_;
     T* scratch_base_ = nullptr;
     int64_t max_activations_ = 0, max_width_ = 0, max_weight_ = 0, multiply_adds_ = 0;
@@ -230,25 +234,31 @@ void mlp_forward(Tensor& out, const Tensor& x, const std::vector<DenseLayer>& la
         const std::vector<Block>& blocks = plan.blocks();
         T* y = out.data<T>();
         const int64_t out_width = out.dim(1);
-#pragma omp parallel for schedule(static) if (plan.parallel())
-        for (std::size_t b = 0; b < blocks.size(); ++b) {
-            const Block& block = blocks[b];
-            // The shared prefix on the whole block, then each segment's own layers after its activations.
-            const std::vector<std::size_t>& prefix_path = plan.prefix_path(block);
-            const int64_t block_rows = block.end - block.begin;
-            T* activations = plan.activations();
-            const T* prefix_output = plan.run_layers(prefix_path, 0, block.prefix, plan.x_rows(block.begin), block_rows,
-                                                     activations, nullptr);
-            int64_t prefix_width = plan.in_width();
-            for (std::size_t k = 0; k < block.prefix; ++k) {
-                prefix_width = plan.layer(prefix_path[k]).out;
-                activations += block_rows * prefix_width;
-            }
-            for (std::size_t s = block.first_segment; s < block.end_segment; ++s) {
-                const Segment& segment = plan.segment(s);
-                const std::vector<std::size_t>& path = plan.path(segment);
-                plan.run_layers(path, block.prefix, path.size(), prefix_output + (segment.begin - block.begin) * prefix_width,
-                                segment.end - segment.begin, activations, y + segment.begin * out_width);
+        // One parallel region for the transposes and the blocks (each region costs a wake-up of the threads).
+#pragma omp parallel if (plan.parallel())
+        {
+            plan.transpose_weights();
+#pragma omp for schedule(static)
+            for (std::size_t b = 0; b < blocks.size(); ++b) {
+                const Block& block = blocks[b];
+                // The shared prefix on the whole block, then each segment's own layers after its activations.
+                const std::vector<std::size_t>& prefix_path = plan.prefix_path(block);
+                const int64_t block_rows = block.end - block.begin;
+                T* activations = plan.activations();
+                const T* prefix_output = plan.run_layers(prefix_path, 0, block.prefix, plan.x_rows(block.begin), block_rows,
+                                                         activations, nullptr);
+                int64_t prefix_width = plan.in_width();
+                for (std::size_t k = 0; k < block.prefix; ++k) {
+                    prefix_width = plan.layer(prefix_path[k]).out;
+                    activations += block_rows * prefix_width;
+                }
+                for (std::size_t s = block.first_segment; s < block.end_segment; ++s) {
+                    const Segment& segment = plan.segment(s);
+                    const std::vector<std::size_t>& path = plan.path(segment);
+                    const T* input = prefix_output + (segment.begin - block.begin) * prefix_width;
+                    plan.run_layers(path, block.prefix, path.size(), input, segment.end - segment.begin, activations,
+                                    y + segment.begin * out_width);
+                }
             }
         }
     });
@@ -265,8 +275,10 @@ void mlp_backward(MlpGradients& grads, const Tensor& grad_out, const Tensor& x, 
 
         // Stripes of blocks, and where each stripe keeps the partial gradients of the layers it touches.
         const int64_t stripes = std::min<int64_t>(kStripes, static_cast<int64_t>(blocks.size()));
-        auto first_block = [&](int64_t s) { return static_cast<std::size_t>(s * static_cast<int64_t>(blocks.size()) / stripes); };
-        std::vector<std::vector<int64_t>> offset(static_cast<std::size_t>(stripes), std::vector<int64_t>(layers.size(), -1));
+        const int64_t block_count = static_cast<int64_t>(blocks.size());
+        auto first_block = [&](int64_t s) { return static_cast<std::size_t>(s * block_count / stripes); };
+        std::vector<std::vector<int64_t>> offset(static_cast<std::size_t>(stripes),
+                                                 std::vector<int64_t>(layers.size(), -1));
         std::vector<int64_t> stripe_begin(static_cast<std::size_t>(stripes) + 1, 0);
         int64_t partial_size = 0;
         for (int64_t s = 0; s < stripes; ++s) {
@@ -289,82 +301,6 @@ void mlp_backward(MlpGradients& grads, const Tensor& grad_out, const Tensor& x, 
             for (int64_t e = 0; e < n; ++e) g[e] = output[e] > T(0) ? g[e] : T(0);
         };
 
-#pragma omp parallel for schedule(dynamic) if (plan.parallel())
-        for (int64_t s = 0; s < stripes; ++s) {
-            std::fill(partial + stripe_begin[static_cast<std::size_t>(s)],
-                      partial + stripe_begin[static_cast<std::size_t>(s) + 1], T(0));
-            // Backward through path[first, last) on `rows` rows: `grad` is the gradient of the last layer's output
-            // (its ReLU not yet applied), outputs[k] the output of layer k, input the input of layer `first`. The
-            // gradient of that input goes to grad_input (nullptr: not needed), before any ReLU that made it.
-            auto backward_layers = [&](const std::vector<std::size_t>& path, std::size_t first, std::size_t last,
-                                       const T* grad, const std::vector<const T*>& outputs, const T* input,
-                                       int64_t rows, T* grad_input) {
-                int buffer = 0;
-                const Layer<T>& top = plan.layer(path[last - 1]);
-                if (top.relu) {
-                    T* masked = plan.gradient_buffer(buffer);
-                    buffer ^= 1;
-                    std::memcpy(masked, grad, sizeof(T) * static_cast<std::size_t>(rows * top.out));
-                    through_relu(masked, outputs[last - 1], rows * top.out);
-                    grad = masked;
-                }
-                for (std::size_t k = last; k-- > first;) {
-                    const Layer<T>& layer = plan.layer(path[k]);
-                    const T* layer_input = k > first ? outputs[k - 1] : input;
-                    T* weight_grad = partial + offset[static_cast<std::size_t>(s)][path[k]];
-                    dense_parameter_gradients(weight_grad, weight_grad + layer.out * layer.in, plan.product_scratch(),
-                                              grad, layer_input, rows, layer);
-                    T* target = k > first ? plan.gradient_buffer(buffer) : grad_input;
-                    if (target == nullptr) break;
-                    buffer ^= 1;
-                    // target [rows, in] = grad [rows, out] @ weight [out, in]
-                    gemm_serial(target, grad, layer.out, int64_t{1}, layer.weight, rows, layer.out, layer.in, false);
-                    if (k > first && plan.layer(path[k - 1]).relu) through_relu(target, layer_input, rows * layer.in);
-                    grad = target;
-                }
-            };
-            std::vector<const T*> outputs;  // outputs[k]: layer k's output, recomputed
-            for (std::size_t b = first_block(s); b < first_block(s + 1); ++b) {
-                const Block& block = blocks[b];
-                const std::vector<std::size_t>& prefix_path = plan.prefix_path(block);
-                const int64_t block_rows = block.end - block.begin;
-                // The prefix, recomputed on the whole block.
-                T* next = plan.activations();
-                outputs.assign(prefix_path.size(), nullptr);
-                for (std::size_t k = 0; k < block.prefix; ++k) {
-                    outputs[k] = next;
-                    next += block_rows * plan.layer(prefix_path[k]).out;
-                }
-                const T* prefix_output = plan.run_layers(prefix_path, 0, block.prefix, plan.x_rows(block.begin),
-                                                         block_rows, plan.activations(), nullptr);
-                const int64_t prefix_width = block.prefix > 0 ? plan.layer(prefix_path[block.prefix - 1]).out : plan.in_width();
-                // The gradient at the prefix's output, gathered from the segments (buffer 2).
-                T* prefix_grad = block.prefix > 0 ? plan.gradient_buffer(2) : nullptr;
-                for (std::size_t g = block.first_segment; g < block.end_segment; ++g) {
-                    const Segment& segment = plan.segment(g);
-                    const std::vector<std::size_t>& path = plan.path(segment);
-                    const int64_t rows = segment.end - segment.begin, row0 = segment.begin - block.begin;
-                    // The segment's own layers, recomputed after the prefix's activations.
-                    outputs.resize(path.size());
-                    T* own = next;
-                    for (std::size_t k = block.prefix; k < path.size(); ++k) {
-                        outputs[k] = own;
-                        own += rows * plan.layer(path[k]).out;
-                    }
-                    const T* input = prefix_output + row0 * prefix_width;
-                    plan.run_layers(path, block.prefix, path.size(), input, rows, next, nullptr);
-                    T* grad_input = block.prefix > 0 ? prefix_grad + row0 * prefix_width
-                                                     : (grad_x != nullptr ? grad_x + segment.begin * plan.in_width() : nullptr);
-                    // The prefix's ReLU is applied once, by its own backward below.
-                    backward_layers(path, block.prefix, path.size(), grad_out.data<T>() + segment.begin * out_width,
-                                    outputs, input, rows, grad_input);
-                }
-                if (block.prefix > 0)
-                    backward_layers(prefix_path, 0, block.prefix, prefix_grad, outputs, plan.x_rows(block.begin),
-                                    block_rows, grad_x != nullptr ? grad_x + block.begin * plan.in_width() : nullptr);
-            }
-        }
-
         // Each layer's gradient: its stripes' partials added in stripe order.
         auto add_stripes = [&](T* total, std::size_t l, int64_t shift, int64_t count) {
             bool first = true;
@@ -380,12 +316,96 @@ void mlp_backward(MlpGradients& grads, const Tensor& grad_out, const Tensor& x, 
                 first = false;
             }
         };
-#pragma omp parallel for schedule(dynamic) if (plan.parallel())
-        for (std::size_t l = 0; l < layers.size(); ++l) {
-            if (!grads.weights[l].defined()) continue;
-            const int64_t weight_size = plan.layer(l).out * plan.layer(l).in;
-            add_stripes(grads.weights[l].data<T>(), l, 0, weight_size);
-            add_stripes(grads.biases[l].data<T>(), l, weight_size, plan.layer(l).out);
+
+        // One parallel region: the transposes, the stripes, then the sums over stripes (each loop ends in a barrier).
+#pragma omp parallel if (plan.parallel())
+        {
+            plan.transpose_weights();
+#pragma omp for schedule(dynamic)
+            for (int64_t s = 0; s < stripes; ++s) {
+                std::fill(partial + stripe_begin[static_cast<std::size_t>(s)],
+                          partial + stripe_begin[static_cast<std::size_t>(s) + 1], T(0));
+                // Backward through path[first, last) on `rows` rows: `grad` is the gradient of the last layer's output
+                // (its ReLU not yet applied), outputs[k] the output of layer k, input the input of layer `first`. The
+                // gradient of that input goes to grad_input (nullptr: not needed), before any ReLU that made it.
+                auto backward_layers = [&](const std::vector<std::size_t>& path, std::size_t first, std::size_t last,
+                                           const T* grad, const std::vector<const T*>& outputs, const T* input,
+                                           int64_t rows, T* grad_input) {
+                    int buffer = 0;
+                    const Layer<T>& top = plan.layer(path[last - 1]);
+                    if (top.relu) {
+                        T* masked = plan.gradient_buffer(buffer);
+                        buffer ^= 1;
+                        std::memcpy(masked, grad, sizeof(T) * static_cast<std::size_t>(rows * top.out));
+                        through_relu(masked, outputs[last - 1], rows * top.out);
+                        grad = masked;
+                    }
+                    for (std::size_t k = last; k-- > first;) {
+                        const Layer<T>& layer = plan.layer(path[k]);
+                        const T* layer_input = k > first ? outputs[k - 1] : input;
+                        T* weight_grad = partial + offset[static_cast<std::size_t>(s)][path[k]];
+                        dense_parameter_gradients(weight_grad, weight_grad + layer.out * layer.in, plan.product_scratch(),
+                                                  grad, layer_input, rows, layer);
+                        T* target = k > first ? plan.gradient_buffer(buffer) : grad_input;
+                        if (target == nullptr) break;
+                        buffer ^= 1;
+                        // target [rows, in] = grad [rows, out] @ weight [out, in]
+                        gemm_serial(target, grad, layer.out, int64_t{1}, layer.weight, rows, layer.out, layer.in, false);
+                        if (k > first && plan.layer(path[k - 1]).relu) through_relu(target, layer_input, rows * layer.in);
+                        grad = target;
+                    }
+                };
+                std::vector<const T*> outputs;  // outputs[k]: layer k's output, recomputed
+                for (std::size_t b = first_block(s); b < first_block(s + 1); ++b) {
+                    const Block& block = blocks[b];
+                    const std::vector<std::size_t>& prefix_path = plan.prefix_path(block);
+                    const int64_t block_rows = block.end - block.begin;
+                    // The prefix, recomputed on the whole block.
+                    T* next = plan.activations();
+                    outputs.assign(prefix_path.size(), nullptr);
+                    for (std::size_t k = 0; k < block.prefix; ++k) {
+                        outputs[k] = next;
+                        next += block_rows * plan.layer(prefix_path[k]).out;
+                    }
+                    const T* prefix_output = plan.run_layers(prefix_path, 0, block.prefix, plan.x_rows(block.begin),
+                                                             block_rows, plan.activations(), nullptr);
+                    const int64_t prefix_width =
+                        block.prefix > 0 ? plan.layer(prefix_path[block.prefix - 1]).out : plan.in_width();
+                    // The gradient at the prefix's output, gathered from the segments (buffer 2).
+                    T* prefix_grad = block.prefix > 0 ? plan.gradient_buffer(2) : nullptr;
+                    for (std::size_t g = block.first_segment; g < block.end_segment; ++g) {
+                        const Segment& segment = plan.segment(g);
+                        const std::vector<std::size_t>& path = plan.path(segment);
+                        const int64_t rows = segment.end - segment.begin, row0 = segment.begin - block.begin;
+                        // The segment's own layers, recomputed after the prefix's activations.
+                        outputs.resize(path.size());
+                        T* own = next;
+                        for (std::size_t k = block.prefix; k < path.size(); ++k) {
+                            outputs[k] = own;
+                            own += rows * plan.layer(path[k]).out;
+                        }
+                        const T* input = prefix_output + row0 * prefix_width;
+                        plan.run_layers(path, block.prefix, path.size(), input, rows, next, nullptr);
+                        // The input's gradient: into the prefix's, or x's when there is no prefix (if x needs one).
+                        T* grad_input = block.prefix > 0 ? prefix_grad + row0 * prefix_width : nullptr;
+                        if (block.prefix == 0 && grad_x != nullptr) grad_input = grad_x + segment.begin * plan.in_width();
+                        // The prefix's ReLU is applied once, by its own backward below.
+                        backward_layers(path, block.prefix, path.size(), grad_out.data<T>() + segment.begin * out_width,
+                                        outputs, input, rows, grad_input);
+                    }
+                    if (block.prefix > 0)
+                        backward_layers(prefix_path, 0, block.prefix, prefix_grad, outputs, plan.x_rows(block.begin),
+                                        block_rows, grad_x != nullptr ? grad_x + block.begin * plan.in_width() : nullptr);
+                }
+            }
+
+#pragma omp for schedule(dynamic)
+            for (std::size_t l = 0; l < layers.size(); ++l) {
+                if (!grads.weights[l].defined()) continue;
+                const int64_t weight_size = plan.layer(l).out * plan.layer(l).in;
+                add_stripes(grads.weights[l].data<T>(), l, 0, weight_size);
+                add_stripes(grads.biases[l].data<T>(), l, weight_size, plan.layer(l).out);
+            }
         }
     });
 }
