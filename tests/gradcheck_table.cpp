@@ -50,15 +50,17 @@ std::vector<GradcheckCase> gradcheck_table() {
                          return ag::mlp(in[0], {{in[1], in[2], true}, {in[3], in[4], false}, {in[5], in[6], true}},
                                         {{0, 3, {0, 2}}, {3, 3, {0, 1}}, {3, 7, {0, 1}}});
                      }});
-    // q's mean and std are constants (fixed values on the inputs' device); the inputs are mean_p and log_var_p.
+    // q's mean and std are constants (fixed values in the inputs' dtype, on their device); the inputs are mean_p
+    // and log_var_p.
     for (const bool per_row : {true, false}) {
         table.push_back({"gaussian_kl", per_row ? "[3, 2], std_q [3, 1]" : "[3, 2], std_q []", {{3, 2}, {3, 2}},
                          [per_row](const V& in) {
-                             const Device device = in[0].data().device();
-                             const Tensor mean_q =
-                                 Tensor::from_vector({0.3, -0.2, 0.8, 0.1, -0.5, 0.4}, {3, 2}, DType::f64).to(device);
-                             const Tensor std_q = per_row ? Tensor::from_vector({0.6, 1.3, 0.9}, {3, 1}, DType::f64).to(device)
-                                                          : Tensor::full({}, 0.7, DType::f64, device);
+                             auto like_input = [&](const Tensor& t) {
+                                 return t.to(in[0].data().dtype()).to(in[0].data().device());
+                             };
+                             const Tensor mean_q = like_input(Tensor::from_vector({0.3, -0.2, 0.8, 0.1, -0.5, 0.4}, {3, 2}, DType::f64));
+                             const Tensor std_q = like_input(per_row ? Tensor::from_vector({0.6, 1.3, 0.9}, {3, 1}, DType::f64)
+                                                                     : Tensor::full({}, 0.7, DType::f64));
                              return ag::gaussian_kl(mean_q, std_q, in[0], in[1]);
                          }});
     }

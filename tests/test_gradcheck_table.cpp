@@ -9,6 +9,7 @@
 #include "autograd/functions.h"
 #include "autograd/gradcheck.h"
 #include "gradcheck_table.h"
+#include "helpers.h"
 #include "tensor/error.h"
 #include "tensor/ops.h"
 
@@ -45,6 +46,29 @@ TEST_CASE("every differentiable function passes gradcheck on random float64 inpu
         const GradcheckReport report = gradcheck(c.f, test::draw_inputs(c, gen));
         CHECK_MESSAGE(report.ok, c.function << " (" << c.description << "): " << report.summary());
         CHECK(report.entries_checked > 0);
+    }
+}
+
+TEST_CASE("every differentiable function runs in float32 and agrees with float64, forward and backward") {
+    // The same inputs in both dtypes (the float64 draw rounded): outputs and input gradients to float32 precision.
+    Generator gen(2016);
+    for (const test::GradcheckCase& c : test::gradcheck_table()) {
+        CAPTURE(c.function);
+        CAPTURE(c.description);
+        const std::vector<Tensor> inputs = test::draw_inputs(c, gen);
+        std::vector<Tensor> outputs, gradients;
+        for (DType dtype : {DType::f32, DType::f64}) {
+            std::vector<Variable> leaves;
+            for (const Tensor& t : inputs) leaves.emplace_back(t.to(DType::f32).to(dtype), true);
+            Variable out = c.f(leaves);
+            REQUIRE(out.data().dtype() == dtype);
+            out.backward(Tensor::full(out.shape(), 1.0, dtype));
+            outputs.push_back(out.data().to(DType::f64));
+            for (const Variable& leaf : leaves) gradients.push_back(leaf.grad().to(DType::f64));
+        }
+        SWIRL_CHECK_CLOSE(outputs[0], outputs[1], 1e-4, 1e-5);
+        const std::size_t n = inputs.size();
+        for (std::size_t i = 0; i < n; ++i) SWIRL_CHECK_CLOSE(gradients[i], gradients[n + i], 1e-4, 1e-5);
     }
 }
 
