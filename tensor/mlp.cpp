@@ -129,10 +129,13 @@ MlpGradients mlp_backward_composed(const Tensor& grad_out, const Tensor& x, cons
     };
     for (const MlpGroup& group : groups) {
         if (group.begin == group.end) continue;
-        // The forward again: activations[k] is the input of the path's k-th layer.
+        // The forward again: activations[k] is the input of the path's k-th layer (the last layer's output only
+        // when its ReLU needs it).
         std::vector<Tensor> activations{x.rows(group.begin, group.end)};
-        for (const std::size_t l : group.path)
+        for (const std::size_t l : group.path) {
+            if (&l == &group.path.back() && !layers[l].relu) break;
             activations.push_back(linear(activations.back(), layers[l].weight, layers[l].bias, layers[l].relu));
+        }
         Tensor grad = grad_out.rows(group.begin, group.end);
         for (std::size_t k = group.path.size(); k-- > 0;) {
             const DenseLayer& layer = layers[group.path[k]];

@@ -342,27 +342,37 @@ Tensor check_gaussian_kl(const Tensor& mean_q, const Tensor& std_q, const Tensor
 
 Tensor gaussian_kl(const Tensor& mean_q, const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p) {
     const Tensor std_full = check_gaussian_kl(mean_q, std_q, mean_p, log_var_p, "gaussian_kl");
-    if (mean_q.device().is_cpu()) {
-        Tensor kl = Tensor::empty(mean_q.shape(), mean_q.dtype(), mean_q.device());
-        cpu::gaussian_kl(kl, mean_q, std_full, mean_p, log_var_p);
-        return kl;
-    }
-    // Other devices: the same formula from the elementwise ops.
-    const Tensor inverse_variance = exp(neg(log_var_p));
-    const Tensor mismatch = add(square(std_full), square(sub(mean_q, mean_p)));
-    return add_scalar(sub(add(scale(log_var_p, 0.5), scale(mul(mismatch, inverse_variance), 0.5)), log(std_full)), -0.5);
+    if (!mean_q.device().is_cpu()) return gaussian_kl_composed(mean_q, std_full, mean_p, log_var_p);
+    Tensor kl = Tensor::empty(mean_q.shape(), mean_q.dtype(), mean_q.device());
+    cpu::gaussian_kl(kl, mean_q, std_full, mean_p, log_var_p);
+    return kl;
 }
 
 void gaussian_kl_backward(Tensor& grad_mean_p, Tensor& grad_log_var_p, const Tensor& grad, const Tensor& mean_q,
                           const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p) {
     const Tensor std_full = check_gaussian_kl(mean_q, std_q, mean_p, log_var_p, "gaussian_kl_backward");
     check_same_shape(mean_q, grad, "gaussian_kl_backward");
-    grad_mean_p = Tensor::empty(mean_q.shape(), mean_q.dtype(), mean_q.device());
-    grad_log_var_p = Tensor::empty(mean_q.shape(), mean_q.dtype(), mean_q.device());
-    if (mean_q.device().is_cpu()) {
-        cpu::gaussian_kl_backward(grad_mean_p, grad_log_var_p, grad, mean_q, std_full, mean_p, log_var_p);
+    if (!mean_q.device().is_cpu()) {
+        gaussian_kl_backward_composed(grad_mean_p, grad_log_var_p, grad, mean_q, std_full, mean_p, log_var_p);
         return;
     }
+    grad_mean_p = Tensor::empty(mean_q.shape(), mean_q.dtype(), mean_q.device());
+    grad_log_var_p = Tensor::empty(mean_q.shape(), mean_q.dtype(), mean_q.device());
+    cpu::gaussian_kl_backward(grad_mean_p, grad_log_var_p, grad, mean_q, std_full, mean_p, log_var_p);
+}
+
+Tensor gaussian_kl_composed(const Tensor& mean_q, const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p) {
+    const Tensor std_full = check_gaussian_kl(mean_q, std_q, mean_p, log_var_p, "gaussian_kl");
+    const Tensor inverse_variance = exp(neg(log_var_p));
+    const Tensor mismatch = add(square(std_full), square(sub(mean_q, mean_p)));
+    return add_scalar(sub(add(scale(log_var_p, 0.5), scale(mul(mismatch, inverse_variance), 0.5)), log(std_full)), -0.5);
+}
+
+void gaussian_kl_backward_composed(Tensor& grad_mean_p, Tensor& grad_log_var_p, const Tensor& grad,
+                                   const Tensor& mean_q, const Tensor& std_q, const Tensor& mean_p,
+                                   const Tensor& log_var_p) {
+    const Tensor std_full = check_gaussian_kl(mean_q, std_q, mean_p, log_var_p, "gaussian_kl_backward");
+    check_same_shape(mean_q, grad, "gaussian_kl_backward");
     // d kl / d mean_p = (mean_p - mean_q) / var_p;  d kl / d log_var_p = 0.5 - (std_q^2 + (mean_q - mean_p)^2) / (2 var_p)
     const Tensor inverse_variance = exp(neg(log_var_p));
     const Tensor difference = sub(mean_p, mean_q);

@@ -50,6 +50,11 @@ void linear_into(Tensor& out, const Tensor& x, const Tensor& weight, const Tenso
 Tensor gaussian_kl(const Tensor& mean_q, const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p);
 void gaussian_kl_backward(Tensor& grad_mean_p, Tensor& grad_log_var_p, const Tensor& grad, const Tensor& mean_q,
                           const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p);
+// The same two composed of the elementwise ops: what runs on CUDA, and the CPU kernel's test reference.
+Tensor gaussian_kl_composed(const Tensor& mean_q, const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p);
+void gaussian_kl_backward_composed(Tensor& grad_mean_p, Tensor& grad_log_var_p, const Tensor& grad,
+                                   const Tensor& mean_q, const Tensor& std_q, const Tensor& mean_p,
+                                   const Tensor& log_var_p);
 
 // Reductions. sum(x) has shape [] (rank 0). sum(x, axis) keeps the axis with size 1: [M, N] -> [1, N] or [M, 1].
 Tensor sum(const Tensor& x);

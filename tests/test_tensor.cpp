@@ -227,3 +227,30 @@ TEST_CASE("the host caching allocator reuses a freed block for any size of its c
 }
 
 }  // namespace
+
+namespace {
+
+TEST_CASE("the CPU Gaussian KL kernel equals its composition from the elementwise ops, forward and backward") {
+    Generator gen(41);
+    for (DType dtype : {DType::f64, DType::f32}) {
+        for (const Shape& std_shape : {Shape{300, 1}, Shape{}, Shape{300, 2}}) {
+            CAPTURE(dtype_name(dtype));
+            CAPTURE(shape_str(std_shape));
+            const Tensor mean_q = Tensor::randn({300, 2}, gen, dtype), mean_p = Tensor::randn({300, 2}, gen, dtype);
+            const Tensor log_var_p = Tensor::randn({300, 2}, gen, dtype), grad = Tensor::randn({300, 2}, gen, dtype);
+            const Tensor std_q = add_scalar(Tensor::rand(std_shape, gen, dtype), 0.1);
+            const double tol = dtype == DType::f32 ? 1e-5 : 1e-13;
+            SWIRL_CHECK_CLOSE(gaussian_kl(mean_q, std_q, mean_p, log_var_p),
+                              gaussian_kl_composed(mean_q, std_q, mean_p, log_var_p), tol, tol);
+            Tensor mean_grad, log_var_grad, mean_grad_ref, log_var_grad_ref;
+            gaussian_kl_backward(mean_grad, log_var_grad, grad, mean_q, std_q, mean_p, log_var_p);
+            gaussian_kl_backward_composed(mean_grad_ref, log_var_grad_ref, grad, mean_q, std_q, mean_p, log_var_p);
+            SWIRL_CHECK_CLOSE(mean_grad, mean_grad_ref, tol, tol);
+            SWIRL_CHECK_CLOSE(log_var_grad, log_var_grad_ref, tol, tol);
+        }
+    }
+    CHECK_THROWS_WITH_AS(gaussian_kl(Tensor::zeros({3, 2}), Tensor::ones({3, 3}), Tensor::zeros({3, 2}), Tensor::zeros({3, 2})),
+                         doctest::Contains("shapes [3, 3] and [3, 2] do not broadcast"), Error);
+}
+
+}  // namespace

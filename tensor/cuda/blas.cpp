@@ -10,6 +10,10 @@ void matmul(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool tr
     const int M = static_cast<int>(out.dim(0)), N = static_cast<int>(out.dim(1));
     const int K = static_cast<int>(trans_a ? a.dim(0) : a.dim(1));
     if (M == 0 || N == 0) return;
+    if (K == 0) {  // an empty sum; cuBLAS refuses a leading dimension of 0
+        fill(out, 0.0);
+        return;
+    }
     cublasHandle_t handle = cublas_handle(out.device().index);
     // Leading dimensions of the row-major storage: a is [M, K] (or [K, M]), b is [K, N] (or [N, K]).
     const int lda = trans_a ? M : K, ldb = trans_b ? K : N;
