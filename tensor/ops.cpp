@@ -8,20 +8,21 @@
 #include "tensor/cpu/kernels.h"
 #include "tensor/error.h"
 #ifdef SWIRL_WITH_CUDA
+#include "tensor/cuda/backend.h"
 #include "tensor/cuda/kernels.h"
-#define SWIRL_CUDA_KERNEL(kernel, ...) cuda::kernel(__VA_ARGS__)
+#define SWIRL_CUDA_KERNEL(device, kernel, ...) (cuda::use_device((device).index), cuda::kernel(__VA_ARGS__))
 #else
-#define SWIRL_CUDA_KERNEL(kernel, ...) SWIRL_FAIL("{}: this swirl was built without CUDA", #kernel)
+#define SWIRL_CUDA_KERNEL(device, kernel, ...) SWIRL_FAIL("{}: this swirl was built without CUDA", #kernel)
 #endif
 
-// Runs the kernel of the tensor's device: cpu::kernel(...) or cuda::kernel(...).
-#define SWIRL_DISPATCH(device, kernel, ...)         \
-    do {                                            \
-        if ((device).is_cuda()) {                   \
-            SWIRL_CUDA_KERNEL(kernel, __VA_ARGS__); \
-        } else {                                    \
-            cpu::kernel(__VA_ARGS__);               \
-        }                                           \
+// Runs the kernel of the tensor's device: cpu::kernel(...) or, on the tensor's GPU, cuda::kernel(...).
+#define SWIRL_DISPATCH(device, kernel, ...)                   \
+    do {                                                      \
+        if ((device).is_cuda()) {                             \
+            SWIRL_CUDA_KERNEL((device), kernel, __VA_ARGS__); \
+        } else {                                              \
+            cpu::kernel(__VA_ARGS__);                         \
+        }                                                     \
     } while (0)
 
 namespace swirl {

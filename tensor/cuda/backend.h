@@ -20,6 +20,10 @@ struct MemoryStats {
 };
 MemoryStats memory_stats();
 
+// Makes `device` the calling thread's current device, where kernels launch and cuBLAS/cuRAND work: every op
+// calls it before its CUDA kernel (tensor/ops.cpp), so tensors on cuda:1 are never worked on from device 0.
+void use_device(int device);
+
 // TF32 tensor-core math for float32 matmuls: off by default (bitwise closer to the CPU); on is faster.
 void set_allow_tf32(bool allow);
 

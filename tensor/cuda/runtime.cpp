@@ -159,6 +159,8 @@ curandGenerator_t curand_generator(int device) {
     return generator;
 }
 
+void use_device(int device) { SWIRL_CUDA_CHECK(cudaSetDevice(device)); }
+
 void set_allow_tf32(bool allow) {
     Handles& h = handles();
     std::lock_guard<std::mutex> lock(h.mutex);
