@@ -1,6 +1,8 @@
 // The seed's reverse MLP with per-step tails.
 #include "diffusion/model.h"
 
+#include <numeric>
+
 #include "autograd/functions.h"
 #include "tensor/error.h"
 
@@ -55,7 +57,7 @@ ReverseStep ReverseModel::forward_grouped(const Variable& xt, const std::vector<
     std::vector<MlpGroup> rows;
     for (const StepGroup& group : groups) {
         std::vector<std::size_t> path(head_layers);
-        for (std::size_t l = 0; l < head_layers; ++l) path[l] = l;
+        std::iota(path.begin(), path.end(), std::size_t{0});
         for (const ag::MlpLayer& layer : tail(group.t).mlp_layers()) {
             path.push_back(layers.size());
             layers.push_back(layer);

@@ -2,6 +2,7 @@
 #include "nn/layers.h"
 
 #include <cmath>
+#include <numeric>
 
 #include "autograd/functions.h"
 #include "tensor/error.h"
@@ -50,7 +51,7 @@ Variable Sequential::forward(const Variable& x) {
     const std::vector<autograd::MlpLayer> layers = mlp_layers();
     if (!layers.empty() && x.data().rank() == 2) {
         std::vector<std::size_t> path(layers.size());
-        for (std::size_t l = 0; l < path.size(); ++l) path[l] = l;
+        std::iota(path.begin(), path.end(), std::size_t{0});
         return autograd::mlp(x, layers, {{0, x.data().dim(0), path}});
     }
     Variable h = x;

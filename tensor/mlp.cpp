@@ -52,6 +52,16 @@ int64_t check_mlp(const Tensor& x, const std::vector<DenseLayer>& layers, const 
     return out_width;
 }
 
+// check_mlp, and grad_out [M, N] in x's dtype and on its device.
+void check_mlp_backward(const Tensor& grad_out, const Tensor& x, const std::vector<DenseLayer>& layers,
+                        const std::vector<MlpGroup>& groups) {
+    const int64_t out_width = check_mlp(x, layers, groups, "mlp_backward");
+    check_same_dtype(x, grad_out, "mlp_backward");
+    check_same_device(x, grad_out, "mlp_backward");
+    SWIRL_CHECK(grad_out.shape() == Shape({x.dim(0), out_width}), "mlp_backward: grad_out {} does not fit [{}, {}]",
+                shape_str(grad_out.shape()), x.dim(0), out_width);
+}
+
 // Whether some rows go through layer l (an empty group uses nothing).
 bool layer_used(const std::vector<MlpGroup>& groups, std::size_t l) {
     return std::any_of(groups.begin(), groups.end(), [l](const MlpGroup& g) {
@@ -77,8 +87,8 @@ MlpGradients empty_gradients(const Tensor& x, const std::vector<DenseLayer>& lay
 }  // namespace
 
 Tensor mlp(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups) {
+    if (!x.device().is_cpu()) return mlp_composed(x, layers, groups);  // which checks the same
     const int64_t out_width = check_mlp(x, layers, groups, "mlp");
-    if (!x.device().is_cpu()) return mlp_composed(x, layers, groups);
     Tensor out = Tensor::empty({x.dim(0), out_width}, x.dtype(), x.device());
     cpu::mlp_forward(out, x, layers, groups);
     return out;
@@ -86,12 +96,8 @@ Tensor mlp(const Tensor& x, const std::vector<DenseLayer>& layers, const std::ve
 
 MlpGradients mlp_backward(const Tensor& grad_out, const Tensor& x, const std::vector<DenseLayer>& layers,
                           const std::vector<MlpGroup>& groups, bool need_x) {
-    const int64_t out_width = check_mlp(x, layers, groups, "mlp_backward");
-    check_same_dtype(x, grad_out, "mlp_backward");
-    check_same_device(x, grad_out, "mlp_backward");
-    SWIRL_CHECK(grad_out.shape() == Shape({x.dim(0), out_width}), "mlp_backward: grad_out {} does not fit [{}, {}]",
-                shape_str(grad_out.shape()), x.dim(0), out_width);
-    if (!x.device().is_cpu()) return mlp_backward_composed(grad_out, x, layers, groups, need_x);
+    if (!x.device().is_cpu()) return mlp_backward_composed(grad_out, x, layers, groups, need_x);  // same checks
+    check_mlp_backward(grad_out, x, layers, groups);
     MlpGradients grads = empty_gradients(x, layers, groups, need_x);
     cpu::mlp_backward(grads, grad_out, x, layers, groups);
     return grads;
@@ -116,7 +122,7 @@ Tensor mlp_composed(const Tensor& x, const std::vector<DenseLayer>& layers, cons
 
 MlpGradients mlp_backward_composed(const Tensor& grad_out, const Tensor& x, const std::vector<DenseLayer>& layers,
                                    const std::vector<MlpGroup>& groups, bool need_x) {
-    check_mlp(x, layers, groups, "mlp_backward");
+    check_mlp_backward(grad_out, x, layers, groups);
     MlpGradients grads;
     if (need_x) grads.x = Tensor::zeros(x.shape(), x.dtype(), x.device());
     grads.weights.resize(layers.size());
@@ -132,9 +138,10 @@ MlpGradients mlp_backward_composed(const Tensor& grad_out, const Tensor& x, cons
         // The forward again: activations[k] is the input of the path's k-th layer (the last layer's output only
         // when its ReLU needs it).
         std::vector<Tensor> activations{x.rows(group.begin, group.end)};
-        for (const std::size_t l : group.path) {
-            if (&l == &group.path.back() && !layers[l].relu) break;
-            activations.push_back(linear(activations.back(), layers[l].weight, layers[l].bias, layers[l].relu));
+        for (std::size_t k = 0; k < group.path.size(); ++k) {
+            const DenseLayer& layer = layers[group.path[k]];
+            if (k + 1 == group.path.size() && !layer.relu) break;
+            activations.push_back(linear(activations.back(), layer.weight, layer.bias, layer.relu));
         }
         Tensor grad = grad_out.rows(group.begin, group.end);
         for (std::size_t k = group.path.size(); k-- > 0;) {

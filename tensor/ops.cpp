@@ -342,8 +342,8 @@ Tensor check_gaussian_kl(const Tensor& mean_q, const Tensor& std_q, const Tensor
 }  // namespace
 
 Tensor gaussian_kl(const Tensor& mean_q, const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p) {
+    if (!mean_q.device().is_cpu()) return gaussian_kl_composed(mean_q, std_q, mean_p, log_var_p);  // same checks
     const Tensor std_full = check_gaussian_kl(mean_q, std_q, mean_p, log_var_p, "gaussian_kl");
-    if (!mean_q.device().is_cpu()) return gaussian_kl_composed(mean_q, std_full, mean_p, log_var_p);
     Tensor kl = Tensor::empty(mean_q.shape(), mean_q.dtype(), mean_q.device());
     cpu::gaussian_kl(kl, mean_q, std_full, mean_p, log_var_p);
     return kl;
@@ -351,12 +351,12 @@ Tensor gaussian_kl(const Tensor& mean_q, const Tensor& std_q, const Tensor& mean
 
 void gaussian_kl_backward(Tensor& grad_mean_p, Tensor& grad_log_var_p, const Tensor& grad, const Tensor& mean_q,
                           const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p) {
-    const Tensor std_full = check_gaussian_kl(mean_q, std_q, mean_p, log_var_p, "gaussian_kl_backward");
-    check_same_shape(mean_q, grad, "gaussian_kl_backward");
-    if (!mean_q.device().is_cpu()) {
-        gaussian_kl_backward_composed(grad_mean_p, grad_log_var_p, grad, mean_q, std_full, mean_p, log_var_p);
+    if (!mean_q.device().is_cpu()) {  // the composition checks the same
+        gaussian_kl_backward_composed(grad_mean_p, grad_log_var_p, grad, mean_q, std_q, mean_p, log_var_p);
         return;
     }
+    const Tensor std_full = check_gaussian_kl(mean_q, std_q, mean_p, log_var_p, "gaussian_kl_backward");
+    check_same_shape(mean_q, grad, "gaussian_kl_backward");
     grad_mean_p = Tensor::empty(mean_q.shape(), mean_q.dtype(), mean_q.device());
     grad_log_var_p = Tensor::empty(mean_q.shape(), mean_q.dtype(), mean_q.device());
     cpu::gaussian_kl_backward(grad_mean_p, grad_log_var_p, grad, mean_q, std_full, mean_p, log_var_p);

@@ -6,8 +6,8 @@
 
 namespace swirl::cpu {
 
-// What happens to an output before it is stored: a bias row added first (nullptr: none) and a ReLU after, so
-// that Linear (+ ReLU) runs in one pass over its output.
+// What happens to an output before it is stored: a bias row that starts the sum (nullptr: none; not used when
+// accumulating into the output) and a ReLU after, so that Linear (+ ReLU) runs in one pass over its output.
 template <typename T>
 struct Epilogue {
     const T* bias = nullptr;  // [N], indexed by output column

@@ -162,13 +162,10 @@ void gemm_serial(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, i
         gemm_tiles(out, a, a_row, a_col, b, M, 0, K, N, accumulate, false, epilogue);
         return;
     }
-    if (epilogue.bias != nullptr && !accumulate) {
+    if (epilogue.bias != nullptr && !accumulate) {  // as the tiles: the bias starts the sum
         for (int64_t i = 0; i < M; ++i)
             for (int64_t j = 0; j < N; ++j) out[i * N + j] = epilogue.bias[j];
         accumulate = true;
-    } else if (epilogue.bias != nullptr) {
-        for (int64_t i = 0; i < M; ++i)
-            for (int64_t j = 0; j < N; ++j) out[i * N + j] += epilogue.bias[j];
     }
     gemm_reference(out, a, a_row, a_col, b, M, K, N, accumulate, false);
     if (epilogue.relu)

@@ -25,8 +25,9 @@ namespace swirl::cpu {
 
 namespace {
 
-// 256 rows of 64 floats is 64 KB an activation: a block's working set (its activations and two gradients, some
-// 400 KB for the model) stays in the 2 MB L2 cache. 128 and 512 rows measured the same within this machine's noise.
+// 256 rows of 64 floats is 64 KB an activation: a block's working set (its activations and three gradient
+// buffers, some 450 KB for the model) stays in the 2 MB L2 cache. 128 and 512 rows measured the same within
+// this machine's noise.
 constexpr int64_t kBlockRows = 256;
 constexpr int64_t kStripes = 32;
 
@@ -96,12 +97,6 @@ void dense_parameter_gradients(T* weight_grad, T* bias_grad, T* scratch, const T
     }
 }
 
-int64_t path_multiply_adds(const std::vector<DenseLayer>& layers, const std::vector<std::size_t>& path) {
-    int64_t total = 0;
-    for (const std::size_t l : path) total += layers[l].weight.numel();
-    return total;
-}
-
 // The blocks, the layers as raw pointers (with transposed weights where the forward wants them), and the scratch
 // of every thread, for one call.
 template <typename T>
@@ -112,14 +107,15 @@ public:
         std::vector<bool> used(layers.size(), false);
         for (const MlpGroup& group : groups) {
             if (group.begin == group.end) continue;
-            int64_t activations = 0;
+            int64_t activations = 0, path_multiply_adds = 0;
             for (const std::size_t l : group.path) {
                 used[l] = true;
                 activations += layers[l].weight.dim(0);
+                path_multiply_adds += layers[l].weight.numel();
                 max_width_ = std::max({max_width_, layers[l].weight.dim(0), layers[l].weight.dim(1)});
                 max_weight_ = std::max(max_weight_, layers[l].weight.numel());
             }
-            multiply_adds_ += (group.end - group.begin) * path_multiply_adds(layers, group.path);
+            multiply_adds_ += (group.end - group.begin) * path_multiply_adds;
             max_activations_ = std::max(max_activations_, activations);
         }
         // Blocks of kBlockRows rows, cut into the segments of the groups they overlap.
@@ -134,9 +130,9 @@ public:
                 at = end;
             }
             block.end_segment = segments_.size();
-            std::size_t prefix = groups[segments_[block.first_segment].group].path.size() - 1;
+            const std::vector<std::size_t>& first = groups[segments_[block.first_segment].group].path;
+            std::size_t prefix = first.size() - 1;
             for (std::size_t s = block.first_segment + 1; s < block.end_segment; ++s) {
-                const std::vector<std::size_t>& first = groups[segments_[block.first_segment].group].path;
                 const std::vector<std::size_t>& other = groups[segments_[s].group].path;
                 std::size_t common = 0;
                 while (common < prefix && common + 1 < other.size() && first[common] == other[common]) ++common;
@@ -159,9 +155,9 @@ public:
             transposed += out * in;
         }
         parallel_ = multiply_adds_ > kParallelMultiplyAdds && blocks_.size() > 1;
-        threads_ = parallel_ ? max_threads() : 1;
+        const int threads = parallel_ ? max_threads() : 1;
         scratch_per_thread_ = (max_activations_ + 3 * max_width_) * kBlockRows + max_weight_;
-        scratch_ = Tensor::empty({threads_ * scratch_per_thread_}, x.dtype());
+        scratch_ = Tensor::empty({threads * scratch_per_thread_}, x.dtype());
         scratch_base_ = scratch_.data<T>();
     }
 
@@ -194,19 +190,35 @@ public:
     }
     T* product_scratch() const { return activations() + (max_activations_ + 3 * max_width_) * kBlockRows; }
 
-    // Runs `rows` rows of `input` through layers path[first, last), writing the outputs one after another from
-    // `activations` ([rows, out] for each layer), except that the last layer writes `last` when it is given.
-    // Returns the output of the last layer.
-    const T* run_layers(const std::vector<std::size_t>& path, std::size_t first, std::size_t last, const T* input,
-                        int64_t rows, T* activations, T* last_output) const {
+    // Runs `rows` rows of `input` through layers path[first, last): layer k's output ([rows, out]) is written at
+    // outputs[k], one after another from `activations`, except that the last layer writes `last_output` when it
+    // is given. Returns the end of what it wrote in `activations`.
+    T* run_layers(const std::vector<std::size_t>& path, std::size_t first, std::size_t last, const T* input,
+                  int64_t rows, T* activations, T* last_output, std::vector<const T*>& outputs) const {
         for (std::size_t k = first; k < last; ++k) {
             const Layer<T>& layer = layers_[path[k]];
             T* output = k + 1 == last && last_output != nullptr ? last_output : activations;
             dense_forward(output, input, rows, layer);
-            input = output;
-            activations += rows * layer.out;
+            if (output == activations) activations += rows * layer.out;
+            outputs[k] = input = output;
         }
-        return input;
+        return activations;
+    }
+
+    // The block's shared prefix run on all its rows into the scratch (outputs[0, prefix) filled): its output
+    // (x itself when there is no prefix), that output's width, and where the scratch is free again.
+    struct Prefix {
+        const T* output;
+        int64_t width;
+        T* free_scratch;
+    };
+    Prefix run_prefix(const Block& block, std::vector<const T*>& outputs) const {
+        const std::vector<std::size_t>& path = prefix_path(block);
+        outputs.assign(path.size(), nullptr);
+        T* free_scratch = run_layers(path, 0, block.prefix, x_rows(block.begin), block.end - block.begin,
+                                     activations(), nullptr, outputs);
+        if (block.prefix == 0) return {x_rows(block.begin), in_width_, free_scratch};
+        return {outputs[block.prefix - 1], layers_[path[block.prefix - 1]].out, free_scratch};
     }
 
 private:
@@ -221,7 +233,6 @@ private:
     T* scratch_base_ = nullptr;
     int64_t max_activations_ = 0, max_width_ = 0, max_weight_ = 0, multiply_adds_ = 0;
     int64_t scratch_per_thread_ = 0;
-    int threads_ = 1;
     bool parallel_ = false;
 };
 
@@ -238,26 +249,20 @@ void mlp_forward(Tensor& out, const Tensor& x, const std::vector<DenseLayer>& la
 #pragma omp parallel if (plan.parallel())
         {
             plan.transpose_weights();
+            std::vector<const T*> outputs;  // outputs[k]: layer k's output
 #pragma omp for schedule(static)
             for (std::size_t b = 0; b < blocks.size(); ++b) {
                 const Block& block = blocks[b];
                 // The shared prefix on the whole block, then each segment's own layers after its activations.
-                const std::vector<std::size_t>& prefix_path = plan.prefix_path(block);
-                const int64_t block_rows = block.end - block.begin;
-                T* activations = plan.activations();
-                const T* prefix_output = plan.run_layers(prefix_path, 0, block.prefix, plan.x_rows(block.begin), block_rows,
-                                                         activations, nullptr);
-                int64_t prefix_width = plan.in_width();
-                for (std::size_t k = 0; k < block.prefix; ++k) {
-                    prefix_width = plan.layer(prefix_path[k]).out;
-                    activations += block_rows * prefix_width;
-                }
+                const typename Plan<T>::Prefix prefix = plan.run_prefix(block, outputs);
                 for (std::size_t s = block.first_segment; s < block.end_segment; ++s) {
                     const Segment& segment = plan.segment(s);
                     const std::vector<std::size_t>& path = plan.path(segment);
-                    const T* input = prefix_output + (segment.begin - block.begin) * prefix_width;
-                    plan.run_layers(path, block.prefix, path.size(), input, segment.end - segment.begin, activations,
-                                    y + segment.begin * out_width);
+                    outputs.resize(path.size());
+                    plan.run_layers(path, block.prefix, path.size(),
+                                    prefix.output + (segment.begin - block.begin) * prefix.width,
+                                    segment.end - segment.begin, prefix.free_scratch, y + segment.begin * out_width,
+                                    outputs);
                 }
             }
         }
@@ -358,20 +363,9 @@ void mlp_backward(MlpGradients& grads, const Tensor& grad_out, const Tensor& x, 
                 std::vector<const T*> outputs;  // outputs[k]: layer k's output, recomputed
                 for (std::size_t b = first_block(s); b < first_block(s + 1); ++b) {
                     const Block& block = blocks[b];
-                    const std::vector<std::size_t>& prefix_path = plan.prefix_path(block);
-                    const int64_t block_rows = block.end - block.begin;
-                    // The prefix, recomputed on the whole block.
-                    T* next = plan.activations();
-                    outputs.assign(prefix_path.size(), nullptr);
-                    for (std::size_t k = 0; k < block.prefix; ++k) {
-                        outputs[k] = next;
-                        next += block_rows * plan.layer(prefix_path[k]).out;
-                    }
-                    const T* prefix_output = plan.run_layers(prefix_path, 0, block.prefix, plan.x_rows(block.begin),
-                                                             block_rows, plan.activations(), nullptr);
-                    const int64_t prefix_width =
-                        block.prefix > 0 ? plan.layer(prefix_path[block.prefix - 1]).out : plan.in_width();
-                    // The gradient at the prefix's output, gathered from the segments (buffer 2).
+                    // The prefix, recomputed on the whole block; the gradient at its output is gathered from the
+                    // segments (buffer 2).
+                    const typename Plan<T>::Prefix prefix = plan.run_prefix(block, outputs);
                     T* prefix_grad = block.prefix > 0 ? plan.gradient_buffer(2) : nullptr;
                     for (std::size_t g = block.first_segment; g < block.end_segment; ++g) {
                         const Segment& segment = plan.segment(g);
@@ -379,23 +373,20 @@ void mlp_backward(MlpGradients& grads, const Tensor& grad_out, const Tensor& x, 
                         const int64_t rows = segment.end - segment.begin, row0 = segment.begin - block.begin;
                         // The segment's own layers, recomputed after the prefix's activations.
                         outputs.resize(path.size());
-                        T* own = next;
-                        for (std::size_t k = block.prefix; k < path.size(); ++k) {
-                            outputs[k] = own;
-                            own += rows * plan.layer(path[k]).out;
-                        }
-                        const T* input = prefix_output + row0 * prefix_width;
-                        plan.run_layers(path, block.prefix, path.size(), input, rows, next, nullptr);
+                        const T* input = prefix.output + row0 * prefix.width;
+                        plan.run_layers(path, block.prefix, path.size(), input, rows, prefix.free_scratch, nullptr,
+                                        outputs);
                         // The input's gradient: into the prefix's, or x's when there is no prefix (if x needs one).
-                        T* grad_input = block.prefix > 0 ? prefix_grad + row0 * prefix_width : nullptr;
+                        T* grad_input = block.prefix > 0 ? prefix_grad + row0 * prefix.width : nullptr;
                         if (block.prefix == 0 && grad_x != nullptr) grad_input = grad_x + segment.begin * plan.in_width();
                         // The prefix's ReLU is applied once, by its own backward below.
                         backward_layers(path, block.prefix, path.size(), grad_out.data<T>() + segment.begin * out_width,
                                         outputs, input, rows, grad_input);
                     }
                     if (block.prefix > 0)
-                        backward_layers(prefix_path, 0, block.prefix, prefix_grad, outputs, plan.x_rows(block.begin),
-                                        block_rows, grad_x != nullptr ? grad_x + block.begin * plan.in_width() : nullptr);
+                        backward_layers(plan.prefix_path(block), 0, block.prefix, prefix_grad, outputs,
+                                        plan.x_rows(block.begin), block.end - block.begin,
+                                        grad_x != nullptr ? grad_x + block.begin * plan.in_width() : nullptr);
                 }
             }
 
