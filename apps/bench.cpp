@@ -3,7 +3,10 @@
 // peak memory. The reference it is compared with is ../shared/bench/seed_torch.py (scripts/bench-vs-torch.sh).
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <vector>
 #include <nlohmann/json.hpp>
 #ifdef _OPENMP
 #include <omp.h>
@@ -53,6 +56,23 @@ double measure_fma_peak_gflops(int threads) {
     return flops / seconds_since(start) / 1e9;
 }
 
+// The host's memory bandwidth on `threads` threads, measured: the best of three parallel copies of 256 MiB,
+// counting each byte read and written once (as the GPU's cudaMemcpy probe does).
+double measure_copy_bandwidth_gbs(int threads) {
+    constexpr int64_t kFloats = int64_t{1} << 26;
+    std::vector<float> source(kFloats, 1.0f), destination(kFloats, 0.0f);
+    double best = 1e30;
+    for (int round = 0; round < 4; ++round) {  // the first round warms the pages up and is not counted
+        const auto start = Clock::now();
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (int64_t begin = 0; begin < kFloats; begin += (1 << 16))
+            std::memcpy(destination.data() + begin, source.data() + begin, sizeof(float) << 16);
+        if (round > 0) best = std::min(best, seconds_since(start));
+    }
+    if (destination[kFloats / 2] != 1.0f) std::fprintf(stderr, " ");  // keeps the copy observable
+    return 2.0 * static_cast<double>(kFloats) * sizeof(float) / best / 1e9;
+}
+
 double peak_rss_mb() {
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
@@ -81,6 +101,7 @@ void run_bench(const BenchOptions& options) {
         diffusion::training_step(model, adam, schedule, options.batch, t_sampling, gen).item();
 
     // The losses stay on the device, as in `swirl train`; reading the last one waits for the GPU to finish.
+    const OpTraffic traffic_before = op_traffic();
     const auto start = Clock::now();
     Tensor loss;
     double loss_sum = 0.0;
@@ -90,37 +111,66 @@ void run_bench(const BenchOptions& options) {
     }
     const double last_loss = loss.item();
     const double seconds = seconds_since(start);
+    const OpTraffic traffic_after = op_traffic();
     if (!device.is_cpu()) loss_sum = last_loss * static_cast<double>(options.steps);
 
-    const double steps_per_s = static_cast<double>(options.steps) / seconds;
+    const double steps = static_cast<double>(options.steps);
+    const double steps_per_s = steps / seconds;
     const double samples_per_s = steps_per_s * static_cast<double>(options.batch);
-    const double gflops = samples_per_s * diffusion::training_flops_per_sample(config) / 1e9;
-    const double peak = device.is_cpu() ? measure_fma_peak_gflops(threads) : 0.0;
+    const double flops_per_step = diffusion::training_flops_per_sample(config) * static_cast<double>(options.batch);
+    const double gflops = steps_per_s * flops_per_step / 1e9;
+    const double kernels_per_step = static_cast<double>(traffic_after.kernels - traffic_before.kernels) / steps;
+    const double bytes_per_step = static_cast<double>(traffic_after.bytes - traffic_before.bytes) / steps;
+    const double rss_mb = peak_rss_mb();  // before the probes, whose buffers are not the step's
     double device_peak_mb = 0.0;
 #ifdef SWIRL_WITH_CUDA
     if (!device.is_cpu()) device_peak_mb = static_cast<double>(cuda::memory_stats().peak_in_use) / (1 << 20);
 #endif
+    // The step's floor: its FLOPs at the measured FMA peak, or the bytes its ops move at the measured bandwidth,
+    // whichever takes longer. Measured after the timed steps, so the probes cannot disturb them.
+    double peak = 0.0, bandwidth = 0.0;
+    if (device.is_cpu()) {
+        peak = measure_fma_peak_gflops(threads);
+        bandwidth = measure_copy_bandwidth_gbs(threads);
+    } else {
+#ifdef SWIRL_WITH_CUDA
+        peak = cuda::measure_fma_peak_gflops(device.index);
+        bandwidth = cuda::measure_copy_bandwidth_gbs(device.index);
+#endif
+    }
+    const double compute_floor_ms = 1e3 * flops_per_step / (peak * 1e9);
+    const double memory_floor_ms = 1e3 * bytes_per_step / (bandwidth * 1e9);
+    const double floor_ms = std::max(compute_floor_ms, memory_floor_ms);
+    const double step_ms = 1e3 * seconds / steps;
     if (options.json) {
         nlohmann::ordered_json report = {
             {"impl", "swirl"}, {"device", device_name(device)}, {"threads", threads}, {"batch", options.batch},
             {"steps", options.steps}, {"t_sampling", options.t_sampling}, {"seconds", seconds},
             {"steps_per_s", steps_per_s}, {"samples_per_s", samples_per_s}, {"gflops", gflops},
-            {"fma_peak_gflops", peak}, {"peak_share", peak > 0 ? gflops / peak : 0.0},
-            {"peak_rss_mb", peak_rss_mb()}, {"device_peak_mb", device_peak_mb},
+            {"fma_peak_gflops", peak}, {"peak_share", gflops / peak}, {"bandwidth_gbs", bandwidth},
+            {"flops_per_step", flops_per_step}, {"bytes_per_step", bytes_per_step},
+            {"kernels_per_step", kernels_per_step}, {"step_ms", step_ms}, {"compute_floor_ms", compute_floor_ms},
+            {"memory_floor_ms", memory_floor_ms}, {"floor_ms", floor_ms}, {"floor_share", floor_ms / step_ms},
+            {"peak_rss_mb", rss_mb}, {"device_peak_mb", device_peak_mb},
             {"host_tensor_peak_mb", static_cast<double>(host_memory_stats().peak_in_use) / (1 << 20)},
-            {"loss_mean", loss_sum / static_cast<double>(options.steps)}};
+            {"loss_mean", loss_sum / steps}};
         fmt::print("{}\n", report.dump());
         return;
     }
     fmt::print("swirl bench: device {}, {} threads, batch {}, t-sampling {}, {} steps after {} warm-up\n",
                device_name(device), threads, options.batch, options.t_sampling, options.steps, options.warmup);
     fmt::print("  {:.2f} steps/s, {:.0f} samples/s, {:.3f} s\n", steps_per_s, samples_per_s, seconds);
-    fmt::print("  {:.2f} GFLOP/s at {:.0f} FLOP/sample", gflops, diffusion::training_flops_per_sample(config));
-    if (peak > 0) fmt::print(" = {:.1f}% of the measured FMA peak ({:.1f} GFLOP/s)", 100.0 * gflops / peak, peak);
-    fmt::print("\n  peak RSS {:.1f} MB (host tensors at most {:.1f} MB at once)", peak_rss_mb(),
+    fmt::print("  {:.2f} GFLOP/s at {:.0f} FLOP/sample = {:.1f}% of the measured FMA peak ({:.1f} GFLOP/s)\n", gflops,
+               diffusion::training_flops_per_sample(config), 100.0 * gflops / peak, peak);
+    fmt::print("  a step: {:.3f} ms, {:.0f} kernels, {:.1f} MB through its ops' operands\n", step_ms,
+               kernels_per_step, bytes_per_step / 1e6);
+    fmt::print("  floor {:.3f} ms = max(FLOPs at the FMA peak {:.3f} ms, bytes at {:.1f} GB/s {:.3f} ms): "
+               "the step runs at {:.1f}% of its floor's speed\n",
+               floor_ms, compute_floor_ms, bandwidth, memory_floor_ms, 100.0 * floor_ms / step_ms);
+    fmt::print("  peak RSS {:.1f} MB (host tensors at most {:.1f} MB at once)", rss_mb,
                static_cast<double>(host_memory_stats().peak_in_use) / (1 << 20));
     if (device_peak_mb > 0) fmt::print(", device memory peak {:.1f} MB", device_peak_mb);
-    fmt::print("\n  mean loss {:.5f}\n", loss_sum / static_cast<double>(options.steps));
+    fmt::print("\n  mean loss {:.5f}\n", loss_sum / steps);
 }
 
 }  // namespace swirl::app

@@ -55,16 +55,18 @@ ForwardSample forward_process(const Schedule& schedule, const Tensor& x0, const 
 
 Tensor step_coefficients(const Schedule& schedule, const std::vector<StepGroup>& groups, int64_t batch, DType dtype,
                          Device device) {
-    std::vector<int64_t> step_of_row(static_cast<std::size_t>(batch), -1);
+    // The groups cover the batch in order, so the rows are runs of table rows: nothing per row crosses to a GPU.
+    std::vector<RowRun> runs;
+    int64_t covered = 0;
     for (const StepGroup& g : groups) {
-        SWIRL_CHECK(0 <= g.begin && g.begin <= g.end && g.end <= batch && 2 <= g.t && g.t <= schedule.steps(),
-                    "step group t = {} rows [{}, {}) does not fit a batch of {} and steps 2..{}", g.t, g.begin, g.end,
-                    batch, schedule.steps());
-        std::fill(step_of_row.begin() + g.begin, step_of_row.begin() + g.end, g.t);
+        SWIRL_CHECK(g.begin == covered && g.begin <= g.end && g.end <= batch && 2 <= g.t && g.t <= schedule.steps(),
+                    "step group t = {} rows [{}, {}) does not continue a batch of {} at row {} with steps 2..{}", g.t,
+                    g.begin, g.end, batch, covered, schedule.steps());
+        runs.push_back({g.t, g.end - g.begin});
+        covered = g.end;
     }
-    SWIRL_CHECK(std::find(step_of_row.begin(), step_of_row.end(), -1) == step_of_row.end(),
-                "step groups leave rows of the batch without a step");
-    return index_select_rows(schedule.coefficient_table(dtype, device), Tensor::from_indices(step_of_row, device));
+    SWIRL_CHECK(covered == batch, "step groups leave rows [{}, {}) of the batch without a step", covered, batch);
+    return repeat_rows(schedule.coefficient_table(dtype, device), runs);
 }
 
 Variable kl_objective(ReverseModel& model, const Schedule& schedule, const Tensor& x0,

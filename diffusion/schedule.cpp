@@ -59,6 +59,8 @@ double Schedule::posterior_std(int64_t t) const {
 }
 
 Tensor Schedule::coefficient_table(DType dtype, Device device) const {
+    for (const Tensor& table : tables_)
+        if (table.dtype() == dtype && table.device() == device) return table;
     std::vector<double> table(static_cast<std::size_t>((steps() + 1) * kColumns), 0.0);
     for (int64_t t = 2; t <= steps(); ++t) {
         double* row = table.data() + t * kColumns;
@@ -69,7 +71,8 @@ Tensor Schedule::coefficient_table(DType dtype, Device device) const {
         row[kPosteriorStd] = posterior_std(t);
     }
     for (int64_t t = 0; t < 2; ++t) table[static_cast<std::size_t>(t * kColumns + kPosteriorStd)] = 1.0;
-    return Tensor::from_vector(table, {steps() + 1, kColumns}, dtype, device);
+    tables_.push_back(Tensor::from_vector(table, {steps() + 1, kColumns}, dtype, device));
+    return tables_.back();
 }
 
 }  // namespace swirl::diffusion

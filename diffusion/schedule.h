@@ -36,7 +36,8 @@ public:
     double posterior_std(int64_t t) const;      // sqrt((1 - alpha_bar_{t-1}) / (1 - alpha_bar_t) beta_t)
 
     // The five per-step constants above as a table [T + 1, 5] (row t; row 0 and 1 unused but finite), in the
-    // working dtype and device, for gathering one row per sample.
+    // working dtype and device, for picking one row per sample. Made once per dtype and device and kept (a GPU
+    // receives it once, not every training step): read it, never write into it.
     Tensor coefficient_table(DType dtype, Device device) const;
     enum Column : int64_t { kSignal = 0, kNoise, kPosteriorX0, kPosteriorXt, kPosteriorStd, kColumns };
 
@@ -45,6 +46,7 @@ private:
 
     ScheduleConfig config_;
     std::vector<double> betas_, alpha_bars_;  // index t - 1
+    mutable std::vector<Tensor> tables_;      // coefficient_table's, one per dtype and device asked for
 };
 
 }  // namespace swirl::diffusion

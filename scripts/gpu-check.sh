@@ -26,9 +26,22 @@ for batch in 64000 1280000; do
 done
 python3 - "$table" <<'PY'
 import json, sys
-print("\n| impl | device | batch | steps/s | samples/s |")
-print("|---|---|---:|---:|---:|")
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    print(f"| {r['impl']} | {r['device']} | {r['batch']} | {r['steps_per_s']:.1f} | {r['samples_per_s']:,.0f} |")
+rows = [json.loads(line) for line in open(sys.argv[1]) if line.startswith("{")]
+seed = {r["batch"]: r for r in rows if r["impl"].startswith("pytorch-") and "gpu-data" not in r["impl"]}
+def cell(r, key, fmt):
+    return format(r[key], fmt) if key in r else "-"
+print("\n| impl | device | batch | steps/s | samples/s | vs seed code | step ms | floor ms | % of floor | kernels/step | MB/step |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for r in rows:
+    ref = seed.get(r["batch"])
+    ratio = f"{r['samples_per_s'] / ref['samples_per_s']:.2f}x" if ref else "-"
+    share = f"{100 * r['floor_share']:.0f}%" if "floor_share" in r else "-"
+    mb = f"{r['bytes_per_step'] / 1e6:,.0f}" if "bytes_per_step" in r else "-"
+    print(f"| {r['impl']} | {r['device']} | {r['batch']:,} | {r['steps_per_s']:.1f} | {r['samples_per_s']:,.0f} | {ratio} "
+          f"| {1e3 / r['steps_per_s']:.3f} | {cell(r, 'floor_ms', '.3f')} | {share} | {cell(r, 'kernels_per_step', '.0f')} | {mb} |")
+for r in rows:
+    if "fma_peak_gflops" in r and r["impl"] == "swirl":
+        print(f"\nswirl on {r['device']}: measured FMA peak {r['fma_peak_gflops']:,.0f} GFLOP/s, copy bandwidth "
+              f"{r['bandwidth_gbs']:,.0f} GB/s; floor = max(FLOPs / peak, the ops' bytes / bandwidth).")
+        break
 PY

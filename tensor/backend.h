@@ -17,4 +17,10 @@ struct Broadcast2D {
     int64_t b_row_stride = 0, b_col_stride = 0;
 };
 
+// A run of repeated rows (repeat_rows): `count` copies of row `row` of the source.
+struct RowRun {
+    int64_t row = 0;
+    int64_t count = 0;
+};
+
 }  // namespace swirl

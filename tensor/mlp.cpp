@@ -84,12 +84,21 @@ MlpGradients empty_gradients(const Tensor& x, const std::vector<DenseLayer>& lay
     return grads;
 }
 
+// The bytes of the layers some group uses, weights and biases.
+int64_t parameter_bytes(const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups) {
+    int64_t bytes = 0;
+    for (std::size_t l = 0; l < layers.size(); ++l)
+        if (layer_used(groups, l)) bytes += static_cast<int64_t>(layers[l].weight.nbytes() + layers[l].bias.nbytes());
+    return bytes;
+}
+
 }  // namespace
 
 Tensor mlp(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups) {
     if (!x.device().is_cpu()) return mlp_composed(x, layers, groups);  // which checks the same
     const int64_t out_width = check_mlp(x, layers, groups, "mlp");
     Tensor out = Tensor::empty({x.dim(0), out_width}, x.dtype(), x.device());
+    detail::count_kernel(static_cast<int64_t>(x.nbytes() + out.nbytes()) + parameter_bytes(layers, groups));
     cpu::mlp_forward(out, x, layers, groups);
     return out;
 }
@@ -99,6 +108,9 @@ MlpGradients mlp_backward(const Tensor& grad_out, const Tensor& x, const std::ve
     if (!x.device().is_cpu()) return mlp_backward_composed(grad_out, x, layers, groups, need_x);  // same checks
     check_mlp_backward(grad_out, x, layers, groups);
     MlpGradients grads = empty_gradients(x, layers, groups, need_x);
+    // Reads grad_out, x and the parameters, writes the parameters' gradients (and x's).
+    detail::count_kernel(static_cast<int64_t>(grad_out.nbytes() + x.nbytes() + (need_x ? x.nbytes() : 0)) +
+                         2 * parameter_bytes(layers, groups));
     cpu::mlp_backward(grads, grad_out, x, layers, groups);
     return grads;
 }

@@ -2,6 +2,7 @@
 #include "tensor/ops.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
 #include "tensor/backend.h"
@@ -15,17 +16,44 @@
 #define SWIRL_CUDA_KERNEL(device, kernel, ...) SWIRL_FAIL("{}: this swirl was built without CUDA", #kernel)
 #endif
 
-// Runs the kernel of the tensor's device: cpu::kernel(...) or, on the tensor's GPU, cuda::kernel(...).
-#define SWIRL_DISPATCH(device, kernel, ...)                   \
+// Runs the kernel of the tensor's device: cpu::kernel(...) or, on the tensor's GPU, cuda::kernel(...), and counts
+// it in op_traffic() with the bytes it reads and writes: those given, or (SWIRL_DISPATCH) all of its tensor arguments.
+#define SWIRL_DISPATCH_COUNTED(bytes, device, kernel, ...)   \
     do {                                                      \
+        ::swirl::detail::count_kernel(bytes);                 \
         if ((device).is_cuda()) {                             \
             SWIRL_CUDA_KERNEL((device), kernel, __VA_ARGS__); \
         } else {                                              \
             cpu::kernel(__VA_ARGS__);                         \
         }                                                     \
     } while (0)
+#define SWIRL_DISPATCH(device, kernel, ...) \
+    SWIRL_DISPATCH_COUNTED(::swirl::detail::operand_bytes(__VA_ARGS__), device, kernel, __VA_ARGS__)
 
 namespace swirl {
+
+namespace detail {
+
+std::atomic<int64_t> dispatched_kernels{0}, dispatched_bytes{0}, transfers{0}, transfer_bytes{0};
+
+int64_t operand_bytes_of(const Tensor& t) { return static_cast<int64_t>(t.nbytes()); }
+template <typename U>
+int64_t operand_bytes_of(const U&) { return 0; }  // not a tensor: a size, a flag, an op tag
+template <typename... Args>
+int64_t operand_bytes(const Args&... args) { return (int64_t{0} + ... + operand_bytes_of(args)); }
+
+void count_kernel(int64_t bytes) {
+    dispatched_kernels.fetch_add(1, std::memory_order_relaxed);
+    dispatched_bytes.fetch_add(bytes, std::memory_order_relaxed);
+}
+
+}  // namespace detail
+
+OpTraffic op_traffic() {
+    return {detail::dispatched_kernels.load(std::memory_order_relaxed),
+            detail::dispatched_bytes.load(std::memory_order_relaxed), detail::transfers.load(std::memory_order_relaxed),
+            detail::transfer_bytes.load(std::memory_order_relaxed)};
+}
 
 void check_same_shape(const Tensor& a, const Tensor& b, const char* op) {
     SWIRL_CHECK(a.shape() == b.shape(), "{}: shape mismatch, {} vs {}", op, shape_str(a.shape()), shape_str(b.shape()));
@@ -242,7 +270,7 @@ Tensor slice_cols(const Tensor& x, int64_t begin, int64_t end) {
     SWIRL_CHECK(0 <= begin && begin <= end && end <= x.dim(1), "slice_cols: columns [{}, {}) are out of range for {}",
                 begin, end, shape_str(x.shape()));
     Tensor out = Tensor::empty({x.dim(0), end - begin}, x.dtype(), x.device());
-    SWIRL_DISPATCH(x.device(), copy_cols, out, 0, x, begin, end - begin);
+    SWIRL_DISPATCH_COUNTED(2 * static_cast<int64_t>(out.nbytes()), x.device(), copy_cols, out, 0, x, begin, end - begin);
     return out;
 }
 
@@ -260,7 +288,8 @@ Tensor concat_cols(const std::vector<Tensor>& parts) {
     Tensor out = Tensor::empty({parts[0].dim(0), cols}, parts[0].dtype(), parts[0].device());
     int64_t at = 0;
     for (const Tensor& part : parts) {
-        SWIRL_DISPATCH(out.device(), copy_cols, out, at, part, 0, part.dim(1));
+        SWIRL_DISPATCH_COUNTED(2 * static_cast<int64_t>(part.nbytes()), out.device(), copy_cols, out, at, part, 0,
+                               part.dim(1));
         at += part.dim(1);
     }
     return out;
@@ -309,7 +338,26 @@ Tensor index_select_rows(const Tensor& x, const Tensor& index) {
     check_matrix(x, "index_select_rows", "x");
     check_index(index, x.dim(0), x, "index_select_rows");
     Tensor out = Tensor::empty({index.numel(), x.dim(1)}, x.dtype(), x.device());
-    SWIRL_DISPATCH(x.device(), index_select_rows, out, x, index);
+    // A gather reads only the rows it picks: as many bytes as it writes.
+    SWIRL_DISPATCH_COUNTED(2 * static_cast<int64_t>(out.nbytes()) + static_cast<int64_t>(index.nbytes()), x.device(),
+                           index_select_rows, out, x, index);
+    return out;
+}
+
+Tensor repeat_rows(const Tensor& x, const std::vector<RowRun>& runs) {
+    check_matrix(x, "repeat_rows", "x");
+    check_floating(x, "repeat_rows");
+    int64_t rows = 0;
+    for (const RowRun& run : runs) {
+        SWIRL_CHECK(0 <= run.row && run.row < x.dim(0) && run.count >= 0,
+                    "repeat_rows: a run of {} copies of row {} does not fit x {} (rows 0..{}, counts >= 0)", run.count,
+                    run.row, shape_str(x.shape()), x.dim(0) - 1);
+        rows += run.count;
+    }
+    Tensor out = Tensor::empty({rows, x.dim(1)}, x.dtype(), x.device());
+    if (out.numel() == 0) return out;
+    // Reads one row per run, writes every row of out.
+    SWIRL_DISPATCH_COUNTED(static_cast<int64_t>(out.nbytes()), x.device(), repeat_rows, out, x, runs);
     return out;
 }
 
@@ -321,7 +369,9 @@ void index_add_rows_(Tensor& out, const Tensor& index, const Tensor& src) {
                 "index_add_rows_: src {} does not match index [{}] and out {}", shape_str(src.shape()), index.numel(),
                 shape_str(out.shape()));
     check_index(index, out.dim(0), out, "index_add_rows_");
-    SWIRL_DISPATCH(out.device(), index_add_rows, out, index, src);
+    // Reads src and the rows of out it adds to, and writes those rows.
+    SWIRL_DISPATCH_COUNTED(3 * static_cast<int64_t>(src.nbytes()) + static_cast<int64_t>(index.nbytes()), out.device(),
+                           index_add_rows, out, index, src);
 }
 
 namespace {
@@ -342,24 +392,22 @@ Tensor check_gaussian_kl(const Tensor& mean_q, const Tensor& std_q, const Tensor
 }  // namespace
 
 Tensor gaussian_kl(const Tensor& mean_q, const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p) {
-    if (!mean_q.device().is_cpu()) return gaussian_kl_composed(mean_q, std_q, mean_p, log_var_p);  // same checks
     const Tensor std_full = check_gaussian_kl(mean_q, std_q, mean_p, log_var_p, "gaussian_kl");
     Tensor kl = Tensor::empty(mean_q.shape(), mean_q.dtype(), mean_q.device());
-    cpu::gaussian_kl(kl, mean_q, std_full, mean_p, log_var_p);
+    SWIRL_DISPATCH(mean_q.device(), gaussian_kl, kl, mean_q, std_full, mean_p, log_var_p);
     return kl;
 }
 
 void gaussian_kl_backward(Tensor& grad_mean_p, Tensor& grad_log_var_p, const Tensor& grad, const Tensor& mean_q,
                           const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p) {
-    if (!mean_q.device().is_cpu()) {  // the composition checks the same
-        gaussian_kl_backward_composed(grad_mean_p, grad_log_var_p, grad, mean_q, std_q, mean_p, log_var_p);
-        return;
-    }
     const Tensor std_full = check_gaussian_kl(mean_q, std_q, mean_p, log_var_p, "gaussian_kl_backward");
     check_same_shape(mean_q, grad, "gaussian_kl_backward");
+    check_same_dtype(mean_q, grad, "gaussian_kl_backward");
+    check_same_device(mean_q, grad, "gaussian_kl_backward");
     grad_mean_p = Tensor::empty(mean_q.shape(), mean_q.dtype(), mean_q.device());
     grad_log_var_p = Tensor::empty(mean_q.shape(), mean_q.dtype(), mean_q.device());
-    cpu::gaussian_kl_backward(grad_mean_p, grad_log_var_p, grad, mean_q, std_full, mean_p, log_var_p);
+    SWIRL_DISPATCH(mean_q.device(), gaussian_kl_backward, grad_mean_p, grad_log_var_p, grad, mean_q, std_full, mean_p,
+                   log_var_p);
 }
 
 Tensor gaussian_kl_composed(const Tensor& mean_q, const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p) {
@@ -403,6 +451,8 @@ void copy_(Tensor& dst, const Tensor& src) {
         return;
     }
 #ifdef SWIRL_WITH_CUDA
+    detail::transfers.fetch_add(1, std::memory_order_relaxed);
+    detail::transfer_bytes.fetch_add(static_cast<int64_t>(src.nbytes()), std::memory_order_relaxed);
     cuda::copy_across(dst, src);
 #else
     SWIRL_FAIL("copy_: cannot copy from {} to {}: this swirl was built without CUDA", device_name(src.device()),

@@ -8,10 +8,29 @@
 #include <cstdint>
 #include <vector>
 
+#include "tensor/backend.h"
 #include "tensor/generator.h"
 #include "tensor/tensor.h"
 
 namespace swirl {
+
+// What the ops have dispatched to kernels since the process started: the number of kernel calls, and the bytes of
+// their tensor operands, each operand counted once. That is the least memory traffic of an op-by-op computation
+// (an operand read twice, or a product re-reading its inputs, moves more); a fused op's internal traffic stays in
+// cache and is not counted. swirl bench divides it by the memory bandwidth for the step's floor.
+// Copies between the host and a device (Tensor::to, item, to_vector) are counted apart: each waits for the GPU,
+// so a training step should make none (tests/test_cuda.cpp checks it).
+struct OpTraffic {
+    int64_t kernels = 0;
+    int64_t bytes = 0;
+    int64_t transfers = 0;
+    int64_t transfer_bytes = 0;
+};
+OpTraffic op_traffic();
+
+namespace detail {
+void count_kernel(int64_t bytes);  // for kernels dispatched outside tensor/ops.cpp (tensor/mlp.cpp)
+}  // namespace detail
 
 // Elementwise, any shape -> same shape.
 Tensor neg(const Tensor& x);
@@ -50,7 +69,7 @@ void linear_into(Tensor& out, const Tensor& x, const Tensor& weight, const Tenso
 Tensor gaussian_kl(const Tensor& mean_q, const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p);
 void gaussian_kl_backward(Tensor& grad_mean_p, Tensor& grad_log_var_p, const Tensor& grad, const Tensor& mean_q,
                           const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p);
-// The same two composed of the elementwise ops: what runs on CUDA, and the CPU kernel's test reference.
+// The same two composed of the elementwise ops: the kernels' test reference (tests/test_tensor.cpp).
 Tensor gaussian_kl_composed(const Tensor& mean_q, const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p);
 void gaussian_kl_backward_composed(Tensor& grad_mean_p, Tensor& grad_log_var_p, const Tensor& grad,
                                    const Tensor& mean_q, const Tensor& std_q, const Tensor& mean_p,
@@ -73,6 +92,10 @@ Tensor concat_rows(const std::vector<Tensor>& parts);
 // Rows of a matrix through an i64 index [R]. index_select_rows: x [M, N] -> [R, N], out[r] = x[index[r]].
 // index_add_rows_: out[index[r]] += src[r] for src [R, N] into out [M, N] (repeated indices accumulate).
 Tensor index_select_rows(const Tensor& x, const Tensor& index);
+// Rows repeated in runs given on the host: x [M, N] -> [sum of counts, N], runs[0].count copies of row
+// runs[0].row, then those of runs[1], and so on. What a batch of contiguous step groups needs from a per-step
+// table, without an index tensor (which a GPU would have to receive from the host every step). Not differentiable.
+Tensor repeat_rows(const Tensor& x, const std::vector<RowRun>& runs);
 void index_add_rows_(Tensor& out, const Tensor& index, const Tensor& src);
 
 // In-place fills and copies.

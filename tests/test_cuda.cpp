@@ -3,11 +3,13 @@
 // GPU every case prints "[skip] no CUDA device" and CTest reports it as skipped.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <functional>
 
 #include "autograd/functions.h"
 #include "diffusion/objective.h"
 #include "diffusion/swiss_roll.h"
+#include "diffusion/training.h"
 #include "gradcheck_table.h"
 #include "helpers.h"
 #include "nn/adam.h"
@@ -96,6 +98,18 @@ TEST_CASE("every tensor op agrees between CPU and CUDA in f64 and f32") {
             index_add_rows_(out, Tensor::from_indices({4, 0, 4, 36}, in[0].device()), in[1]);
             return out;
         });
+        std::vector<RowRun> runs;  // 70 runs, some empty: three launches of up to 32 runs each
+        for (int64_t r = 0; r < 70; ++r) runs.push_back({(r * 7) % 37, r % 5 == 0 ? 0 : r % 9 + 1});
+        check_op("repeat_rows", {m}, [&runs](auto& in) { return repeat_rows(in[0], runs); });
+        const Tensor std_q = positive({37, 1}), log_var = randn({37, 23}), grad = randn({37, 23});
+        check_op("gaussian_kl", {m, std_q, randn({37, 23}), log_var}, [](auto& in) {
+            return gaussian_kl(in[0], in[1], in[2], in[3]);
+        });
+        check_op("gaussian_kl_backward", {m, std_q, randn({37, 23}), log_var, grad}, [](auto& in) {
+            Tensor grad_mean, grad_log_var;
+            gaussian_kl_backward(grad_mean, grad_log_var, in[4], in[0], in[1], in[2], in[3]);
+            return concat_cols({grad_mean, grad_log_var});
+        });
         check_op("copy_ to another dtype", {m}, [](auto& in) { return in[0].to(DType::f64).to(DType::f32).to(DType::f64); });
         check_op("adam_update_", {m, randn({37, 23}), randn({37, 23}), positive({37, 23})}, [](auto& in) {
             Tensor param = in[0].clone(), m1 = in[2].clone(), v = in[3].clone();
@@ -166,6 +180,28 @@ TEST_CASE("50 training steps give the same losses on CPU and CUDA from the same 
         CAPTURE(step);
         CHECK(gpu_loss.data().item() == doctest::Approx(cpu_loss.data().item()).epsilon(1e-4));
     }
+}
+
+TEST_CASE("a warm training step on CUDA copies nothing between host and device and calls no cudaMalloc") {
+    if (skip_without_cuda()) return;
+#ifdef SWIRL_WITH_CUDA
+    using namespace swirl::diffusion;
+    for (TSampling mode : {TSampling::batch, TSampling::sample}) {
+        CAPTURE(t_sampling_name(mode));
+        Generator gen(6);
+        ReverseModel model({40, 2, 64}, gen, DType::f32, kCuda);
+        nn::Adam adam(model.parameters(), {.lr = 1e-3});
+        const Schedule schedule;
+        for (int step = 0; step < 2; ++step) training_step(model, adam, schedule, 4096, mode, gen);
+        const OpTraffic before = op_traffic();
+        const auto warm = cuda::memory_stats();
+        Tensor loss;
+        for (int step = 0; step < 3; ++step) loss = training_step(model, adam, schedule, 4096, mode, gen);
+        CHECK(op_traffic().transfers == before.transfers);  // each would wait for the GPU
+        CHECK(cuda::memory_stats().driver_allocations == warm.driver_allocations);
+        CHECK(std::isfinite(loss.item()));
+    }
+#endif
 }
 
 TEST_CASE("the caching allocator stops calling cudaMalloc once a repeated workload is warm") {

@@ -136,3 +136,27 @@ TEST_CASE("mlp names what does not fit: widths, groups, repeated layers, shapes 
 }
 
 }  // namespace
+
+namespace {
+
+TEST_CASE("the fused mlp counts one kernel a pass in op_traffic, with its operands' bytes only") {
+    Generator gen(5);
+    const ModelLike model(8, DType::f64, gen);
+    const Tensor x = Tensor::randn({10, 2}, gen, DType::f64), grad_out = Tensor::ones({10, 4}, DType::f64);
+    // Groups {0, 1, 2, 3} only: layers 4 and 5 are not read. Weights 8x2, 8x8, 8x8, 4x8 and their biases.
+    const std::vector<MlpGroup> groups{{0, 10, {0, 1, 2, 3}}};
+    const int64_t parameters = 8 * (16 + 8 + 64 + 8 + 64 + 8 + 32 + 4);
+    OpTraffic before = op_traffic();
+    const Tensor out = mlp(x, model.layers, groups);
+    OpTraffic after = op_traffic();
+    CHECK(after.kernels - before.kernels == 1);
+    CHECK(after.bytes - before.bytes == 8 * (20 + 40) + parameters);  // x [10, 2] and out [10, 4], f64
+
+    const MlpGradients grads = mlp_backward(grad_out, x, model.layers, groups, true);
+    const OpTraffic backward = op_traffic();
+    CHECK(backward.kernels - after.kernels == 1);
+    // Reads grad_out, x and the parameters; writes x's gradient and the parameters' gradients.
+    CHECK(backward.bytes - after.bytes == 8 * (40 + 20 + 20) + 2 * parameters);
+}
+
+}  // namespace

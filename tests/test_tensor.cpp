@@ -254,3 +254,47 @@ TEST_CASE("the CPU Gaussian KL kernel equals its composition from the elementwis
 }
 
 }  // namespace
+
+namespace {
+
+TEST_CASE("op_traffic counts each dispatched kernel with the bytes of its operands") {
+    const Tensor a = Tensor::zeros({3, 4}), row = Tensor::zeros({4});  // float32: 48 and 16 bytes
+    OpTraffic before = op_traffic();
+    const Tensor broadcast_sum = add(a, row);  // reads 48 + 16, writes 48
+    OpTraffic after = op_traffic();
+    CHECK(after.kernels - before.kernels == 1);
+    CHECK(after.bytes - before.bytes == 48 + 16 + 48);
+
+    before = op_traffic();
+    const Tensor column = slice_cols(a, 1, 2);  // a strided copy: reads and writes 3 floats
+    after = op_traffic();
+    CHECK(after.kernels - before.kernels == 1);
+    CHECK(after.bytes - before.bytes == 2 * 12);
+
+    before = op_traffic();
+    const Tensor picked = index_select_rows(a, Tensor::from_indices({2, 0}));  // 2 rows of 16 bytes, 2 indices
+    after = op_traffic();
+    CHECK(after.bytes - before.bytes == 2 * 32 + 16);
+
+    const Tensor product = matmul(a, a, false, true);  // [3, 3]: reads a twice as operands, writes 36 bytes
+    CHECK(op_traffic().bytes - after.bytes == 48 + 48 + 36);
+}
+
+}  // namespace
+
+namespace {
+
+TEST_CASE("repeat_rows writes runs of copies of rows, skips empty runs and names a run that does not fit") {
+    const Tensor table = Tensor::from_vector({0, 1, 10, 11, 20, 21}, {3, 2}, DType::f64);
+    const Tensor out = repeat_rows(table, {{2, 2}, {0, 0}, {1, 1}, {2, 1}});
+    CHECK(out.shape() == Shape{4, 2});
+    CHECK(out.to_vector() == std::vector<double>{20, 21, 20, 21, 10, 11, 20, 21});
+    CHECK(repeat_rows(table, {}).shape() == Shape{0, 2});
+    // The same rows as index_select_rows through the equivalent index.
+    SWIRL_CHECK_CLOSE(repeat_rows(table, {{1, 3}, {0, 2}}), index_select_rows(table, Tensor::from_indices({1, 1, 1, 0, 0})),
+                      0.0, 0.0);
+    CHECK_THROWS_WITH_AS(repeat_rows(table, {{3, 1}}), doctest::Contains("copies of row 3 does not fit x [3, 2]"), Error);
+    CHECK_THROWS_WITH_AS(repeat_rows(table, {{0, -1}}), doctest::Contains("counts >= 0"), Error);
+}
+
+}  // namespace

@@ -5,6 +5,7 @@
 #include "tensor/cpu/dispatch.h"
 #include "tensor/cpu/kernels.h"
 #include "tensor/cpu/parallel.h"
+#include "tensor/formulas.h"
 #include "tensor/generator.h"
 
 namespace swirl::cpu {
@@ -189,20 +190,10 @@ namespace {
 
 // Adam on elements [0, n): one loop the compiler vectorises (restrict: the four arrays never overlap).
 template <typename T>
-struct AdamConstants {
-    T beta1, beta2, one_minus_beta1, one_minus_beta2, weight_decay, eps, step_size, sqrt_bias_correction2;
-};
-
-template <typename T>
 void adam_elements(T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v, int64_t n,
-                   const AdamConstants<T> c) {
+                   const formulas::AdamConstants<T> c) {
 #pragma omp simd
-    for (int64_t i = 0; i < n; ++i) {
-        const T gi = g[i] + c.weight_decay * p[i];
-        m[i] = c.beta1 * m[i] + c.one_minus_beta1 * gi;
-        v[i] = c.beta2 * v[i] + c.one_minus_beta2 * gi * gi;
-        p[i] -= c.step_size * m[i] / (std::sqrt(v[i]) / c.sqrt_bias_correction2 + c.eps);
-    }
+    for (int64_t i = 0; i < n; ++i) formulas::adam_element(p[i], g[i], m[i], v[i], c);
 }
 
 }  // namespace
@@ -211,10 +202,8 @@ void adam_update(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp
                  double beta2, double eps, double weight_decay, double bias_correction1, double bias_correction2) {
     dispatch_floating(param.dtype(), "adam_update", [&](auto zero) {
         using T = decltype(zero);
-        // torch.optim.Adam's single-tensor path: step_size = lr / bc1, denom = sqrt(v) / sqrt(bc2) + eps.
-        // 1 - beta is formed in double before rounding, as PyTorch passes it: 1.0f - 0.999f is off by 1e-5.
-        const AdamConstants<T> c{T(beta1),        T(beta2),  T(1.0 - beta1),           T(1.0 - beta2),
-                                 T(weight_decay), T(eps),    T(lr / bias_correction1), T(std::sqrt(bias_correction2))};
+        const auto c =
+            formulas::adam_constants<T>(lr, beta1, beta2, eps, weight_decay, bias_correction1, bias_correction2);
         T* p = param.data<T>();
         const T* g = grad.data<T>();
         T* m = exp_avg.data<T>();
@@ -240,11 +229,7 @@ void gaussian_kl(Tensor& kl, const Tensor& mean_q, const Tensor& std_q, const Te
         const T *mq = mean_q.data<T>(), *sq = std_q.data<T>(), *mp = mean_p.data<T>(), *lv = log_var_p.data<T>();
         const int64_t n = kl.numel();
 #pragma omp parallel for simd schedule(static) if (n > kParallelCostlyElements)
-        for (int64_t i = 0; i < n; ++i) {
-            const T difference = mq[i] - mp[i];
-            const T mismatch = sq[i] * sq[i] + difference * difference;
-            out[i] = T(0.5) * lv[i] - std::log(sq[i]) + T(0.5) * mismatch * std::exp(-lv[i]) - T(0.5);
-        }
+        for (int64_t i = 0; i < n; ++i) out[i] = formulas::gaussian_kl(mq[i], sq[i], mp[i], lv[i]);
     });
 }
 
@@ -257,12 +242,7 @@ void gaussian_kl_backward(Tensor& grad_mean_p, Tensor& grad_log_var_p, const Ten
                 *lv = log_var_p.data<T>();
         const int64_t n = grad.numel();
 #pragma omp parallel for simd schedule(static) if (n > kParallelCostlyElements)
-        for (int64_t i = 0; i < n; ++i) {
-            const T inverse_variance = std::exp(-lv[i]), difference = mp[i] - mq[i];
-            const T mismatch = sq[i] * sq[i] + difference * difference;
-            gm[i] = g[i] * difference * inverse_variance;
-            glv[i] = g[i] * (T(0.5) - T(0.5) * mismatch * inverse_variance);
-        }
+        for (int64_t i = 0; i < n; ++i) formulas::gaussian_kl_backward(g[i], mq[i], sq[i], mp[i], lv[i], gm[i], glv[i]);
     });
 }
 

@@ -27,6 +27,16 @@ void index_select_rows(Tensor& out, const Tensor& x, const Tensor& index) {
                     row_bytes);
 }
 
+void repeat_rows(Tensor& out, const Tensor& x, const std::vector<RowRun>& runs) {
+    const std::size_t row_bytes = static_cast<std::size_t>(x.dim(1)) * dtype_size(x.dtype());
+    auto* o = static_cast<char*>(out.raw_data());
+    const auto* in = static_cast<const char*>(x.raw_data());
+    for (const RowRun& run : runs) {
+        const char* source = in + static_cast<std::size_t>(run.row) * row_bytes;
+        for (int64_t r = 0; r < run.count; ++r, o += row_bytes) std::memcpy(o, source, row_bytes);
+    }
+}
+
 void index_add_rows(Tensor& out, const Tensor& index, const Tensor& src) {
     dispatch_floating(out.dtype(), "index_add_rows", [&](auto zero) {
         using T = decltype(zero);

@@ -24,6 +24,11 @@ MemoryStats memory_stats();
 // calls it before its CUDA kernel (tensor/ops.cpp), so tensors on cuda:1 are never worked on from device 0.
 void use_device(int device);
 
+// Measured on `device`, for swirl bench's floor: the float32 fused multiply-add peak in GFLOP/s, and the
+// device-to-device copy bandwidth in GB/s (bytes read plus bytes written). Each takes a few milliseconds.
+double measure_fma_peak_gflops(int device);
+double measure_copy_bandwidth_gbs(int device);
+
 // TF32 tensor-core math for float32 matmuls: off by default (bitwise closer to the CPU); on is faster.
 void set_allow_tf32(bool allow);
 

@@ -5,6 +5,7 @@
 
 #include "tensor/cuda/handles.h"
 #include "tensor/cuda/kernels.h"
+#include "tensor/formulas.h"
 
 namespace swirl::cuda {
 
@@ -84,14 +85,24 @@ __global__ void add_inplace_kernel(T* dst, const T* src, long long n) {
 }
 
 template <typename T>
-__global__ void adam_kernel(T* p, const T* g, T* m, T* v, long long n, T step_size, T b1, T b2, T one_minus_b1,
-                            T one_minus_b2, T eps, T wd, T sqrt_bc2) {
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-        const T gi = g[i] + wd * p[i];
-        m[i] = b1 * m[i] + one_minus_b1 * gi;
-        v[i] = b2 * v[i] + one_minus_b2 * gi * gi;
-        p[i] -= step_size * m[i] / (sqrt(v[i]) / sqrt_bc2 + eps);
-    }
+__global__ void adam_kernel(T* p, const T* g, T* m, T* v, long long n, formulas::AdamConstants<T> c) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        formulas::adam_element(p[i], g[i], m[i], v[i], c);
+}
+
+template <typename T>
+__global__ void gaussian_kl_kernel(T* kl, const T* mean_q, const T* std_q, const T* mean_p, const T* log_var_p,
+                                   long long n) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        kl[i] = formulas::gaussian_kl(mean_q[i], std_q[i], mean_p[i], log_var_p[i]);
+}
+
+template <typename T>
+__global__ void gaussian_kl_backward_kernel(T* grad_mean_p, T* grad_log_var_p, const T* grad, const T* mean_q,
+                                            const T* std_q, const T* mean_p, const T* log_var_p, long long n) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        formulas::gaussian_kl_backward(grad[i], mean_q[i], std_q[i], mean_p[i], log_var_p[i], grad_mean_p[i],
+                                       grad_log_var_p[i]);
 }
 
 template <typename T>
@@ -126,6 +137,27 @@ template <typename T>
 __global__ void index_add_kernel(T* out, const int64_t* index, const T* src, long long rows, long long cols) {
     for (long long j = blockIdx.x * (long long)blockDim.x + threadIdx.x; j < cols; j += (long long)gridDim.x * blockDim.x)
         for (long long r = 0; r < rows; ++r) out[index[r] * cols + j] += src[r * cols + j];
+}
+
+// Up to kRunsPerLaunch runs of repeat_rows, passed by value as a kernel argument (no table to copy to the device):
+// output rows [out_begin[s], out_begin[s + 1]) are copies of source row `row[s]`.
+constexpr int kRunsPerLaunch = 32;
+struct RunTable {
+    long long out_begin[kRunsPerLaunch + 1];
+    long long row[kRunsPerLaunch];
+    int count;
+};
+
+template <typename T>
+__global__ void repeat_rows_kernel(T* out, const T* x, long long cols, RunTable table) {
+    const long long first = table.out_begin[0];
+    const long long n = (table.out_begin[table.count] - first) * cols;
+    for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < n; k += (long long)gridDim.x * blockDim.x) {
+        const long long r = first + k / cols, c = k % cols;
+        int s = 0;
+        while (s + 1 < table.count && table.out_begin[s + 1] <= r) ++s;
+        out[r * cols + c] = x[table.row[s] * cols + c];
+    }
 }
 
 // Runs body(T{}) for the tensor's floating type.
@@ -237,9 +269,30 @@ void adam_update(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp
                  double beta2, double eps, double weight_decay, double bias_correction1, double bias_correction2) {
     floating(param.dtype(), [&](auto zero) {
         using T = decltype(zero);
-        adam_kernel<<<grid_for(param.numel()), kThreads>>>(
-            ptr<T>(param), ptr<T>(grad), ptr<T>(exp_avg), ptr<T>(exp_avg_sq), param.numel(), T(lr / bias_correction1),
-            T(beta1), T(beta2), T(1.0 - beta1), T(1.0 - beta2), T(eps), T(weight_decay), T(std::sqrt(bias_correction2)));
+        const auto constants =
+            formulas::adam_constants<T>(lr, beta1, beta2, eps, weight_decay, bias_correction1, bias_correction2);
+        adam_kernel<<<grid_for(param.numel()), kThreads>>>(ptr<T>(param), ptr<T>(grad), ptr<T>(exp_avg),
+                                                           ptr<T>(exp_avg_sq), param.numel(), constants);
+    });
+    SWIRL_CUDA_CHECK_LAUNCH();
+}
+
+void gaussian_kl(Tensor& kl, const Tensor& mean_q, const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p) {
+    floating(kl.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        gaussian_kl_kernel<<<grid_for(kl.numel()), kThreads>>>(ptr<T>(kl), ptr<T>(mean_q), ptr<T>(std_q), ptr<T>(mean_p),
+                                                               ptr<T>(log_var_p), kl.numel());
+    });
+    SWIRL_CUDA_CHECK_LAUNCH();
+}
+
+void gaussian_kl_backward(Tensor& grad_mean_p, Tensor& grad_log_var_p, const Tensor& grad, const Tensor& mean_q,
+                          const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p) {
+    floating(grad.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        gaussian_kl_backward_kernel<<<grid_for(grad.numel()), kThreads>>>(
+            ptr<T>(grad_mean_p), ptr<T>(grad_log_var_p), ptr<T>(grad), ptr<T>(mean_q), ptr<T>(std_q), ptr<T>(mean_p),
+            ptr<T>(log_var_p), grad.numel());
     });
     SWIRL_CUDA_CHECK_LAUNCH();
 }
@@ -266,6 +319,31 @@ void index_select_rows(Tensor& out, const Tensor& x, const Tensor& index) {
                                                                  index.numel(), x.dim(1));
     });
     SWIRL_CUDA_CHECK_LAUNCH();
+}
+
+void repeat_rows(Tensor& out, const Tensor& x, const std::vector<RowRun>& runs) {
+    const long long cols = x.dim(1);
+    RunTable table{};
+    long long at = 0;  // the first output row of the next run
+    auto launch = [&] {
+        if (table.count == 0) return;
+        const long long n = (table.out_begin[table.count] - table.out_begin[0]) * cols;
+        floating(x.dtype(), [&](auto zero) {
+            using T = decltype(zero);
+            repeat_rows_kernel<<<grid_for(n), kThreads>>>(ptr<T>(out), ptr<T>(x), cols, table);
+        });
+        SWIRL_CUDA_CHECK_LAUNCH();
+        table.count = 0;
+    };
+    for (const RowRun& run : runs) {
+        if (run.count == 0) continue;
+        table.out_begin[table.count] = at;
+        table.row[table.count] = run.row;
+        at += run.count;
+        table.out_begin[++table.count] = at;
+        if (table.count == kRunsPerLaunch) launch();
+    }
+    launch();
 }
 
 void index_add_rows(Tensor& out, const Tensor& index, const Tensor& src) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "tensor/backend.h"
 #include "tensor/tensor.h"
@@ -27,6 +28,7 @@ void sum_cols(Tensor& out, const Tensor& x);
 void copy_cols(Tensor& dst, int64_t dst_col, const Tensor& src, int64_t src_col, int64_t count);
 void index_select_rows(Tensor& out, const Tensor& x, const Tensor& index);
 void index_add_rows(Tensor& out, const Tensor& index, const Tensor& src);
+void repeat_rows(Tensor& out, const Tensor& x, const std::vector<RowRun>& runs);
 
 void fill(Tensor& x, double value);
 void copy(Tensor& dst, const Tensor& src);         // both on one device
@@ -35,6 +37,10 @@ void add_inplace(Tensor& dst, const Tensor& src);
 // cuRAND's Philox generator, seeded with `seed` and offset to `first_counter`.
 void uniform(Tensor& x, uint64_t seed, uint64_t first_counter, double low, double high);
 void normal(Tensor& x, uint64_t seed, uint64_t first_counter, double mean, double stddev);
+
+void gaussian_kl(Tensor& kl, const Tensor& mean_q, const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p);
+void gaussian_kl_backward(Tensor& grad_mean_p, Tensor& grad_log_var_p, const Tensor& grad, const Tensor& mean_q,
+                          const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p);
 
 void adam_update(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, double lr, double beta1,
                  double beta2, double eps, double weight_decay, double bias_correction1, double bias_correction2);
