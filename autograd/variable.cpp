@@ -101,11 +101,13 @@ void Variable::backward(const Tensor& grad_output) const {
     pending[impl_.get()] = grad_output;
     auto accumulate = [&](VariableImpl* target, Tensor grad) {
         if (target->grad_fn == nullptr) {
-            // A leaf keeps its gradient across backward calls, so it owns a private copy to add into.
+            // A leaf keeps its gradient across backward calls and adds later ones into it, so it needs a tensor
+            // nobody else holds: the incoming one when it is the last reference (as PyTorch's AccumulateGrad
+            // steals it), else a copy.
             if (target->grad.defined())
                 add_(target->grad, grad);
             else
-                target->grad = grad.clone();
+                target->grad = grad.sole_owner() ? std::move(grad) : grad.clone();
             return;
         }
         auto [it, inserted] = pending.try_emplace(target, grad);

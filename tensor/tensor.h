@@ -69,6 +69,8 @@ public:
     std::vector<int64_t> to_indices() const;  // i64 tensors only
 
     bool same_storage(const Tensor& other) const { return storage_ == other.storage_ && offset_ == other.offset_; }
+    // True when no other Tensor (or view) shares this one's storage: writing into it can surprise nobody.
+    bool sole_owner() const { return storage_ != nullptr && storage_.use_count() == 1; }
 
 private:
     std::shared_ptr<Storage> storage_;

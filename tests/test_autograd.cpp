@@ -25,6 +25,24 @@ TEST_CASE("leaf gradients accumulate across backward calls until zero_grad") {
     CHECK_FALSE(x.grad().defined());
 }
 
+TEST_CASE("a leaf takes over a gradient only it holds, and copies one that is shared") {
+    // add's backward hands the same tensor to both inputs: the first leaf must copy it, or the second leaf's
+    // later accumulation would write into the first one's gradient.
+    Variable a(Tensor::from_vector({1, 2}, {2}, DType::f64), true), b(Tensor::from_vector({3, 4}, {2}, DType::f64), true);
+    ag::sum(ag::add(a, b)).backward();
+    CHECK_FALSE(a.grad().same_storage(b.grad()));
+    ag::sum(ag::scale(b, 5.0)).backward();
+    CHECK(a.grad().to_vector() == std::vector<double>{1, 1});
+    CHECK(b.grad().to_vector() == std::vector<double>{6, 6});
+    // A seed given to backward on a leaf stays the caller's: the leaf adds into a copy.
+    Variable c(Tensor::from_vector({1, 2}, {2}, DType::f64), true);
+    const Tensor seed = Tensor::from_vector({1, 1}, {2}, DType::f64);
+    c.backward(seed);
+    c.backward(seed);
+    CHECK(seed.to_vector() == std::vector<double>{1, 1});
+    CHECK(c.grad().to_vector() == std::vector<double>{2, 2});
+}
+
 TEST_CASE("a second backward through a freed graph throws a clear error") {
     Variable x(Tensor::from_vector({1, 2}, {2}, DType::f64), true);
     Variable loss = ag::sum(ag::exp(x));

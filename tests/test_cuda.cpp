@@ -87,6 +87,9 @@ TEST_CASE("every tensor op agrees between CPU and CUDA in f64 and f32") {
         check_op("sum", {tall}, [](auto& in) { return sum(in[0]); });
         check_op("sum axis 0", {tall}, [](auto& in) { return sum(in[0], 0); });
         check_op("sum axis 1", {tall}, [](auto& in) { return sum(in[0], 1); });
+        // Column sums: 64 columns over more rows than the 256 chunks, and a matrix wider than a block.
+        check_op("sum axis 0, [70001, 64]", {randn({70001, 64})}, [](auto& in) { return sum(in[0], 0); });
+        check_op("sum axis 0, [50, 300]", {randn({50, 300})}, [](auto& in) { return sum(in[0], 0); });
         check_op("slice_cols", {m}, [](auto& in) { return slice_cols(in[0], 3, 11); });
         check_op("concat_cols", {m, randn({37, 2})}, [](auto& in) { return concat_cols({in[0], in[1]}); });
         check_op("concat_rows", {m, randn({3, 23})}, [](auto& in) { return concat_rows({in[0], in[1]}); });

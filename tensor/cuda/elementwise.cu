@@ -11,6 +11,19 @@ namespace swirl::cuda {
 
 namespace {
 
+// k = row * cols + col, split: in 32-bit arithmetic whenever k fits (a 64-bit division is a long subroutine on
+// the GPU, as slow as the memory traffic of a large elementwise kernel; a 32-bit one is a few instructions).
+struct RowCol {
+    long long row, col;
+};
+__device__ inline RowCol split_index(long long k, long long cols) {
+    if (k <= 0xFFFFFFFFLL && cols <= 0xFFFFFFFFLL) {
+        const unsigned q = static_cast<unsigned>(k) / static_cast<unsigned>(cols);
+        return {q, static_cast<long long>(static_cast<unsigned>(k) - q * static_cast<unsigned>(cols))};
+    }
+    return {k / cols, k % cols};
+}
+
 template <typename T>
 __device__ T apply_unary(UnaryOp op, T v) {
     switch (op) {
@@ -60,7 +73,7 @@ template <typename T>
 __global__ void binary_kernel(T* out, const T* a, const T* b, Broadcast2D l, BinaryOp op) {
     const long long n = l.rows * l.cols;
     for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < n; k += (long long)gridDim.x * blockDim.x) {
-        const long long i = k / l.cols, j = k % l.cols;
+        const auto [i, j] = split_index(k, l.cols);
         const T u = a[i * l.a_row_stride + j * l.a_col_stride];
         out[k] = b == nullptr ? u : apply_binary(op, u, b[i * l.b_row_stride + j * l.b_col_stride]);
     }
@@ -109,7 +122,7 @@ template <typename T>
 __global__ void bias_activation_kernel(T* out, const T* bias, long long rows, long long cols, bool relu) {
     const long long n = rows * cols;
     for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < n; k += (long long)gridDim.x * blockDim.x) {
-        const T v = out[k] + bias[k % cols];
+        const T v = out[k] + bias[split_index(k, cols).col];
         out[k] = relu && v < T(0) ? T(0) : v;
     }
 }
@@ -120,7 +133,7 @@ __global__ void copy_cols_kernel(T* dst, long long dst_cols, long long dst_col, 
                                  long long src_col, long long rows, long long count) {
     const long long n = rows * count;
     for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < n; k += (long long)gridDim.x * blockDim.x) {
-        const long long i = k / count, c = k % count;
+        const auto [i, c] = split_index(k, count);
         dst[i * dst_cols + dst_col + c] = src[i * src_cols + src_col + c];
     }
 }
@@ -128,8 +141,10 @@ __global__ void copy_cols_kernel(T* dst, long long dst_cols, long long dst_col, 
 template <typename T>
 __global__ void index_select_kernel(T* out, const T* x, const int64_t* index, long long rows, long long cols) {
     const long long n = rows * cols;
-    for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < n; k += (long long)gridDim.x * blockDim.x)
-        out[k] = x[index[k / cols] * cols + k % cols];
+    for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < n; k += (long long)gridDim.x * blockDim.x) {
+        const auto [r, c] = split_index(k, cols);
+        out[k] = x[index[r] * cols + c];
+    }
 }
 
 // One thread per column walks the index in order: repeated rows accumulate in a fixed order, as on the CPU.
@@ -153,7 +168,8 @@ __global__ void repeat_rows_kernel(T* out, const T* x, long long cols, RunTable 
     const long long first = table.out_begin[0];
     const long long n = (table.out_begin[table.count] - first) * cols;
     for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < n; k += (long long)gridDim.x * blockDim.x) {
-        const long long r = first + k / cols, c = k % cols;
+        const auto [offset, c] = split_index(k, cols);
+        const long long r = first + offset;
         int s = 0;
         while (s + 1 < table.count && table.out_begin[s + 1] <= r) ++s;
         out[r * cols + c] = x[table.row[s] * cols + c];

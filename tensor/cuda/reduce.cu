@@ -41,16 +41,47 @@ __global__ void finish_sum_kernel(T* out, const double* partial) {
     if (threadIdx.x == 0) out[0] = static_cast<T>(total);
 }
 
-// One block per column: out[j] = sum over rows of x[i, j].
+// Column sums in two passes with a fixed shape. Pass 1: block c sums rows chunk c of kRowChunks equal chunks into
+// partial[c, j]. Its rows are one contiguous run of memory, read flat and coalesced: with cols <= kThreads, thread t
+// reads elements t, t + stride, ... where stride is a multiple of cols, so it always meets column t % cols; the
+// block then adds its threads' sums column by column in a fixed order. Wider matrices go a column per thread.
+constexpr int kRowChunks = 256;
+
 template <typename T>
-__global__ void sum_rows_kernel(T* out, const T* x, long long rows, long long cols) {
+__global__ void sum_rows_partial_kernel(double* partial, const T* x, long long rows, long long cols) {
     __shared__ double shared[kThreads];
-    for (long long j = blockIdx.x; j < cols; j += gridDim.x) {
+    const long long chunk = (rows + kRowChunks - 1) / kRowChunks;
+    const long long begin = min(rows, static_cast<long long>(blockIdx.x) * chunk), end = min(rows, begin + chunk);
+    const int t = threadIdx.x;
+    if (cols <= kThreads) {
+        const long long stride = (kThreads / cols) * cols, n = (end - begin) * cols;
+        const T* base = x + begin * cols;
         double value = 0.0;
-        for (long long i = threadIdx.x; i < rows; i += kThreads) value += static_cast<double>(x[i * cols + j]);
-        const double total = block_sum(value, shared);
-        if (threadIdx.x == 0) out[j] = static_cast<T>(total);
+        if (t < stride)
+            for (long long f = t; f < n; f += stride) value += static_cast<double>(base[f]);
+        shared[t] = value;
         __syncthreads();
+        if (t < cols) {
+            double total = 0.0;
+            for (long long k = t; k < stride; k += cols) total += shared[k];
+            partial[blockIdx.x * cols + t] = total;
+        }
+    } else {
+        for (long long j = t; j < cols; j += kThreads) {
+            double value = 0.0;
+            for (long long i = begin; i < end; ++i) value += static_cast<double>(x[i * cols + j]);
+            partial[blockIdx.x * cols + j] = value;
+        }
+    }
+}
+
+// Pass 2: out[j] = the kRowChunks partial sums of column j, in chunk order.
+template <typename T>
+__global__ void sum_rows_finish_kernel(T* out, const double* partial, long long cols) {
+    for (long long j = blockIdx.x * (long long)blockDim.x + threadIdx.x; j < cols; j += (long long)gridDim.x * blockDim.x) {
+        double total = 0.0;
+        for (int c = 0; c < kRowChunks; ++c) total += partial[c * cols + j];
+        out[j] = static_cast<T>(total);
     }
 }
 
@@ -85,11 +116,15 @@ void sum_all(Tensor& out, const Tensor& x) {
 }
 
 void sum_rows(Tensor& out, const Tensor& x) {
+    const long long rows = x.dim(0), cols = x.dim(1);
+    if (cols == 0) return;
+    Tensor partial = Tensor::empty({kRowChunks, cols}, DType::f64, x.device());
     floating(x.dtype(), [&](auto zero) {
         using T = decltype(zero);
-        const long long cols = x.dim(1);
-        sum_rows_kernel<<<static_cast<unsigned>(cols < 1 ? 1 : (cols > 65535 ? 65535 : cols)), kThreads>>>(
-            static_cast<T*>(out.raw_data()), static_cast<const T*>(x.raw_data()), x.dim(0), cols);
+        auto* partial_data = static_cast<double*>(partial.raw_data());
+        sum_rows_partial_kernel<<<kRowChunks, kThreads>>>(partial_data, static_cast<const T*>(x.raw_data()), rows, cols);
+        SWIRL_CUDA_CHECK_LAUNCH();
+        sum_rows_finish_kernel<<<grid_for(cols), kThreads>>>(static_cast<T*>(out.raw_data()), partial_data, cols);
     });
     SWIRL_CUDA_CHECK_LAUNCH();
 }
