@@ -23,14 +23,18 @@ Adam::Adam(std::vector<Variable> parameters, AdamOptions options)
 }
 
 void Adam::step() {
+    // Every parameter with a gradient in one multi-tensor update (one launch per 16 tensors on a GPU); those
+    // without one (a tail no sample of the batch used) are skipped and keep their step count, as in PyTorch.
+    std::vector<AdamTarget> targets;
+    targets.reserve(parameters_.size());
     for (std::size_t i = 0; i < parameters_.size(); ++i) {
         Variable& parameter = parameters_[i];
         if (!parameter.grad().defined()) continue;
         ParameterState& state = states_[i];
         ++state.step;
-        adam_update_(parameter.data(), parameter.grad(), state.exp_avg, state.exp_avg_sq,
-                     {options_.lr, options_.beta1, options_.beta2, options_.eps, options_.weight_decay, state.step});
+        targets.push_back({parameter.data(), parameter.grad(), state.exp_avg, state.exp_avg_sq, state.step});
     }
+    adam_update_(std::move(targets), {options_.lr, options_.beta1, options_.beta2, options_.eps, options_.weight_decay});
 }
 
 void Adam::zero_grad() {

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "tensor/tensor.h"
+
 namespace swirl {
 
 enum class UnaryOp { neg, exp, log, sqrt, square, relu, sin, cos };
@@ -15,6 +17,16 @@ struct Broadcast2D {
     int64_t rows = 1, cols = 1;
     int64_t a_row_stride = 0, a_col_stride = 0;
     int64_t b_row_stride = 0, b_col_stride = 0;
+};
+
+// Adam's hyper-parameters (torch.optim.Adam's, with L2 weight decay added to the gradient), and one tensor of a
+// multi-tensor update: handles to its four tensors (written in place) and its own step count (1 on the first).
+struct AdamHyper {
+    double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
+};
+struct AdamTarget {
+    Tensor param, grad, exp_avg, exp_avg_sq;
+    int64_t step = 1;
 };
 
 // A run of repeated rows (repeat_rows): `count` copies of row `row` of the source.

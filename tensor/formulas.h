@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 #include <type_traits>
 
 #ifdef __CUDACC__
@@ -79,6 +80,14 @@ AdamConstants<T> adam_constants(double lr, double beta1, double beta2, double ep
     // 1 - beta in double before rounding: 1.0f - 0.999f is off by 1e-5.
     return {T(beta1),        T(beta2), T(1.0 - beta1),           T(1.0 - beta2),
             T(weight_decay), T(eps),   T(lr / bias_correction1), T(std::sqrt(bias_correction2))};
+}
+
+// The same from a step count (1 on the first update): bias corrections 1 - beta^step.
+template <typename T>
+AdamConstants<T> adam_constants_at(double lr, double beta1, double beta2, double eps, double weight_decay,
+                                   int64_t step) {
+    return adam_constants<T>(lr, beta1, beta2, eps, weight_decay, 1.0 - std::pow(beta1, static_cast<double>(step)),
+                             1.0 - std::pow(beta2, static_cast<double>(step)));
 }
 
 template <typename T>

@@ -478,16 +478,49 @@ void normal_(Tensor& x, Generator& gen, double mean, double stddev) {
     SWIRL_DISPATCH(x.device(), normal, x, gen.seed(), first, mean, stddev);
 }
 
-void adam_update_(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, const AdamStep& hyper) {
-    for (const Tensor* t : std::initializer_list<const Tensor*>{&grad, &exp_avg, &exp_avg_sq}) {
-        check_binary(param, *t, "adam_update_");
-        check_same_shape(param, *t, "adam_update_");
+void adam_update_(std::vector<AdamTarget> targets, const AdamHyper& hyper) {
+    for (const AdamTarget& target : targets) {
+        check_floating(target.param, "adam_update_");
+        for (const Tensor* t : {&target.grad, &target.exp_avg, &target.exp_avg_sq}) {
+            check_binary(target.param, *t, "adam_update_");
+            check_same_shape(target.param, *t, "adam_update_");
+        }
+        SWIRL_CHECK(target.step >= 1, "adam_update_: step must be >= 1, got {}", target.step);
     }
-    SWIRL_CHECK(hyper.step >= 1, "adam_update_: step must be >= 1, got {}", hyper.step);
-    const double bias_correction1 = 1.0 - std::pow(hyper.beta1, static_cast<double>(hyper.step));
-    const double bias_correction2 = 1.0 - std::pow(hyper.beta2, static_cast<double>(hyper.step));
-    SWIRL_DISPATCH(param.device(), adam_update, param, grad, exp_avg, exp_avg_sq, hyper.lr, hyper.beta1, hyper.beta2,
-                   hyper.eps, hyper.weight_decay, bias_correction1, bias_correction2);
+    auto bytes_of = [](const std::vector<AdamTarget>& group) {
+        int64_t bytes = 0;
+        for (const AdamTarget& t : group) bytes += 7 * static_cast<int64_t>(t.param.nbytes());  // reads 4, writes 3
+        return bytes;
+    };
+    const bool uniform = std::all_of(targets.begin(), targets.end(), [&](const AdamTarget& t) {
+        return t.param.device() == targets.front().param.device() && t.param.dtype() == targets.front().param.dtype() &&
+               t.param.numel() > 0;
+    });
+    if (uniform) {  // the usual case (one model on one device): one call, no regrouping
+        if (targets.empty()) return;
+        const Device device = targets.front().param.device();
+        SWIRL_DISPATCH_COUNTED(bytes_of(targets), device, adam_update, targets, hyper);
+        return;
+    }
+    // Else one kernel call per (device, dtype), the targets in their given order; empty tensors need none.
+    std::vector<bool> done(targets.size(), false);
+    for (std::size_t first = 0; first < targets.size(); ++first) {
+        if (done[first]) continue;
+        const Device device = targets[first].param.device();
+        const DType dtype = targets[first].param.dtype();
+        std::vector<AdamTarget> group;
+        for (std::size_t i = first; i < targets.size(); ++i) {
+            if (done[i] || targets[i].param.device() != device || targets[i].param.dtype() != dtype) continue;
+            done[i] = true;
+            if (targets[i].param.numel() > 0) group.push_back(std::move(targets[i]));
+        }
+        if (!group.empty()) SWIRL_DISPATCH_COUNTED(bytes_of(group), device, adam_update, group, hyper);
+    }
+}
+
+void adam_update_(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, const AdamStep& hyper) {
+    adam_update_({{param, grad, exp_avg, exp_avg_sq, hyper.step}},
+                 {hyper.lr, hyper.beta1, hyper.beta2, hyper.eps, hyper.weight_decay});
 }
 
 }  // namespace swirl

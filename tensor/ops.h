@@ -105,9 +105,13 @@ void add_(Tensor& dst, const Tensor& src);   // dst += src, same shape (gradient
 void uniform_(Tensor& x, Generator& gen, double low = 0.0, double high = 1.0);
 void normal_(Tensor& x, Generator& gen, double mean = 0.0, double stddev = 1.0);
 
-// One Adam step on one parameter, in place (torch.optim.Adam, with L2 weight decay added to the gradient):
+// One Adam step on many parameters, in place (torch.optim.Adam, with L2 weight decay added to the gradient):
 //   g = grad + weight_decay * param;  m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
 //   param -= lr * (m / (1 - beta1^step)) / (sqrt(v / (1 - beta2^step)) + eps)
+// All targets of one device and dtype go to one kernel call (a GPU gets a launch per up to 16 tensors, not one
+// per tensor), as torch.optim.Adam's foreach path; each target keeps its own step count.
+void adam_update_(std::vector<AdamTarget> targets, const AdamHyper& hyper);
+// The same for one parameter.
 struct AdamStep {
     double lr, beta1, beta2, eps, weight_decay;
     int64_t step;  // 1 on the first update

@@ -119,6 +119,19 @@ TEST_CASE("every tensor op agrees between CPU and CUDA in f64 and f32") {
             adam_update_(param, in[1], m1, v, {1e-2, 0.9, 0.999, 1e-8, 0.01, 3});
             return concat_cols({param, m1, v});
         });
+        // 40 tensors of the multi-tensor step: three launches of up to 16, each tensor with its own step count.
+        check_op("adam_update_ on 40 tensors", {m, randn({37, 23}), randn({37, 23}), positive({37, 23})}, [](auto& in) {
+            std::vector<AdamTarget> targets;
+            std::vector<Tensor> results;
+            for (int64_t k = 0; k < 40; ++k) {
+                const int64_t rows = 1 + k % 37;
+                targets.push_back({in[0].rows(0, rows).clone(), in[1].rows(0, rows), in[2].rows(0, rows).clone(),
+                                   in[3].rows(0, rows).clone(), 1 + k % 7});
+            }
+            adam_update_(targets, {1e-2, 0.9, 0.999, 1e-8, 0.01});
+            for (const AdamTarget& t : targets) results.push_back(concat_cols({t.param, t.exp_avg, t.exp_avg_sq}));
+            return concat_rows(results);
+        });
     }
 }
 

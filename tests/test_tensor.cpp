@@ -208,6 +208,38 @@ TEST_CASE("Adam's update kernel follows torch.optim.Adam on one element") {
     CHECK(p.item() == doctest::Approx(1.0 - 0.1 * 0.5 / (0.5 + 1e-8)).epsilon(1e-14));
 }
 
+TEST_CASE("a multi-tensor Adam step equals one update per tensor, bit for bit, across dtypes and step counts") {
+    Generator gen(8);
+    // Mixed dtypes (two kernel calls), an empty tensor, one big enough to go parallel, steps 1..5.
+    const std::vector<std::pair<Shape, DType>> specs = {{{7, 3}, DType::f32}, {{0, 4}, DType::f32}, {{5}, DType::f64},
+                                                        {{1100, 1000}, DType::f32}, {{64}, DType::f64}};
+    std::vector<AdamTarget> many, single;
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+        const auto& [shape, dtype] = specs[i];
+        AdamTarget t{Tensor::randn(shape, gen, dtype), Tensor::randn(shape, gen, dtype), Tensor::randn(shape, gen, dtype),
+                     square(Tensor::randn(shape, gen, dtype)), static_cast<int64_t>(i + 1)};
+        many.push_back(t);
+        single.push_back({t.param.clone(), t.grad, t.exp_avg.clone(), t.exp_avg_sq.clone(), t.step});
+    }
+    const AdamHyper hyper{1e-2, 0.8, 0.99, 1e-6, 0.05};
+    const OpTraffic before = op_traffic();
+    adam_update_(many, hyper);
+    CHECK(op_traffic().kernels - before.kernels == 2);  // one call per dtype; the empty tensor takes none
+    for (AdamTarget& t : single) {
+        adam_update_(t.param, t.grad, t.exp_avg, t.exp_avg_sq,
+                     {hyper.lr, hyper.beta1, hyper.beta2, hyper.eps, hyper.weight_decay, t.step});
+    }
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+        CAPTURE(i);
+        CHECK(many[i].param.to_vector() == single[i].param.to_vector());
+        CHECK(many[i].exp_avg.to_vector() == single[i].exp_avg.to_vector());
+        CHECK(many[i].exp_avg_sq.to_vector() == single[i].exp_avg_sq.to_vector());
+    }
+    CHECK_THROWS_WITH_AS(adam_update_({{Tensor::zeros({2}), Tensor::zeros({3}), Tensor::zeros({2}), Tensor::zeros({2}), 1}},
+                                      hyper),
+                         doctest::Contains("adam_update_: shape mismatch, [2] vs [3]"), Error);
+}
+
 namespace {
 
 TEST_CASE("the host caching allocator reuses a freed block for any size of its class") {

@@ -198,27 +198,37 @@ void adam_elements(T* __restrict p, const T* __restrict g, T* __restrict m, T* _
 
 }  // namespace
 
-void adam_update(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, double lr, double beta1,
-                 double beta2, double eps, double weight_decay, double bias_correction1, double bias_correction2) {
-    dispatch_floating(param.dtype(), "adam_update", [&](auto zero) {
+void adam_update(std::vector<AdamTarget>& targets, const AdamHyper& hyper) {
+    dispatch_floating(targets.front().param.dtype(), "adam_update", [&](auto zero) {
         using T = decltype(zero);
-        const auto c =
-            formulas::adam_constants<T>(lr, beta1, beta2, eps, weight_decay, bias_correction1, bias_correction2);
-        T* p = param.data<T>();
-        const T* g = grad.data<T>();
-        T* m = exp_avg.data<T>();
-        T* v = exp_avg_sq.data<T>();
-        const int64_t n = param.numel();
-        if (n <= kParallelElements) {
-            adam_elements(p, g, m, v, n, c);
+        // Work items of at most kChunk elements of one tensor; on one thread unless there is a lot of work.
+        constexpr int64_t kChunk = 1 << 16;
+        struct Item {
+            std::size_t target;
+            int64_t begin, count;
+        };
+        std::vector<formulas::AdamConstants<T>> constants;
+        std::vector<Item> items;
+        int64_t total = 0;
+        for (std::size_t t = 0; t < targets.size(); ++t) {
+            constants.push_back(formulas::adam_constants_at<T>(hyper.lr, hyper.beta1, hyper.beta2, hyper.eps,
+                                                               hyper.weight_decay, targets[t].step));
+            const int64_t n = targets[t].param.numel();
+            for (int64_t begin = 0; begin < n; begin += kChunk) items.push_back({t, begin, std::min(kChunk, n - begin)});
+            total += n;
+        }
+        auto run = [&](const Item& item) {
+            AdamTarget& t = targets[item.target];
+            adam_elements(t.param.data<T>() + item.begin, t.grad.data<T>() + item.begin, t.exp_avg.data<T>() + item.begin,
+                          t.exp_avg_sq.data<T>() + item.begin, item.count, constants[item.target]);
+        };
+        const auto count = static_cast<int64_t>(items.size());
+        if (total <= kParallelElements) {
+            for (const Item& item : items) run(item);
             return;
         }
-        constexpr int64_t kChunk = 1 << 16;
 #pragma omp parallel for schedule(static)
-        for (int64_t begin = 0; begin < n; begin += kChunk) {
-            const int64_t count = std::min(kChunk, n - begin);
-            adam_elements(p + begin, g + begin, m + begin, v + begin, count, c);
-        }
+        for (int64_t i = 0; i < count; ++i) run(items[static_cast<std::size_t>(i)]);
     });
 }
 

@@ -54,7 +54,7 @@ void add_inplace(Tensor& dst, const Tensor& src);
 void uniform(Tensor& x, uint64_t seed, uint64_t first_counter, double low, double high);
 void normal(Tensor& x, uint64_t seed, uint64_t first_counter, double mean, double stddev);
 
-void adam_update(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, double lr, double beta1,
-                 double beta2, double eps, double weight_decay, double bias_correction1, double bias_correction2);
+// Every target on this device, all of one floating dtype, none empty, shapes checked; written through the handles.
+void adam_update(std::vector<AdamTarget>& targets, const AdamHyper& hyper);
 
 }  // namespace swirl::cpu

@@ -97,10 +97,32 @@ __global__ void add_inplace_kernel(T* dst, const T* src, long long n) {
         dst[i] += src[i];
 }
 
+// Up to kAdamPerLaunch tensors of a multi-tensor Adam step, passed by value as the kernel's argument (well under
+// the 4 KB limit): tensor s owns elements [begin[s], begin[s + 1]) of the launch's flat range.
+constexpr int kAdamPerLaunch = 16;
 template <typename T>
-__global__ void adam_kernel(T* p, const T* g, T* m, T* v, long long n, formulas::AdamConstants<T> c) {
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-        formulas::adam_element(p[i], g[i], m[i], v[i], c);
+struct AdamTable {
+    T* param[kAdamPerLaunch];
+    const T* grad[kAdamPerLaunch];
+    T* exp_avg[kAdamPerLaunch];
+    T* exp_avg_sq[kAdamPerLaunch];
+    formulas::AdamConstants<T> constants[kAdamPerLaunch];
+    long long begin[kAdamPerLaunch + 1];
+    int count;
+};
+
+static_assert(sizeof(AdamTable<double>) < 4000, "a kernel's arguments must stay under 4 KB");
+
+template <typename T>
+__global__ void adam_kernel(AdamTable<T> table) {
+    const long long n = table.begin[table.count];
+    for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < n; k += (long long)gridDim.x * blockDim.x) {
+        int s = 0;
+        while (s + 1 < table.count && table.begin[s + 1] <= k) ++s;
+        const long long i = k - table.begin[s];
+        formulas::adam_element(table.param[s][i], table.grad[s][i], table.exp_avg[s][i], table.exp_avg_sq[s][i],
+                               table.constants[s]);
+    }
 }
 
 template <typename T>
@@ -281,16 +303,31 @@ void add_inplace(Tensor& dst, const Tensor& src) {
     SWIRL_CUDA_CHECK_LAUNCH();
 }
 
-void adam_update(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, double lr, double beta1,
-                 double beta2, double eps, double weight_decay, double bias_correction1, double bias_correction2) {
-    floating(param.dtype(), [&](auto zero) {
+void adam_update(std::vector<AdamTarget>& targets, const AdamHyper& hyper) {
+    floating(targets.front().param.dtype(), [&](auto zero) {
         using T = decltype(zero);
-        const auto constants =
-            formulas::adam_constants<T>(lr, beta1, beta2, eps, weight_decay, bias_correction1, bias_correction2);
-        adam_kernel<<<grid_for(param.numel()), kThreads>>>(ptr<T>(param), ptr<T>(grad), ptr<T>(exp_avg),
-                                                           ptr<T>(exp_avg_sq), param.numel(), constants);
+        AdamTable<T> table{};
+        auto launch = [&] {
+            if (table.count == 0) return;
+            adam_kernel<<<grid_for(table.begin[table.count]), kThreads>>>(table);
+            SWIRL_CUDA_CHECK_LAUNCH();
+            table.count = 0;
+        };
+        for (AdamTarget& target : targets) {
+            const int s = table.count;
+            table.param[s] = ptr<T>(target.param);
+            table.grad[s] = ptr<T>(target.grad);
+            table.exp_avg[s] = ptr<T>(target.exp_avg);
+            table.exp_avg_sq[s] = ptr<T>(target.exp_avg_sq);
+            table.constants[s] = formulas::adam_constants_at<T>(hyper.lr, hyper.beta1, hyper.beta2, hyper.eps,
+                                                                hyper.weight_decay, target.step);
+            if (s == 0) table.begin[0] = 0;
+            table.begin[s + 1] = table.begin[s] + target.param.numel();
+            table.count = s + 1;
+            if (table.count == kAdamPerLaunch) launch();
+        }
+        launch();
     });
-    SWIRL_CUDA_CHECK_LAUNCH();
 }
 
 void gaussian_kl(Tensor& kl, const Tensor& mean_q, const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p) {

@@ -42,7 +42,7 @@ void gaussian_kl(Tensor& kl, const Tensor& mean_q, const Tensor& std_q, const Te
 void gaussian_kl_backward(Tensor& grad_mean_p, Tensor& grad_log_var_p, const Tensor& grad, const Tensor& mean_q,
                           const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p);
 
-void adam_update(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, double lr, double beta1,
-                 double beta2, double eps, double weight_decay, double bias_correction1, double bias_correction2);
+// Every target on this device, all of one floating dtype, none empty, shapes checked; written through the handles.
+void adam_update(std::vector<AdamTarget>& targets, const AdamHyper& hyper);
 
 }  // namespace swirl::cuda
