@@ -138,10 +138,12 @@ Variable mlp(const Variable& x, const std::vector<MlpLayer>& layers, const std::
         inputs.push_back(layer.bias);
     }
     const Tensor x_data = x.data();
-    // Inputs: x, then weight and bias of each layer. Only x is kept: the backward recomputes the activations.
-    return make_result("mlp", swirl::mlp(x_data, dense, groups), inputs,
-                       [x_data, dense, groups](const Tensor& grad, InputGradients& in) {
-                           MlpGradients grads = mlp_backward(grad, x_data, dense, groups, in.needs(0));
+    // Inputs: x, then weight and bias of each layer. Kept: x, and whatever the forward saves for its backward
+    // (on the CPU nothing: the kernel recomputes the activations).
+    auto saved = std::make_shared<MlpSaved>();
+    return make_result("mlp", swirl::mlp(x_data, dense, groups, saved.get()), inputs,
+                       [x_data, dense, groups, saved](const Tensor& grad, InputGradients& in) {
+                           MlpGradients grads = mlp_backward(grad, x_data, dense, groups, in.needs(0), saved.get());
                            if (in.needs(0)) in.add(0, grads.x);
                            for (std::size_t l = 0; l < dense.size(); ++l) {
                                if (in.needs(1 + 2 * l) && grads.weights[l].defined()) in.add(1 + 2 * l, grads.weights[l]);

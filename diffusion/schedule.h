@@ -37,7 +37,8 @@ public:
 
     // The five per-step constants above as a table [T + 1, 5] (row t; row 0 and 1 unused but finite), in the
     // working dtype and device, for picking one row per sample. Made once per dtype and device and kept (a GPU
-    // receives it once, not every training step): read it, never write into it.
+    // receives it once, not every training step): read it, never write into it. Not thread-safe, like the rest
+    // of a model's state.
     Tensor coefficient_table(DType dtype, Device device) const;
     enum Column : int64_t { kSignal = 0, kNoise, kPosteriorX0, kPosteriorXt, kPosteriorStd, kColumns };
 

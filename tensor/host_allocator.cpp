@@ -39,17 +39,17 @@ HostCache& cache() {
     return *instance;
 }
 
-// Cached sizes are rounded up to a quarter of their power of two (at most 25% more): sizes that vary from step to
-// step (the per-sample timestep mode's gradient partials) then fall into a few classes and find a free block.
-std::size_t rounded(std::size_t bytes) {
-    if (bytes < kCacheFrom) return bytes == 0 ? kAlignment : (bytes + kAlignment - 1) / kAlignment * kAlignment;
-    std::size_t power = kCacheFrom;
+std::size_t rounded(std::size_t bytes) { return size_class(bytes, kCacheFrom, kAlignment); }
+
+}  // namespace
+
+std::size_t size_class(std::size_t bytes, std::size_t smallest, std::size_t granule) {
+    if (bytes < smallest) return bytes == 0 ? granule : (bytes + granule - 1) / granule * granule;
+    std::size_t power = smallest;
     while (power * 2 <= bytes) power *= 2;
     const std::size_t unit = power / 4;
     return (bytes + unit - 1) / unit * unit;
 }
-
-}  // namespace
 
 void* host_allocate(std::size_t bytes) {
     const std::size_t size = rounded(bytes);

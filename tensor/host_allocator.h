@@ -7,6 +7,11 @@
 
 namespace swirl {
 
+// The size classes of the caching allocators (host and CUDA): from `smallest` up, bytes round up to a quarter of
+// their power of two (at most 25% more), so sizes that vary a little from step to step (the per-sample timestep
+// mode's per-group tensors) share a class and find a cached block; below `smallest`, to a multiple of `granule`.
+std::size_t size_class(std::size_t bytes, std::size_t smallest, std::size_t granule);
+
 void* host_allocate(std::size_t bytes);
 void host_release(void* pointer, std::size_t bytes);
 

@@ -94,8 +94,9 @@ int64_t parameter_bytes(const std::vector<DenseLayer>& layers, const std::vector
 
 }  // namespace
 
-Tensor mlp(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups) {
-    if (!x.device().is_cpu()) return mlp_composed(x, layers, groups);  // which checks the same
+Tensor mlp(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
+           MlpSaved* saved) {
+    if (!x.device().is_cpu()) return mlp_composed(x, layers, groups, saved);  // which checks the same
     const int64_t out_width = check_mlp(x, layers, groups, "mlp");
     Tensor out = Tensor::empty({x.dim(0), out_width}, x.dtype(), x.device());
     detail::count_kernel(static_cast<int64_t>(x.nbytes() + out.nbytes()) + parameter_bytes(layers, groups));
@@ -104,8 +105,8 @@ Tensor mlp(const Tensor& x, const std::vector<DenseLayer>& layers, const std::ve
 }
 
 MlpGradients mlp_backward(const Tensor& grad_out, const Tensor& x, const std::vector<DenseLayer>& layers,
-                          const std::vector<MlpGroup>& groups, bool need_x) {
-    if (!x.device().is_cpu()) return mlp_backward_composed(grad_out, x, layers, groups, need_x);  // same checks
+                          const std::vector<MlpGroup>& groups, bool need_x, const MlpSaved* saved) {
+    if (!x.device().is_cpu()) return mlp_backward_composed(grad_out, x, layers, groups, need_x, saved);  // same checks
     check_mlp_backward(grad_out, x, layers, groups);
     MlpGradients grads = empty_gradients(x, layers, groups, need_x);
     // Reads grad_out, x and the parameters, writes the parameters' gradients (and x's).
@@ -115,26 +116,33 @@ MlpGradients mlp_backward(const Tensor& grad_out, const Tensor& x, const std::ve
     return grads;
 }
 
-Tensor mlp_composed(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups) {
+Tensor mlp_composed(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
+                    MlpSaved* saved) {
     const int64_t out_width = check_mlp(x, layers, groups, "mlp");
     Tensor out = Tensor::empty({x.dim(0), out_width}, x.dtype(), x.device());
-    for (const MlpGroup& group : groups) {
+    if (saved != nullptr) saved->activations.assign(groups.size(), {});
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+        const MlpGroup& group = groups[g];
         if (group.begin == group.end) continue;
-        Tensor h = x.rows(group.begin, group.end);
+        std::vector<Tensor> inputs{x.rows(group.begin, group.end)};  // the input of each layer of the path
         for (std::size_t k = 0; k + 1 < group.path.size(); ++k) {
             const DenseLayer& layer = layers[group.path[k]];
-            h = linear(h, layer.weight, layer.bias, layer.relu);
+            inputs.push_back(linear(inputs.back(), layer.weight, layer.bias, layer.relu));
         }
         Tensor out_rows = out.rows(group.begin, group.end);
         const DenseLayer& last = layers[group.path.back()];
-        linear_into(out_rows, h, last.weight, last.bias, last.relu);
+        linear_into(out_rows, inputs.back(), last.weight, last.bias, last.relu);
+        if (saved == nullptr) continue;
+        if (last.relu) inputs.push_back(out_rows);  // its ReLU mask; a view of out
+        saved->activations[g] = std::move(inputs);
     }
     return out;
 }
 
 MlpGradients mlp_backward_composed(const Tensor& grad_out, const Tensor& x, const std::vector<DenseLayer>& layers,
-                                   const std::vector<MlpGroup>& groups, bool need_x) {
+                                   const std::vector<MlpGroup>& groups, bool need_x, const MlpSaved* saved) {
     check_mlp_backward(grad_out, x, layers, groups);
+    const bool reuse = saved != nullptr && saved->activations.size() == groups.size();
     MlpGradients grads;
     if (need_x) grads.x = Tensor::zeros(x.shape(), x.dtype(), x.device());
     grads.weights.resize(layers.size());
@@ -145,15 +153,23 @@ MlpGradients mlp_backward_composed(const Tensor& grad_out, const Tensor& x, cons
         else
             total = part;
     };
-    for (const MlpGroup& group : groups) {
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+        const MlpGroup& group = groups[g];
         if (group.begin == group.end) continue;
-        // The forward again: activations[k] is the input of the path's k-th layer (the last layer's output only
-        // when its ReLU needs it).
-        std::vector<Tensor> activations{x.rows(group.begin, group.end)};
-        for (std::size_t k = 0; k < group.path.size(); ++k) {
-            const DenseLayer& layer = layers[group.path[k]];
-            if (k + 1 == group.path.size() && !layer.relu) break;
-            activations.push_back(linear(activations.back(), layer.weight, layer.bias, layer.relu));
+        // activations[k] is the input of the path's k-th layer (and the last layer's output when its ReLU needs
+        // it): the forward's, or the forward again.
+        std::vector<Tensor> activations;
+        if (reuse) {
+            activations = saved->activations[g];
+            SWIRL_CHECK(activations.size() == group.path.size() + (layers[group.path.back()].relu ? 1 : 0),
+                        "mlp_backward: the saved activations do not belong to these groups");
+        } else {
+            activations.push_back(x.rows(group.begin, group.end));
+            for (std::size_t k = 0; k < group.path.size(); ++k) {
+                const DenseLayer& layer = layers[group.path[k]];
+                if (k + 1 == group.path.size() && !layer.relu) break;
+                activations.push_back(linear(activations.back(), layer.weight, layer.bias, layer.relu));
+            }
         }
         Tensor grad = grad_out.rows(group.begin, group.end);
         for (std::size_t k = group.path.size(); k-- > 0;) {

@@ -30,8 +30,18 @@ struct MlpGroup {
     std::vector<std::size_t> path;
 };
 
-// out [M, N]: x [M, K] through each group's path; every path starts with K inputs and ends with N outputs.
-Tensor mlp(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups);
+// What a forward may keep for its backward. The CPU kernel keeps nothing: it recomputes the activations block by
+// block, in cache, which is cheaper than reading them back from memory. The composition (CUDA) keeps each group's
+// layer inputs (and the last output when it has a ReLU): recomputing them would cost its backward as many
+// products and as much memory traffic as a second forward, and a GPU has the memory to hold them.
+struct MlpSaved {
+    std::vector<std::vector<Tensor>> activations;  // [group][k]: the input of the k-th layer of the group's path
+};
+
+// out [M, N]: x [M, K] through each group's path; every path starts with K inputs and ends with N outputs. With
+// `saved`, the forward leaves there what mlp_backward can reuse (possibly nothing).
+Tensor mlp(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
+           MlpSaved* saved = nullptr);
 
 // The gradients of sum(grad_out * mlp(x, ...)). Weights and biases have the layers' shapes; a layer that no group
 // uses gets an undefined tensor (as PyTorch leaves .grad None); x's gradient only when need_x.
@@ -40,12 +50,14 @@ struct MlpGradients {
     std::vector<Tensor> weights, biases;
 };
 MlpGradients mlp_backward(const Tensor& grad_out, const Tensor& x, const std::vector<DenseLayer>& layers,
-                          const std::vector<MlpGroup>& groups, bool need_x);
+                          const std::vector<MlpGroup>& groups, bool need_x, const MlpSaved* saved = nullptr);
 
 // The same two composed of linear_into, matmul, relu_backward and sum, group by group: what runs on CUDA, and
-// the reference the CPU kernel is tested against.
-Tensor mlp_composed(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups);
+// the reference the CPU kernel is tested against. The backward recomputes the activations unless `saved` holds
+// those of this forward.
+Tensor mlp_composed(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
+                    MlpSaved* saved = nullptr);
 MlpGradients mlp_backward_composed(const Tensor& grad_out, const Tensor& x, const std::vector<DenseLayer>& layers,
-                                   const std::vector<MlpGroup>& groups, bool need_x);
+                                   const std::vector<MlpGroup>& groups, bool need_x, const MlpSaved* saved = nullptr);
 
 }  // namespace swirl

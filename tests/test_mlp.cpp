@@ -160,3 +160,32 @@ TEST_CASE("the fused mlp counts one kernel a pass in op_traffic, with its operan
 }
 
 }  // namespace
+
+namespace {
+
+TEST_CASE("the composed mlp's backward from the forward's saved activations equals its recomputing one") {
+    Generator gen(23);
+    for (bool last_relu : {false, true}) {
+        CAPTURE(last_relu);
+        ModelLike model(16, DType::f64, gen);
+        model.layers[3].relu = last_relu;  // the last layer's output is then saved too, for its ReLU mask
+        const auto groups = ModelLike::groups(50);
+        const Tensor x = Tensor::randn({50, 2}, gen, DType::f64), grad_out = Tensor::randn({50, 4}, gen, DType::f64);
+        MlpSaved saved;
+        const Tensor out = mlp_composed(x, model.layers, groups, &saved);
+        REQUIRE(saved.activations.size() == groups.size());
+        CHECK(saved.activations[0].size() == (last_relu ? 5u : 4u));  // x, 3 hidden layers' outputs (+ the output)
+        CHECK(saved.activations[1].empty());                          // the empty group
+        for (bool need_x : {false, true}) {
+            // The same operations on the same values: equal to the last bit.
+            check_gradients(mlp_backward_composed(grad_out, x, model.layers, groups, need_x, &saved),
+                            mlp_backward_composed(grad_out, x, model.layers, groups, need_x), 0.0, 0.0);
+        }
+        // The CPU kernel saves nothing and recomputes.
+        MlpSaved kernel_saved;
+        SWIRL_CHECK_CLOSE(mlp(x, model.layers, groups, &kernel_saved), out, 1e-12, 1e-12);
+        CHECK(kernel_saved.activations.empty());
+    }
+}
+
+}  // namespace

@@ -24,23 +24,52 @@ __global__ void fma_kernel(float* sink, long long iterations, float a, float b) 
     if (sum == 12345.678f) sink[0] = sum;
 }
 
+// Two CUDA events, destroyed however the timing ends.
+struct EventPair {
+    cudaEvent_t start = nullptr, stop = nullptr;
+    EventPair() {
+        SWIRL_CUDA_CHECK(cudaEventCreate(&start));
+        SWIRL_CUDA_CHECK(cudaEventCreate(&stop));
+    }
+    ~EventPair() {
+        if (start != nullptr) cudaEventDestroy(start);
+        if (stop != nullptr) cudaEventDestroy(stop);
+    }
+    EventPair(const EventPair&) = delete;
+    EventPair& operator=(const EventPair&) = delete;
+};
+
 // Times body() (which enqueues work on the default stream) with CUDA events, after one untimed run.
 template <typename Body>
 double time_ms(Body body) {
     body();
-    cudaEvent_t start = nullptr, stop = nullptr;
-    SWIRL_CUDA_CHECK(cudaEventCreate(&start));
-    SWIRL_CUDA_CHECK(cudaEventCreate(&stop));
-    SWIRL_CUDA_CHECK(cudaEventRecord(start));
+    EventPair events;
+    SWIRL_CUDA_CHECK(cudaEventRecord(events.start));
     body();
-    SWIRL_CUDA_CHECK(cudaEventRecord(stop));
-    SWIRL_CUDA_CHECK(cudaEventSynchronize(stop));
+    SWIRL_CUDA_CHECK(cudaEventRecord(events.stop));
+    SWIRL_CUDA_CHECK(cudaEventSynchronize(events.stop));
     float ms = 0.0f;
-    SWIRL_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    SWIRL_CUDA_CHECK(cudaEventDestroy(start));
-    SWIRL_CUDA_CHECK(cudaEventDestroy(stop));
+    SWIRL_CUDA_CHECK(cudaEventElapsedTime(&ms, events.start, events.stop));
     return static_cast<double>(ms);
 }
+
+// Device memory straight from the driver (probes are not tensors and stay out of memory_stats()), freed however
+// the probe ends; if the caching allocator holds the memory, its cache goes back to the driver first.
+struct DeviceBuffer {
+    void* data = nullptr;
+    explicit DeviceBuffer(std::size_t bytes) {
+        if (cudaMalloc(&data, bytes) != cudaSuccess) {
+            cudaGetLastError();
+            empty_cache();
+            SWIRL_CUDA_CHECK(cudaMalloc(&data, bytes));
+        }
+    }
+    ~DeviceBuffer() {
+        if (data != nullptr) cudaFree(data);
+    }
+    DeviceBuffer(const DeviceBuffer&) = delete;
+    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+};
 
 }  // namespace
 
@@ -53,13 +82,11 @@ double measure_fma_peak_gflops(int device) {
     constexpr int kBlock = 256;
     constexpr long long kIterations = 1 << 15;
     const int blocks = multiprocessors * (threads_per_multiprocessor / kBlock);
-    float* sink = nullptr;  // straight from the driver: probes are not tensors and stay out of memory_stats()
-    SWIRL_CUDA_CHECK(cudaMalloc(&sink, sizeof(float)));
+    DeviceBuffer sink(sizeof(float));
     const double ms = time_ms([&] {
-        fma_kernel<<<blocks, kBlock>>>(sink, kIterations, 0.999999f, 1e-7f);
+        fma_kernel<<<blocks, kBlock>>>(static_cast<float*>(sink.data), kIterations, 0.999999f, 1e-7f);
         SWIRL_CUDA_CHECK_LAUNCH();
     });
-    SWIRL_CUDA_CHECK(cudaFree(sink));
     const double flops = 2.0 * kChains * static_cast<double>(kIterations) * blocks * kBlock;
     return flops / (ms * 1e-3) / 1e9;
 }
@@ -67,14 +94,10 @@ double measure_fma_peak_gflops(int device) {
 double measure_copy_bandwidth_gbs(int device) {
     use_device(device);
     constexpr std::size_t kBytes = std::size_t{1} << 30;
-    void *source = nullptr, *destination = nullptr;
-    SWIRL_CUDA_CHECK(cudaMalloc(&source, kBytes));
-    SWIRL_CUDA_CHECK(cudaMalloc(&destination, kBytes));
-    SWIRL_CUDA_CHECK(cudaMemset(source, 0, kBytes));
-    const double ms =
-        time_ms([&] { SWIRL_CUDA_CHECK(cudaMemcpyAsync(destination, source, kBytes, cudaMemcpyDeviceToDevice)); });
-    SWIRL_CUDA_CHECK(cudaFree(source));
-    SWIRL_CUDA_CHECK(cudaFree(destination));
+    DeviceBuffer source(kBytes), destination(kBytes);
+    SWIRL_CUDA_CHECK(cudaMemset(source.data, 0, kBytes));
+    const double ms = time_ms(
+        [&] { SWIRL_CUDA_CHECK(cudaMemcpyAsync(destination.data, source.data, kBytes, cudaMemcpyDeviceToDevice)); });
     return 2.0 * static_cast<double>(kBytes) / (ms * 1e-3) / 1e9;  // each byte read once and written once
 }
 

@@ -8,6 +8,7 @@
 #include "tensor/cuda/handles.h"
 #include "tensor/cuda/libraries.h"
 #include "tensor/dtype.h"
+#include "tensor/host_allocator.h"
 #include "tensor/error.h"
 
 namespace swirl {
@@ -37,11 +38,11 @@ void fail_curand(const char* file, int line, const char* call, curandStatus_t co
 
 namespace {
 
-// Sizes are rounded so that blocks of nearly equal size share a free list.
+// Sizes are rounded to the host allocator's classes (quarter powers of two from 512 bytes), so that blocks of
+// nearly equal size share a free list: the per-sample mode's per-group tensors change size every step.
 std::size_t rounded_size(std::size_t bytes) {
-    constexpr std::size_t kSmall = 512, kLarge = 1 << 20;
-    if (bytes < kLarge) return std::max<std::size_t>(kSmall, (bytes + kSmall - 1) / kSmall * kSmall);
-    return (bytes + kLarge - 1) / kLarge * kLarge;
+    constexpr std::size_t kSmallest = 512;
+    return size_class(bytes, kSmallest, kSmallest);
 }
 
 struct Allocator {
