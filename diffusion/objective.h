@@ -29,7 +29,8 @@ struct ForwardSample {
 };
 ForwardSample forward_process(const Schedule& schedule, const Tensor& x0, const Tensor& eps, int64_t t);
 
-// The schedule's constants for each row's step (Schedule::coefficient_table's columns): [B, 5].
+// The schedule's constants for each row's step (Schedule::coefficient_table's columns): [B, 5]. The groups must
+// cover the batch in order, as draw_steps makes them; the rows are then runs of table rows (repeat_rows).
 Tensor step_coefficients(const Schedule& schedule, const std::vector<StepGroup>& groups, int64_t batch, DType dtype,
                          Device device);
 

@@ -153,5 +153,30 @@ PY
       cmp "$work/$t_sampling-1/loss.csv" "$work/$t_sampling-2/loss.csv" || fail "losses differ with the thread count"
     done
     echo "ok: --threads 1 and --threads 2 give identical checkpoints and losses (both t-samplings)" ;;
+  bench-reports-speed-and-floor)
+    for t_sampling in batch sample; do
+      "$swirl" bench --batch 2000 --steps 4 --warmup 1 --threads 1 --t-sampling "$t_sampling" --json > "$work/bench.json"
+      python3 - "$work/bench.json" "$t_sampling" <<'PY'
+import json, math, sys
+r = json.load(open(sys.argv[1]))
+assert r["impl"] == "swirl" and r["device"] == "cpu" and r["batch"] == 2000 and r["t_sampling"] == sys.argv[2], r
+for key in ("steps_per_s", "samples_per_s", "gflops", "fma_peak_gflops", "bandwidth_gbs", "flops_per_step",
+            "bytes_per_step", "kernels_per_step", "step_ms", "compute_floor_ms", "memory_floor_ms", "floor_ms",
+            "floor_share", "peak_rss_mb", "loss_mean"):
+    assert key in r and math.isfinite(r[key]) and r[key] > 0, (key, r.get(key))
+assert abs(r["samples_per_s"] - 2000 * r["steps_per_s"]) < 1e-6 * r["samples_per_s"]
+assert abs(r["flops_per_step"] - 51200 * 2000) < 1e-6, r["flops_per_step"]
+assert r["floor_ms"] == max(r["compute_floor_ms"], r["memory_floor_ms"])
+assert abs(r["floor_share"] - r["floor_ms"] / r["step_ms"]) < 1e-9
+# The data alone ([2000, 2] f32 read and written by several ops) is more than 16 kB a step.
+assert r["bytes_per_step"] > 16000 and r["kernels_per_step"] >= 10, (r["bytes_per_step"], r["kernels_per_step"])
+print(f"ok: bench --json ({sys.argv[2]}): {r['kernels_per_step']:.0f} kernels, {r['bytes_per_step'] / 1e6:.2f} MB, "
+      f"floor {r['floor_ms']:.3f} ms of {r['step_ms']:.3f} ms")
+PY
+    done
+    "$swirl" bench --batch 500 --steps 2 --warmup 0 --threads 1 > "$work/bench.txt"
+    grep -q "floor .* ms = max(FLOPs at the FMA peak" "$work/bench.txt" || fail "bench's text lacks the floor line"
+    grep -q "kernels, .* MB through its ops' operands" "$work/bench.txt" || fail "bench's text lacks the traffic line"
+    echo "ok: bench's text report has the traffic and floor lines" ;;
   *) fail "unknown scenario $scenario" ;;
 esac
