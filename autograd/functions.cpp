@@ -189,12 +189,11 @@ Variable mean(const Variable& x, int64_t axis) {
 Variable slice_cols(const Variable& x, int64_t begin, int64_t end) {
     const Tensor x_data = x.data();
     return make_result("slice_cols", swirl::slice_cols(x_data, begin, end), {x},
-                       [x_data, begin, end](const Tensor& grad, InputGradients& in) {
-                           // Zero columns left and right of the slice, the gradient in between.
-                           const int64_t rows = x_data.dim(0), cols = x_data.dim(1);
-                           Tensor left = Tensor::zeros({rows, begin}, grad.dtype(), grad.device());
-                           Tensor right = Tensor::zeros({rows, cols - end}, grad.dtype(), grad.device());
-                           in.add(0, concat_cols({left, grad, right}));
+                       [x_data, begin](const Tensor& grad, InputGradients& in) {
+                           // Zeros, with the gradient in the slice's columns.
+                           Tensor grad_x = Tensor::zeros(x_data.shape(), grad.dtype(), grad.device());
+                           set_cols_(grad_x, begin, grad);
+                           in.add(0, grad_x);
                        });
 }
 

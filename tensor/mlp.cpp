@@ -116,74 +116,135 @@ MlpGradients mlp_backward(const Tensor& grad_out, const Tensor& x, const std::ve
     return grads;
 }
 
+namespace {
+
+// The layers that every non-empty group's path starts with, short of each path's last layer. The composition runs
+// them once on all rows (one product per layer, not one per group: in the per-sample timestep mode the shared
+// head would otherwise be 39 small products) and then each group's tail on its own rows.
+std::size_t shared_prefix_length(const std::vector<MlpGroup>& groups) {
+    const MlpGroup* first = nullptr;
+    std::size_t length = 0;
+    for (const MlpGroup& group : groups) {
+        if (group.begin == group.end) continue;
+        if (first == nullptr) {
+            first = &group;
+            length = group.path.size() - 1;
+            continue;
+        }
+        std::size_t k = 0;
+        while (k < length && k + 1 < group.path.size() && group.path[k] == first->path[k]) ++k;
+        length = k;
+    }
+    return length;
+}
+
+const MlpGroup* first_nonempty(const std::vector<MlpGroup>& groups) {
+    for (const MlpGroup& group : groups)
+        if (group.begin < group.end) return &group;
+    return nullptr;
+}
+
+// Layers path[from, to) on `input`: returns the input, then each layer's output. With `into`, the last layer
+// writes there (a view of the op's output).
+std::vector<Tensor> run_chain(const Tensor& input, const std::vector<DenseLayer>& layers,
+                              const std::vector<std::size_t>& path, std::size_t from, std::size_t to, Tensor* into) {
+    std::vector<Tensor> activations{input};
+    for (std::size_t k = from; k < to; ++k) {
+        const DenseLayer& layer = layers[path[k]];
+        if (k + 1 == to && into != nullptr) {
+            linear_into(*into, activations.back(), layer.weight, layer.bias, layer.relu);
+            activations.push_back(*into);
+        } else {
+            activations.push_back(linear(activations.back(), layer.weight, layer.bias, layer.relu));
+        }
+    }
+    return activations;
+}
+
+}  // namespace
+
 Tensor mlp_composed(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
                     MlpSaved* saved) {
     const int64_t out_width = check_mlp(x, layers, groups, "mlp");
     Tensor out = Tensor::empty({x.dim(0), out_width}, x.dtype(), x.device());
-    if (saved != nullptr) saved->activations.assign(groups.size(), {});
+    const MlpGroup* first = first_nonempty(groups);
+    if (first == nullptr) return out;  // no rows
+    const std::size_t shared = shared_prefix_length(groups);
+    std::vector<Tensor> prefix = run_chain(x, layers, first->path, 0, shared, nullptr);
+    std::vector<std::vector<Tensor>> tails(groups.size());
     for (std::size_t g = 0; g < groups.size(); ++g) {
         const MlpGroup& group = groups[g];
         if (group.begin == group.end) continue;
-        std::vector<Tensor> inputs{x.rows(group.begin, group.end)};  // the input of each layer of the path
-        for (std::size_t k = 0; k + 1 < group.path.size(); ++k) {
-            const DenseLayer& layer = layers[group.path[k]];
-            inputs.push_back(linear(inputs.back(), layer.weight, layer.bias, layer.relu));
-        }
         Tensor out_rows = out.rows(group.begin, group.end);
-        const DenseLayer& last = layers[group.path.back()];
-        linear_into(out_rows, inputs.back(), last.weight, last.bias, last.relu);
-        if (saved == nullptr) continue;
-        if (last.relu) inputs.push_back(out_rows);  // its ReLU mask; a view of out
-        saved->activations[g] = std::move(inputs);
+        tails[g] = run_chain(prefix.back().rows(group.begin, group.end), layers, group.path, shared, group.path.size(),
+                             &out_rows);
     }
+    if (saved != nullptr) *saved = {std::move(prefix), std::move(tails)};
     return out;
 }
 
 MlpGradients mlp_backward_composed(const Tensor& grad_out, const Tensor& x, const std::vector<DenseLayer>& layers,
                                    const std::vector<MlpGroup>& groups, bool need_x, const MlpSaved* saved) {
     check_mlp_backward(grad_out, x, layers, groups);
-    const bool reuse = saved != nullptr && saved->activations.size() == groups.size();
     MlpGradients grads;
-    if (need_x) grads.x = Tensor::zeros(x.shape(), x.dtype(), x.device());
     grads.weights.resize(layers.size());
     grads.biases.resize(layers.size());
+    const MlpGroup* first = first_nonempty(groups);
+    if (first == nullptr) {
+        if (need_x) grads.x = Tensor::zeros(x.shape(), x.dtype(), x.device());
+        return grads;
+    }
+    const std::size_t shared = shared_prefix_length(groups);
+    // The forward's activations, or the forward again.
+    const bool reuse = saved != nullptr && saved->prefix.size() == shared + 1 && saved->tails.size() == groups.size();
+    const std::vector<Tensor> prefix = reuse ? saved->prefix : run_chain(x, layers, first->path, 0, shared, nullptr);
     auto accumulate = [](Tensor& total, const Tensor& part) {
         if (total.defined())
             add_(total, part);
         else
             total = part;
     };
+    // One layer's backward: grad [rows, out] arrives for the output of layer l, whose input was `input` and whose
+    // output `output`; accumulates the parameters' gradients and returns the ReLU-masked grad.
+    auto layer_backward = [&](std::size_t l, Tensor grad, const Tensor& input, const Tensor& output) {
+        if (layers[l].relu) grad = relu_backward(grad, output);
+        accumulate(grads.weights[l], matmul(grad, input, true, false));  // [out, in]
+        accumulate(grads.biases[l], sum(grad, 0).reshape({grad.dim(1)}));
+        return grad;
+    };
+    // The gradient of the shared prefix's output for all rows (x's, when nothing is shared), filled group by group.
+    const bool need_prefix_grad = shared > 0 || need_x;
+    Tensor prefix_grad;
+    if (need_prefix_grad) prefix_grad = Tensor::empty(prefix.back().shape(), x.dtype(), x.device());
     for (std::size_t g = 0; g < groups.size(); ++g) {
         const MlpGroup& group = groups[g];
         if (group.begin == group.end) continue;
-        // activations[k] is the input of the path's k-th layer (and the last layer's output when its ReLU needs
-        // it): the forward's, or the forward again.
-        std::vector<Tensor> activations;
-        if (reuse) {
-            activations = saved->activations[g];
-            SWIRL_CHECK(activations.size() == group.path.size() + (layers[group.path.back()].relu ? 1 : 0),
-                        "mlp_backward: the saved activations do not belong to these groups");
-        } else {
-            activations.push_back(x.rows(group.begin, group.end));
-            for (std::size_t k = 0; k < group.path.size(); ++k) {
-                const DenseLayer& layer = layers[group.path[k]];
-                if (k + 1 == group.path.size() && !layer.relu) break;
-                activations.push_back(linear(activations.back(), layer.weight, layer.bias, layer.relu));
+        const std::vector<Tensor> tail =
+            reuse ? saved->tails[g]
+                  : run_chain(prefix.back().rows(group.begin, group.end), layers, group.path, shared,
+                              group.path.size(), nullptr);
+        SWIRL_CHECK(tail.size() == group.path.size() - shared + 1,
+                    "mlp_backward: the saved activations do not belong to these groups");
+        Tensor grad = grad_out.rows(group.begin, group.end);
+        for (std::size_t k = group.path.size(); k-- > shared;) {
+            const std::size_t l = group.path[k];
+            grad = layer_backward(l, grad, tail[k - shared], tail[k - shared + 1]);
+            if (k > shared) {
+                grad = matmul(grad, layers[l].weight);  // [rows, in]
+            } else if (need_prefix_grad) {
+                Tensor rows = prefix_grad.rows(group.begin, group.end);
+                matmul_into(rows, grad, layers[l].weight, false, false);
             }
         }
-        Tensor grad = grad_out.rows(group.begin, group.end);
-        for (std::size_t k = group.path.size(); k-- > 0;) {
-            const DenseLayer& layer = layers[group.path[k]];
-            if (layer.relu) grad = relu_backward(grad, activations[k + 1]);
-            accumulate(grads.weights[group.path[k]], matmul(grad, activations[k], true, false));  // [out, in]
-            accumulate(grads.biases[group.path[k]], sum(grad, 0).reshape({grad.dim(1)}));
-            if (k > 0 || need_x) grad = matmul(grad, layer.weight);  // [rows, in]
-        }
-        if (need_x) {
-            Tensor grad_x_rows = grads.x.rows(group.begin, group.end);
-            copy_(grad_x_rows, grad);
-        }
     }
+    if (!need_prefix_grad) return grads;
+    Tensor grad = prefix_grad;  // the shared layers, once on all rows
+    for (std::size_t k = shared; k-- > 0;) {
+        const std::size_t l = first->path[k];
+        grad = layer_backward(l, grad, prefix[k], prefix[k + 1]);
+        if (k > 0 || need_x) grad = matmul(grad, layers[l].weight);
+    }
+    if (need_x) grads.x = grad;
     return grads;
 }
 

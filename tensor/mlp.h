@@ -35,7 +35,8 @@ struct MlpGroup {
 // layer inputs (and the last output when it has a ReLU): recomputing them would cost its backward as many
 // products and as much memory traffic as a second forward, and a GPU has the memory to hold them.
 struct MlpSaved {
-    std::vector<std::vector<Tensor>> activations;  // [group][k]: the input of the k-th layer of the group's path
+    std::vector<Tensor> prefix;              // x, then each shared layer's output (all rows)
+    std::vector<std::vector<Tensor>> tails;  // [group]: its rows of the prefix's output, then each tail layer's output
 };
 
 // out [M, N]: x [M, K] through each group's path; every path starts with K inputs and ends with N outputs. With
@@ -52,9 +53,9 @@ struct MlpGradients {
 MlpGradients mlp_backward(const Tensor& grad_out, const Tensor& x, const std::vector<DenseLayer>& layers,
                           const std::vector<MlpGroup>& groups, bool need_x, const MlpSaved* saved = nullptr);
 
-// The same two composed of linear_into, matmul, relu_backward and sum, group by group: what runs on CUDA, and
-// the reference the CPU kernel is tested against. The backward recomputes the activations unless `saved` holds
-// those of this forward.
+// The same two composed of linear_into, matmul, relu_backward and sum: what runs on CUDA, and the reference the
+// CPU kernel is tested against. The layers all paths share (the head) run once on all rows, each group's tail on
+// its rows. The backward recomputes the activations unless `saved` holds those of this forward.
 Tensor mlp_composed(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
                     MlpSaved* saved = nullptr);
 MlpGradients mlp_backward_composed(const Tensor& grad_out, const Tensor& x, const std::vector<DenseLayer>& layers,

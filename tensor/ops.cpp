@@ -274,6 +274,17 @@ Tensor slice_cols(const Tensor& x, int64_t begin, int64_t end) {
     return out;
 }
 
+void set_cols_(Tensor& dst, int64_t begin, const Tensor& src) {
+    check_matrix(dst, "set_cols_", "dst");
+    check_matrix(src, "set_cols_", "src");
+    check_binary(dst, src, "set_cols_");
+    SWIRL_CHECK(src.dim(0) == dst.dim(0) && 0 <= begin && begin + src.dim(1) <= dst.dim(1),
+                "set_cols_: src {} does not fit dst {} at column {}", shape_str(src.shape()), shape_str(dst.shape()),
+                begin);
+    SWIRL_DISPATCH_COUNTED(2 * static_cast<int64_t>(src.nbytes()), dst.device(), copy_cols, dst, begin, src, 0,
+                           src.dim(1));
+}
+
 Tensor concat_cols(const std::vector<Tensor>& parts) {
     SWIRL_CHECK(!parts.empty(), "concat_cols: expected at least one tensor");
     int64_t cols = 0;

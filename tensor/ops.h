@@ -84,8 +84,10 @@ Tensor sum_to(const Tensor& x, const Shape& shape);
 Tensor expand(const Tensor& x, const Shape& shape);
 
 // Columns of a matrix. slice_cols: x [M, N] -> [M, end - begin]. concat_cols: [M, N_i]... -> [M, sum N_i].
+// set_cols_: dst [M, N] columns [begin, begin + K) = src [M, K], in place.
 Tensor slice_cols(const Tensor& x, int64_t begin, int64_t end);
 Tensor concat_cols(const std::vector<Tensor>& parts);
+void set_cols_(Tensor& dst, int64_t begin, const Tensor& src);
 // Rows: parts [M_i, N...] stacked along the leading axis -> [sum M_i, N...] (a copy; Tensor::rows() slices).
 Tensor concat_rows(const std::vector<Tensor>& parts);
 

@@ -92,6 +92,11 @@ TEST_CASE("every tensor op agrees between CPU and CUDA in f64 and f32") {
         check_op("sum axis 0, [50, 300]", {randn({50, 300})}, [](auto& in) { return sum(in[0], 0); });
         check_op("slice_cols", {m}, [](auto& in) { return slice_cols(in[0], 3, 11); });
         check_op("concat_cols", {m, randn({37, 2})}, [](auto& in) { return concat_cols({in[0], in[1]}); });
+        check_op("set_cols_", {m, randn({37, 4})}, [](auto& in) {
+            Tensor target = in[0].clone();
+            set_cols_(target, 19, in[1]);
+            return target;
+        });
         check_op("concat_rows", {m, randn({3, 23})}, [](auto& in) { return concat_rows({in[0], in[1]}); });
         check_op("index_select_rows", {m}, [](auto& in) {
             return index_select_rows(in[0], Tensor::from_indices({4, 0, 4, 36}, in[0].device()));

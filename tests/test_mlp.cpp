@@ -168,14 +168,18 @@ TEST_CASE("the composed mlp's backward from the forward's saved activations equa
     for (bool last_relu : {false, true}) {
         CAPTURE(last_relu);
         ModelLike model(16, DType::f64, gen);
-        model.layers[3].relu = last_relu;  // the last layer's output is then saved too, for its ReLU mask
+        model.layers[3].relu = last_relu;  // the backward then needs the saved output's ReLU mask
         const auto groups = ModelLike::groups(50);
         const Tensor x = Tensor::randn({50, 2}, gen, DType::f64), grad_out = Tensor::randn({50, 4}, gen, DType::f64);
         MlpSaved saved;
         const Tensor out = mlp_composed(x, model.layers, groups, &saved);
-        REQUIRE(saved.activations.size() == groups.size());
-        CHECK(saved.activations[0].size() == (last_relu ? 5u : 4u));  // x, 3 hidden layers' outputs (+ the output)
-        CHECK(saved.activations[1].empty());                          // the empty group
+        // The head (layers 0 and 1) is shared: x and its two outputs for all rows; then each tail's input rows
+        // and its two outputs.
+        REQUIRE(saved.prefix.size() == 3);
+        CHECK(saved.prefix.back().shape() == Shape{50, 16});
+        REQUIRE(saved.tails.size() == groups.size());
+        CHECK(saved.tails[0].size() == 3);
+        CHECK(saved.tails[1].empty());  // the empty group
         for (bool need_x : {false, true}) {
             // The same operations on the same values: equal to the last bit.
             check_gradients(mlp_backward_composed(grad_out, x, model.layers, groups, need_x, &saved),
@@ -184,7 +188,44 @@ TEST_CASE("the composed mlp's backward from the forward's saved activations equa
         // The CPU kernel saves nothing and recomputes.
         MlpSaved kernel_saved;
         SWIRL_CHECK_CLOSE(mlp(x, model.layers, groups, &kernel_saved), out, 1e-12, 1e-12);
-        CHECK(kernel_saved.activations.empty());
+        CHECK(kernel_saved.prefix.empty());
+        CHECK(kernel_saved.tails.empty());
+    }
+}
+
+}  // namespace
+
+namespace {
+
+TEST_CASE("the composition handles paths that share no layer, one-layer paths and a path that is another's prefix") {
+    Generator gen(24);
+    std::vector<DenseLayer> layers;
+    auto layer = [&](int64_t out, int64_t in, bool relu) {
+        layers.push_back({Tensor::randn({out, in}, gen, DType::f64), Tensor::randn({out}, gen, DType::f64), relu});
+    };
+    layer(8, 2, true);   // 0
+    layer(8, 2, true);   // 1
+    layer(4, 8, false);  // 2
+    layer(4, 8, true);   // 3
+    layer(4, 2, false);  // 4: a one-layer path
+    layer(8, 8, true);   // 5
+    const std::vector<std::vector<MlpGroup>> cases = {
+        {{0, 5, {0, 2}}, {5, 5, {1, 3}}, {5, 12, {1, 3}}, {12, 15, {4}}},  // nothing shared
+        {{0, 6, {0, 2}}, {6, 15, {0, 5, 3}}},                              // layer 0 shared, tails of two lengths
+        {{0, 15, {0, 5, 2}}},                                              // one group: all but the last shared
+    };
+    const Tensor x = Tensor::randn({15, 2}, gen, DType::f64), grad_out = Tensor::randn({15, 4}, gen, DType::f64);
+    for (std::size_t c = 0; c < cases.size(); ++c) {
+        CAPTURE(c);
+        SWIRL_CHECK_CLOSE(mlp(x, layers, cases[c]), mlp_composed(x, layers, cases[c]), 1e-12, 1e-12);
+        for (bool need_x : {false, true}) {
+            CAPTURE(need_x);
+            MlpSaved saved;
+            mlp_composed(x, layers, cases[c], &saved);
+            const MlpGradients expected = mlp_backward(grad_out, x, layers, cases[c], need_x);
+            check_gradients(mlp_backward_composed(grad_out, x, layers, cases[c], need_x), expected, 1e-12, 1e-12);
+            check_gradients(mlp_backward_composed(grad_out, x, layers, cases[c], need_x, &saved), expected, 1e-12, 1e-12);
+        }
     }
 }
 

@@ -166,12 +166,17 @@ TEST_CASE("long sums are exact enough and identical for any thread count") {
     CHECK(total == doctest::Approx(reference).epsilon(1e-6));
 }
 
-TEST_CASE("columns slice and concatenate back into the original") {
+TEST_CASE("columns slice, concatenate back into the original and are written in place") {
     auto m = Tensor::from_vector({1, 2, 3, 4, 5, 6, 7, 8}, {2, 4}, DType::f64);
     auto left = slice_cols(m, 0, 1), right = slice_cols(m, 1, 4);
     CHECK(left.to_vector() == std::vector<double>{1, 5});
     CHECK(right.shape() == Shape{2, 3});
     CHECK(concat_cols({left, right}).to_vector() == m.to_vector());
+    Tensor target = Tensor::zeros({2, 5}, DType::f64);
+    set_cols_(target, 2, right);
+    CHECK(target.to_vector() == std::vector<double>{0, 0, 2, 3, 4, 0, 0, 6, 7, 8});
+    CHECK_THROWS_WITH_AS(set_cols_(target, 3, right), doctest::Contains("src [2, 3] does not fit dst [2, 5] at column 3"),
+                         Error);
 }
 
 TEST_CASE("index_select_rows gathers rows and index_add_rows_ scatters them back, accumulating repeats") {
