@@ -1,47 +1,110 @@
 #!/usr/bin/env bash
-# The GPU check, for a machine with an NVIDIA GPU: configure with CUDA (arch 90 by default), build, run the
-# CUDA tests and the rest of the suite, then swirl bench --device cuda against the seed's PyTorch code on the
-# GPU at batch 64000 and 1,280,000, and print a short table. Usage: scripts/gpu-check.sh [ARCH]
+# The GPU check, for a machine with an NVIDIA GPU: configure with CUDA (arch 90 by default), build, run the CUDA
+# tests, then swirl bench --device cuda against the seed's PyTorch code on the GPU at batch 64000 and 1,280,000
+# (and one t per sample at 64000), print a short table, train briefly with `swirl train --device cuda`, and
+# last run the whole suite. Usage: scripts/gpu-check.sh [ARCH]
+#
+# The lent GPU machine reaches no package registry: first run `bash scripts/gpu-deps.sh` on a machine that does,
+# which unpacks the Debian build dependencies and copies seed_torch.py into .gpu-deps/, and carry .gpu-deps
+# along. Files go to $OUT when it is set (the device tool brings back at most 8 from there), else to
+# build/gpu-logs: gpu-check.log (everything verbose), table.md, bench.jsonl and the training run's two figures.
+#
+# SWIRL_GPU_CHECK_DRY_RUN=1 runs the same script on the CPU with small batches (the CUDA tests report Skipped):
+# how the script itself is tested on a machine without a GPU.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 arch=${1:-90}
-nvidia-smi -L || { echo "no GPU visible to nvidia-smi" >&2; exit 1; }
-bash scripts/install-deps.sh > /dev/null || true
+dry_run=${SWIRL_GPU_CHECK_DRY_RUN:-0}
+device=cuda runs=("64000 batch" "64000 sample" "1280000 batch") train_steps=2000
+[ "$dry_run" = 1 ] && device=cpu runs=("2000 batch" "2000 sample" "20000 batch") train_steps=200
+logs=${OUT:-build/gpu-logs}
+mkdir -p "$logs"
+log=$logs/gpu-check.log
+: > "$log"
+start=$SECONDS
+phase() { echo "== $* ($((SECONDS - start)) s)" | tee -a "$log"; }
+[ "$dry_run" = 1 ] || nvidia-smi -L || { echo "no GPU visible to nvidia-smi" >&2; exit 1; }
+
+deps=$PWD/.gpu-deps
+cmake_deps=()
+if [ -d "$deps/root/usr" ]; then
+  cmake_deps=(-DCMAKE_PREFIX_PATH="$deps/root/usr")
+  export LD_LIBRARY_PATH="$deps/root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+else
+  bash scripts/install-deps.sh >> "$log" 2>&1 || echo "install-deps failed: see $log"
+fi
+
+phase "configure and build (CUDA arch $arch)"
 cmake -S . -B build/gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSWIRL_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" \
-      -DSWIRL_WERROR=ON > build-gpu-configure.log 2>&1 || { tail -30 build-gpu-configure.log; exit 1; }
-cmake --build build/gpu -j "$(nproc)" 2>&1 | tail -3
-echo "== CUDA tests =="
-ctest --test-dir build/gpu -R cuda_tests --output-on-failure 2>&1 | tail -15
-echo "== whole suite on the GPU build =="
-ctest --test-dir build/gpu -j 8 2>&1 | tail -4
+      -DSWIRL_WERROR=ON "${cmake_deps[@]}" >> "$log" 2>&1 || { tail -30 "$log"; exit 1; }
+cmake --build build/gpu -j "$(nproc)" >> "$log" 2>&1 || { grep -E "error|FAILED" "$log" | head -30; exit 1; }
+
+phase "CUDA tests"
+ctest --test-dir build/gpu -R cuda_tests --output-on-failure > "$logs/cuda-tests.tmp" 2>&1
+grep -E "tests passed|tests failed|Failed|\*\*\*" "$logs/cuda-tests.tmp" | head -20
+grep -B2 -A12 "ERROR" "$logs/cuda-tests.tmp" | head -60
+cat "$logs/cuda-tests.tmp" >> "$log" && rm "$logs/cuda-tests.tmp"
+
+phase "swirl bench --device $device and the seed's PyTorch code"
 seed_torch=../shared/bench/seed_torch.py
-table=$(mktemp)
-for batch in 64000 1280000; do
+[ -f "$seed_torch" ] || seed_torch=$deps/seed_torch.py
+table=$logs/bench.jsonl
+: > "$table"
+for run in "${runs[@]}"; do
+  set -- $run
+  batch=$1 mode=$2
   steps=$([ "$batch" -ge 1000000 ] && echo 10 || echo 50)
-  build/gpu/apps/swirl bench --device cuda --batch "$batch" --steps "$steps" --warmup 3 --json >> "$table" || echo "swirl bench failed at $batch"
-  if [ -f "$seed_torch" ]; then
-    python3 "$seed_torch" --device cuda --batch "$batch" --steps "$steps" --json >> "$table" || echo "torch failed at $batch"
-    python3 "$seed_torch" --device cuda --gpu-data --batch "$batch" --steps "$steps" --json | sed 's/"impl": "pytorch/"impl": "pytorch-gpu-data/' >> "$table" || true
-  fi
+  build/gpu/apps/swirl bench --device "$device" --batch "$batch" --steps "$steps" --warmup 3 --t-sampling "$mode" --json \
+    >> "$table" 2>> "$log" || echo "swirl bench failed at $batch, $mode: $(tail -1 "$log")"
+  [ -f "$seed_torch" ] || continue
+  per_sample=$([ "$mode" = sample ] && echo --per-sample-t || true)
+  # seed_torch.py's JSON does not name its t-sampling: add it.
+  python3 "$seed_torch" --device "$device" --batch "$batch" --steps "$steps" $per_sample --json 2>> "$log" |
+    sed "s/^{/{\"t_sampling\": \"$mode\", /" >> "$table" || echo "torch failed at $batch, $mode"
+  python3 "$seed_torch" --device "$device" --gpu-data --batch "$batch" --steps "$steps" $per_sample --json 2>> "$log" |
+    sed -e "s/^{/{\"t_sampling\": \"$mode\", /" -e 's/"impl": "pytorch/"impl": "pytorch-gpu-data/' >> "$table" || true
 done
-python3 - "$table" <<'PY'
+python3 - "$table" <<'PY' | tee "$logs/table.md"
 import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.startswith("{")]
-seed = {r["batch"]: r for r in rows if r["impl"].startswith("pytorch-") and "gpu-data" not in r["impl"]}
+def mode(r):
+    return r.get("t_sampling", "batch")
+seed = {(r["batch"], mode(r)): r for r in rows if r["impl"].startswith("pytorch-") and "gpu-data" not in r["impl"]}
 def cell(r, key, fmt):
     return format(r[key], fmt) if key in r else "-"
-print("\n| impl | device | batch | steps/s | samples/s | vs seed code | step ms | floor ms | % of floor | kernels/step | MB/step |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("\n| impl | device | batch | t | steps/s | samples/s | vs seed code | step ms | floor ms | % of floor | kernels/step | MB/step |")
+print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for r in rows:
-    ref = seed.get(r["batch"])
+    ref = seed.get((r["batch"], mode(r)))
     ratio = f"{r['samples_per_s'] / ref['samples_per_s']:.2f}x" if ref else "-"
     share = f"{100 * r['floor_share']:.0f}%" if "floor_share" in r else "-"
     mb = f"{r['bytes_per_step'] / 1e6:,.0f}" if "bytes_per_step" in r else "-"
-    print(f"| {r['impl']} | {r['device']} | {r['batch']:,} | {r['steps_per_s']:.1f} | {r['samples_per_s']:,.0f} | {ratio} "
-          f"| {1e3 / r['steps_per_s']:.3f} | {cell(r, 'floor_ms', '.3f')} | {share} | {cell(r, 'kernels_per_step', '.0f')} | {mb} |")
+    print(f"| {r['impl']} | {r['device']} | {r['batch']:,} | {mode(r)} | {r['steps_per_s']:.1f} | {r['samples_per_s']:,.0f} "
+          f"| {ratio} | {1e3 / r['steps_per_s']:.3f} | {cell(r, 'floor_ms', '.3f')} | {share} "
+          f"| {cell(r, 'kernels_per_step', '.0f')} | {mb} |")
 for r in rows:
     if "fma_peak_gflops" in r and r["impl"] == "swirl":
         print(f"\nswirl on {r['device']}: measured FMA peak {r['fma_peak_gflops']:,.0f} GFLOP/s, copy bandwidth "
-              f"{r['bandwidth_gbs']:,.0f} GB/s; floor = max(FLOPs / peak, the ops' bytes / bandwidth).")
+              f"{r['bandwidth_gbs']:,.0f} GB/s; floor = max(FLOPs / peak, the ops' bytes / bandwidth); "
+              f"device memory peak {r.get('device_peak_mb', 0):,.0f} MB at batch {r['batch']:,}.")
         break
 PY
+
+phase "swirl train --device $device (defaults, $train_steps steps), then eval"
+run_dir=$(mktemp -d)
+train_start=$SECONDS
+build/gpu/apps/swirl train --device "$device" --steps "$train_steps" --out "$run_dir" > "$logs/train.tmp" 2>&1 ||
+  echo "train failed: $(tail -3 "$logs/train.tmp")"
+echo "train: $train_steps steps in $((SECONDS - train_start)) s (with start-up and figures)"
+tail -2 "$logs/train.tmp"; cat "$logs/train.tmp" >> "$log"; rm -f "$logs/train.tmp"
+build/gpu/apps/swirl eval --checkpoint "$run_dir/checkpoint.safetensors" --device "$device" --json 2>> "$log" |
+  python3 -c 'import json, sys; r = json.load(sys.stdin); print("eval: " + ", ".join(f"{k} {r[k]:.4f}" for k in
+    ("K_bits", "L_null_bits", "K_minus_L_null_bits", "energy_distance")))' || echo "eval failed"
+cp "$(ls "$run_dir"/figures/step_*.png | tail -1)" "$run_dir"/figures/loss.png "$logs/" 2>/dev/null || true
+
+phase "the whole suite on the GPU build"
+ctest --test-dir build/gpu -j 8 > "$logs/suite.tmp" 2>&1
+grep -E "tests passed|tests failed" "$logs/suite.tmp"
+grep -E "\(Failed\)|\(Timeout\)|Exception" "$logs/suite.tmp" | head -20
+cat "$logs/suite.tmp" >> "$log"; rm -f "$logs/suite.tmp"
+phase "done"
