@@ -36,8 +36,10 @@ fi
 
 phase "configure and build (CUDA arch $arch)"
 cmake -S . -B build/gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSWIRL_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" \
-      -DSWIRL_WERROR=ON "${cmake_deps[@]}" >> "$log" 2>&1 || { tail -30 "$log"; exit 1; }
+      -DSWIRL_WERROR=OFF "${cmake_deps[@]}" >> "$log" 2>&1 || { tail -30 "$log"; exit 1; }
+# Warnings do not stop this build (CI holds them to -Werror): another compiler version must not cost a GPU run.
 cmake --build build/gpu -j "$(nproc)" >> "$log" 2>&1 || { grep -E "error|FAILED" "$log" | head -30; exit 1; }
+echo "build: $(grep -c "warning:" "$log") warnings (in $log)"
 
 phase "CUDA tests"
 ctest --test-dir build/gpu -R cuda_tests --output-on-failure > "$logs/cuda-tests.tmp" 2>&1
