@@ -34,6 +34,13 @@ else
   bash scripts/install-deps.sh >> "$log" 2>&1 || echo "install-deps failed: see $log"
 fi
 
+# nvcc from $CUDA_HOME or the usual place when it is not on the PATH; cuBLAS and cuRAND wherever this image keeps
+# them (a pip-installed toolkit keeps them outside its own lib folder), for CMake and for the loader.
+command -v nvcc > /dev/null || [ -n "${CUDA_HOME:-}" ] || { [ -x /usr/local/cuda/bin/nvcc ] && export CUDA_HOME=/usr/local/cuda; }
+cuda_libs=$(find /usr/local /usr/lib /opt -xdev \( -name 'libcublas.so.[0-9]*' -o -name 'libcurand.so.[0-9]*' \) \
+            2> /dev/null | xargs -r -n1 dirname | sort -u | paste -sd';' -)
+[ -n "$cuda_libs" ] && cmake_deps+=(-DSWIRL_CUDA_LIBRARY_DIRS="$cuda_libs")
+
 phase "configure and build (CUDA arch $arch)"
 cmake -S . -B build/gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSWIRL_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" \
       -DSWIRL_WERROR=OFF "${cmake_deps[@]}" >> "$log" 2>&1 || { tail -30 "$log"; exit 1; }
