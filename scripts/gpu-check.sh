@@ -28,7 +28,8 @@ phase() { echo "== $* ($((SECONDS - start)) s)" | tee -a "$log"; }
 deps=$PWD/.gpu-deps
 cmake_deps=()
 if [ -d "$deps/root/usr" ]; then
-  cmake_deps=(-DCMAKE_PREFIX_PATH="$deps/root/usr")
+  # Exported, not only passed: the install test configures a project of its own that must find them too.
+  export CMAKE_PREFIX_PATH="$deps/root/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
   export LD_LIBRARY_PATH="$deps/root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 else
   bash scripts/install-deps.sh >> "$log" 2>&1 || echo "install-deps failed: see $log"
@@ -37,13 +38,14 @@ fi
 # nvcc from $CUDA_HOME or the usual place when it is not on the PATH; cuBLAS and cuRAND wherever this image keeps
 # them (a pip-installed toolkit keeps them outside its own lib folder), for CMake and for the loader.
 command -v nvcc > /dev/null || [ -n "${CUDA_HOME:-}" ] || { [ -x /usr/local/cuda/bin/nvcc ] && export CUDA_HOME=/usr/local/cuda; }
+[ -n "${CUDA_HOME:-}" ] && export CUDAToolkit_ROOT=$CUDA_HOME
 cuda_libs=$(find /usr/local /usr/lib /opt -xdev \( -name 'libcublas.so.[0-9]*' -o -name 'libcurand.so.[0-9]*' \) \
             2> /dev/null | xargs -r -n1 dirname | sort -u | paste -sd';' -)
 [ -n "$cuda_libs" ] && cmake_deps+=(-DSWIRL_CUDA_LIBRARY_DIRS="$cuda_libs")
 
 phase "configure and build (CUDA arch $arch)"
 cmake -S . -B build/gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSWIRL_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" \
-      -DSWIRL_WERROR=OFF "${cmake_deps[@]}" >> "$log" 2>&1 || { tail -30 "$log"; exit 1; }
+      -DSWIRL_WERROR=OFF ${cmake_deps[@]+"${cmake_deps[@]}"} >> "$log" 2>&1 || { tail -30 "$log"; exit 1; }
 # Warnings do not stop this build (CI holds them to -Werror): another compiler version must not cost a GPU run.
 cmake --build build/gpu -j "$(nproc)" >> "$log" 2>&1 || { grep -E "error|FAILED" "$log" | head -30; exit 1; }
 echo "build: $(grep -c "warning:" "$log") warnings (in $log)"

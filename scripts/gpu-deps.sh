@@ -13,5 +13,10 @@ mkdir -p "$out/debs" "$out/root"
 for deb in "$out"/debs/*.deb; do dpkg -x "$deb" "$out/root"; done
 rm -rf "$out/debs" "$out/root/usr/share/doc"
 seed_torch=../shared/bench/seed_torch.py
-if [ -f "$seed_torch" ]; then cp "$seed_torch" "$out/"; else echo "gpu-deps: no $seed_torch, so no PyTorch rows" >&2; fi
-echo "gpu-deps: $(du -sh "$out" | cut -f1) in $out: ${packages[*]}${seed_torch:+, seed_torch.py}"
+copied=""
+if [ -f "$seed_torch" ]; then
+  cp "$seed_torch" "$out/" && copied=", seed_torch.py"
+else
+  echo "gpu-deps: no $seed_torch, so no PyTorch rows" >&2
+fi
+echo "gpu-deps: $(du -sh "$out" | cut -f1) in $out: ${packages[*]}$copied"

@@ -96,6 +96,7 @@ int64_t parameter_bytes(const std::vector<DenseLayer>& layers, const std::vector
 
 Tensor mlp(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
            MlpSaved* saved) {
+    if (saved != nullptr) *saved = {};  // nothing from an earlier forward may stay for this one's backward
     if (!x.device().is_cpu()) return mlp_composed(x, layers, groups, saved);  // which checks the same
     const int64_t out_width = check_mlp(x, layers, groups, "mlp");
     Tensor out = Tensor::empty({x.dim(0), out_width}, x.dtype(), x.device());
@@ -165,6 +166,7 @@ std::vector<Tensor> run_chain(const Tensor& input, const std::vector<DenseLayer>
 
 Tensor mlp_composed(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
                     MlpSaved* saved) {
+    if (saved != nullptr) *saved = {};
     const int64_t out_width = check_mlp(x, layers, groups, "mlp");
     Tensor out = Tensor::empty({x.dim(0), out_width}, x.dtype(), x.device());
     const MlpGroup* first = first_nonempty(groups);
@@ -219,10 +221,15 @@ MlpGradients mlp_backward_composed(const Tensor& grad_out, const Tensor& x, cons
     for (std::size_t g = 0; g < groups.size(); ++g) {
         const MlpGroup& group = groups[g];
         if (group.begin == group.end) continue;
-        const std::vector<Tensor> tail =
-            reuse ? saved->tails[g]
-                  : run_chain(prefix.back().rows(group.begin, group.end), layers, group.path, shared,
-                              group.path.size(), nullptr);
+        std::vector<Tensor> tail;
+        if (reuse) {
+            tail = saved->tails[g];
+        } else {  // the last layer's output only when its ReLU mask is needed; else a placeholder
+            const bool last_relu = layers[group.path.back()].relu;
+            tail = run_chain(prefix.back().rows(group.begin, group.end), layers, group.path, shared,
+                             group.path.size() - (last_relu ? 0 : 1), nullptr);
+            if (!last_relu) tail.emplace_back();
+        }
         SWIRL_CHECK(tail.size() == group.path.size() - shared + 1,
                     "mlp_backward: the saved activations do not belong to these groups");
         Tensor grad = grad_out.rows(group.begin, group.end);

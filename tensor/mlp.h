@@ -31,9 +31,10 @@ struct MlpGroup {
 };
 
 // What a forward may keep for its backward. The CPU kernel keeps nothing: it recomputes the activations block by
-// block, in cache, which is cheaper than reading them back from memory. The composition (CUDA) keeps each group's
-// layer inputs (and the last output when it has a ReLU): recomputing them would cost its backward as many
-// products and as much memory traffic as a second forward, and a GPU has the memory to hold them.
+// block, in cache, which is cheaper than reading them back from memory. The composition (CUDA) keeps every
+// layer's input and the last output (a view of the op's output, for a ReLU mask): recomputing them would cost its
+// backward as many products and as much memory traffic as a second forward, and a GPU has the memory to hold
+// them. A forward given `saved` always clears it first.
 struct MlpSaved {
     std::vector<Tensor> prefix;              // x, then each shared layer's output (all rows)
     std::vector<std::vector<Tensor>> tails;  // [group]: its rows of the prefix's output, then each tail layer's output

@@ -368,7 +368,9 @@ Tensor repeat_rows(const Tensor& x, const std::vector<RowRun>& runs) {
     Tensor out = Tensor::empty({rows, x.dim(1)}, x.dtype(), x.device());
     if (out.numel() == 0) return out;
     // Reads one row per run, writes every row of out.
-    SWIRL_DISPATCH_COUNTED(static_cast<int64_t>(out.nbytes()), x.device(), repeat_rows, out, x, runs);
+    const int64_t row_bytes = x.dim(1) * static_cast<int64_t>(dtype_size(x.dtype()));
+    const int64_t bytes = static_cast<int64_t>(out.nbytes()) + static_cast<int64_t>(runs.size()) * row_bytes;
+    SWIRL_DISPATCH_COUNTED(bytes, x.device(), repeat_rows, out, x, runs);
     return out;
 }
 

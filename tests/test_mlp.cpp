@@ -181,15 +181,19 @@ TEST_CASE("the composed mlp's backward from the forward's saved activations equa
         CHECK(saved.tails[0].size() == 3);
         CHECK(saved.tails[1].empty());  // the empty group
         for (bool need_x : {false, true}) {
-            // The same operations on the same values: equal to the last bit.
-            check_gradients(mlp_backward_composed(grad_out, x, model.layers, groups, need_x, &saved),
-                            mlp_backward_composed(grad_out, x, model.layers, groups, need_x), 0.0, 0.0);
+            // The same operations on the same values: equal to the last bit; and the saved activations are
+            // really used: that backward dispatches fewer ops (no forward again).
+            const OpTraffic before = op_traffic();
+            const MlpGradients reused = mlp_backward_composed(grad_out, x, model.layers, groups, need_x, &saved);
+            const OpTraffic middle = op_traffic();
+            const MlpGradients recomputed = mlp_backward_composed(grad_out, x, model.layers, groups, need_x);
+            CHECK(middle.kernels - before.kernels < op_traffic().kernels - middle.kernels);
+            check_gradients(reused, recomputed, 0.0, 0.0);
         }
-        // The CPU kernel saves nothing and recomputes.
-        MlpSaved kernel_saved;
-        SWIRL_CHECK_CLOSE(mlp(x, model.layers, groups, &kernel_saved), out, 1e-12, 1e-12);
-        CHECK(kernel_saved.prefix.empty());
-        CHECK(kernel_saved.tails.empty());
+        // The CPU kernel saves nothing and recomputes; it clears what an earlier forward left in `saved`.
+        SWIRL_CHECK_CLOSE(mlp(x, model.layers, groups, &saved), out, 1e-12, 1e-12);
+        CHECK(saved.prefix.empty());
+        CHECK(saved.tails.empty());
     }
 }
 
@@ -197,7 +201,7 @@ TEST_CASE("the composed mlp's backward from the forward's saved activations equa
 
 namespace {
 
-TEST_CASE("the composition handles paths that share no layer, one-layer paths and a path that is another's prefix") {
+TEST_CASE("the composition handles paths that share no layer, one-layer paths and tails of different lengths") {
     Generator gen(24);
     std::vector<DenseLayer> layers;
     auto layer = [&](int64_t out, int64_t in, bool relu) {

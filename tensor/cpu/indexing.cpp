@@ -8,13 +8,15 @@ namespace swirl::cpu {
 
 namespace {
 
-// Runs body(U{}) with U an unsigned integer of the dtype's size: these kernels move elements, never look at them.
+// Runs body(U{}) with U the dtype's C++ type: these kernels move elements (as themselves, so no aliasing rule is
+// bent), never compute with them.
 template <typename Body>
 void by_element_size(DType dtype, Body body) {
-    if (dtype_size(dtype) == 4)
-        body(uint32_t{});
-    else
-        body(uint64_t{});
+    switch (dtype) {
+        case DType::f32: body(float{}); break;
+        case DType::f64: body(double{}); break;
+        case DType::i64: body(int64_t{}); break;
+    }
 }
 
 }  // namespace

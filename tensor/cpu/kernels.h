@@ -44,8 +44,8 @@ void sum_cols(Tensor& out, const Tensor& x);  // x [M, N] -> out [M, 1], summing
 // dst[:, dst_col + c] = src[:, src_col + c] for c in [0, count); dst [M, Nd], src [M, Ns].
 void copy_cols(Tensor& dst, int64_t dst_col, const Tensor& src, int64_t src_col, int64_t count);
 void index_select_rows(Tensor& out, const Tensor& x, const Tensor& index);  // out [R, N], x [M, N], index [R]
-void index_add_rows(Tensor& out, const Tensor& index, const Tensor& src);
-void repeat_rows(Tensor& out, const Tensor& x, const std::vector<RowRun>& runs);  // out [sum of counts, N]   // out [M, N], src [R, N]
+void index_add_rows(Tensor& out, const Tensor& index, const Tensor& src);   // out [M, N], src [R, N]
+void repeat_rows(Tensor& out, const Tensor& x, const std::vector<RowRun>& runs);  // out [sum of counts, N]
 
 void fill(Tensor& x, double value);
 void copy(Tensor& dst, const Tensor& src);  // same element count, any dtypes
