@@ -22,7 +22,7 @@ constexpr int64_t kRowBlock = 8;
 // `accumulate` false starts out at zero.
 template <typename T>
 void gemm_reference(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, int64_t M, int64_t K, int64_t N,
-                    bool accumulate, bool parallel) {
+                    bool accumulate, [[maybe_unused]] bool parallel) {  // unused without OpenMP
     const int64_t blocks = (M + kRowBlock - 1) / kRowBlock;
 #pragma omp parallel for schedule(static) if (parallel)
     for (int64_t block = 0; block < blocks; ++block) {
