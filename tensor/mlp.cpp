@@ -96,8 +96,8 @@ int64_t parameter_bytes(const std::vector<DenseLayer>& layers, const std::vector
 
 Tensor mlp(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
            MlpSaved* saved) {
-    if (saved != nullptr) *saved = {};  // nothing from an earlier forward may stay for this one's backward
     if (!x.device().is_cpu()) return mlp_composed(x, layers, groups, saved);  // which checks the same
+    if (saved != nullptr) *saved = {};  // the kernel keeps nothing; nothing from an earlier forward may stay
     const int64_t out_width = check_mlp(x, layers, groups, "mlp");
     Tensor out = Tensor::empty({x.dim(0), out_width}, x.dtype(), x.device());
     detail::count_kernel(static_cast<int64_t>(x.nbytes() + out.nbytes()) + parameter_bytes(layers, groups));
@@ -166,7 +166,7 @@ std::vector<Tensor> run_chain(const Tensor& input, const std::vector<DenseLayer>
 
 Tensor mlp_composed(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
                     MlpSaved* saved) {
-    if (saved != nullptr) *saved = {};
+    if (saved != nullptr) *saved = {};  // nothing from an earlier forward may stay for this one's backward
     const int64_t out_width = check_mlp(x, layers, groups, "mlp");
     Tensor out = Tensor::empty({x.dim(0), out_width}, x.dtype(), x.device());
     const MlpGroup* first = first_nonempty(groups);

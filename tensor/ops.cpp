@@ -299,8 +299,7 @@ Tensor concat_cols(const std::vector<Tensor>& parts) {
     Tensor out = Tensor::empty({parts[0].dim(0), cols}, parts[0].dtype(), parts[0].device());
     int64_t at = 0;
     for (const Tensor& part : parts) {
-        SWIRL_DISPATCH_COUNTED(2 * static_cast<int64_t>(part.nbytes()), out.device(), copy_cols, out, at, part, 0,
-                               part.dim(1));
+        set_cols_(out, at, part);
         at += part.dim(1);
     }
     return out;
@@ -505,17 +504,8 @@ void adam_update_(std::vector<AdamTarget> targets, const AdamHyper& hyper) {
         for (const AdamTarget& t : group) bytes += 7 * static_cast<int64_t>(t.param.nbytes());  // reads 4, writes 3
         return bytes;
     };
-    const bool uniform = std::all_of(targets.begin(), targets.end(), [&](const AdamTarget& t) {
-        return t.param.device() == targets.front().param.device() && t.param.dtype() == targets.front().param.dtype() &&
-               t.param.numel() > 0;
-    });
-    if (uniform) {  // the usual case (one model on one device): one call, no regrouping
-        if (targets.empty()) return;
-        const Device device = targets.front().param.device();
-        SWIRL_DISPATCH_COUNTED(bytes_of(targets), device, adam_update, targets, hyper);
-        return;
-    }
-    // Else one kernel call per (device, dtype), the targets in their given order; empty tensors need none.
+    // One kernel call per (device, dtype), the targets in their given order (moved, not copied); empty tensors need
+    // none. One model on one device is a single pass and a single call.
     std::vector<bool> done(targets.size(), false);
     for (std::size_t first = 0; first < targets.size(); ++first) {
         if (done[first]) continue;
