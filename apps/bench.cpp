@@ -85,6 +85,8 @@ void run_bench(const BenchOptions& options) {
     SWIRL_CHECK(options.batch > 0 && options.steps > 0 && options.warmup >= 0, "--batch and --steps must be positive");
     const Device device = parse_device(options.device);
     check_device_available(device);
+    SWIRL_CHECK(!options.tf32 || !device.is_cpu(), "--tf32 needs --device cuda: the CPU has no TF32");
+    set_cuda_allow_tf32(options.tf32);
     const diffusion::TSampling t_sampling = diffusion::parse_t_sampling(options.t_sampling);
 #ifdef _OPENMP
     if (options.threads > 0) omp_set_num_threads(options.threads);
@@ -144,7 +146,8 @@ void run_bench(const BenchOptions& options) {
     const double step_ms = 1e3 * seconds / steps;
     if (options.json) {
         nlohmann::ordered_json report = {
-            {"impl", "swirl"}, {"device", device_name(device)}, {"threads", threads}, {"batch", options.batch},
+            {"impl", "swirl"}, {"device", device_name(device)}, {"threads", threads}, {"tf32", options.tf32},
+            {"batch", options.batch},
             {"steps", options.steps}, {"t_sampling", options.t_sampling}, {"seconds", seconds},
             {"steps_per_s", steps_per_s}, {"samples_per_s", samples_per_s}, {"gflops", gflops},
             {"fma_peak_gflops", peak}, {"peak_share", gflops / peak}, {"bandwidth_gbs", bandwidth},
@@ -157,8 +160,9 @@ void run_bench(const BenchOptions& options) {
         fmt::print("{}\n", report.dump());
         return;
     }
-    fmt::print("swirl bench: device {}, {} threads, batch {}, t-sampling {}, {} steps after {} warm-up\n",
-               device_name(device), threads, options.batch, options.t_sampling, options.steps, options.warmup);
+    fmt::print("swirl bench: device {}{}, {} threads, batch {}, t-sampling {}, {} steps after {} warm-up\n",
+               device_name(device), options.tf32 ? " (tf32)" : "", threads, options.batch, options.t_sampling,
+               options.steps, options.warmup);
     fmt::print("  {:.2f} steps/s, {:.0f} samples/s, {:.3f} s\n", steps_per_s, samples_per_s, seconds);
     fmt::print("  {:.2f} GFLOP/s at {:.0f} FLOP/sample = {:.1f}% of the measured FMA peak ({:.1f} GFLOP/s)\n", gflops,
                diffusion::training_flops_per_sample(config), 100.0 * gflops / peak, peak);

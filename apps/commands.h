@@ -23,6 +23,7 @@ struct TrainOptions {
     std::string resume;              // a checkpoint to continue from
     int64_t figure_points = 5000;
     bool detect_anomaly = false;     // name the first op whose output or gradient is not finite
+    bool tf32 = false;               // float32 matmuls on a CUDA device may use TF32 tensor cores
     std::set<std::string> given;     // the flags given on the command line (a resumed run keeps the others)
 };
 
@@ -52,6 +53,7 @@ struct BenchOptions {
     double lr = 1e-4;
     int64_t hidden = 64;
     uint64_t seed = 0;
+    bool tf32 = false;
     bool json = false;
 };
 

@@ -42,7 +42,8 @@ void check_options(const TrainOptions& o) {
     SWIRL_CHECK(o.threads >= 0, "--threads must be >= 0, got {}", o.threads);
     SWIRL_CHECK(o.figure_points > 0, "--figure-points must be positive, got {}", o.figure_points);
     parse_t_sampling(o.t_sampling);
-    parse_device(o.device);
+    const Device device = parse_device(o.device);
+    SWIRL_CHECK(!o.tf32 || !device.is_cpu(), "--tf32 needs --device cuda: the CPU has no TF32");
 }
 
 // Creates DIR and DIR/figures and proves DIR is writable before any work starts.
@@ -144,6 +145,7 @@ int run_train(const TrainOptions& given_options) {
     if (options.threads > 0) omp_set_num_threads(options.threads);
 #endif
     set_detect_anomaly(options.detect_anomaly);
+    set_cuda_allow_tf32(options.tf32);
 
     Generator gen(options.seed);
     ModelConfig model_config{40, 2, options.hidden};
@@ -180,9 +182,9 @@ int run_train(const TrainOptions& given_options) {
                           fmt::format("swirl  step {}  batch {}  t-sampling {}", step, options.batch, options.t_sampling));
     };
 
-    fmt::print("swirl train: T={} H={} batch={} lr={} t-sampling={} device={} steps {}..{} -> {}\n", model_config.steps,
-               model_config.hidden, options.batch, options.lr, options.t_sampling, device_name(device), step + 1,
-               options.steps, out.string());
+    fmt::print("swirl train: T={} H={} batch={} lr={} t-sampling={} device={}{} steps {}..{} -> {}\n",
+               model_config.steps, model_config.hidden, options.batch, options.lr, options.t_sampling,
+               device_name(device), options.tf32 ? " (tf32)" : "", step + 1, options.steps, out.string());
     StopOnSignal stop_on_signal;
     Progress progress(step, options.steps);
     // Losses of the steps since the last read-back, gathered on the training device.

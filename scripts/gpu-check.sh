@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The GPU check, for a machine with an NVIDIA GPU: configure with CUDA (arch 90 by default), build, run the CUDA
 # tests, then swirl bench --device cuda against the seed's PyTorch code on the GPU at batch 64000 and 1,280,000
-# (and one t per sample at 64000), print a short table, train briefly with `swirl train --device cuda`, and
-# last run the whole suite. Usage: scripts/gpu-check.sh [ARCH]
+# (and one t per sample at 64000; and swirl with TF32 at 1,280,000), print a short table, train briefly with
+# `swirl train --device cuda`, and last run the whole suite. Usage: scripts/gpu-check.sh [ARCH]
 #
 # The lent GPU machine reaches no package registry: first run `bash scripts/gpu-deps.sh` on a machine that does,
 # which unpacks the Debian build dependencies and copies seed_torch.py into .gpu-deps/, and carry .gpu-deps
@@ -15,7 +15,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 arch=${1:-90}
 dry_run=${SWIRL_GPU_CHECK_DRY_RUN:-0}
-device=cuda runs=("64000 batch" "64000 sample" "1280000 batch") train_steps=2000
+# A run: batch, t-sampling, and "tf32" to let swirl's float32 matmuls use TF32 tensor cores (no PyTorch run then).
+device=cuda runs=("64000 batch" "64000 sample" "1280000 batch" "1280000 batch tf32") train_steps=2000
 [ "$dry_run" = 1 ] && device=cpu runs=("2000 batch" "2000 sample" "20000 batch") train_steps=200
 logs=${OUT:-build/gpu-logs}
 mkdir -p "$logs"
@@ -63,11 +64,11 @@ table=$logs/bench.jsonl
 : > "$table"
 for run in "${runs[@]}"; do
   set -- $run
-  batch=$1 mode=$2
+  batch=$1 mode=$2 tf32=$([ "${3:-}" = tf32 ] && echo --tf32 || true)
   steps=$([ "$batch" -ge 1000000 ] && echo 10 || echo 50)
-  build/gpu/apps/swirl bench --device "$device" --batch "$batch" --steps "$steps" --warmup 3 --t-sampling "$mode" --json \
-    >> "$table" 2>> "$log" || echo "swirl bench failed at $batch, $mode: $(tail -1 "$log")"
-  [ -f "$seed_torch" ] || continue
+  build/gpu/apps/swirl bench --device "$device" --batch "$batch" --steps "$steps" --warmup 3 --t-sampling "$mode" $tf32 \
+    --json >> "$table" 2>> "$log" || echo "swirl bench failed at $batch, $mode $tf32: $(tail -1 "$log")"
+  [ -f "$seed_torch" ] && [ -z "$tf32" ] || continue
   per_sample=$([ "$mode" = sample ] && echo --per-sample-t || true)
   # seed_torch.py's JSON does not name its t-sampling: add it.
   python3 "$seed_torch" --device "$device" --batch "$batch" --steps "$steps" $per_sample --json 2>> "$log" |
@@ -90,11 +91,12 @@ for r in rows:
     ratio = f"{r['samples_per_s'] / ref['samples_per_s']:.2f}x" if ref else "-"
     share = f"{100 * r['floor_share']:.0f}%" if "floor_share" in r else "-"
     mb = f"{r['bytes_per_step'] / 1e6:,.0f}" if "bytes_per_step" in r else "-"
-    print(f"| {r['impl']} | {r['device']} | {r['batch']:,} | {mode(r)} | {r['steps_per_s']:.1f} | {r['samples_per_s']:,.0f} "
+    impl = r["impl"] + (" (tf32)" if r.get("tf32") else "")
+    print(f"| {impl} | {r['device']} | {r['batch']:,} | {mode(r)} | {r['steps_per_s']:.1f} | {r['samples_per_s']:,.0f} "
           f"| {ratio} | {1e3 / r['steps_per_s']:.3f} | {cell(r, 'floor_ms', '.3f')} | {share} "
           f"| {cell(r, 'kernels_per_step', '.0f')} | {mb} |")
 for r in rows:
-    if "fma_peak_gflops" in r and r["impl"] == "swirl":
+    if "fma_peak_gflops" in r and r["impl"] == "swirl" and not r.get("tf32"):
         print(f"\nswirl on {r['device']}: measured FMA peak {r['fma_peak_gflops']:,.0f} GFLOP/s, copy bandwidth "
               f"{r['bandwidth_gbs']:,.0f} GB/s; floor = max(FLOPs / peak, the ops' bytes / bandwidth); "
               f"device memory peak {r.get('device_peak_mb', 0):,.0f} MB at batch {r['batch']:,}.")

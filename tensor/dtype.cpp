@@ -2,6 +2,9 @@
 #include "tensor/dtype.h"
 
 #include "tensor/error.h"
+#ifdef SWIRL_WITH_CUDA
+#include "tensor/cuda/backend.h"
+#endif
 
 #if defined(__SSE__)
 #include <pmmintrin.h>
@@ -48,6 +51,14 @@ bool set_flush_denormal(bool enabled) {
 #ifndef SWIRL_WITH_CUDA
 int cuda_device_count() { return 0; }
 #endif
+
+void set_cuda_allow_tf32(bool allow) {
+#ifdef SWIRL_WITH_CUDA
+    cuda::set_allow_tf32(allow);
+#else
+    (void)allow;
+#endif
+}
 
 void check_device_available(Device device) {
     if (device.is_cpu()) return;

@@ -33,6 +33,10 @@ std::string device_name(Device device);  // "cpu", "cuda:0"
 // The number of usable CUDA devices: 0 when swirl was built without CUDA, and 0 (not an error) on a machine
 // without a GPU or driver.
 int cuda_device_count();
+// Lets float32 matrix products on CUDA devices use TF32 tensor cores (10-bit mantissa inputs, float32 sums): off
+// by default, for results close to the CPU's; on is faster. The CPU has no TF32 and is not affected; in a build
+// without CUDA this does nothing. As torch.backends.cuda.matmul.allow_tf32.
+void set_cuda_allow_tf32(bool allow);
 
 // Flush denormal floats to zero on this thread and on the threads it starts later (x86 FTZ + DAZ; returns false
 // where the CPU has no such mode). As training goes on, Adam's second moments and small gradients decay into the

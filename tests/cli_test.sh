@@ -63,6 +63,8 @@ PY
     printf 'garbage' > "$work/bad.safetensors"
     expect_exit 1 "bad.safetensors" "$swirl" eval --checkpoint "$work/bad.safetensors"
     expect_exit 1 "unknown device" "$swirl" train --device tpu --out "$work/d"
+    expect_exit 1 "--tf32 needs --device cuda" "$swirl" train --tf32 --steps 1 --out "$work/d"
+    expect_exit 1 "--tf32 needs --device cuda" "$swirl" bench --tf32 --batch 10 --steps 1
     if ! nvidia-smi -L > /dev/null 2>&1; then  # on a machine without a GPU, --device cuda is one clear line
       expect_exit 1 "CUDA" "$swirl" train --device cuda --steps 1 --out "$work/c"
       [ "$(wc -l < "$work/stderr")" -eq 1 ] || fail "--device cuda without a GPU printed more than one line"
@@ -160,6 +162,7 @@ PY
 import json, math, sys
 r = json.load(open(sys.argv[1]))
 assert r["impl"] == "swirl" and r["device"] == "cpu" and r["batch"] == 2000 and r["t_sampling"] == sys.argv[2], r
+assert r["tf32"] is False, r
 for key in ("steps_per_s", "samples_per_s", "gflops", "fma_peak_gflops", "bandwidth_gbs", "flops_per_step",
             "bytes_per_step", "kernels_per_step", "step_ms", "compute_floor_ms", "memory_floor_ms", "floor_ms",
             "floor_share", "peak_rss_mb", "loss_mean"):

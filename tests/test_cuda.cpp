@@ -260,3 +260,38 @@ TEST_CASE("random draws on CUDA are reproducible and standard normal") {
     CHECK(std::abs(mean) < 0.02);
     CHECK(std::abs(var - 1.0) < 0.03);
 }
+
+TEST_CASE("TF32 is off by default, switchable, and within its precision when on") {
+    if (skip_without_cuda()) return;
+    Generator gen(6);
+    const Tensor a64 = Tensor::randn({256, 512}, gen, DType::f64);
+    const Tensor b64 = Tensor::randn({512, 128}, gen, DType::f64);
+    const std::vector<double> exact = matmul(a64, b64).to_vector();
+    const Tensor a = a64.to(DType::f32).to(kCuda), b = b64.to(DType::f32).to(kCuda);
+    // ||c - exact|| / ||exact||: float32 products are ~1e-7 off, TF32 ones (10-bit mantissa inputs) ~1e-4.
+    auto relative_error = [&](const Tensor& c) {
+        const std::vector<double> got = c.to_vector();
+        double diff = 0, norm = 0;
+        for (size_t i = 0; i < got.size(); ++i) {
+            diff += (got[i] - exact[i]) * (got[i] - exact[i]);
+            norm += exact[i] * exact[i];
+        }
+        return std::sqrt(diff / norm);
+    };
+    const std::vector<double> off = matmul(a, b).to_vector();
+    CHECK(relative_error(matmul(a, b)) < 1e-6);
+    double tf32_error = 0;
+    std::vector<double> f64_with_tf32;
+    {
+        struct AllowTf32 {  // switched off again even if a product throws: later cases expect the default
+            AllowTf32() { set_cuda_allow_tf32(true); }
+            ~AllowTf32() { set_cuda_allow_tf32(false); }
+        } allow;
+        tf32_error = relative_error(matmul(a, b));
+        f64_with_tf32 = matmul(a64.to(kCuda), b64.to(kCuda)).to_vector();
+    }
+    MESSAGE("relative error of a float32 product with TF32 allowed: " << tf32_error);
+    CHECK(tf32_error < 2e-3);
+    SWIRL_CHECK_CLOSE(Tensor::from_vector(f64_with_tf32, {256, 128}, DType::f64), matmul(a64, b64), 1e-12, 1e-12);
+    CHECK(matmul(a, b).to_vector() == off);  // switched off again: the same bits as before
+}
