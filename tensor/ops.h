@@ -93,6 +93,8 @@ Tensor concat_rows(const std::vector<Tensor>& parts);
 
 // Rows of a matrix through an i64 index [R]. index_select_rows: x [M, N] -> [R, N], out[r] = x[index[r]].
 // index_add_rows_: out[index[r]] += src[r] for src [R, N] into out [M, N] (repeated indices accumulate).
+// An index outside [0, M) throws on the CPU; on a CUDA device the kernel stops with a device-side message and
+// the next CUDA call fails (a host-side check would copy the index back and wait on every call).
 Tensor index_select_rows(const Tensor& x, const Tensor& index);
 // Rows repeated in runs given on the host: x [M, N] -> [sum of counts, N], runs[0].count copies of row
 // runs[0].row, then those of runs[1], and so on. What a batch of contiguous step groups needs from a per-step

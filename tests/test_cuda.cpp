@@ -295,3 +295,34 @@ TEST_CASE("TF32 is off by default, switchable, and within its precision when on"
     SWIRL_CHECK_CLOSE(Tensor::from_vector(f64_with_tf32, {256, 128}, DType::f64), matmul(a64, b64), 1e-12, 1e-12);
     CHECK(matmul(a, b).to_vector() == off);  // switched off again: the same bits as before
 }
+
+TEST_CASE("index_add_rows_ on CUDA agrees with the CPU for many runs, runs longer than a piece and one destination, and repeats its bits") {
+    if (skip_without_cuda()) return;
+    // The CUDA scatter-add sorts rows by destination and sums runs in pieces of 256 sorted rows (tensor/cuda/
+    // indexing.cu): 5000 rows into 300 destinations (a two-pass radix sort), a third of them into row 7 (a run
+    // of ~7 pieces), and 1000 rows into a single row (the one-bit sort).
+    Generator gen(7);
+    for (const auto& [rows, destinations] : {std::pair<int64_t, int64_t>{5000, 300}, {1000, 1}}) {
+        CAPTURE(rows);
+        std::vector<int64_t> index(rows);
+        const std::vector<double> draws = Tensor::rand({rows}, gen, DType::f64).to_vector();
+        for (int64_t r = 0; r < rows; ++r)
+            index[r] = r % 3 == 0 ? 7 % destinations : static_cast<int64_t>(draws[r] * destinations) % destinations;
+        for (DType dtype : {DType::f64, DType::f32}) {
+            CAPTURE(dtype_name(dtype));
+            const Tensor base = Tensor::randn({destinations, 3}, gen, dtype), src = Tensor::randn({rows, 3}, gen, dtype);
+            Tensor expected = base.clone();
+            index_add_rows_(expected, Tensor::from_indices(index), src);
+            auto on_gpu = [&] {
+                Tensor out = base.to(kCuda);
+                index_add_rows_(out, Tensor::from_indices(index, kCuda), src.to(kCuda));
+                return out.to(Device::cpu());
+            };
+            const Tensor first = on_gpu();
+            // Sums of up to ~1700 rows in another order than the CPU's: relative to the sum of magnitudes.
+            const double tol = dtype == DType::f64 ? 1e-12 : 1e-5;
+            SWIRL_CHECK_CLOSE(first, expected, tol, tol * std::sqrt(static_cast<double>(rows)));
+            CHECK(on_gpu().to_vector() == first.to_vector());
+        }
+    }
+}

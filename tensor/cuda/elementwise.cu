@@ -1,28 +1,15 @@
-// CUDA elementwise kernels: unary maps, broadcasting binary ops, fills, dtype-converting copies, Adam, and the
-// column / row copies. Grid-stride loops; one thread per element.
+// CUDA elementwise kernels: unary maps, broadcasting binary ops, fills, dtype-converting copies, Adam and the
+// Gaussian KL. Grid-stride loops; one thread per element.
 #include <cmath>
 #include <cstdint>
 
-#include "tensor/cuda/handles.h"
 #include "tensor/cuda/kernels.h"
+#include "tensor/cuda/launch.cuh"
 #include "tensor/formulas.h"
 
 namespace swirl::cuda {
 
 namespace {
-
-// k = row * cols + col, split: in 32-bit arithmetic whenever k fits (a 64-bit division is a long subroutine on
-// the GPU, as slow as the memory traffic of a large elementwise kernel; a 32-bit one is a few instructions).
-struct RowCol {
-    long long row, col;
-};
-__device__ inline RowCol split_index(long long k, long long cols) {
-    if (k <= 0xFFFFFFFFLL && cols <= 0xFFFFFFFFLL) {
-        const unsigned q = static_cast<unsigned>(k) / static_cast<unsigned>(cols);
-        return {q, static_cast<long long>(static_cast<unsigned>(k) - q * static_cast<unsigned>(cols))};
-    }
-    return {k / cols, k % cols};
-}
 
 template <typename T>
 __device__ T apply_unary(UnaryOp op, T v) {
@@ -148,65 +135,6 @@ __global__ void bias_activation_kernel(T* out, const T* bias, long long rows, lo
         out[k] = relu && v < T(0) ? T(0) : v;
     }
 }
-
-// Copies `count` columns, element-wise in bytes-sized units of T.
-template <typename T>
-__global__ void copy_cols_kernel(T* dst, long long dst_cols, long long dst_col, const T* src, long long src_cols,
-                                 long long src_col, long long rows, long long count) {
-    const long long n = rows * count;
-    for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < n; k += (long long)gridDim.x * blockDim.x) {
-        const auto [i, c] = split_index(k, count);
-        dst[i * dst_cols + dst_col + c] = src[i * src_cols + src_col + c];
-    }
-}
-
-template <typename T>
-__global__ void index_select_kernel(T* out, const T* x, const int64_t* index, long long rows, long long cols) {
-    const long long n = rows * cols;
-    for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < n; k += (long long)gridDim.x * blockDim.x) {
-        const auto [r, c] = split_index(k, cols);
-        out[k] = x[index[r] * cols + c];
-    }
-}
-
-// One thread per column walks the index in order: repeated rows accumulate in a fixed order, as on the CPU.
-template <typename T>
-__global__ void index_add_kernel(T* out, const int64_t* index, const T* src, long long rows, long long cols) {
-    for (long long j = blockIdx.x * (long long)blockDim.x + threadIdx.x; j < cols; j += (long long)gridDim.x * blockDim.x)
-        for (long long r = 0; r < rows; ++r) out[index[r] * cols + j] += src[r * cols + j];
-}
-
-// Up to kRunsPerLaunch runs of repeat_rows, passed by value as a kernel argument (no table to copy to the device):
-// output rows [out_begin[s], out_begin[s + 1]) are copies of source row `row[s]`.
-constexpr int kRunsPerLaunch = 32;
-struct RunTable {
-    long long out_begin[kRunsPerLaunch + 1];
-    long long row[kRunsPerLaunch];
-    int count;
-};
-
-template <typename T>
-__global__ void repeat_rows_kernel(T* out, const T* x, long long cols, RunTable table) {
-    const long long first = table.out_begin[0];
-    const long long n = (table.out_begin[table.count] - first) * cols;
-    for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < n; k += (long long)gridDim.x * blockDim.x) {
-        const auto [offset, c] = split_index(k, cols);
-        const long long r = first + offset;
-        int s = 0;
-        while (s + 1 < table.count && table.out_begin[s + 1] <= r) ++s;
-        out[r * cols + c] = x[table.row[s] * cols + c];
-    }
-}
-
-// Runs body(T{}) for the tensor's floating type.
-template <typename Body>
-void floating(DType dtype, Body body) {
-    if (dtype == DType::f32) body(float{});
-    else body(double{});
-}
-
-template <typename T> T* ptr(Tensor& t) { return static_cast<T*>(t.raw_data()); }
-template <typename T> const T* ptr(const Tensor& t) { return static_cast<const T*>(t.raw_data()); }
 
 }  // namespace
 
@@ -346,65 +274,6 @@ void gaussian_kl_backward(Tensor& grad_mean_p, Tensor& grad_log_var_p, const Ten
         gaussian_kl_backward_kernel<<<grid_for(grad.numel()), kThreads>>>(
             ptr<T>(grad_mean_p), ptr<T>(grad_log_var_p), ptr<T>(grad), ptr<T>(mean_q), ptr<T>(std_q), ptr<T>(mean_p),
             ptr<T>(log_var_p), grad.numel());
-    });
-    SWIRL_CUDA_CHECK_LAUNCH();
-}
-
-void copy_cols(Tensor& dst, int64_t dst_col, const Tensor& src, int64_t src_col, int64_t count) {
-    const long long rows = dst.dim(0);
-    if (rows * count == 0) return;
-    auto launch = [&](auto zero) {
-        using T = decltype(zero);
-        copy_cols_kernel<<<grid_for(rows * count), kThreads>>>(ptr<T>(dst), dst.dim(1), dst_col, ptr<T>(src), src.dim(1),
-                                                                src_col, rows, count);
-    };
-    if (dst.dtype() == DType::f32) launch(float{});
-    else if (dst.dtype() == DType::f64) launch(double{});
-    else launch(int64_t{});
-    SWIRL_CUDA_CHECK_LAUNCH();
-}
-
-void index_select_rows(Tensor& out, const Tensor& x, const Tensor& index) {
-    if (out.numel() == 0) return;
-    floating(x.dtype(), [&](auto zero) {
-        using T = decltype(zero);
-        index_select_kernel<<<grid_for(out.numel()), kThreads>>>(ptr<T>(out), ptr<T>(x), ptr<int64_t>(index),
-                                                                 index.numel(), x.dim(1));
-    });
-    SWIRL_CUDA_CHECK_LAUNCH();
-}
-
-void repeat_rows(Tensor& out, const Tensor& x, const std::vector<RowRun>& runs) {
-    const long long cols = x.dim(1);
-    RunTable table{};
-    long long at = 0;  // the first output row of the next run
-    auto launch = [&] {
-        if (table.count == 0) return;
-        const long long n = (table.out_begin[table.count] - table.out_begin[0]) * cols;
-        floating(x.dtype(), [&](auto zero) {
-            using T = decltype(zero);
-            repeat_rows_kernel<<<grid_for(n), kThreads>>>(ptr<T>(out), ptr<T>(x), cols, table);
-        });
-        SWIRL_CUDA_CHECK_LAUNCH();
-        table.count = 0;
-    };
-    for (const RowRun& run : runs) {
-        if (run.count == 0) continue;
-        table.out_begin[table.count] = at;
-        table.row[table.count] = run.row;
-        at += run.count;
-        table.out_begin[++table.count] = at;
-        if (table.count == kRunsPerLaunch) launch();
-    }
-    launch();
-}
-
-void index_add_rows(Tensor& out, const Tensor& index, const Tensor& src) {
-    if (src.numel() == 0) return;
-    floating(out.dtype(), [&](auto zero) {
-        using T = decltype(zero);
-        index_add_kernel<<<grid_for(src.dim(1)), kThreads>>>(ptr<T>(out), ptr<int64_t>(index), ptr<T>(src), index.numel(),
-                                                             src.dim(1));
     });
     SWIRL_CUDA_CHECK_LAUNCH();
 }

@@ -1,8 +1,8 @@
 // CUDA reductions with a fixed shape of summation (fixed grid, fixed tree), so results repeat run to run.
 #include <cstdint>
 
-#include "tensor/cuda/handles.h"
 #include "tensor/cuda/kernels.h"
+#include "tensor/cuda/launch.cuh"
 
 namespace swirl::cuda {
 
@@ -93,12 +93,6 @@ __global__ void sum_cols_kernel(T* out, const T* x, long long rows, long long co
         for (long long j = 0; j < cols; ++j) value += static_cast<double>(x[i * cols + j]);
         out[i] = static_cast<T>(value);
     }
-}
-
-template <typename Body>
-void floating(DType dtype, Body body) {
-    if (dtype == DType::f32) body(float{});
-    else body(double{});
 }
 
 }  // namespace
