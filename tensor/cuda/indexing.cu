@@ -24,10 +24,11 @@ __global__ void copy_cols_kernel(T* dst, long long dst_cols, long long dst_col, 
 
 // An index outside [0, rows) stops the kernel with a message (as PyTorch's device-side assert): checking it on the
 // host would need the index copied back, a wait for the GPU on every call. The CUDA context is lost then, and
-// the next CUDA call reports the failure.
-__device__ inline void check_row(long long value, long long position, long long rows, const char* op) {
+// the next CUDA call reports the failure. The thread of column 0 prints (one line per bad index, not per column).
+__device__ inline void check_row(long long value, long long position, long long rows, long long col, const char* op) {
     if (value < 0 || value >= rows) {
-        printf("swirl: %s: index %lld at position %lld is out of range [0, %lld)\n", op, value, position, rows);
+        if (col == 0)
+            printf("swirl: %s: index %lld at position %lld is out of range [0, %lld)\n", op, value, position, rows);
         __trap();
     }
 }
@@ -39,7 +40,7 @@ __global__ void index_select_kernel(T* out, const T* x, long long x_rows, const 
     for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < n; k += (long long)gridDim.x * blockDim.x) {
         const auto [r, c] = split_index(k, cols);
         const long long row = index[r];
-        check_row(row, r, x_rows, "index_select_rows");
+        check_row(row, r, x_rows, c, "index_select_rows");
         out[k] = x[row * cols + c];
     }
 }
@@ -82,7 +83,7 @@ __global__ void index_add_runs_kernel(T* out, long long out_rows, const T* parti
         const auto [p, c] = split_index(k, cols);
         if (p > 0 && keys[p] == keys[p - 1]) continue;  // not the first row of a run
         const long long key = keys[p];
-        check_row(key, rows_of[p], out_rows, "index_add_rows_");
+        check_row(key, rows_of[p], out_rows, c, "index_add_rows_");
         T sum = out[key * cols + c];
         for (long long q = p; q < rows && keys[q] == key; q = (q / kPiece + 1) * kPiece) sum += partial[q * cols + c];
         out[key * cols + c] = sum;
