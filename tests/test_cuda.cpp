@@ -13,6 +13,7 @@
 #include "gradcheck_table.h"
 #include "helpers.h"
 #include "nn/adam.h"
+#include "tensor/error.h"
 #include "tensor/ops.h"
 #ifdef SWIRL_WITH_CUDA
 #include "tensor/cuda/backend.h"
@@ -328,4 +329,12 @@ TEST_CASE("index_add_rows_ on CUDA matches the CPU on many and long runs and rep
             CHECK(on_gpu().to_vector() == first.to_vector());
         }
     }
+}
+
+TEST_CASE("running out of device memory is one clear error, and the device stays usable") {
+    if (skip_without_cuda()) return;
+    CHECK_THROWS_WITH_AS(Tensor::empty({int64_t{1} << 42}, DType::f32, kCuda),  // 16 TiB
+                         doctest::Contains("CUDA out of memory on cuda:0: cannot allocate 16777216.0 MiB"), Error);
+    Tensor x = Tensor::ones({1000}, DType::f32, kCuda);
+    CHECK(sum(x).item() == 1000.0);
 }

@@ -2,6 +2,7 @@
 // per-device cuBLAS and cuRAND handles.
 #include <map>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "tensor/cuda/backend.h"
@@ -73,6 +74,21 @@ void check_device(int device) {
     SWIRL_CHECK(0 <= device && device < count, "no CUDA device cuda:{}: this machine has {}", device, count);
 }
 
+// One line that says how much was asked for, how much swirl's tensors hold, and what the device has left.
+[[noreturn]] void fail_out_of_memory(int device, std::size_t size, std::size_t in_use) {
+    constexpr double kMiB = 1 << 20;
+    std::size_t free_bytes = 0, total_bytes = 0;
+    std::string device_memory = "the device's free memory could not be read";
+    if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess)
+        device_memory = fmt::format("the device has {:.1f} of {:.1f} MiB free", static_cast<double>(free_bytes) / kMiB,
+                                    static_cast<double>(total_bytes) / kMiB);
+    else
+        cudaGetLastError();
+    SWIRL_FAIL("CUDA out of memory on cuda:{}: cannot allocate {:.1f} MiB; swirl's tensors hold {:.1f} MiB and {} "
+               "(a smaller batch needs less)",
+               device, static_cast<double>(size) / kMiB, static_cast<double>(in_use) / kMiB, device_memory);
+}
+
 }  // namespace
 
 void* allocate(std::size_t bytes, int device) {
@@ -91,7 +107,12 @@ void* allocate(std::size_t bytes, int device) {
         if (cudaMalloc(&pointer, size) != cudaSuccess) {
             cudaGetLastError();
             a.release_cached();  // out of memory: give the cache back and try once more
-            SWIRL_CUDA_CHECK(cudaMalloc(&pointer, size));
+            const cudaError_t retry = cudaMalloc(&pointer, size);
+            if (retry == cudaErrorMemoryAllocation) {
+                cudaGetLastError();
+                fail_out_of_memory(device, size, a.stats.in_use);
+            }
+            SWIRL_CUDA_CHECK(retry);
         }
         ++a.stats.driver_allocations;
     }
