@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <new>
 #include <fmt/format.h>
 
 #include "apps/commands.h"
@@ -138,6 +139,9 @@ int main(int argc, char** argv) {
         return app.exit(e) == 0 ? 0 : 2;
     } catch (const swirl::Error& e) {
         std::fprintf(stderr, "swirl: error: %s\n", e.what());
+        return 1;
+    } catch (const std::bad_alloc&) {  // a host-side buffer other than a tensor's (tensors say more themselves)
+        std::fprintf(stderr, "swirl: error: out of host memory (a smaller --batch or --n needs less)\n");
         return 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "swirl: error: %s\n", e.what());

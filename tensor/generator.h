@@ -1,5 +1,7 @@
 // Generator: a seeded, counter-based random stream (Philox4x32-10) that gives the same numbers on every
-// platform, for every thread count and on every device: element i of a draw depends only on (seed, offset + i).
+// platform and for every thread count: element i of a draw depends only on (seed, offset + i). A draw on a CUDA
+// device goes to cuRAND's Philox, seeded and offset from the same (seed, offset): reproducible, but a stream of
+// its own, not the CPU's numbers (tensor/cuda/random.cpp).
 #pragma once
 
 #include <array>

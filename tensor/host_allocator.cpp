@@ -4,9 +4,10 @@
 
 #include <cstdlib>
 #include <mutex>
-#include <new>
 #include <unordered_map>
 #include <vector>
+
+#include "tensor/error.h"
 
 namespace swirl {
 
@@ -67,10 +68,24 @@ void* host_allocate(std::size_t bytes) {
         }
     }
     void* block = std::aligned_alloc(kAlignment, size);
-    if (block == nullptr) {
+    if (block == nullptr) {  // give the cache back to the system and try once more
         std::lock_guard<std::mutex> lock(c.mutex);
-        c.stats.in_use -= size;
-        throw std::bad_alloc();
+        for (auto& [block_size, blocks] : c.free_blocks)
+            for (void* cached : blocks) std::free(cached);
+        c.free_blocks.clear();
+        c.stats.cached = 0;
+    }
+    if (block == nullptr) block = std::aligned_alloc(kAlignment, size);
+    if (block == nullptr) {
+        std::size_t in_use = 0;
+        {
+            std::lock_guard<std::mutex> lock(c.mutex);
+            c.stats.in_use -= size;
+            in_use = c.stats.in_use;
+        }
+        constexpr double kMiB = 1 << 20;
+        SWIRL_FAIL("out of host memory: cannot allocate {:.1f} MiB; swirl's tensors hold {:.1f} MiB (a smaller batch "
+                   "needs less)", static_cast<double>(size) / kMiB, static_cast<double>(in_use) / kMiB);
     }
     return block;
 }

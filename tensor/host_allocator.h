@@ -12,6 +12,8 @@ namespace swirl {
 // mode's per-group tensors) share a class and find a cached block; below `smallest`, to a multiple of `granule`.
 std::size_t size_class(std::size_t bytes, std::size_t smallest, std::size_t granule);
 
+// Throws swirl::Error ("out of host memory: ...") when the system has not got the memory, after returning the
+// cache to it and trying once more.
 void* host_allocate(std::size_t bytes);
 void host_release(void* pointer, std::size_t bytes);
 

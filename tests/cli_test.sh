@@ -65,6 +65,10 @@ PY
     expect_exit 1 "unknown device" "$swirl" train --device tpu --out "$work/d"
     expect_exit 1 "--tf32 needs --device cuda" "$swirl" train --tf32 --steps 1 --out "$work/d"
     expect_exit 1 "--tf32 needs --device cuda" "$swirl" bench --tf32 --batch 10 --steps 1
+    # A batch past any machine's memory: one line, exit 1 (its first tensor, 364 TiB, is past any 47-bit address
+    # space, whatever the overcommit policy).
+    expect_exit 1 "out of host memory" "$swirl" bench --batch 100000000000000 --steps 1 --warmup 0
+    expect_exit 1 "out of host memory" "$swirl" train --batch 100000000000000 --steps 1 --out "$work/d"
     if ! nvidia-smi -L > /dev/null 2>&1; then  # on a machine without a GPU, --device cuda is one clear line
       expect_exit 1 "CUDA" "$swirl" train --device cuda --steps 1 --out "$work/c"
       [ "$(wc -l < "$work/stderr")" -eq 1 ] || fail "--device cuda without a GPU printed more than one line"

@@ -259,6 +259,13 @@ TEST_CASE("a multi-tensor Adam step equals the formula applied element by elemen
 
 namespace {
 
+TEST_CASE("running out of host memory is one clear error, and allocation goes on") {
+    // 256 TiB: more than a 47-bit user address space holds, so refused whatever the overcommit policy.
+    CHECK_THROWS_WITH_AS(Tensor::empty({int64_t{1} << 46}, DType::f32),
+                         doctest::Contains("out of host memory: cannot allocate 268435456.0 MiB"), Error);
+    CHECK(sum(Tensor::ones({1000}, DType::f32)).item() == 1000.0);
+}
+
 TEST_CASE("the host caching allocator reuses a freed block for any size of its class") {
     // 300,000 and 310,000 bytes both round up to 327,680 (a quarter step above 256 KiB): the second request is
     // served by the first block. Blocks under 4 KiB are not cached.
