@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <vector>
 #include <nlohmann/json.hpp>
 #ifdef _OPENMP
@@ -17,9 +16,7 @@
 #include "tensor/error.h"
 #include "tensor/host_allocator.h"
 #include "tensor/ops.h"
-#ifdef SWIRL_WITH_CUDA
-#include "tensor/cuda/backend.h"
-#endif
+#include "tensor/probe.h"
 
 namespace swirl::app {
 
@@ -28,50 +25,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-// The CPU's fused multiply-add peak on `threads` threads, measured: independent FMA chains on 16 accumulators
-// of 16 floats (one AVX-512 register each), long enough that the loop overhead vanishes.
-double measure_fma_peak_gflops(int threads) {
-    constexpr int kAccumulators = 16, kLanes = 16;
-    constexpr int64_t kIterations = 20'000'000;
-    double flops = 0.0;
-    const auto start = Clock::now();
-#pragma omp parallel num_threads(threads) reduction(+ : flops)
-    {
-        alignas(64) float acc[kAccumulators][kLanes];
-        for (int a = 0; a < kAccumulators; ++a)
-            for (int l = 0; l < kLanes; ++l) acc[a][l] = 1e-3f * static_cast<float>(a + l);
-        const float scale = 0.999999f, shift = 1e-7f;
-        for (int64_t it = 0; it < kIterations; ++it)
-            for (int a = 0; a < kAccumulators; ++a)
-#pragma omp simd
-                for (int l = 0; l < kLanes; ++l) acc[a][l] = acc[a][l] * scale + shift;
-        float sink = 0;
-        for (int a = 0; a < kAccumulators; ++a)
-            for (int l = 0; l < kLanes; ++l) sink += acc[a][l];
-        // Keep the result observable so the loop is not removed.
-        if (sink == 12345.0f) std::fprintf(stderr, " ");
-        flops += 2.0 * kAccumulators * kLanes * static_cast<double>(kIterations);
-    }
-    return flops / seconds_since(start) / 1e9;
-}
-
-// The host's memory bandwidth on `threads` threads, measured: the best of three parallel copies of 256 MiB,
-// counting each byte read and written once (as the GPU's cudaMemcpy probe does).
-double measure_copy_bandwidth_gbs(int threads) {
-    constexpr int64_t kFloats = int64_t{1} << 26;
-    std::vector<float> source(kFloats, 1.0f), destination(kFloats, 0.0f);
-    double best = 1e30;
-    for (int round = 0; round < 4; ++round) {  // the first round warms the pages up and is not counted
-        const auto start = Clock::now();
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (int64_t begin = 0; begin < kFloats; begin += (1 << 16))
-            std::memcpy(destination.data() + begin, source.data() + begin, sizeof(float) << 16);
-        if (round > 0) best = std::min(best, seconds_since(start));
-    }
-    if (destination[kFloats / 2] != 1.0f) std::fprintf(stderr, " ");  // keeps the copy observable
-    return 2.0 * static_cast<double>(kFloats) * sizeof(float) / best / 1e9;
-}
 
 double peak_rss_mb() {
     rusage usage{};
@@ -123,22 +76,12 @@ void run_bench(const BenchOptions& options) {
     const double kernels_per_step = static_cast<double>(traffic_after.kernels - traffic_before.kernels) / steps;
     const double bytes_per_step = static_cast<double>(traffic_after.bytes - traffic_before.bytes) / steps;
     const double rss_mb = peak_rss_mb();  // before the probes, whose buffers are not the step's
-    double device_peak_mb = 0.0;
-#ifdef SWIRL_WITH_CUDA
-    if (!device.is_cpu()) device_peak_mb = static_cast<double>(cuda::memory_stats().peak_in_use) / (1 << 20);
-#endif
+    const double device_peak_mb =
+        device.is_cpu() ? 0.0 : static_cast<double>(device_memory_peak(device)) / (1 << 20);
     // The step's floor: its FLOPs at the measured FMA peak, or the bytes its ops move at the measured bandwidth,
     // whichever takes longer. Measured after the timed steps, so the probes cannot disturb them.
-    double peak = 0.0, bandwidth = 0.0;
-    if (device.is_cpu()) {
-        peak = measure_fma_peak_gflops(threads);
-        bandwidth = measure_copy_bandwidth_gbs(threads);
-    } else {
-#ifdef SWIRL_WITH_CUDA
-        peak = cuda::measure_fma_peak_gflops(device.index);
-        bandwidth = cuda::measure_copy_bandwidth_gbs(device.index);
-#endif
-    }
+    const double peak = measure_fma_peak_gflops(device, threads);
+    const double bandwidth = measure_copy_bandwidth_gbs(device, threads);
     const double compute_floor_ms = 1e3 * flops_per_step / (peak * 1e9);
     const double memory_floor_ms = 1e3 * bytes_per_step / (bandwidth * 1e9);
     const double floor_ms = std::max(compute_floor_ms, memory_floor_ms);

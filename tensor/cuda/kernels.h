@@ -18,7 +18,8 @@ void expand(Tensor& out, const Tensor& x, const Broadcast2D& layout);
 
 void matmul(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b);
 void linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias, bool fuse_relu);
-// out [M, N] += bias [N] per row, then ReLU if fuse_relu: the epilogue of linear.
+// out [M, N] += bias [N] per row, then ReLU if fuse_relu: the epilogue of linear after its cuBLAS product. CUDA
+// only: the CPU's linear adds the bias inside its own product.
 void bias_activation(Tensor& out, const Tensor& bias, bool fuse_relu);
 
 void sum_all(Tensor& out, const Tensor& x);
