@@ -2,7 +2,8 @@
 # The GPU check, for a machine with an NVIDIA GPU: configure with CUDA (arch 90 by default), build, run the CUDA
 # tests, then swirl bench --device cuda against the seed's PyTorch code on the GPU at batch 64000 and 1,280,000
 # (and one t per sample at 64000; and swirl with TF32 at 1,280,000), print a short table, train briefly with
-# `swirl train --device cuda`, and last run the whole suite. Usage: scripts/gpu-check.sh [ARCH]
+# `swirl train --device cuda`, check that a resumed run on the GPU repeats an uninterrupted one byte for byte,
+# and last run the whole suite. Usage: scripts/gpu-check.sh [ARCH]
 #
 # The lent GPU machine reaches no package registry: first run `bash scripts/gpu-deps.sh` on a machine that does,
 # which unpacks the Debian build dependencies and copies seed_torch.py into .gpu-deps/, and carry .gpu-deps
@@ -114,6 +115,9 @@ build/gpu/apps/swirl eval --checkpoint "$run_dir/checkpoint.safetensors" --devic
   python3 -c 'import json, sys; r = json.load(sys.stdin); print("eval: " + ", ".join(f"{k} {r[k]:.4f}" for k in
     ("K_bits", "L_null_bits", "K_minus_L_null_bits", "energy_distance")))' || echo "eval failed"
 cp "$(ls "$run_dir"/figures/step_*.png | tail -1)" "$run_dir"/figures/loss.png "$logs/" 2>/dev/null || true
+
+phase "swirl train --device $device: 15 + 25 resumed steps against 40 (checkpoint bytes and losses)"
+SWIRL_TEST_DEVICE=$device bash tests/cli_test.sh build/gpu/apps/swirl resume-is-bit-exact 2>&1 | tail -2
 
 phase "the whole suite on the GPU build"
 ctest --test-dir build/gpu -j 8 > "$logs/suite.tmp" 2>&1

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of the swirl command line. Usage: cli_test.sh SWIRL_BINARY SCENARIO
-# Each scenario prints what it checks and exits non-zero on the first failure.
+# Each scenario prints what it checks and exits non-zero on the first failure. SWIRL_TEST_DEVICE (default cpu)
+# is the device of the short training runs (scripts/gpu-check.sh runs resume-is-bit-exact with cuda).
 set -euo pipefail
 swirl=$1
 scenario=$2
@@ -16,7 +17,9 @@ expect_exit() {
   grep -q -- "$pattern" "$work/stderr" || fail "stderr of '$*' lacks '$pattern': $(cat "$work/stderr")"
   echo "ok: exit $code, '$pattern': $*"
 }
-short_train() { "$swirl" train --batch 64 --threads 1 --figure-points 200 "$@" > /dev/null; }
+short_train() {
+  "$swirl" train --batch 64 --threads 1 --figure-points 200 --device "${SWIRL_TEST_DEVICE:-cpu}" "$@" > /dev/null
+}
 
 case "$scenario" in
   train-writes-outputs)
