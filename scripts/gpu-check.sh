@@ -53,10 +53,12 @@ cmake --build build/gpu -j "$(nproc)" >> "$log" 2>&1 || { grep -E "error|FAILED"
 echo "build: $(grep -c "warning:" "$log") warnings (in $log)"
 
 phase "CUDA tests"
-ctest --test-dir build/gpu -R cuda_tests --output-on-failure > "$logs/cuda-tests.tmp" 2>&1
+ctest --test-dir build/gpu -R "cuda_tests|^cuda: " --output-on-failure > "$logs/cuda-tests.tmp" 2>&1
 grep -E "tests passed|tests failed|Failed|\*\*\*" "$logs/cuda-tests.tmp" | head -20
 grep -B2 -A12 "ERROR" "$logs/cuda-tests.tmp" | head -60
 cat "$logs/cuda-tests.tmp" >> "$log" && rm "$logs/cuda-tests.tmp"
+echo "an index out of range on the device (its message, then the error swirl reports):"
+build/gpu/tests/cuda_index_trap 2>&1 | tail -3 | cut -c1-200
 
 phase "swirl bench --device $device and the seed's PyTorch code"
 seed_torch=../shared/bench/seed_torch.py
