@@ -23,7 +23,7 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 
 // The CPU's fused multiply-add peak on `threads` threads, measured: independent FMA chains on 16 accumulators
 // of 16 floats (one AVX-512 register each), long enough that the loop overhead vanishes.
-double cpu_fma_peak_gflops(int threads) {
+double cpu_fma_peak_gflops([[maybe_unused]] int threads) {  // unused without OpenMP
     constexpr int kAccumulators = 16, kLanes = 16;
     constexpr int64_t kIterations = 20'000'000;
     double flops = 0.0;
@@ -50,7 +50,7 @@ double cpu_fma_peak_gflops(int threads) {
 
 // The host's memory bandwidth on `threads` threads, measured: the best of three parallel copies of 256 MiB,
 // counting each byte read and written once (as the GPU's cudaMemcpy probe does).
-double cpu_copy_bandwidth_gbs(int threads) {
+double cpu_copy_bandwidth_gbs([[maybe_unused]] int threads) {  // unused without OpenMP
     constexpr int64_t kFloats = int64_t{1} << 26;
     std::vector<float> source(kFloats, 1.0f), destination(kFloats, 0.0f);
     double best = 1e30;
