@@ -69,13 +69,15 @@ void* host_allocate(std::size_t bytes) {
     }
     void* block = std::aligned_alloc(kAlignment, size);
     if (block == nullptr) {  // give the cache back to the system and try once more
-        std::lock_guard<std::mutex> lock(c.mutex);
-        for (auto& [block_size, blocks] : c.free_blocks)
-            for (void* cached : blocks) std::free(cached);
-        c.free_blocks.clear();
-        c.stats.cached = 0;
+        {
+            std::lock_guard<std::mutex> lock(c.mutex);
+            for (auto& [block_size, blocks] : c.free_blocks)
+                for (void* cached : blocks) std::free(cached);
+            c.free_blocks.clear();
+            c.stats.cached = 0;
+        }
+        block = std::aligned_alloc(kAlignment, size);
     }
-    if (block == nullptr) block = std::aligned_alloc(kAlignment, size);
     if (block == nullptr) {
         std::size_t in_use = 0;
         {

@@ -101,10 +101,9 @@ void sum_all(Tensor& out, const Tensor& x) {
     Tensor partial = Tensor::empty({kPartialBlocks}, DType::f64, x.device());
     floating(x.dtype(), [&](auto zero) {
         using T = decltype(zero);
-        partial_sums_kernel<<<kPartialBlocks, kThreads>>>(static_cast<double*>(partial.raw_data()),
-                                                          static_cast<const T*>(x.raw_data()), x.numel());
+        partial_sums_kernel<<<kPartialBlocks, kThreads>>>(ptr<double>(partial), ptr<T>(x), x.numel());
         SWIRL_CUDA_CHECK_LAUNCH();
-        finish_sum_kernel<<<1, kThreads>>>(static_cast<T*>(out.raw_data()), static_cast<const double*>(partial.raw_data()));
+        finish_sum_kernel<<<1, kThreads>>>(ptr<T>(out), ptr<double>(partial));
     });
     SWIRL_CUDA_CHECK_LAUNCH();
 }
@@ -115,10 +114,10 @@ void sum_rows(Tensor& out, const Tensor& x) {
     Tensor partial = Tensor::empty({kRowChunks, cols}, DType::f64, x.device());
     floating(x.dtype(), [&](auto zero) {
         using T = decltype(zero);
-        auto* partial_data = static_cast<double*>(partial.raw_data());
-        sum_rows_partial_kernel<<<kRowChunks, kThreads>>>(partial_data, static_cast<const T*>(x.raw_data()), rows, cols);
+        auto* partial_data = ptr<double>(partial);
+        sum_rows_partial_kernel<<<kRowChunks, kThreads>>>(partial_data, ptr<T>(x), rows, cols);
         SWIRL_CUDA_CHECK_LAUNCH();
-        sum_rows_finish_kernel<<<grid_for(cols), kThreads>>>(static_cast<T*>(out.raw_data()), partial_data, cols);
+        sum_rows_finish_kernel<<<grid_for(cols), kThreads>>>(ptr<T>(out), partial_data, cols);
     });
     SWIRL_CUDA_CHECK_LAUNCH();
 }
@@ -126,8 +125,7 @@ void sum_rows(Tensor& out, const Tensor& x) {
 void sum_cols(Tensor& out, const Tensor& x) {
     floating(x.dtype(), [&](auto zero) {
         using T = decltype(zero);
-        sum_cols_kernel<<<grid_for(x.dim(0)), kThreads>>>(static_cast<T*>(out.raw_data()),
-                                                          static_cast<const T*>(x.raw_data()), x.dim(0), x.dim(1));
+        sum_cols_kernel<<<grid_for(x.dim(0)), kThreads>>>(ptr<T>(out), ptr<T>(x), x.dim(0), x.dim(1));
     });
     SWIRL_CUDA_CHECK_LAUNCH();
 }
