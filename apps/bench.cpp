@@ -53,7 +53,7 @@ void run_bench(const BenchOptions& options) {
     nn::Adam adam(model.parameters(), {.lr = options.lr});
     const diffusion::Schedule schedule;
     for (int64_t i = 0; i < options.warmup; ++i)
-        diffusion::training_step(model, adam, schedule, options.batch, t_sampling, gen).item();
+        diffusion::training_step(model, adam, schedule, nullptr, options.batch, t_sampling, gen).item();
 
     // The losses stay on the device, as in `swirl train`, and are read after the clock stops; reading the last one
     // inside the timed span waits for the GPU to finish the steps.
@@ -61,7 +61,7 @@ void run_bench(const BenchOptions& options) {
     const auto start = Clock::now();
     std::vector<Tensor> losses;
     for (int64_t i = 0; i < options.steps; ++i)
-        losses.push_back(diffusion::training_step(model, adam, schedule, options.batch, t_sampling, gen));
+        losses.push_back(diffusion::training_step(model, adam, schedule, nullptr, options.batch, t_sampling, gen));
     losses.back().item();
     const double seconds = seconds_since(start);
     const OpTraffic traffic_after = op_traffic();

@@ -44,10 +44,10 @@ void run_sample(const SampleOptions& options) {
     check_device_available(device);
     const Checkpoint checkpoint = read_checkpoint(options.checkpoint);
     ReverseModel model = model_from_checkpoint(checkpoint, DType::f32, device);
-    const Schedule schedule(checkpoint.info.schedule);
+    const Schedule schedule = checkpoint_schedule(checkpoint);
     if (!options.csv.empty()) {
         Generator gen(options.seed);
-        const std::vector<Tensor> trajectory = sample_trajectory(model, options.n, gen);
+        const std::vector<Tensor> trajectory = sample_trajectory(model, schedule, options.n, gen);
         write_csv(options.csv, trajectory[0]);
         fmt::print("wrote {} samples to {}\n", options.n, options.csv);
     }
@@ -66,14 +66,14 @@ void run_eval(const EvalOptions& options) {
     check_device_available(device);
     const Checkpoint checkpoint = read_checkpoint(options.checkpoint);
     ReverseModel model = model_from_checkpoint(checkpoint, DType::f32, device);
-    const Schedule schedule(checkpoint.info.schedule);
+    const Schedule schedule = checkpoint_schedule(checkpoint);
 
     Generator data_gen(options.seed + kHeldOutSeedOffset);
     const Tensor held_out = sample_swiss_roll(options.n, data_gen, 0.0, DType::f32, device);
     Generator noise_gen(options.seed);
     const BoundReport bound = likelihood_bound(model, schedule, held_out, noise_gen);
     const int64_t energy_n = std::min(options.n, kEnergyPoints);
-    const Tensor samples = sample_trajectory(model, energy_n, noise_gen)[0];
+    const Tensor samples = sample_trajectory(model, schedule, energy_n, noise_gen)[0];
     const double energy = energy_distance(samples, held_out.rows(0, energy_n));
 
     if (options.json) {

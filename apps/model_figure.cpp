@@ -24,14 +24,16 @@ void draw_model_figure(const std::string& path, diffusion::ReverseModel& model, 
     const Tensor x0 = diffusion::sample_swiss_roll(points, gen, 0.0, like.dtype(), like.device());
     const std::array<int64_t, 3> times = {0, T / 2, T};
     std::array<PointSet, 3> forward, reverse;
-    const std::vector<Tensor> trajectory = diffusion::sample_trajectory(model, points, gen);
+    const std::vector<Tensor> trajectory = diffusion::sample_trajectory(model, schedule, points, gen);
+    // The forward process runs on the model's scale of the data; both rows are drawn on the data's own.
+    const double data_scale = model.config().data_scale;
     for (std::size_t i = 0; i < times.size(); ++i) {
         const int64_t t = times[i];
         Tensor xt = x0;
         if (t > 0) {
             Tensor eps = Tensor::empty(x0.shape(), x0.dtype(), x0.device());
             normal_(eps, gen);
-            xt = diffusion::forward_process(schedule, x0, eps, t).xt;
+            xt = scale(diffusion::forward_process(schedule, scale(x0, data_scale), eps, t).xt, 1.0 / data_scale);
         }
         forward[i] = to_points(xt);
         reverse[i] = to_points(trajectory[static_cast<std::size_t>(t)]);

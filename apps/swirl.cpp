@@ -43,6 +43,17 @@ void add_train(CLI::App& app, TrainOptions& o, int& exit_code) {
     cmd->add_option("--hidden", o.hidden, "hidden width H of the MLP")->check(at_least(1))->capture_default_str();
     cmd->add_option("--t-sampling", o.t_sampling, "batch: one t per batch (the seed); sample: one t per sample")
         ->check(CLI::IsMember({"batch", "sample"}))->capture_default_str();
+    cmd->add_option("--param", o.param, "the reverse mean: mean (the seed: the network outputs it) or eps (it predicts the noise)")
+        ->check(CLI::IsMember({"mean", "eps"}))->capture_default_str();
+    cmd->add_option("--variance", o.variance,
+                    "the reverse variance: free (the seed: the network outputs its log) or bounded (between the posterior's and beta_t)")
+        ->check(CLI::IsMember({"free", "bounded"}))->capture_default_str();
+    cmd->add_option("--schedule", o.schedule, "the forward betas: seed (the seed's sigmoid) or learned (beta_2..T trained on K)")
+        ->check(CLI::IsMember({"seed", "learned"}))->capture_default_str();
+    cmd->add_option("--data", o.data, "the data's scale: seed (as the seed draws it) or unit (unit variance, as the paper)")
+        ->check(CLI::IsMember({"seed", "unit"}))->capture_default_str();
+    cmd->add_option("--lr-schedule", o.lr_schedule, "constant, or cosine (from --lr down to 0 at --steps)")
+        ->check(CLI::IsMember({"constant", "cosine"}))->capture_default_str();
     cmd->add_option("--device", o.device, "cpu or cuda[:N]")->capture_default_str();
     cmd->add_option("--threads", o.threads, "CPU threads (0: all cores)")->check(at_least(0))->capture_default_str();
     cmd->add_option("--seed", o.seed, "seed of the generator (init, data, noise)")->capture_default_str();

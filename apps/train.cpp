@@ -3,6 +3,7 @@
 #include <atomic>
 #include <csignal>
 #include <cmath>
+#include <numbers>
 #include <optional>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +18,7 @@
 #include "apps/progress.h"
 #include "diffusion/checkpoint.h"
 #include "diffusion/objective.h"
+#include "diffusion/swiss_roll.h"
 #include "diffusion/training.h"
 #include "tensor/error.h"
 #include "tensor/ops.h"
@@ -42,6 +44,12 @@ void check_options(const TrainOptions& o) {
     SWIRL_CHECK(o.threads >= 0, "--threads must be >= 0, got {}", o.threads);
     SWIRL_CHECK(o.figure_points > 0, "--figure-points must be positive, got {}", o.figure_points);
     parse_t_sampling(o.t_sampling);
+    parse_mean_param(o.param);
+    parse_variance_param(o.variance);
+    parse_schedule_kind(o.schedule);
+    parse_data_scale(o.data);
+    SWIRL_CHECK(o.lr_schedule == "constant" || o.lr_schedule == "cosine",
+                "unknown --lr-schedule '{}': expected constant or cosine", o.lr_schedule);
     const Device device = parse_device(o.device);
     SWIRL_CHECK(!o.tf32 || !device.is_cpu(), "--tf32 needs --device cuda: the CPU has no TF32");
 }
@@ -59,8 +67,31 @@ void prepare_output(const fs::path& out) {
     fs::remove(probe, error);
 }
 
+// The learning rate of step `step` (1-based) of `steps`: constant, or a cosine from lr down to 0 at the last step.
+double learning_rate(const TrainOptions& o, int64_t step) {
+    if (o.lr_schedule == "constant") return o.lr;
+    const double progress = static_cast<double>(step - 1) / static_cast<double>(o.steps);
+    return 0.5 * o.lr * (1.0 + std::cos(std::numbers::pi * progress));
+}
+
 // The options a run trains with: a resumed run takes the checkpoint's, except those given on the command line.
+// What the model is (its width, parametrization, data scale and kind of schedule) cannot change on resume.
 TrainOptions merge_with_checkpoint(TrainOptions options, const CheckpointInfo& info) {
+    auto same = [&](const char* flag, const std::string& given, const std::string& trained) {
+        SWIRL_CHECK(!options.given.count(flag) || given == trained,
+                    "{} {} differs from the checkpoint's {} {}: a resumed run keeps what the model was trained with",
+                    flag, given, flag, trained);
+    };
+    same("--hidden", std::to_string(options.hidden), std::to_string(info.model.hidden));
+    same("--param", options.param, mean_param_name(info.model.mean_param));
+    same("--variance", options.variance, variance_param_name(info.model.variance_param));
+    same("--schedule", options.schedule, schedule_kind_name(info.schedule_kind));
+    const std::string trained_data = info.model.data_scale == 1.0 ? "seed" : "unit";
+    same("--data", options.data, trained_data);
+    options.param = mean_param_name(info.model.mean_param);
+    options.variance = variance_param_name(info.model.variance_param);
+    options.schedule = schedule_kind_name(info.schedule_kind);
+    options.data = trained_data;
     auto keep = [&](const char* flag, const char* key, auto& field) {
         auto found = info.options.find(key);
         if (options.given.count(flag) || found == info.options.end()) return;
@@ -71,6 +102,7 @@ TrainOptions merge_with_checkpoint(TrainOptions options, const CheckpointInfo& i
     keep("--lr", "lr", options.lr);
     keep("--t-sampling", "t_sampling", options.t_sampling);
     keep("--seed", "seed", options.seed);
+    keep("--lr-schedule", "lr_schedule", options.lr_schedule);
     options.hidden = info.model.hidden;
     return options;
 }
@@ -148,15 +180,22 @@ int run_train(const TrainOptions& given_options) {
     set_cuda_allow_tf32(options.tf32);
 
     Generator gen(options.seed);
-    ModelConfig model_config{40, 2, options.hidden};
+    ModelConfig model_config{40, 2, options.hidden, parse_mean_param(options.param),
+                             parse_variance_param(options.variance), parse_data_scale(options.data)};
     ScheduleConfig schedule_config;
+    const ScheduleKind schedule_kind = parse_schedule_kind(options.schedule);
     if (resumed) {
         model_config = resumed->info.model;
         schedule_config = resumed->info.schedule;
     }
-    const Schedule schedule(schedule_config);
+    const Schedule seed_schedule(schedule_config);
+    std::optional<LearnedSchedule> learned;
+    if (schedule_kind == ScheduleKind::learned)
+        learned = resumed ? learned_schedule(*resumed) : LearnedSchedule(seed_schedule);
     ReverseModel model(model_config, gen, DType::f32, device);
-    nn::Adam adam(model.parameters(), {.lr = options.lr});
+    std::vector<Variable> parameters = model.parameters();
+    if (learned) parameters.push_back(learned->logits());
+    nn::Adam adam(parameters, {.lr = options.lr});
     int64_t step = 0;
     LossLog log;
     if (resumed) {
@@ -170,21 +209,38 @@ int run_train(const TrainOptions& given_options) {
     }
 
     auto checkpoint_info = [&] {
-        CheckpointInfo info{model_config, schedule_config, step, gen.seed(), gen.offset(), {}};
+        CheckpointInfo info{model_config, schedule_config, schedule_kind, step, gen.seed(), gen.offset(), {}};
         info.options = {{"batch", std::to_string(options.batch)}, {"lr", fmt::format("{:.17g}", options.lr)},
-                        {"t_sampling", options.t_sampling}, {"seed", std::to_string(options.seed)}};
+                        {"t_sampling", options.t_sampling}, {"seed", std::to_string(options.seed)},
+                        {"lr_schedule", options.lr_schedule}};
         return info;
     };
     const std::string checkpoint_path = (out / "checkpoint.safetensors").string();
+    // A diverged run must stop before it overwrites the last good checkpoint: every save checks the parameters.
+    auto save = [&] {
+        for (const auto& [name, parameter] : model.named_parameters())
+            SWIRL_CHECK(first_non_finite(parameter.data()) < 0,
+                        "training diverged: parameter {} is not finite after step {}; the last checkpoint {} is kept",
+                        name, step, checkpoint_path);
+        if (learned)
+            SWIRL_CHECK(first_non_finite(learned->logits().data()) < 0,
+                        "training diverged: the learned schedule is not finite after step {}; the last checkpoint {} is kept",
+                        step, checkpoint_path);
+        save_checkpoint(checkpoint_path, model, &adam, checkpoint_info(), learned ? &*learned : nullptr);
+    };
+    // The schedule the sampler, the figures and the checkpoint use: the learned one as it is now.
+    auto current_schedule = [&] { return learned ? learned->current() : seed_schedule; };
     auto figure = [&](const std::string& path) {
         Generator figure_gen(options.seed + kFigureSeedOffset);
-        draw_model_figure(path, model, schedule, options.figure_points, figure_gen,
+        draw_model_figure(path, model, current_schedule(), options.figure_points, figure_gen,
                           fmt::format("swirl  step {}  batch {}  t-sampling {}", step, options.batch, options.t_sampling));
     };
 
-    fmt::print("swirl train: T={} H={} batch={} lr={} t-sampling={} device={}{} steps {}..{} -> {}\n",
-               model_config.steps, model_config.hidden, options.batch, options.lr, options.t_sampling,
-               device_name(device), options.tf32 ? " (tf32)" : "", step + 1, options.steps, out.string());
+    fmt::print("swirl train: T={} H={} batch={} lr={} ({}) t-sampling={} param={} variance={} schedule={} data={} "
+               "device={}{} steps {}..{} -> {}\n",
+               model_config.steps, model_config.hidden, options.batch, options.lr, options.lr_schedule,
+               options.t_sampling, options.param, options.variance, options.schedule, options.data, device_name(device),
+               options.tf32 ? " (tf32)" : "", step + 1, options.steps, out.string());
     StopOnSignal stop_on_signal;
     Progress progress(step, options.steps);
     // Losses of the steps since the last read-back, gathered on the training device.
@@ -204,7 +260,9 @@ int run_train(const TrainOptions& given_options) {
         pending = 0;
     };
     while (step < options.steps) {
-        const Tensor loss = training_step(model, adam, schedule, options.batch, t_sampling, gen);
+        adam.set_lr(learning_rate(options, step + 1));
+        const Tensor loss = training_step(model, adam, seed_schedule, learned ? &*learned : nullptr, options.batch,
+                                          t_sampling, gen);
         ++step;
         Tensor slot = pending_losses.rows(pending, pending + 1);
         copy_(slot, loss.reshape({1}));
@@ -212,13 +270,8 @@ int run_train(const TrainOptions& given_options) {
         const int signal = stop_signal.load();
         const bool save_now = options.save_every > 0 && step % options.save_every == 0 && step < options.steps;
         if (save_now || signal != 0) {
-            // A diverged run must stop before it overwrites the last good checkpoint.
             read_losses();
-            for (const auto& [name, parameter] : model.named_parameters())
-                SWIRL_CHECK(first_non_finite(parameter.data()) < 0,
-                            "training diverged: parameter {} is not finite after step {}; the last checkpoint {} is kept",
-                            name, step, checkpoint_path);
-            save_checkpoint(checkpoint_path, model, &adam, checkpoint_info());
+            save();
             log.write(out / "loss.csv");
         }
         if (signal != 0) {
@@ -232,7 +285,7 @@ int run_train(const TrainOptions& given_options) {
     }
     read_losses();
     progress.finish();
-    save_checkpoint(checkpoint_path, model, &adam, checkpoint_info());
+    save();
     log.write(out / "loss.csv");
     const std::string final_figure = (out / "figures" / fmt::format("step_{:07}.png", step)).string();
     figure(final_figure);

@@ -91,6 +91,14 @@ Variable relu(const Variable& x) {
                        [out](const Tensor& grad, InputGradients& in) { in.add(0, relu_backward(grad, out)); });
 }
 
+Variable sigmoid(const Variable& x) {
+    Tensor out = swirl::sigmoid(x.data());
+    return make_result("sigmoid", out, {x}, [out](const Tensor& grad, InputGradients& in) {
+        // d sigmoid(x) = s (1 - s)
+        in.add(0, swirl::mul(grad, swirl::mul(out, swirl::add_scalar(swirl::neg(out), 1.0))));
+    });
+}
+
 Variable matmul(const Variable& a, const Variable& b) {
     const Tensor a_data = a.data(), b_data = b.data();
     return make_result("matmul", swirl::matmul(a_data, b_data), {a, b},
@@ -152,14 +160,25 @@ Variable mlp(const Variable& x, const std::vector<MlpLayer>& layers, const std::
                        });
 }
 
-Variable gaussian_kl(const Tensor& mean_q, const Tensor& std_q, const Variable& mean_p, const Variable& log_var_p) {
-    const Tensor mean_p_data = mean_p.data(), log_var_data = log_var_p.data();
-    return make_result("gaussian_kl", swirl::gaussian_kl(mean_q, std_q, mean_p_data, log_var_data), {mean_p, log_var_p},
-                       [mean_q, std_q, mean_p_data, log_var_data](const Tensor& grad, InputGradients& in) {
+Variable gaussian_kl(const Variable& mean_q, const Variable& std_q, const Variable& mean_p, const Variable& log_var_p) {
+    const Tensor mean_q_data = mean_q.data(), std_q_data = std_q.data(), mean_p_data = mean_p.data(),
+                 log_var_data = log_var_p.data();
+    return make_result("gaussian_kl", swirl::gaussian_kl(mean_q_data, std_q_data, mean_p_data, log_var_data),
+                       {mean_q, std_q, mean_p, log_var_p},
+                       [mean_q_data, std_q_data, mean_p_data, log_var_data](const Tensor& grad, InputGradients& in) {
                            Tensor grad_mean, grad_log_var;
-                           gaussian_kl_backward(grad_mean, grad_log_var, grad, mean_q, std_q, mean_p_data, log_var_data);
-                           if (in.needs(0)) in.add(0, grad_mean);
-                           if (in.needs(1)) in.add(1, grad_log_var);
+                           gaussian_kl_backward(grad_mean, grad_log_var, grad, mean_q_data, std_q_data, mean_p_data,
+                                                log_var_data);
+                           // The KL depends on mean_q - mean_p only: mean_q's gradient is mean_p's, negated.
+                           if (in.needs(0)) in.add(0, sum_to(swirl::neg(grad_mean), mean_q_data.shape()));
+                           if (in.needs(1)) {
+                               // d kl / d std_q = std_q / var_p - 1 / std_q
+                               const Tensor per_element = swirl::sub(swirl::mul(std_q_data, swirl::exp(swirl::neg(log_var_data))),
+                                                                     swirl::div(Tensor::full({}, 1.0, std_q_data.dtype(), std_q_data.device()), std_q_data));
+                               in.add(1, sum_to(swirl::mul(grad, per_element), std_q_data.shape()));
+                           }
+                           if (in.needs(2)) in.add(2, grad_mean);
+                           if (in.needs(3)) in.add(3, grad_log_var);
                        });
 }
 
@@ -256,6 +275,14 @@ Variable index_select(const Variable& x, const Tensor& index) {
                            index_add_rows_(grad_x, index, grad);
                            in.add(0, grad_x);
                        });
+}
+
+Variable to(const Variable& x, DType dtype, Device device) {
+    const DType x_dtype = x.data().dtype();
+    const Device x_device = x.data().device();
+    return make_result("to", x.data().to(dtype).to(device), {x}, [x_dtype, x_device](const Tensor& grad, InputGradients& in) {
+        in.add(0, grad.to(x_dtype).to(x_device));
+    });
 }
 
 }  // namespace swirl::autograd

@@ -26,6 +26,7 @@ Variable log(const Variable& x);
 Variable sqrt(const Variable& x);
 Variable square(const Variable& x);
 Variable relu(const Variable& x);
+Variable sigmoid(const Variable& x);  // 1 / (1 + exp(-x))
 
 // a [M, K] @ b [K, N] -> [M, N].
 Variable matmul(const Variable& a, const Variable& b);
@@ -44,10 +45,11 @@ struct MlpLayer {
 };
 Variable mlp(const Variable& x, const std::vector<MlpLayer>& layers, const std::vector<MlpGroup>& groups);
 
-// KL(q || p) per element between Gaussians, q constant (mean_q [B, d], std_q [], [B, 1] or [B, d]) and
-// p = N(mean_p, exp(log_var_p)) [B, d], fused (tensor/ops.h):
+// KL(q || p) per element between Gaussians q = N(mean_q, std_q^2) (mean_q [B, d], std_q [], [B, 1] or [B, d])
+// and p = N(mean_p, exp(log_var_p)) [B, d], fused (tensor/ops.h):
 //   0.5 log_var_p - log std_q + (std_q^2 + (mean_q - mean_p)^2) / (2 exp(log_var_p)) - 0.5
-Variable gaussian_kl(const Tensor& mean_q, const Tensor& std_q, const Variable& mean_p, const Variable& log_var_p);
+// q is usually a constant (the seed's schedule); with a learned schedule it carries gradients too.
+Variable gaussian_kl(const Variable& mean_q, const Variable& std_q, const Variable& mean_p, const Variable& log_var_p);
 
 // Reductions: sum/mean of everything -> []; along an axis of a matrix, keeping it: [M, N] -> [1, N] or [M, 1].
 Variable sum(const Variable& x);
@@ -67,5 +69,8 @@ Variable concat_rows(const std::vector<Variable>& parts);
 
 // Rows: x [M, N], index i64 [R] -> [R, N] with out[r] = x[index[r]]; the backward scatter-adds into x's rows.
 Variable index_select(const Variable& x, const Tensor& index);
+
+// The same values in another dtype and/or on another device; the gradient goes back the same way.
+Variable to(const Variable& x, DType dtype, Device device);
 
 }  // namespace swirl::autograd

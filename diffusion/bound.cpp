@@ -26,22 +26,34 @@ double entropy_q_first(const Schedule& schedule, int64_t d) {
 double entropy_p_final(int64_t d) { return static_cast<double>(d) * kGaussianEntropyPerDim; }
 
 BoundReport likelihood_bound(ReverseModel& model, const Schedule& schedule, const Tensor& x0, Generator& gen) {
+    std::vector<Tensor> noise;
+    for (int64_t t = 2; t <= schedule.steps(); ++t) {
+        noise.push_back(Tensor::empty(x0.shape(), x0.dtype(), x0.device()));
+        normal_(noise.back(), gen);
+    }
+    return likelihood_bound(model, schedule, x0, noise);
+}
+
+BoundReport likelihood_bound(ReverseModel& model, const Schedule& schedule, const Tensor& x0,
+                             const std::vector<Tensor>& noise) {
     SWIRL_CHECK(x0.rank() == 2 && x0.dim(0) > 1, "likelihood_bound: expected data [n > 1, d], got {}",
                 shape_str(x0.shape()));
+    SWIRL_CHECK(schedule.steps() == model.config().steps && static_cast<int64_t>(noise.size()) == schedule.steps() - 1,
+                "likelihood_bound: the model has {} steps, the schedule {}, and there are {} noise draws for t = 2..T",
+                model.config().steps, schedule.steps(), noise.size());
     NoGradGuard no_grad;
     const int64_t n = x0.dim(0), d = x0.dim(1);
-    const double ln2 = std::log(2.0);
+    const double ln2 = std::log(2.0), data_scale = model.config().data_scale;
+    const Tensor x0_scaled = data_scale == 1.0 ? x0 : scale(x0, data_scale);
     BoundReport report;
     report.kl_per_step_bits.assign(static_cast<std::size_t>(schedule.steps() + 1), 0.0);
     double kl_total = 0.0;
     for (int64_t t = 2; t <= schedule.steps(); ++t) {
-        Tensor eps = Tensor::empty(x0.shape(), x0.dtype(), x0.device());
-        normal_(eps, gen);
-        ForwardSample q = forward_process(schedule, x0, eps, t);
-        ReverseStep p = model.forward(Variable(q.xt), t);
+        ForwardSample q = forward_process(schedule, x0_scaled, noise[static_cast<std::size_t>(t - 2)], t);
+        ReverseStep p = model.forward(Variable(q.xt), t, schedule);
         // KL summed over dimensions, averaged over points: sum of all elements / n.
-        const Tensor std_q = Tensor::full({}, q.posterior_std, x0.dtype(), x0.device());
-        const double kl = sum(autograd::gaussian_kl(q.posterior_mean, std_q, p.mean, p.log_var).data().to(DType::f64)).item() /
+        const Variable std_q(Tensor::full({}, q.posterior_std, x0.dtype(), x0.device()));
+        const double kl = sum(autograd::gaussian_kl(Variable(q.posterior_mean), std_q, p.mean, p.log_var).data().to(DType::f64)).item() /
                           static_cast<double>(n);
         report.kl_per_step_bits[static_cast<std::size_t>(t)] = kl / ln2;
         kl_total += kl;
@@ -49,7 +61,8 @@ BoundReport likelihood_bound(ReverseModel& model, const Schedule& schedule, cons
     report.H_q_T = entropy_q_final(schedule, d);
     report.H_q_1 = entropy_q_first(schedule, d);
     report.H_p_T = entropy_p_final(d);
-    report.K_nats = -kl_total + report.H_q_T - report.H_q_1 - report.H_p_T;
+    // On the scaled data, then for the data itself: p_x(x) = p_scaled(s x) s^d.
+    report.K_nats = -kl_total + report.H_q_T - report.H_q_1 - report.H_p_T + static_cast<double>(d) * std::log(data_scale);
     report.K_bits = report.K_nats / ln2;
 
     // Standardise with one constant for all dimensions (the paper's unit-variance convention).

@@ -22,8 +22,13 @@ struct BoundReport {
     std::vector<double> kl_per_step_bits;    // index t (2..T); entries 0 and 1 are 0
 };
 
-// Evaluates K on held-out data x0 [n, d], drawing the forward noise from gen (one draw per step).
+// Evaluates K on held-out data x0 [n, d] (on the data's own scale: the model's data_scale is applied here, and K
+// is reported for the unscaled data, K = K_scaled + d log data_scale), drawing the forward noise from gen (one
+// draw [n, d] per step t = 2..T, in that order) ...
 BoundReport likelihood_bound(ReverseModel& model, const Schedule& schedule, const Tensor& x0, Generator& gen);
+// ... or with the noise given: noise[t - 2] [n, d] for t = 2..T.
+BoundReport likelihood_bound(ReverseModel& model, const Schedule& schedule, const Tensor& x0,
+                             const std::vector<Tensor>& noise);
 
 // The three entropy terms of K, in nats, for d dimensions.
 double entropy_q_final(const Schedule& schedule, int64_t d);  // H_q(X_T | X_0)

@@ -2,6 +2,7 @@
 #include "diffusion/checkpoint.h"
 
 #include <charconv>
+#include <cmath>
 
 #include "tensor/error.h"
 
@@ -10,6 +11,9 @@ namespace swirl::diffusion {
 namespace {
 
 constexpr const char* kOptimizerPrefix = "optimizer.";
+constexpr const char* kSchedulePrefix = "schedule.";
+constexpr const char* kBetasName = "schedule.betas";
+constexpr const char* kLogitsName = "schedule.logits";
 
 std::string exact(double value) { return fmt::format("{:.17g}", value); }
 
@@ -28,11 +32,20 @@ Number parse_number(const Metadata& metadata, const std::string& key, const std:
 }  // namespace
 
 void save_checkpoint(const std::string& path, const ReverseModel& model, const nn::Adam* optimizer,
-                     const CheckpointInfo& info) {
+                     const CheckpointInfo& info, const LearnedSchedule* learned) {
+    SWIRL_CHECK((learned != nullptr) == (info.schedule_kind == ScheduleKind::learned),
+                "save_checkpoint: a learned schedule's tensors go with schedule = learned only");
     NamedTensors tensors = model.state_dict();
     if (optimizer != nullptr) {
         NamedTensors state = optimizer->state(kOptimizerPrefix);
         tensors.insert(tensors.end(), state.begin(), state.end());
+    }
+    if (learned != nullptr) {
+        NoGradGuard no_grad;
+        const Tensor betas = learned->betas().data();
+        tensors.emplace_back(kBetasName, betas.reshape({betas.dim(0)}));
+        const Tensor logits = learned->logits().data();
+        tensors.emplace_back(kLogitsName, logits.reshape({logits.dim(0)}));
     }
     Metadata metadata = info.options;
     metadata["format"] = kCheckpointFormat;
@@ -40,7 +53,10 @@ void save_checkpoint(const std::string& path, const ReverseModel& model, const n
     metadata["steps"] = std::to_string(info.model.steps);
     metadata["data_dim"] = std::to_string(info.model.data_dim);
     metadata["hidden"] = std::to_string(info.model.hidden);
-    metadata["schedule"] = "sigmoid";
+    metadata["param"] = mean_param_name(info.model.mean_param);
+    metadata["variance"] = variance_param_name(info.model.variance_param);
+    metadata["data_scale"] = exact(info.model.data_scale);
+    metadata["schedule"] = info.schedule_kind == ScheduleKind::learned ? "learned" : "sigmoid";
     metadata["sigmoid_start"] = exact(info.schedule.sigmoid_start);
     metadata["sigmoid_end"] = exact(info.schedule.sigmoid_end);
     metadata["beta_min"] = exact(info.schedule.beta_min);
@@ -73,7 +89,16 @@ Checkpoint read_checkpoint(const std::string& path) {
                     info.model.data_dim <= 1024 && 1 <= info.model.hidden && info.model.hidden <= 65536,
                 "{}: checkpoint architecture steps={} data_dim={} hidden={} is out of range", path, info.model.steps,
                 info.model.data_dim, info.model.hidden);
-    SWIRL_CHECK(m.count("schedule") && m.at("schedule") == "sigmoid", "{}: unknown schedule in checkpoint", path);
+    // Written by swirl before these keys existed: the seed's parametrization and data.
+    info.model.mean_param = m.count("param") ? parse_mean_param(m.at("param")) : MeanParam::mean;
+    info.model.variance_param = m.count("variance") ? parse_variance_param(m.at("variance")) : VarianceParam::free;
+    info.model.data_scale = m.count("data_scale") ? parse_number<double>(m, "data_scale", path) : 1.0;
+    SWIRL_CHECK(std::isfinite(info.model.data_scale) && info.model.data_scale > 0,
+                "{}: checkpoint data_scale {} is not a positive number", path, info.model.data_scale);
+    SWIRL_CHECK(m.count("schedule") && (m.at("schedule") == "sigmoid" || m.at("schedule") == "learned"),
+                "{}: unknown schedule '{}' in checkpoint (expected sigmoid or learned)", path,
+                m.count("schedule") ? m.at("schedule") : "");
+    info.schedule_kind = m.at("schedule") == "learned" ? ScheduleKind::learned : ScheduleKind::seed;
     info.schedule = {info.model.steps, parse_number<double>(m, "sigmoid_start", path),
                      parse_number<double>(m, "sigmoid_end", path), parse_number<double>(m, "beta_min", path),
                      parse_number<double>(m, "beta_max", path)};
@@ -88,7 +113,7 @@ Checkpoint read_checkpoint(const std::string& path) {
 void load_model_weights(const Checkpoint& checkpoint, ReverseModel& model) {
     NamedTensors weights;
     for (const auto& [name, tensor] : checkpoint.contents.tensors)
-        if (name.rfind(kOptimizerPrefix, 0) != 0) weights.emplace_back(name, tensor);
+        if (name.rfind(kOptimizerPrefix, 0) != 0 && name.rfind(kSchedulePrefix, 0) != 0) weights.emplace_back(name, tensor);
     try {
         model.load_state_dict(weights);
     } catch (const Error& e) {
@@ -106,6 +131,37 @@ ReverseModel model_from_checkpoint(const Checkpoint& checkpoint, DType dtype, De
 
 void load_optimizer_state(const Checkpoint& checkpoint, nn::Adam& optimizer) {
     optimizer.load_state(checkpoint.contents, kOptimizerPrefix);
+}
+
+namespace {
+// A float64 vector [length] of the checkpoint's, by name; one line naming the file and the problem otherwise.
+std::vector<double> schedule_tensor(const Checkpoint& checkpoint, const char* name, int64_t length) {
+    SWIRL_CHECK(checkpoint.contents.contains(name), "{}: schedule is learned but the checkpoint has no '{}'",
+                checkpoint.path, name);
+    const Tensor& tensor = checkpoint.contents.at(name);
+    SWIRL_CHECK(tensor.dtype() == DType::f64 && tensor.rank() == 1 && tensor.dim(0) == length,
+                "{}: '{}' is {} {}, expected float64 [{}]", checkpoint.path, name, dtype_name(tensor.dtype()),
+                shape_str(tensor.shape()), length);
+    return tensor.to_vector();
+}
+}  // namespace
+
+Schedule checkpoint_schedule(const Checkpoint& checkpoint) {
+    const CheckpointInfo& info = checkpoint.info;
+    if (info.schedule_kind == ScheduleKind::seed) return Schedule(info.schedule);
+    const std::vector<double> betas = schedule_tensor(checkpoint, kBetasName, info.model.steps);
+    for (std::size_t i = 0; i < betas.size(); ++i)
+        SWIRL_CHECK(betas[i] > 0 && betas[i] < 1, "{}: '{}' has beta_{} = {}, outside (0, 1)", checkpoint.path,
+                    kBetasName, i + 1, betas[i]);
+    return Schedule::from_betas(betas);
+}
+
+LearnedSchedule learned_schedule(const Checkpoint& checkpoint) {
+    const CheckpointInfo& info = checkpoint.info;
+    SWIRL_CHECK(info.schedule_kind == ScheduleKind::learned, "{}: the schedule is not learned", checkpoint.path);
+    const Schedule schedule = checkpoint_schedule(checkpoint);
+    const std::vector<double> logits = schedule_tensor(checkpoint, kLogitsName, info.model.steps - 1);
+    return LearnedSchedule(schedule.beta(1), Tensor::from_vector(logits, {info.model.steps - 1}, DType::f64));
 }
 
 }  // namespace swirl::diffusion

@@ -1,6 +1,8 @@
 // Training checkpoints as safetensors: the model's tensors under the seed's PyTorch names (so PyTorch's
-// load_state_dict accepts them), Adam's state under "optimizer.", and in __metadata__ the architecture, the
-// schedule, the step, the generator state, the training options and the format version.
+// load_state_dict accepts them), Adam's state under "optimizer.", a learned schedule under "schedule." (betas
+// float64 [T], and the logits it trains, float64 [T - 1]), and in __metadata__ the architecture with its
+// parametrization ("param", "variance"; absent means the seed's) and data scale, the schedule ("sigmoid" with
+// its constants, or "learned"), the step, the generator state, the training options and the format version.
 #pragma once
 
 #include <cstdint>
@@ -20,15 +22,17 @@ constexpr int kCheckpointVersion = 1;
 // as strings, kept so that a resumed run can continue with the same ones.
 struct CheckpointInfo {
     ModelConfig model;
-    ScheduleConfig schedule;
+    ScheduleConfig schedule;            // the sigmoid's constants (also the start of a learned schedule)
+    ScheduleKind schedule_kind = ScheduleKind::seed;
     int64_t step = 0;
     uint64_t generator_seed = 0, generator_offset = 0;
     Metadata options;
 };
 
-// Writes atomically (temporary file, fsync, rename). `optimizer` may be null (a model-only file).
+// Writes atomically (temporary file, fsync, rename). `optimizer` may be null (a model-only file); `learned` is
+// given exactly when info.schedule_kind is learned.
 void save_checkpoint(const std::string& path, const ReverseModel& model, const nn::Adam* optimizer,
-                     const CheckpointInfo& info);
+                     const CheckpointInfo& info, const LearnedSchedule* learned = nullptr);
 
 struct Checkpoint {
     std::string path;  // where it was read from, for error messages
@@ -44,5 +48,9 @@ ReverseModel model_from_checkpoint(const Checkpoint& checkpoint, DType dtype, De
 // Loads the weights into an existing model; every name and shape must match (both are named if not).
 void load_model_weights(const Checkpoint& checkpoint, ReverseModel& model);
 void load_optimizer_state(const Checkpoint& checkpoint, nn::Adam& optimizer);
+// The schedule the model was trained with: the sigmoid's, or the learned betas (checked: float64 [T], each in (0, 1)).
+Schedule checkpoint_schedule(const Checkpoint& checkpoint);
+// A learned schedule's trainable state, to resume training it.
+LearnedSchedule learned_schedule(const Checkpoint& checkpoint);
 
 }  // namespace swirl::diffusion

@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "autograd/functions.h"
+#include "diffusion/objective.h"
 #include "tensor/error.h"
 
 namespace swirl::diffusion {
@@ -23,9 +24,9 @@ std::shared_ptr<nn::Sequential> mlp_block(int64_t in, int64_t hidden, int64_t ou
 }  // namespace
 
 ReverseModel::ReverseModel(const ModelConfig& config, Generator& gen, DType dtype, Device device) : config_(config) {
-    SWIRL_CHECK(config.steps >= 2 && config.data_dim >= 1 && config.hidden >= 1,
-                "ReverseModel: needs steps >= 2, data_dim >= 1, hidden >= 1; got {}, {}, {}", config.steps,
-                config.data_dim, config.hidden);
+    SWIRL_CHECK(config.steps >= 2 && config.data_dim >= 1 && config.hidden >= 1 && config.data_scale > 0,
+                "ReverseModel: needs steps >= 2, data_dim >= 1, hidden >= 1, data_scale > 0; got {}, {}, {}, {}",
+                config.steps, config.data_dim, config.hidden, config.data_scale);
     network_head = register_module("network_head",
                                    mlp_block(config.data_dim, config.hidden, config.hidden, true, gen, dtype, device));
     network_tail = register_module("network_tail", std::make_shared<nn::ModuleList<nn::Sequential>>());
@@ -38,18 +39,17 @@ nn::Sequential& ReverseModel::tail(int64_t t) {
     return (*network_tail)[static_cast<std::size_t>(t - 1)];
 }
 
-Variable ReverseStep::std() const { return ag::sqrt(ag::exp(log_var)); }
-
-ReverseStep ReverseModel::split_output(const Variable& out) {
-    auto mean_and_log_variance = ag::chunk(out, 2);
-    return {mean_and_log_variance[0], mean_and_log_variance[1]};
+ReverseStep ReverseModel::forward(const Variable& xt, const std::vector<StepGroup>& groups, const Variable& coefficients) {
+    return reverse_step(network(xt, groups), xt, coefficients, config_.mean_param, config_.variance_param);
 }
 
-ReverseStep ReverseModel::forward(const Variable& xt, int64_t t) {
-    return forward_grouped(xt, {{t, 0, xt.data().dim(0)}});
+ReverseStep ReverseModel::forward(const Variable& xt, int64_t t, const Schedule& schedule) {
+    const std::vector<StepGroup> groups{{t, 0, xt.data().dim(0)}};
+    const Tensor& x = xt.data();
+    return forward(xt, groups, Variable(step_coefficients(schedule, groups, x.dim(0), x.dtype(), x.device())));
 }
 
-ReverseStep ReverseModel::forward_grouped(const Variable& xt, const std::vector<StepGroup>& groups) {
+Variable ReverseModel::network(const Variable& xt, const std::vector<StepGroup>& groups) {
     SWIRL_CHECK(!groups.empty(), "ReverseModel: no step groups");
     // One autograd::mlp for the whole batch: the head's layers, then each group's tail.
     std::vector<ag::MlpLayer> layers = network_head->mlp_layers();
@@ -64,7 +64,7 @@ ReverseStep ReverseModel::forward_grouped(const Variable& xt, const std::vector<
         }
         rows.push_back({group.begin, group.end, std::move(path)});
     }
-    return split_output(ag::mlp(xt, layers, rows));
+    return ag::mlp(xt, layers, rows);
 }
 
 }  // namespace swirl::diffusion

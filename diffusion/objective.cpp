@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 
 #include "autograd/functions.h"
 #include "tensor/error.h"
@@ -53,20 +54,27 @@ ForwardSample forward_process(const Schedule& schedule, const Tensor& x0, const 
     return {xt, posterior_mean, schedule.posterior_std(t)};
 }
 
-Tensor step_coefficients(const Schedule& schedule, const std::vector<StepGroup>& groups, int64_t batch, DType dtype,
-                         Device device) {
-    // The groups cover the batch in order, so the rows are runs of table rows: nothing per row crosses to a GPU.
+namespace {
+// The groups as runs of table rows; they must cover the batch in order, each with a step in 2..steps.
+std::vector<RowRun> row_runs(const std::vector<StepGroup>& groups, int64_t batch, int64_t steps) {
     std::vector<RowRun> runs;
     int64_t covered = 0;
     for (const StepGroup& g : groups) {
-        SWIRL_CHECK(g.begin == covered && g.begin <= g.end && g.end <= batch && 2 <= g.t && g.t <= schedule.steps(),
+        SWIRL_CHECK(g.begin == covered && g.begin <= g.end && g.end <= batch && 2 <= g.t && g.t <= steps,
                     "step group t = {} rows [{}, {}) does not continue a batch of {} at row {} with steps 2..{}", g.t,
-                    g.begin, g.end, batch, covered, schedule.steps());
+                    g.begin, g.end, batch, covered, steps);
         runs.push_back({g.t, g.end - g.begin});
         covered = g.end;
     }
     SWIRL_CHECK(covered == batch, "step groups leave rows [{}, {}) of the batch without a step", covered, batch);
-    return repeat_rows(schedule.coefficient_table(dtype, device), runs);
+    return runs;
+}
+}  // namespace
+
+Tensor step_coefficients(const Schedule& schedule, const std::vector<StepGroup>& groups, int64_t batch, DType dtype,
+                         Device device) {
+    // The rows are runs of table rows: nothing per row crosses to a GPU.
+    return repeat_rows(schedule.coefficient_table(dtype, device), row_runs(groups, batch, schedule.steps()));
 }
 
 Variable kl_objective(ReverseModel& model, const Schedule& schedule, const Tensor& x0,
@@ -76,18 +84,44 @@ Variable kl_objective(ReverseModel& model, const Schedule& schedule, const Tenso
     return kl_objective(model, schedule, x0, groups, eps);
 }
 
+Variable step_coefficients(const Variable& table, const std::vector<StepGroup>& groups, int64_t batch) {
+    if (!table.requires_grad()) {
+        const std::vector<RowRun> runs = row_runs(groups, batch, table.shape()[0] - 1);
+        return Variable(repeat_rows(table.data(), runs));
+    }
+    std::vector<int64_t> index;
+    for (const RowRun& run : row_runs(groups, batch, table.shape()[0] - 1))
+        index.insert(index.end(), static_cast<std::size_t>(run.count), run.row);
+    return ag::index_select(table, Tensor::from_indices(index, table.data().device()));
+}
+
 Variable kl_objective(ReverseModel& model, const Schedule& schedule, const Tensor& x0,
                       const std::vector<StepGroup>& groups, const Tensor& eps) {
+    return kl_objective(model, Variable(schedule.coefficient_table(x0.dtype(), x0.device())), x0, groups, eps);
+}
+
+Variable kl_objective(ReverseModel& model, const Variable& table, const Tensor& x0, const std::vector<StepGroup>& groups,
+                      const Tensor& eps) {
     check_same_shape(x0, eps, "kl_objective");
     // Each row's step constants as columns [B, 1]: the forward process and the posterior for all rows at once.
-    const Tensor coefficients = step_coefficients(schedule, groups, x0.dim(0), x0.dtype(), x0.device());
-    auto column = [&](int64_t c) { return slice_cols(coefficients, c, c + 1); };
-    const Tensor xt = add(mul(column(Schedule::kSignal), x0), mul(column(Schedule::kNoise), eps));
-    const Tensor posterior_mean =
-        add(mul(column(Schedule::kPosteriorX0), x0), mul(column(Schedule::kPosteriorXt), xt));
-    ReverseStep p = model.forward_grouped(Variable(xt), groups);
+    const Variable coefficients = step_coefficients(table, groups, x0.dim(0));
+    auto column = [&](int64_t c) { return ag::slice_cols(coefficients, c, c + 1); };
+    const Variable x0_v(x0), eps_v(eps);
+    // With a learned schedule the noise is frozen and x_t moves with the betas (the reparametrized forward process).
+    const Variable xt = ag::add(ag::mul(column(Schedule::kSignal), x0_v), ag::mul(column(Schedule::kNoise), eps_v));
+    const Variable posterior_mean =
+        ag::add(ag::mul(column(Schedule::kPosteriorX0), x0_v), ag::mul(column(Schedule::kPosteriorXt), xt));
+    ReverseStep p = model.forward(xt, groups, coefficients);
     // The mean over rows and dimensions, as the seed's KL.mean().
     return ag::mean(ag::gaussian_kl(posterior_mean, column(Schedule::kPosteriorStd), p.mean, p.log_var));
+}
+
+Variable final_entropy_term(const Variable& table) {
+    const int64_t T = table.shape()[0] - 1;
+    // H_q(X_T | X_0) / d = 0.5 (1 + log 2 pi) + log sqrt(1 - abar_T), and sqrt(1 - abar_T) is row T's noise scale.
+    const Variable noise_T = ag::slice_cols(ag::slice_rows(table, T, T + 1), Schedule::kNoise, Schedule::kNoise + 1);
+    const double constant = 0.5 * (1.0 + std::log(2.0 * std::numbers::pi));
+    return ag::scale(ag::add_scalar(ag::log(ag::sum(noise_T)), constant), -1.0 / static_cast<double>(T - 1));
 }
 
 }  // namespace swirl::diffusion

@@ -1,11 +1,14 @@
-// The noise schedule of the 2015 model: betas = sigmoid(linspace(-18, 10, T)) * (3e-1 - 1e-5) + 1e-5, and the
-// constants of the forward process and its posterior derived from it. Computed in float64 on the host; t is
-// 1-based throughout, as in the paper and the seed (t = 1..T).
+// The noise schedule of the 2015 model and the constants of the forward process and its posterior derived from
+// it. The seed's schedule is betas = sigmoid(linspace(-18, 10, T)) * (3e-1 - 1e-5) + 1e-5; a learned schedule
+// (the paper's section 2.4.1) keeps beta_1 and learns beta_2..T. Computed in float64; t is 1-based throughout, as
+// in the paper and the seed (t = 1..T).
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
+#include "autograd/variable.h"
 #include "tensor/tensor.h"
 
 namespace swirl::diffusion {
@@ -16,12 +19,23 @@ struct ScheduleConfig {
     double beta_min = 1e-5, beta_max = 3e-1;
 };
 
+// The seed's betas for a config: sigmoid(linspace(start, end, T)) * (beta_max - beta_min) + beta_min.
+std::vector<double> sigmoid_betas(const ScheduleConfig& config);
+
+// How the forward schedule is chosen: seed - the seed's sigmoid, fixed; learned - beta_1 the seed's, beta_2..T
+// trained with the model by gradient ascent on K (LearnedSchedule).
+enum class ScheduleKind { seed, learned };
+ScheduleKind parse_schedule_kind(const std::string& name);  // "seed" or "learned"; throws otherwise
+const char* schedule_kind_name(ScheduleKind kind);
+
 class Schedule {
 public:
     explicit Schedule(const ScheduleConfig& config = {});
+    // Any betas in (0, 1), beta_1 .. beta_T (T >= 2): a learned schedule's.
+    static Schedule from_betas(std::vector<double> betas);
 
-    int64_t steps() const { return config_.steps; }
-    const ScheduleConfig& config() const { return config_; }
+    int64_t steps() const { return static_cast<int64_t>(betas_.size()); }
+    const std::vector<double>& betas() const { return betas_; }
     // 1-based: beta(1) .. beta(T).
     double beta(int64_t t) const;
     double alpha(int64_t t) const { return 1.0 - beta(t); }
@@ -35,19 +49,50 @@ public:
     double posterior_xt_coef(int64_t t) const;  // sqrt(alpha_t) (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t)
     double posterior_std(int64_t t) const;      // sqrt((1 - alpha_bar_{t-1}) / (1 - alpha_bar_t) beta_t)
 
-    // The five per-step constants above as a table [T + 1, 5] (row t; row 0 and 1 unused but finite), in the
-    // working dtype and device, for picking one row per sample. Made once per dtype and device and kept (a GPU
-    // receives it once, not every training step): read it, never write into it. Not thread-safe, like the rest
-    // of a model's state.
+    // The per-step constants as a table [T + 1, kColumns] (row t; rows 0 and 1 unused but finite), in the working
+    // dtype and device, for picking one row per sample. Made once per dtype and device and kept (a GPU receives it
+    // once, not every training step): read it, never write into it. Not thread-safe, like the rest of a model's
+    // state. The columns are those above, then the ones the reverse step's parametrizations need
+    // (diffusion/parametrization.h): 1 / sqrt(alpha_t), beta_t / (sqrt(alpha_t) sqrt(1 - alpha_bar_t)), and the
+    // bounds of the reverse variance, log posterior_std^2 and log beta_t.
     Tensor coefficient_table(DType dtype, Device device) const;
-    enum Column : int64_t { kSignal = 0, kNoise, kPosteriorX0, kPosteriorXt, kPosteriorStd, kColumns };
+    enum Column : int64_t {
+        kSignal = 0, kNoise, kPosteriorX0, kPosteriorXt, kPosteriorStd, kEpsXt, kEpsCoef, kLogPosteriorVar, kLogBeta,
+        kColumns
+    };
 
 private:
+    struct FromBetas {};
+    Schedule(FromBetas, std::vector<double> betas);
     void check_step(int64_t t, int64_t first) const;
 
-    ScheduleConfig config_;
     std::vector<double> betas_, alpha_bars_;  // index t - 1
     mutable std::vector<Tensor> tables_;      // coefficient_table's, one per dtype and device asked for
+};
+
+// The table of Schedule::coefficient_table as autograd ops on betas [T, 1] (float64): differentiable, so that a
+// learned schedule gets the gradient of every constant it feeds. Rows 0 and 1 are constants.
+Variable coefficient_table(const Variable& betas);
+
+// beta_1 fixed, beta_t = sigmoid(logit_t) for t = 2..T: the schedule as parameters, kept in (0, 1) by
+// construction (the paper, section 2.4.1). The logits [T - 1, 1] are float64 on the CPU; the table is tiny.
+class LearnedSchedule {
+public:
+    // Starts from `initial`'s betas.
+    explicit LearnedSchedule(const Schedule& initial);
+    // Resumes: beta_1 and the logits of beta_2..T [T - 1] as a checkpoint holds them.
+    LearnedSchedule(double beta_1, const Tensor& logits);
+
+    int64_t steps() const { return logits_.shape()[0] + 1; }
+    Variable& logits() { return logits_; }
+    const Variable& logits() const { return logits_; }
+    Variable betas() const;              // [T, 1]: beta_1, then sigmoid(logits)
+    Variable coefficient_table() const;  // [T + 1, Schedule::kColumns], float64 CPU
+    Schedule current() const;            // the schedule the betas describe now (sampling, evaluation, figures)
+
+private:
+    double beta_1_;
+    Variable logits_;
 };
 
 }  // namespace swirl::diffusion

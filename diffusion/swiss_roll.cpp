@@ -1,6 +1,7 @@
 // Swiss-roll data with tensor ops only, so it is drawn where training runs (no host round trip on a GPU).
 #include "diffusion/swiss_roll.h"
 
+#include <cmath>
 #include <numbers>
 
 #include "tensor/error.h"
@@ -23,6 +24,24 @@ Tensor sample_swiss_roll(int64_t n, Generator& gen, double noise, DType dtype, D
         return scale(add(concat_cols({first, second}), jitter), 0.1);
     }
     return scale(concat_cols({first, second}), 0.1);
+}
+
+double swiss_roll_std() {
+    // t ~ U[a, b], a = 1.5 pi, b = 4.5 pi; the points are (t sin t, -t cos t) / 10. With the antiderivatives
+    // of t sin t (sin t - t cos t) and t cos t (cos t + t sin t): E[t sin t], E[t cos t], and E[t^2].
+    const double a = 1.5 * std::numbers::pi, b = 4.5 * std::numbers::pi, width = b - a;
+    auto between = [&](auto f) { return (f(b) - f(a)) / width; };
+    const double mean_first = between([](double t) { return std::sin(t) - t * std::cos(t); });
+    const double mean_second = -between([](double t) { return std::cos(t) + t * std::sin(t); });
+    const double mean_square = between([](double t) { return t * t * t / 3.0; });
+    const double variance_sum = (mean_square - mean_first * mean_first - mean_second * mean_second) / 100.0;
+    return std::sqrt(variance_sum / 2.0);
+}
+
+double parse_data_scale(const std::string& name) {
+    if (name == "seed") return 1.0;
+    if (name == "unit") return 1.0 / swiss_roll_std();
+    SWIRL_FAIL("unknown data scale '{}': expected seed or unit", name);
 }
 
 }  // namespace swirl::diffusion

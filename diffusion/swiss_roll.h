@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "tensor/generator.h"
 #include "tensor/tensor.h"
@@ -13,5 +14,14 @@ namespace swirl::diffusion {
 // [n, 2] points. `noise` is sklearn's: the standard deviation added to each coordinate before the / 10.
 Tensor sample_swiss_roll(int64_t n, Generator& gen, double noise = 0.0, DType dtype = DType::f32,
                          Device device = Device::cpu());
+
+// The standard deviation of the noiseless swiss roll above, one constant for both dimensions (the square root of
+// the mean per-dimension variance), in closed form: about 0.678. Multiplying the data by its inverse gives the
+// paper's unit-variance data.
+double swiss_roll_std();
+
+// The data scale a model trains on, by name: "seed" (1: the seed's data as it is) or "unit" (1 / swiss_roll_std(),
+// the paper's unit-variance data); throws otherwise.
+double parse_data_scale(const std::string& name);
 
 }  // namespace swirl::diffusion

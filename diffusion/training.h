@@ -9,8 +9,11 @@
 namespace swirl::diffusion {
 
 // Returns the step's loss as a one-element tensor on the training device (not read back: no synchronisation).
-Tensor training_step(ReverseModel& model, nn::Adam& optimizer, const Schedule& schedule, int64_t batch,
-                     TSampling t_sampling, Generator& gen);
+// The data is the seed's swiss roll times the model's data_scale. The schedule's constants come from `schedule`,
+// or from `learned` when it is given: then its logits are among the optimizer's parameters, and the loss also
+// carries final_entropy_term, so that the step ascends K in the betas too.
+Tensor training_step(ReverseModel& model, nn::Adam& optimizer, const Schedule& schedule, const LearnedSchedule* learned,
+                     int64_t batch, TSampling t_sampling, Generator& gen);
 
 // Floating-point operations of one training step per sample (forward and backward through the head and one
 // tail; a multiply-add counts as two): about 51 kFLOP for the seed's d = 2, H = 64.

@@ -8,7 +8,7 @@
 
 namespace swirl {
 
-enum class UnaryOp { neg, exp, log, sqrt, square, relu, sin, cos };
+enum class UnaryOp { neg, exp, log, sqrt, square, relu, sigmoid, sin, cos };
 enum class BinaryOp { add, sub, mul, div };
 
 // A broadcast of two operands of rank <= 2 onto an output [rows, cols]: element (i, j) of an operand lives at

@@ -49,6 +49,14 @@ SWIRL_HOST_DEVICE inline T sqrt_of(T x) {
 #endif
 }
 
+// The logistic sigmoid 1 / (1 + exp(-x)) without overflow: exp of a non-positive number only, so a large |x|
+// gives 0 or 1 instead of inf / inf.
+template <typename T>
+SWIRL_HOST_DEVICE inline T sigmoid(T x) {
+    const T e = exp_of(x >= T(0) ? -x : x);  // in (0, 1]
+    return x >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
+}
+
 // KL(q || p) between N(mean_q, std_q^2) and N(mean_p, exp(log_var_p)), one element:
 //   0.5 log_var_p - log std_q + (std_q^2 + (mean_q - mean_p)^2) / (2 exp(log_var_p)) - 0.5
 template <typename T>

@@ -147,6 +147,7 @@ Tensor log(const Tensor& x) { return unary_op(x, UnaryOp::log, "log"); }
 Tensor sqrt(const Tensor& x) { return unary_op(x, UnaryOp::sqrt, "sqrt"); }
 Tensor square(const Tensor& x) { return unary_op(x, UnaryOp::square, "square"); }
 Tensor relu(const Tensor& x) { return unary_op(x, UnaryOp::relu, "relu"); }
+Tensor sigmoid(const Tensor& x) { return unary_op(x, UnaryOp::sigmoid, "sigmoid"); }
 Tensor sin(const Tensor& x) { return unary_op(x, UnaryOp::sin, "sin"); }
 Tensor cos(const Tensor& x) { return unary_op(x, UnaryOp::cos, "cos"); }
 

@@ -30,6 +30,7 @@ std::vector<GradcheckCase> gradcheck_table() {
         table.push_back({"sqrt", s, {shape}, [](const V& in) { return ag::sqrt(in[0]); }, true});
         table.push_back({"square", s, {shape}, [](const V& in) { return ag::square(in[0]); }});
         table.push_back({"relu", s, {shape}, [](const V& in) { return ag::relu(in[0]); }});
+        table.push_back({"sigmoid", s, {shape}, [](const V& in) { return ag::sigmoid(ag::scale(in[0], 3.0)); }});
     }
     table.push_back({"matmul", "[3, 4] @ [4, 2]", {{3, 4}, {4, 2}}, [](const V& in) { return ag::matmul(in[0], in[1]); }});
     table.push_back({"matmul", "[1, 3] @ [3, 1]", {{1, 3}, {3, 1}}, [](const V& in) { return ag::matmul(in[0], in[1]); }});
@@ -61,8 +62,13 @@ std::vector<GradcheckCase> gradcheck_table() {
                              const Tensor mean_q = like_input(Tensor::from_vector({0.3, -0.2, 0.8, 0.1, -0.5, 0.4}, {3, 2}, DType::f64));
                              const Tensor std_q = like_input(per_row ? Tensor::from_vector({0.6, 1.3, 0.9}, {3, 1}, DType::f64)
                                                                      : Tensor::full({}, 0.7, DType::f64));
-                             return ag::gaussian_kl(mean_q, std_q, in[0], in[1]);
+                             return ag::gaussian_kl(Variable(mean_q), Variable(std_q), in[0], in[1]);
                          }});
+    }
+    // q carrying gradients too (a learned schedule's posterior): all four inputs, std_q a column or per element.
+    for (const Shape& std_shape : {Shape{3, 1}, Shape{3, 2}}) {
+        table.push_back({"gaussian_kl", "all four inputs, std_q " + shape_str(std_shape), {{3, 2}, std_shape, {3, 2}, {3, 2}},
+                         [](const V& in) { return ag::gaussian_kl(in[0], in[1], in[2], in[3]); }, true});
     }
     table.push_back({"sum", "all of [3, 4]", {{3, 4}}, [](const V& in) { return ag::sum(in[0]); }});
     table.push_back({"sum", "axis 0 of [3, 4]", {{3, 4}}, [](const V& in) { return ag::sum(in[0], 0); }});
@@ -79,6 +85,11 @@ std::vector<GradcheckCase> gradcheck_table() {
     table.push_back({"concat_rows", "[1, 2], [3, 2]", {{1, 2}, {3, 2}}, [](const V& in) { return ag::concat_rows(in); }});
     table.push_back({"index_select", "rows 2, 0, 2 of [3, 2]", {{3, 2}}, [](const V& in) {
                          return ag::index_select(in[0], Tensor::from_indices({2, 0, 2}, in[0].data().device()));
+                     }});
+    // The gradient comes back to the input's dtype and device; float64 here, through float64 and back.
+    table.push_back({"to", "[3, 2] to float64 on the CPU and back", {{3, 2}}, [](const V& in) {
+                         return ag::square(ag::to(ag::to(in[0], DType::f64, Device::cpu()), in[0].data().dtype(),
+                                                  in[0].data().device()));
                      }});
     // Fan-out: one input used by several ops; its gradients must add up.
     table.push_back({"mul", "fan-out x*x + x", {{3, 4}}, [](const V& in) { return ag::add(ag::mul(in[0], in[0]), in[0]); }});

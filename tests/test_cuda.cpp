@@ -216,11 +216,11 @@ TEST_CASE("a warm training step on CUDA copies nothing between host and device a
         const Schedule schedule;
         // Warm-up: in sample mode the groups' sizes change every step (~105 +- 10 rows); after 50 steps every size
         // class a step can ask for has been seen (a group beyond 4 standard deviations would be a new one).
-        for (int step = 0; step < 50; ++step) training_step(model, adam, schedule, 4096, mode, gen);
+        for (int step = 0; step < 50; ++step) training_step(model, adam, schedule, nullptr, 4096, mode, gen);
         const OpTraffic before = op_traffic();
         const auto warm = cuda::memory_stats();
         Tensor loss;
-        for (int step = 0; step < 3; ++step) loss = training_step(model, adam, schedule, 4096, mode, gen);
+        for (int step = 0; step < 3; ++step) loss = training_step(model, adam, schedule, nullptr, 4096, mode, gen);
         CHECK(op_traffic().transfers == before.transfers);  // each would wait for the GPU
         CHECK(cuda::memory_stats().driver_allocations == warm.driver_allocations);
         CHECK(std::isfinite(loss.item()));

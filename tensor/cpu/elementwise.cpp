@@ -65,6 +65,7 @@ void unary(Tensor& out, const Tensor& x, UnaryOp op) {
             case UnaryOp::sqrt: map_unary(o, in, n, [](T v) { return std::sqrt(v); }); break;
             case UnaryOp::square: map_unary(o, in, n, [](T v) { return v * v; }); break;
             case UnaryOp::relu: map_unary(o, in, n, [](T v) { return v > T(0) ? v : T(0); }); break;
+            case UnaryOp::sigmoid: map_unary(o, in, n, [](T v) { return formulas::sigmoid(v); }, kParallelCostlyElements); break;
             case UnaryOp::sin: map_unary(o, in, n, [](T v) { return std::sin(v); }, kParallelCostlyElements); break;
             case UnaryOp::cos: map_unary(o, in, n, [](T v) { return std::cos(v); }, kParallelCostlyElements); break;
         }

@@ -20,6 +20,7 @@ __device__ T apply_unary(UnaryOp op, T v) {
         case UnaryOp::sqrt: return sqrt(v);
         case UnaryOp::square: return v * v;
         case UnaryOp::relu: return v > T(0) ? v : T(0);
+        case UnaryOp::sigmoid: return formulas::sigmoid(v);
         case UnaryOp::sin: return sin(v);
         case UnaryOp::cos: return cos(v);
     }
