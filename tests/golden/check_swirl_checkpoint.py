@@ -62,7 +62,7 @@ def main(path):
         dtype, got, values = tensors[name]
         assert dtype == 'F32' and got == shape, f'{name}: {dtype} {got}, expected F32 {shape}'
         assert all(math.isfinite(v) for v in values), f'{name}: holds NaN or infinite values'
-    model_keys = [k for k in tensors if not k.startswith('optimizer.')]
+    model_keys = [k for k in tensors if not k.startswith(('optimizer.', 'schedule.'))]
     assert sorted(model_keys) == sorted(expected), 'unexpected model keys'
     try:
         import torch

@@ -4,8 +4,14 @@ schedule.safetensors: the seed's betas / alphas / alphas_bar (float64 and the se
   process constants of its forward_process() for t = 2..T.
 interop_checkpoint.safetensors: a small seed MLP (T=4, H=8) saved from PyTorch's state_dict() in swirl's
   checkpoint layout; interop_expected.safetensors: inputs x_t and the seed model's (mu, std) for t = 2..4.
+bound_checkpoint.safetensors: the seed's architecture (T=40, H=8) with param eps, bounded variance, a learned
+  schedule and unit-variance data; bound_expected.safetensors: held-out points, the forward noise of each step,
+  and K with the KL of each step, from bound_torch.py (an implementation of eq. 14 independent of swirl's).
 """
+import math
 import os
+
+import numpy as np
 
 import torch
 import torch.nn as nn
@@ -69,4 +75,38 @@ def interop_golden():
     write_safetensors(os.path.join(HERE, 'interop_expected.safetensors'), expected)
 
 
-GENERATORS = {'schedule': schedule_golden, 'interop': interop_golden}
+def bound_golden():
+    from bound_torch import bound, seed_betas, swiss_roll
+    torch.manual_seed(4)
+    rng = np.random.default_rng(4)
+    T, H = 40, 8
+    model = MLP(T, hidden_dim=H)
+    meta = {'sigmoid_start': -18, 'sigmoid_end': 10, 'beta_min': 1e-5, 'beta_max': 0.3}
+    betas = seed_betas(meta, T)
+    logits = torch.logit(betas[1:]) + 0.3 * torch.randn(T - 1, dtype=torch.float64)
+    betas = torch.cat([betas[:1], torch.sigmoid(logits)])
+    # swirl's swiss_roll_std() in closed form: t ~ U[1.5 pi, 4.5 pi], points (t sin t, -t cos t) / 10.
+    a, b = 1.5 * math.pi, 4.5 * math.pi
+    m1 = ((math.sin(b) - b * math.cos(b)) - (math.sin(a) - a * math.cos(a))) / (b - a)
+    m2 = -((math.cos(b) + b * math.sin(b)) - (math.cos(a) + a * math.sin(a))) / (b - a)
+    mean_square = (b ** 3 - a ** 3) / 3 / (b - a)
+    data_scale = 1 / math.sqrt((mean_square - m1 * m1 - m2 * m2) / 100 / 2)
+    metadata = {'format': 'swirl.diffusion', 'format_version': 1, 'steps': T, 'data_dim': 2, 'hidden': H,
+                'param': 'eps', 'variance': 'bounded', 'data_scale': repr(data_scale), 'schedule': 'learned',
+                'step': 0, 'generator_seed': 0, 'generator_offset': 0, **meta}
+    tensors = dict(model.state_dict())
+    tensors['schedule.betas'] = betas
+    tensors['schedule.logits'] = logits
+    path = os.path.join(HERE, 'bound_checkpoint.safetensors')
+    write_safetensors(path, tensors, metadata, swirl_checksums=True)
+    x0 = torch.tensor(swiss_roll(64, rng))
+    noise = [torch.tensor(rng.standard_normal((64, 2))) for _ in range(T - 1)]
+    state = {k: v.detach().to(torch.float64) for k, v in tensors.items()}
+    with torch.no_grad():
+        K_bits, kl_bits = bound(state, {k: str(v) for k, v in metadata.items()}, betas, x0, noise)
+    expected = {'x0': x0, 'noise': torch.stack(noise), 'K_bits': torch.tensor([K_bits], dtype=torch.float64),
+                'kl_per_step_bits': torch.tensor(kl_bits, dtype=torch.float64)}
+    write_safetensors(os.path.join(HERE, 'bound_expected.safetensors'), expected)
+
+
+GENERATORS = {'schedule': schedule_golden, 'interop': interop_golden, 'bound': bound_golden}
