@@ -26,6 +26,7 @@ struct TrainOptions {
     int64_t save_every = 1000;       // 0: only at the end
     int64_t plot_every = 0;          // 0: only at the end
     std::string resume;              // a checkpoint to continue from
+    int64_t stop_at = 0;             // stop after this step as an interruption would (checkpoint written); 0: never
     int64_t figure_points = 5000;
     bool detect_anomaly = false;     // name the first op whose output or gradient is not finite
     bool tf32 = false;               // float32 matmuls on a CUDA device may use TF32 tensor cores
@@ -45,6 +46,7 @@ struct EvalOptions {
     int64_t n = 20000;
     uint64_t seed = 1;
     bool json = false;
+    std::string png;                 // the KL of each step beside the entropy terms
     std::string device = "cpu";
 };
 

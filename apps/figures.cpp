@@ -385,4 +385,76 @@ void draw_loss_curve(const std::string& path, const std::vector<double>& steps, 
     canvas.write_png(path);
 }
 
+namespace {
+
+constexpr int kBoundWidth = 960, kBoundHeight = 440, kSummaryWidth = 230;
+
+// A filled bar from 0 to `value` over [x0, x1) in data x.
+void draw_bar(Canvas& canvas, const Axes& axes, double x0, double x1, double value, Color color) {
+    const float top = axes.py(std::max(value, 0.0)), bottom = axes.py(std::min(value, 0.0));
+    canvas.fill_rect(pixel_of(axes.px(x0)), pixel_of(top), pixel_of(axes.px(x1)), pixel_of(bottom) + 1, color);
+}
+
+// The frame, grid, ticks and the zero line of a bar panel.
+void draw_bar_axes(Canvas& canvas, const Axes& axes, const std::vector<Tick>& x_ticks, const std::vector<Tick>& y_ticks) {
+    draw_grid_lines(canvas, axes, {}, y_ticks);
+    const int zero = pixel_of(axes.py(0.0));
+    canvas.fill_rect(axes.box.x0, zero, axes.box.x1, zero + 1, kInk);
+    draw_frame(canvas, axes.box);
+    draw_x_ticks(canvas, axes, x_ticks);
+    draw_y_ticks(canvas, axes, y_ticks);
+}
+
+}  // namespace
+
+void draw_bound_figure(const std::string& path, const BoundTerms& terms, const std::string& caption) {
+    SWIRL_CHECK(!terms.kl_bits.empty(), "draw_bound_figure: no steps to draw for '{}'", path);
+    double kl_sum = 0.0, kl_max = 0.0;
+    for (double kl : terms.kl_bits) {
+        SWIRL_CHECK(std::isfinite(kl), "draw_bound_figure: a KL term is {}", kl);
+        kl_sum += kl;
+        kl_max = std::max(kl_max, kl);
+    }
+    SWIRL_CHECK(std::isfinite(terms.entropy_bits) && std::isfinite(terms.K_bits),
+                "draw_bound_figure: the entropy terms ({}) or K ({}) are not finite", terms.entropy_bits, terms.K_bits);
+    Canvas canvas(kBoundWidth, kBoundHeight);
+    centered_text(canvas, kBoundWidth / 2, kMargin, caption, kInk, kLabelScale);
+    const int top = kMargin + Canvas::text_height(kLabelScale) + kGap + Canvas::text_height(kTickScale) + 2 * kTickLabelGap;
+    const int bottom = kBoundHeight - kMargin - 2 * (Canvas::text_height(kTickScale) + 2 * kTickLabelGap) - kTickLength;
+    const int header_y = top - kTickLabelGap - Canvas::text_height(kTickScale);
+
+    // Left: KL_t against t.
+    const double last_t = static_cast<double>(terms.kl_bits.size()) + 1.0;
+    const std::vector<Tick> kl_ticks = linear_ticks(0.0, kl_max > 0 ? kl_max * 1.08 : 1.0);
+    const double kl_top = kl_max > 0 ? kl_max * 1.08 : 1.0;
+    const int left = kMargin + widest_label(kl_ticks) + kTickLength + kTickLabelGap;
+    const Axes steps{{left, top, kBoundWidth - kSummaryWidth - 2 * kGap - kMargin, bottom}, 1.0, last_t + 1.0, 0.0, kl_top};
+    std::vector<Tick> t_ticks;
+    for (int64_t t = 2; t <= static_cast<int64_t>(last_t); ++t)
+        if (t == 2 || t % 5 == 0) t_ticks.push_back({static_cast<double>(t), std::to_string(t)});
+    draw_bar_axes(canvas, steps, t_ticks, kl_ticks);
+    for (std::size_t i = 0; i < terms.kl_bits.size(); ++i) {
+        const double t = static_cast<double>(i) + 2.0;
+        draw_bar(canvas, steps, t - 0.38, t + 0.38, terms.kl_bits[i], kSampleRed);
+    }
+    canvas.text(steps.box.x0, header_y, fmt::format("KL of step t (bits per point), sum {:.3f}", kl_sum), kInk, kTickScale);
+    centered_text(canvas, (steps.box.x0 + steps.box.x1) / 2, bottom + kTickLength + 2 * kTickLabelGap + Canvas::text_height(kTickScale),
+                  "t", kInk, kTickScale);
+
+    // Right: entropy terms - sum KL = K.
+    const std::vector<double> values = {terms.entropy_bits, -kl_sum, terms.K_bits};
+    auto [low, high] = padded_range({0.0, terms.entropy_bits, -kl_sum, terms.K_bits});
+    const std::vector<Tick> bit_ticks = linear_ticks(low, high);
+    const int summary_left = steps.box.x1 + kGap + widest_label(bit_ticks) + kTickLength + kTickLabelGap + kGap;
+    const Axes summary{{summary_left, top, kBoundWidth - kMargin, bottom}, 0.0, 3.0, low, high};
+    const std::vector<Tick> names = {{0.5, "entropies"}, {1.5, "-sum KL"}, {2.5, "K"}};
+    draw_bar_axes(canvas, summary, names, bit_ticks);
+    const std::array<Color, 3> colors = {kForwardBlue, kSampleRed, kInk};
+    for (std::size_t i = 0; i < values.size(); ++i)
+        draw_bar(canvas, summary, static_cast<double>(i) + 0.2, static_cast<double>(i) + 0.8, values[i], colors[i]);
+    canvas.text(summary.box.x0, header_y, fmt::format("K = {:.3f} bits, K - L_null = {:.3f}", terms.K_bits,
+                                                       terms.K_minus_L_null_bits), kInk, kTickScale);
+    canvas.write_png(path);
+}
+
 }  // namespace swirl::app

@@ -27,4 +27,15 @@ void draw_diffusion_grid(const std::string& path, const std::array<PointSet, 3>&
 void draw_loss_curve(const std::string& path, const std::vector<double>& steps, const std::vector<double>& losses,
                      const std::string& title);
 
+// Where the bits of the bound K go (swirl eval --png): K = entropy terms - sum over t of KL_t.
+struct BoundTerms {
+    std::vector<double> kl_bits;  // KL_t for t = 2..T, bits per point
+    double entropy_bits = 0;      // H_q(X_T|X_0) - H_q(X_1|X_0) - H_p(X_T) (+ d log2 of the data scale), bits
+    double K_bits = 0, K_minus_L_null_bits = 0;
+};
+
+// Two panels: left, a bar per step t with its KL (the bits that step costs); right, the entropy terms, minus the
+// KL sum, and K. Throws swirl::Error when there is no step or a value is not finite, or the PNG cannot be written.
+void draw_bound_figure(const std::string& path, const BoundTerms& terms, const std::string& caption);
+
 }  // namespace swirl::app

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "apps/figures.h"
 #include "apps/model_figure.h"
 #include "diffusion/bound.h"
 #include "diffusion/checkpoint.h"
@@ -76,6 +77,19 @@ void run_eval(const EvalOptions& options) {
     const Tensor samples = sample_trajectory(model, schedule, energy_n, noise_gen)[0];
     const double energy = energy_distance(samples, held_out.rows(0, energy_n));
 
+    if (!options.png.empty()) {
+        BoundTerms terms;
+        terms.kl_bits.assign(bound.kl_per_step_bits.begin() + 2, bound.kl_per_step_bits.end());
+        double kl_sum = 0.0;
+        for (double kl : terms.kl_bits) kl_sum += kl;
+        terms.K_bits = bound.K_bits;
+        terms.entropy_bits = bound.K_bits + kl_sum;
+        terms.K_minus_L_null_bits = bound.K_minus_L_null_bits;
+        draw_bound_figure(options.png, terms,
+                          fmt::format("swirl eval  {}  step {}  ({} held-out points)",
+                                      std::filesystem::path(options.checkpoint).filename().string(), checkpoint.info.step,
+                                      options.n));
+    }
     if (options.json) {
         nlohmann::ordered_json report = {
             {"checkpoint", options.checkpoint},     {"step", checkpoint.info.step},
@@ -85,6 +99,10 @@ void run_eval(const EvalOptions& options) {
             {"data_std", bound.data_std},           {"energy_distance", energy},
             {"energy_points", energy_n},            {"H_q_T_nats", bound.H_q_T},
             {"H_q_1_nats", bound.H_q_1},            {"H_p_T_nats", bound.H_p_T},
+            {"param", mean_param_name(checkpoint.info.model.mean_param)},
+            {"variance", variance_param_name(checkpoint.info.model.variance_param)},
+            {"schedule", schedule_kind_name(checkpoint.info.schedule_kind)},
+            {"data_scale", checkpoint.info.model.data_scale},
             {"kl_per_step_bits", std::vector<double>(bound.kl_per_step_bits.begin() + 2, bound.kl_per_step_bits.end())}};
         fmt::print("{}\n", report.dump());
         return;

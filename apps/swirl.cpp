@@ -63,6 +63,9 @@ void add_train(CLI::App& app, TrainOptions& o, int& exit_code) {
     cmd->add_option("--plot-every", o.plot_every, "figure every N steps (0: only at the end)")
         ->check(at_least(0))->capture_default_str();
     cmd->add_option("--resume", o.resume, "continue from this checkpoint")->check(CLI::ExistingFile);
+    cmd->add_option("--stop-at", o.stop_at,
+                    "stop after this step, checkpoint written, as an interruption would (train in pieces; 0: never)")
+        ->check(at_least(0))->capture_default_str();
     cmd->add_option("--figure-points", o.figure_points, "points per figure panel")->check(at_least(1))->capture_default_str();
     cmd->add_flag("--detect-anomaly", o.detect_anomaly, "stop at the first op whose output or gradient is not finite (slow)");
     cmd->add_flag("--tf32", o.tf32, "CUDA only: let float32 matmuls use TF32 tensor cores (faster, ~1e-3 relative)");
@@ -90,6 +93,7 @@ void add_eval(CLI::App& app, EvalOptions& o) {
     cmd->add_option("--n", o.n, "held-out points")->check(at_least(2))->capture_default_str();
     cmd->add_option("--seed", o.seed, "seed of the held-out data and the noise")->capture_default_str();
     cmd->add_flag("--json", o.json, "print one JSON object");
+    cmd->add_option("--png", o.png, "draw where the bits go: the KL of each step beside the entropy terms");
     cmd->add_option("--device", o.device, "cpu or cuda[:N]")->capture_default_str();
     cmd->callback([&o] { run_eval(o); });
 }

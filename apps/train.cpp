@@ -42,6 +42,7 @@ void check_options(const TrainOptions& o) {
     SWIRL_CHECK(o.hidden > 0, "--hidden must be positive, got {}", o.hidden);
     SWIRL_CHECK(o.save_every >= 0 && o.plot_every >= 0, "--save-every and --plot-every must be >= 0");
     SWIRL_CHECK(o.threads >= 0, "--threads must be >= 0, got {}", o.threads);
+    SWIRL_CHECK(o.stop_at >= 0, "--stop-at must be >= 0, got {}", o.stop_at);
     SWIRL_CHECK(o.figure_points > 0, "--figure-points must be positive, got {}", o.figure_points);
     parse_t_sampling(o.t_sampling);
     parse_mean_param(o.param);
@@ -268,11 +269,18 @@ int run_train(const TrainOptions& given_options) {
         copy_(slot, loss.reshape({1}));
         if (++pending == kLossReadEvery) read_losses();
         const int signal = stop_signal.load();
+        const bool pause = step == options.stop_at && step < options.steps;
         const bool save_now = options.save_every > 0 && step % options.save_every == 0 && step < options.steps;
-        if (save_now || signal != 0) {
+        if (save_now || signal != 0 || pause) {
             read_losses();
             save();
             log.write(out / "loss.csv");
+        }
+        if (pause) {
+            progress.finish();
+            fmt::print("stopped after step {} (--stop-at); checkpoint written to {} (resume with --resume)\n", step,
+                       checkpoint_path);
+            return 0;
         }
         if (signal != 0) {
             progress.finish();

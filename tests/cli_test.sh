@@ -188,5 +188,55 @@ PY
     grep -q "floor .* ms = max(FLOPs at the FMA peak" "$work/bench.txt" || fail "bench's text lacks the floor line"
     grep -q "kernels, .* MB through its ops' operands" "$work/bench.txt" || fail "bench's text lacks the traffic line"
     echo "ok: bench's text report has the traffic and floor lines" ;;
+  recipes-resume-and-refuse)
+    recipe=(--param eps --variance bounded --schedule learned --data unit --lr-schedule cosine)
+    short_train --steps 40 "${recipe[@]}" --out "$work/straight"
+    # The cosine runs over --steps, so the first piece stops early (--stop-at) instead of training 15 steps.
+    short_train --steps 40 --stop-at 15 "${recipe[@]}" --out "$work/resumed"
+    short_train --steps 40 --resume "$work/resumed/checkpoint.safetensors" --out "$work/resumed"
+    cmp "$work/straight/checkpoint.safetensors" "$work/resumed/checkpoint.safetensors" ||
+      fail "a resumed eps / bounded / learned / unit / cosine run differs from the uninterrupted one"
+    cmp "$work/straight/loss.csv" "$work/resumed/loss.csv" || fail "resumed loss.csv differs"
+    echo "ok: eps, bounded variance, learned schedule, unit data, cosine lr: 15 + 25 resumed steps = 40 steps, byte for byte"
+    ckpt="$work/straight/checkpoint.safetensors"
+    expect_exit 1 "--param mean differs from the checkpoint's --param eps" \
+      "$swirl" train --steps 50 --param mean --resume "$ckpt" --out "$work/straight"
+    expect_exit 1 "--schedule seed differs from the checkpoint's --schedule learned" \
+      "$swirl" train --steps 50 --schedule seed --resume "$ckpt" --out "$work/straight"
+    expect_exit 1 "--hidden 32 differs from the checkpoint's --hidden 64" \
+      "$swirl" train --steps 50 --hidden 32 --resume "$ckpt" --out "$work/straight"
+    [ "$(wc -l < "$work/stderr")" -eq 1 ] || fail "the resume refusal is more than one line"
+    expect_exit 2 "param" "$swirl" train --param noise
+    expect_exit 2 "schedule" "$swirl" train --schedule cosine
+    expect_exit 2 "variance" "$swirl" train --variance fixed
+    "$swirl" eval --checkpoint "$ckpt" --n 300 --png "$work/bound.png" --json > "$work/eval.json"
+    [ -s "$work/bound.png" ] || fail "eval --png wrote no figure"
+    python3 - "$work/eval.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert (r['param'], r['variance'], r['schedule']) == ('eps', 'bounded', 'learned'), r
+assert abs(r['data_scale'] - 1 / 0.678909) < 1e-5, r['data_scale']
+print('ok: eval --json names param, variance, schedule and data_scale; --png drew the KL of each step')
+PY
+    # A learned beta outside (0, 1), with both CRC-32s made right again: refused in one line by eval.
+    python3 - "$ckpt" "$work/bad_betas.st" <<'PY'
+import json, struct, sys, zlib
+data = bytearray(open(sys.argv[1], 'rb').read())
+(n,) = struct.unpack('<Q', data[:8])
+header = json.loads(data[8:8 + n])
+begin = 8 + n + header['schedule.betas']['data_offsets'][0]
+data[begin + 8 * 5:begin + 8 * 6] = struct.pack('<d', 1.5)  # beta_6
+meta = header['__metadata__']
+meta['swirl.data_crc32'] = f"{zlib.crc32(bytes(data[8 + n:])):08x}"
+meta['swirl.header_crc32'] = '00000000'
+text = json.dumps(header, separators=(',', ':')).encode()
+text += b' ' * ((8 - len(text) % 8) % 8)
+token = b'"swirl.header_crc32":"'
+at = text.index(token) + len(token)
+text = text[:at] + f'{zlib.crc32(text):08x}'.encode() + text[at + 8:]
+open(sys.argv[2], 'wb').write(struct.pack('<Q', len(text)) + text + bytes(data[8 + n:]))
+PY
+    expect_exit 1 "beta_6 = 1.5, outside (0, 1)" "$swirl" eval --checkpoint "$work/bad_betas.st" --n 10
+    [ "$(wc -l < "$work/stderr")" -eq 1 ] || fail "the bad schedule's refusal is more than one line" ;;
   *) fail "unknown scenario $scenario" ;;
 esac
