@@ -5,7 +5,5 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cmake --preset release
 cmake --build --preset release
-if [ -x build/release/apps/swirl ]; then
-  exec build/release/apps/swirl train --out out "$@"
-fi
-echo "swirl: training arrives with the diffusion app (issue 3); the framework core is built and tested."
+[ -x build/release/apps/swirl ] || { echo "swirl: the build did not produce build/release/apps/swirl" >&2; exit 1; }
+exec build/release/apps/swirl train --out out "$@"

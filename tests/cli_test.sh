@@ -121,7 +121,13 @@ PY
       fail "the kept checkpoint is not a valid checkpoint with finite weights"
     expect_exit 1 "detect-anomaly: the" "$swirl" train --steps 300 --lr 1e30 --threads 1 --detect-anomaly \
       --resume "$work/run/checkpoint.safetensors" --out "$work/run2"
-    echo "ok: divergence names its step and keeps a finite checkpoint; --detect-anomaly names the op" ;;
+    # The last step's update is not finite while its loss was: the final save refuses and keeps step 10's file.
+    short_train --steps 10 --out "$work/last"
+    cp "$work/last/checkpoint.safetensors" "$work/last-good.st"
+    expect_exit 1 "parameter .* is not finite after step 11" "$swirl" train --steps 11 --lr 1e39 --lr-schedule constant \
+      --threads 1 --resume "$work/last/checkpoint.safetensors" --out "$work/last"
+    cmp "$work/last-good.st" "$work/last/checkpoint.safetensors" || fail "a non-finite last step overwrote the checkpoint"
+    echo "ok: divergence names its step and keeps a finite checkpoint, also at the last step; --detect-anomaly names the op" ;;
   damaged-checkpoints-are-refused)
     short_train --steps 2 --out "$work/run"
     good="$work/run/checkpoint.safetensors"
@@ -161,7 +167,13 @@ PY
         fail "--t-sampling $t_sampling: --threads 1 and --threads 2 give different checkpoints"
       cmp "$work/$t_sampling-1/loss.csv" "$work/$t_sampling-2/loss.csv" || fail "losses differ with the thread count"
     done
-    echo "ok: --threads 1 and --threads 2 give identical checkpoints and losses (both t-samplings)" ;;
+    for threads in 1 2; do
+      "$swirl" train --steps 4 --batch 20000 --threads "$threads" --schedule learned --figure-points 100 \
+        --out "$work/learned-$threads" > /dev/null
+    done
+    cmp "$work/learned-1/checkpoint.safetensors" "$work/learned-2/checkpoint.safetensors" ||
+      fail "--schedule learned: --threads 1 and --threads 2 give different checkpoints"
+    echo "ok: --threads 1 and --threads 2 give identical checkpoints and losses (both t-samplings, and a learned schedule)" ;;
   bench-reports-speed-and-floor)
     for t_sampling in batch sample; do
       "$swirl" bench --batch 2000 --steps 4 --warmup 1 --threads 1 --t-sampling "$t_sampling" --json > "$work/bench.json"
