@@ -9,7 +9,7 @@
 namespace swirl::app {
 
 struct TrainOptions {
-    int64_t steps = 25000;           // total: with --resume, training continues up to this step
+    int64_t steps = 25000;           // total: with --resume, training continues up to this step (the checkpoint's unless given)
     int64_t batch = 4096;
     double lr = 3e-3;
     int64_t hidden = 64;

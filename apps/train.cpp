@@ -104,6 +104,20 @@ TrainOptions merge_with_checkpoint(TrainOptions options, const CheckpointInfo& i
     keep("--t-sampling", "t_sampling", options.t_sampling);
     keep("--seed", "seed", options.seed);
     keep("--lr-schedule", "lr_schedule", options.lr_schedule);
+    // An interrupted run resumes to its own total. The cosine's horizon is --steps: a cosine run that goes on
+    // with cosine keeps it (another --steps would bend the curve it is halfway down); a constant lr may extend.
+    auto trained_steps = info.options.find("train_steps");
+    auto trained_lr_schedule = info.options.find("lr_schedule");
+    if (trained_steps != info.options.end()) {
+        const bool cosine_goes_on = options.lr_schedule == "cosine" && trained_lr_schedule != info.options.end() &&
+                                    trained_lr_schedule->second == "cosine";
+        SWIRL_CHECK(!cosine_goes_on || !options.given.count("--steps") ||
+                        std::to_string(options.steps) == trained_steps->second,
+                    "--steps {} differs from the checkpoint's --steps {}: the cosine lr schedule runs over the whole "
+                    "run's --steps (to train further, resume with --lr-schedule constant)",
+                    options.steps, trained_steps->second);
+        keep("--steps", "train_steps", options.steps);
+    }
     options.hidden = info.model.hidden;
     return options;
 }
@@ -213,7 +227,7 @@ int run_train(const TrainOptions& given_options) {
         CheckpointInfo info{model_config, schedule_config, schedule_kind, step, gen.seed(), gen.offset(), {}};
         info.options = {{"batch", std::to_string(options.batch)}, {"lr", fmt::format("{:.17g}", options.lr)},
                         {"t_sampling", options.t_sampling}, {"seed", std::to_string(options.seed)},
-                        {"lr_schedule", options.lr_schedule}};
+                        {"lr_schedule", options.lr_schedule}, {"train_steps", std::to_string(options.steps)}};
         return info;
     };
     const std::string checkpoint_path = (out / "checkpoint.safetensors").string();

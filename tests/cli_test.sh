@@ -32,13 +32,24 @@ case "$scenario" in
     ls "$work/run" | grep -q tmp && fail "a temporary file was left behind"
     echo "ok: checkpoint, loss.csv, figures written" ;;
   resume-is-bit-exact)
+    # The default cosine lr: a run stopped at step 15 of 40 resumes to its own total (no --steps given).
     short_train --steps 40 --out "$work/straight"
-    short_train --steps 15 --out "$work/resumed"
-    short_train --steps 40 --resume "$work/resumed/checkpoint.safetensors" --out "$work/resumed"
+    short_train --steps 40 --stop-at 15 --out "$work/resumed"
+    short_train --resume "$work/resumed/checkpoint.safetensors" --out "$work/resumed"
     cmp "$work/straight/checkpoint.safetensors" "$work/resumed/checkpoint.safetensors" ||
       fail "resumed checkpoint differs from the uninterrupted run's"
     cmp "$work/straight/loss.csv" "$work/resumed/loss.csv" || fail "resumed loss.csv differs"
-    echo "ok: 15 + 25 resumed steps give the same checkpoint bytes and losses as 40 steps" ;;
+    echo "ok: 15 + 25 resumed steps (cosine lr) give the same checkpoint bytes and losses as 40 steps"
+    # A constant lr: a finished 15-step run extended to 40 by --steps.
+    short_train --lr-schedule constant --steps 40 --out "$work/straight_constant"
+    short_train --lr-schedule constant --steps 15 --out "$work/extended"
+    short_train --steps 40 --resume "$work/extended/checkpoint.safetensors" --out "$work/extended"
+    cmp "$work/straight_constant/checkpoint.safetensors" "$work/extended/checkpoint.safetensors" ||
+      fail "extended checkpoint differs from the uninterrupted run's"
+    echo "ok: a 15-step constant-lr run extended to 40 gives the same checkpoint bytes as 40 steps"
+    # Another --steps under the cosine would bend its curve: refused, naming both.
+    expect_exit 1 "steps 60 differs from the checkpoint's --steps 40" \
+      "$swirl" train --batch 64 --threads 1 --steps 60 --resume "$work/straight/checkpoint.safetensors" --out "$work/more" ;;
   sample-and-eval)
     short_train --steps 5 --out "$work/run"
     "$swirl" sample --checkpoint "$work/run/checkpoint.safetensors" --n 100 --csv "$work/s.csv" --png "$work/s.png" > /dev/null
@@ -80,7 +91,7 @@ PY
     expect_exit 1 "output directory" "$swirl" train --steps 1 --out "$work/file/sub"
     short_train --steps 2 --out "$work/run"
     expect_exit 1 "nothing to write" "$swirl" sample --checkpoint "$work/run/checkpoint.safetensors"
-    expect_exit 1 "past --steps" "$swirl" train --steps 1 --resume "$work/run/checkpoint.safetensors" --out "$work/run" ;;
+    expect_exit 1 "past --steps" "$swirl" train --steps 1 --lr-schedule constant --resume "$work/run/checkpoint.safetensors" --out "$work/run" ;;
   signal-stops-cleanly)
     "$swirl" train --steps 1000000 --batch 64 --threads 1 --save-every 0 --out "$work/run" > /dev/null 2> "$work/stderr" &
     pid=$!
@@ -115,7 +126,7 @@ PY
     echo "ok: killed three times at random moments, resumed, final checkpoint identical byte for byte" ;;
   divergence-keeps-last-checkpoint)
     short_train --steps 10 --out "$work/run"
-    expect_exit 1 "training diverged: the loss is" "$swirl" train --steps 300 --lr 1e30 --save-every 1 --threads 1 \
+    expect_exit 1 "training diverged: the loss is" "$swirl" train --steps 300 --lr 1e30 --lr-schedule constant --save-every 1 --threads 1 \
       --resume "$work/run/checkpoint.safetensors" --out "$work/run"
     python3 "$here/golden/check_swirl_checkpoint.py" "$work/run/checkpoint.safetensors" > /dev/null ||
       fail "the kept checkpoint is not a valid checkpoint with finite weights"
