@@ -40,6 +40,7 @@ void run_bench(const BenchOptions& options) {
     check_device_available(device);
     SWIRL_CHECK(!options.tf32 || !device.is_cpu(), "--tf32 needs --device cuda: the CPU has no TF32");
     set_cuda_allow_tf32(options.tf32);
+    nn::set_fusion_enabled(!options.no_fuse);
     const diffusion::TSampling t_sampling = diffusion::parse_t_sampling(options.t_sampling);
 #ifdef _OPENMP
     if (options.threads > 0) omp_set_num_threads(options.threads);
@@ -48,7 +49,7 @@ void run_bench(const BenchOptions& options) {
     const int threads = 1;
 #endif
     Generator gen(options.seed);
-    const diffusion::ModelConfig config{40, 2, options.hidden};
+    const diffusion::ModelConfig config{.hidden = options.hidden};
     diffusion::ReverseModel model(config, gen, DType::f32, device);
     nn::Adam adam(model.parameters(), {.lr = options.lr});
     const diffusion::Schedule schedule;
@@ -89,7 +90,7 @@ void run_bench(const BenchOptions& options) {
     if (options.json) {
         nlohmann::ordered_json report = {
             {"impl", "swirl"}, {"device", device_name(device)}, {"threads", threads}, {"tf32", options.tf32},
-            {"batch", options.batch},
+            {"fused", !options.no_fuse}, {"batch", options.batch},
             {"steps", options.steps}, {"t_sampling", options.t_sampling}, {"seconds", seconds},
             {"steps_per_s", steps_per_s}, {"samples_per_s", samples_per_s}, {"gflops", gflops},
             {"fma_peak_gflops", peak}, {"peak_share", gflops / peak}, {"bandwidth_gbs", bandwidth},
@@ -102,9 +103,9 @@ void run_bench(const BenchOptions& options) {
         fmt::print("{}\n", report.dump());
         return;
     }
-    fmt::print("swirl bench: device {}{}, {} threads, batch {}, t-sampling {}, {} steps after {} warm-up\n",
+    fmt::print("swirl bench: device {}{}, {} threads, batch {}, t-sampling {}, {} path, {} steps after {} warm-up\n",
                device_name(device), options.tf32 ? " (tf32)" : "", threads, options.batch, options.t_sampling,
-               options.steps, options.warmup);
+               options.no_fuse ? "plain" : "fused", options.steps, options.warmup);
     fmt::print("  {:.2f} steps/s, {:.0f} samples/s, {:.3f} s\n", steps_per_s, samples_per_s, seconds);
     fmt::print("  {:.2f} GFLOP/s at {:.0f} FLOP/sample = {:.1f}% of the measured FMA peak ({:.1f} GFLOP/s)\n", gflops,
                diffusion::training_flops_per_sample(config), 100.0 * gflops / peak, peak);

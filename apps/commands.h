@@ -32,6 +32,7 @@ struct TrainOptions {
     int64_t figure_points = 5000;
     bool detect_anomaly = false;     // name the first op whose output or gradient is not finite
     bool tf32 = false;               // float32 matmuls on a CUDA device may use TF32 tensor cores
+    bool no_fuse = false;            // the plain path: every layer's own forward, op by op (nn::set_fusion_enabled)
     std::set<std::string> given;     // the flags given on the command line (a resumed run keeps the others)
 };
 
@@ -58,11 +59,12 @@ struct BenchOptions {
     int64_t warmup = 3;
     int threads = 0;
     std::string device = "cpu";
-    std::string t_sampling = "batch";  // as ../shared/bench/seed_torch.py by default
+    std::string t_sampling = "batch";  // as the seed (and scripts/torch_reference.py) by default
     double lr = 1e-4;
     int64_t hidden = 64;
     uint64_t seed = 0;
     bool tf32 = false;
+    bool no_fuse = false;
     bool json = false;
 };
 

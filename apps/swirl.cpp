@@ -69,6 +69,8 @@ void add_train(CLI::App& app, TrainOptions& o, int& exit_code) {
     cmd->add_option("--figure-points", o.figure_points, "points per figure panel")->check(at_least(1))->capture_default_str();
     cmd->add_flag("--detect-anomaly", o.detect_anomaly, "stop at the first op whose output or gradient is not finite (slow)");
     cmd->add_flag("--tf32", o.tf32, "CUDA only: let float32 matmuls use TF32 tensor cores (faster, ~1e-3 relative)");
+    cmd->add_flag("--no-fuse", o.no_fuse,
+                  "the plain path: each Linear and ReLU runs its own forward and backward, op by op (same result, slower)");
     cmd->callback([&o, cmd, &exit_code] {
         for (const CLI::Option* option : cmd->get_options())
             if (option->count() > 0) o.given.insert(option->get_name());
@@ -110,6 +112,8 @@ void add_bench(CLI::App& app, BenchOptions& o) {
     cmd->add_option("--hidden", o.hidden, "hidden width H")->check(at_least(1))->capture_default_str();
     cmd->add_option("--seed", o.seed, "generator seed")->capture_default_str();
     cmd->add_flag("--tf32", o.tf32, "CUDA only: let float32 matmuls use TF32 tensor cores (faster, ~1e-3 relative)");
+    cmd->add_flag("--no-fuse", o.no_fuse,
+                  "the plain path: each Linear and ReLU runs its own forward and backward, op by op (same result, slower)");
     cmd->add_flag("--json", o.json, "print one JSON object (steps_per_s, samples_per_s, peak_rss_mb, ...)");
     cmd->callback([&o] { run_bench(o); });
 }

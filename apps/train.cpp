@@ -193,10 +193,13 @@ int run_train(const TrainOptions& given_options) {
 #endif
     set_detect_anomaly(options.detect_anomaly);
     set_cuda_allow_tf32(options.tf32);
+    nn::set_fusion_enabled(!options.no_fuse);
 
     Generator gen(options.seed);
-    ModelConfig model_config{40, 2, options.hidden, parse_mean_param(options.param),
-                             parse_variance_param(options.variance), parse_data_scale(options.data)};
+    ModelConfig model_config{.hidden = options.hidden,
+                             .mean_param = parse_mean_param(options.param),
+                             .variance_param = parse_variance_param(options.variance),
+                             .data_scale = parse_data_scale(options.data)};
     ScheduleConfig schedule_config;
     const ScheduleKind schedule_kind = parse_schedule_kind(options.schedule);
     if (resumed) {

@@ -51,6 +51,15 @@ ReverseStep ReverseModel::forward(const Variable& xt, int64_t t, const Schedule&
 
 Variable ReverseModel::network(const Variable& xt, const std::vector<StepGroup>& groups) {
     SWIRL_CHECK(!groups.empty(), "ReverseModel: no step groups");
+    if (!nn::fusion_enabled()) {
+        // The plain path, as the seed writes it: tail(t)(head(x_t)), layer by layer, one block of rows per step.
+        const Variable h = network_head->forward(xt);
+        if (groups.size() == 1) return tail(groups.front().t).forward(h);
+        std::vector<Variable> outputs;
+        for (const StepGroup& group : groups)
+            outputs.push_back(tail(group.t).forward(ag::slice_rows(h, group.begin, group.end)));
+        return ag::concat_rows(outputs);
+    }
     // One autograd::mlp for the whole batch: the head's layers, then each group's tail.
     std::vector<ag::MlpLayer> layers = network_head->mlp_layers();
     const std::size_t head_layers = layers.size();

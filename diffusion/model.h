@@ -35,8 +35,9 @@ public:
     ReverseModel(const ModelConfig& config, Generator& gen, DType dtype = DType::f32, Device device = Device::cpu());
 
     // xt [B, d] whose rows are grouped by step (groups tile [0, B) in order) -> [B, 2d]: each group's rows go
-    // through the head and their own tail, tail(t)(head(xt)), all of it one autograd::mlp. With one group of step
-    // t this is the seed's MLP.forward(xt, t - 1) before its chunk.
+    // through the head and their own tail, tail(t)(head(xt)). With fusion on (nn::fusion_enabled) all of it is one
+    // autograd::mlp; off, the layers run one by one. With one group of step t this is the seed's
+    // MLP.forward(xt, t - 1) before its chunk.
     Variable network(const Variable& xt, const std::vector<StepGroup>& groups);
     // The reverse step for grouped rows, given each row's schedule constants [B, Schedule::kColumns].
     ReverseStep forward(const Variable& xt, const std::vector<StepGroup>& groups, const Variable& coefficients);

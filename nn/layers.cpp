@@ -1,6 +1,7 @@
 // Linear, ReLU and Sequential.
 #include "nn/layers.h"
 
+#include <atomic>
 #include <cmath>
 #include <numeric>
 
@@ -9,6 +10,13 @@
 #include "tensor/ops.h"
 
 namespace swirl::nn {
+
+namespace {
+std::atomic<bool> fusion{true};
+}  // namespace
+
+void set_fusion_enabled(bool enabled) { fusion.store(enabled); }
+bool fusion_enabled() { return fusion.load(); }
 
 Linear::Linear(int64_t in, int64_t out, Generator& gen, DType dtype, Device device)
     : in_features(in), out_features(out) {
@@ -48,7 +56,7 @@ std::vector<autograd::MlpLayer> Sequential::mlp_layers() const {
 }
 
 Variable Sequential::forward(const Variable& x) {
-    const std::vector<autograd::MlpLayer> layers = mlp_layers();
+    const std::vector<autograd::MlpLayer> layers = fusion_enabled() ? mlp_layers() : std::vector<autograd::MlpLayer>{};
     if (!layers.empty() && x.data().rank() == 2) {
         std::vector<std::size_t> path(layers.size());
         std::iota(path.begin(), path.end(), std::size_t{0});

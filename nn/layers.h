@@ -11,6 +11,13 @@
 
 namespace swirl::nn {
 
+// The fused path (on by default): a stack of Linear (+ ReLU) layers runs as one autograd::mlp, and the diffusion
+// model's head and per-step tails as one mlp for the whole batch. Off, every layer runs its own forward,
+// autograd::linear then autograd::relu, op by op: the plain path a learner can step through (`swirl train
+// --no-fuse`). Both give the same result to rounding (tests/test_nn.cpp, tests/test_diffusion.cpp).
+void set_fusion_enabled(bool enabled);
+bool fusion_enabled();
+
 // y [M, out] = x [M, in] @ weight [out, in]^T + bias [out]; initialised as torch.nn.Linear:
 // weight and bias uniform in +-1/sqrt(in).
 class Linear : public Layer {
@@ -28,9 +35,9 @@ public:
     Variable forward(const Variable& x) override;
 };
 
-// Layers applied in order, registered as "0", "1", ... as in torch.nn.Sequential. A stack of Linear layers, each
-// optionally followed by a ReLU, runs as one autograd::mlp (same result; on the CPU every activation stays in
-// the cache); anything else runs layer by layer.
+// Layers applied in order, registered as "0", "1", ... as in torch.nn.Sequential. With fusion on, a stack of
+// Linear layers, each optionally followed by a ReLU, runs as one autograd::mlp (same result; on the CPU every
+// activation stays in the cache); anything else, or fusion off, runs layer by layer.
 class Sequential : public Layer {
 public:
     Sequential() = default;

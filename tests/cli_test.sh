@@ -211,6 +211,29 @@ PY
     grep -q "floor .* ms = max(FLOPs at the FMA peak" "$work/bench.txt" || fail "bench's text lacks the floor line"
     grep -q "kernels, .* MB through its ops' operands" "$work/bench.txt" || fail "bench's text lacks the traffic line"
     echo "ok: bench's text report has the traffic and floor lines" ;;
+  plain-path-matches-fused)
+    for t_sampling in batch sample; do
+      short_train --steps 20 --t-sampling "$t_sampling" --out "$work/fused_$t_sampling"
+      short_train --steps 20 --t-sampling "$t_sampling" --no-fuse --out "$work/plain_$t_sampling"
+      python3 - "$work/fused_$t_sampling/loss.csv" "$work/plain_$t_sampling/loss.csv" <<'PY'
+import sys
+fused, plain = ([float(line.split(',')[1]) for line in open(path).readlines()[1:]] for path in sys.argv[1:])
+assert len(fused) == len(plain) == 20
+worst = max(abs(a - b) / abs(a) for a, b in zip(fused, plain))
+assert worst < 1e-4, worst  # float32, the same maths in another order of sums
+print(f"ok: 20 steps fused and plain (--no-fuse): losses within {worst:.1e} relative")
+PY
+    done
+    "$swirl" bench --batch 1000 --steps 2 --warmup 1 --threads 1 --t-sampling sample --json > "$work/fused.json"
+    "$swirl" bench --batch 1000 --steps 2 --warmup 1 --threads 1 --t-sampling sample --no-fuse --json > "$work/plain.json"
+    python3 - "$work/fused.json" "$work/plain.json" <<'PY'
+import json, sys
+fused, plain = (json.load(open(path)) for path in sys.argv[1:])
+assert fused["fused"] is True and plain["fused"] is False, (fused["fused"], plain["fused"])
+assert plain["kernels_per_step"] > fused["kernels_per_step"], (plain["kernels_per_step"], fused["kernels_per_step"])
+print(f"ok: bench --no-fuse runs the plain path: {plain['kernels_per_step']:.0f} kernels a step, fused {fused['kernels_per_step']:.0f}")
+PY
+    ;;
   recipes-resume-and-refuse)
     recipe=(--param eps --variance bounded --schedule learned --data unit --lr-schedule cosine)
     short_train --steps 40 "${recipe[@]}" --out "$work/straight"

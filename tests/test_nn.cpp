@@ -73,6 +73,12 @@ TEST_CASE("a Sequential of Linear and ReLU layers runs as one mlp and equals the
     // A ReLU that does not follow a Linear: layer by layer.
     nn::Sequential other({std::make_shared<nn::ReLU>(), first});
     CHECK(other(x).grad_fn()->name == "linear");
+    // Fusion off: the same stack runs its layers' own forwards, the last one a Linear.
+    nn::set_fusion_enabled(false);
+    const Variable plain = fused(x);
+    nn::set_fusion_enabled(true);
+    CHECK(plain.grad_fn()->name == "linear");
+    SWIRL_CHECK_CLOSE(plain.data(), y.data(), 1e-14, 1e-14);
 }
 
 TEST_CASE("load_state_dict copies matching tensors and names what does not match") {
