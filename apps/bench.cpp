@@ -1,6 +1,6 @@
 // swirl bench: times real training steps (data, forward, loss, backward, Adam: all that `swirl train` does per
 // step) after a warm-up, and reports throughput, achieved GFLOP/s against the machine's measured FMA peak, and
-// peak memory. The reference it is compared with is ../shared/bench/seed_torch.py (scripts/bench-vs-torch.sh).
+// peak memory. The reference it is compared with is scripts/torch_reference.py (scripts/bench-vs-torch.sh).
 #include <sys/resource.h>
 
 #include <algorithm>

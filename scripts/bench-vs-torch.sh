@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# swirl bench against the seed's PyTorch code (../shared/bench/seed_torch.py), alternately (A B A B ...), same
+# swirl bench against the seed's step in PyTorch (scripts/torch_reference.py), alternately (A B A B ...), same
 # batch and threads, both --json; prints a table of medians and ratios. The README's performance table comes
 # from this script.
 # Usage: scripts/bench-vs-torch.sh [--rounds 3] [--threads 2] [--batches "64000 4096 128"] [--t-sampling batch]
@@ -15,9 +15,8 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
-seed_torch=../shared/bench/seed_torch.py
-[ -f "$seed_torch" ] || { echo "missing $seed_torch" >&2; exit 1; }
-bash scripts/install-deps.sh python3-torch python3-sklearn libopenblas0-pthread time
+torch_reference=scripts/torch_reference.py
+bash scripts/install-deps.sh python3-torch libopenblas0-pthread time
 [ -x build/release/apps/swirl ] || { cmake --preset release && cmake --build --preset release; }
 
 results=$(mktemp)
@@ -31,7 +30,7 @@ for batch in $batches; do
              --t-sampling "$t_sampling" --json > "$results.out"; } 2>&1 | tail -1)
     python3 -c "import json,sys; r=json.load(open('$results.out')); r['rss_mb']=$rss/1024; r['round']=$round; print(json.dumps(r))" >> "$results"
     # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE work around old OpenBLAS bugs and slow a current one: unset for PyTorch.
-    rss=$( { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/time -f "%M" /usr/bin/python3 "$seed_torch" \
+    rss=$( { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/time -f "%M" /usr/bin/python3 "$torch_reference" \
              --batch "$batch" --steps "$steps" --threads "$threads" $torch_flags --json > "$results.out"; } 2>&1 | tail -1)
     python3 -c "import json,sys; r=json.load(open('$results.out')); r['rss_mb']=$rss/1024; r['round']=$round; print(json.dumps(r))" >> "$results"
   done

@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # The GPU check, for a machine with an NVIDIA GPU: configure with CUDA (arch 90 by default), build, run the CUDA
-# tests, then swirl bench --device cuda against the seed's PyTorch code on the GPU at batch 64000 and 1,280,000
+# tests, then swirl bench --device cuda against the seed's step in PyTorch (scripts/torch_reference.py) on the GPU at batch 64000 and 1,280,000
 # (and one t per sample at 64000; and swirl with TF32 at 1,280,000), print a short table, train briefly with
 # `swirl train --device cuda`, check that a resumed run on the GPU repeats an uninterrupted one byte for byte,
 # and last run the whole suite. Usage: scripts/gpu-check.sh [ARCH]
 #
 # The lent GPU machine reaches no package registry: first run `bash scripts/gpu-deps.sh` on a machine that does,
-# which unpacks the Debian build dependencies and copies seed_torch.py into .gpu-deps/, and carry .gpu-deps
-# along. Files go to $OUT when it is set (the device tool brings back at most 8 from there), else to
+# which unpacks the Debian build dependencies into .gpu-deps/, and carry .gpu-deps along. Files go to $OUT when it is set (the device tool brings back at most 8 from there), else to
 # build/gpu-logs: gpu-check.log (everything verbose), table.md, bench.jsonl and the training run's two figures.
 #
 # SWIRL_GPU_CHECK_DRY_RUN=1 runs the same script on the CPU with small batches (the CUDA tests report Skipped):
@@ -60,9 +59,9 @@ cat "$logs/cuda-tests.tmp" >> "$log" && rm "$logs/cuda-tests.tmp"
 echo "an index out of range on the device (its message, then the error swirl reports):"
 build/gpu/tests/cuda_index_trap 2>&1 | tail -3 | cut -c1-200
 
-phase "swirl bench --device $device and the seed's PyTorch code"
-seed_torch=../shared/bench/seed_torch.py
-[ -f "$seed_torch" ] || seed_torch=$deps/seed_torch.py
+phase "swirl bench --device $device and the PyTorch reference"
+torch_reference=scripts/torch_reference.py
+torch_ok=0; python3 -c "import torch" 2> /dev/null && torch_ok=1
 table=$logs/bench.jsonl
 : > "$table"
 for run in "${runs[@]}"; do
@@ -71,13 +70,12 @@ for run in "${runs[@]}"; do
   steps=$([ "$batch" -ge 1000000 ] && echo 10 || echo 50)
   build/gpu/apps/swirl bench --device "$device" --batch "$batch" --steps "$steps" --warmup 3 --t-sampling "$mode" $tf32 \
     --json >> "$table" 2>> "$log" || echo "swirl bench failed at $batch, $mode $tf32: $(tail -1 "$log")"
-  [ -f "$seed_torch" ] && [ -z "$tf32" ] || continue
+  [ "$torch_ok" = 1 ] && [ -z "$tf32" ] || continue
   per_sample=$([ "$mode" = sample ] && echo --per-sample-t || true)
-  # seed_torch.py's JSON does not name its t-sampling: add it.
-  python3 "$seed_torch" --device "$device" --batch "$batch" --steps "$steps" $per_sample --json 2>> "$log" |
-    sed "s/^{/{\"t_sampling\": \"$mode\", /" >> "$table" || echo "torch failed at $batch, $mode"
-  python3 "$seed_torch" --device "$device" --gpu-data --batch "$batch" --steps "$steps" $per_sample --json 2>> "$log" |
-    sed -e "s/^{/{\"t_sampling\": \"$mode\", /" -e 's/"impl": "pytorch/"impl": "pytorch-gpu-data/' >> "$table" || true
+  python3 "$torch_reference" --device "$device" --batch "$batch" --steps "$steps" $per_sample --json 2>> "$log" \
+    >> "$table" || echo "torch failed at $batch, $mode"
+  python3 "$torch_reference" --device "$device" --gpu-data --batch "$batch" --steps "$steps" $per_sample --json \
+    2>> "$log" | sed -e 's/"impl": "pytorch/"impl": "pytorch-gpu-data/' >> "$table" || true
 done
 python3 - "$table" <<'PY' | tee "$logs/table.md"
 import json, sys

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares, on this machine, what scripts/gpu-check.sh needs on a GPU machine that reaches no package registry:
 # swirl's Debian build dependencies unpacked under .gpu-deps/root (a prefix that gpu-check.sh hands to CMake and
-# the loader) and the seed's PyTorch script for the comparison (../shared does not travel to that machine).
+# the loader). The PyTorch reference (scripts/torch_reference.py) travels with the working tree.
 # Then run `bash scripts/gpu-check.sh` there with .gpu-deps carried along (.gitignore keeps it out of git).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,11 +12,4 @@ mkdir -p "$out/debs" "$out/root"
 (cd "$out/debs" && apt-get download -q "${packages[@]}")
 for deb in "$out"/debs/*.deb; do dpkg -x "$deb" "$out/root"; done
 rm -rf "$out/debs" "$out/root/usr/share/doc"
-seed_torch=../shared/bench/seed_torch.py
-copied=""
-if [ -f "$seed_torch" ]; then
-  cp "$seed_torch" "$out/" && copied=", seed_torch.py"
-else
-  echo "gpu-deps: no $seed_torch, so no PyTorch rows" >&2
-fi
-echo "gpu-deps: $(du -sh "$out" | cut -f1) in $out: ${packages[*]}$copied"
+echo "gpu-deps: $(du -sh "$out" | cut -f1) in $out: ${packages[*]}"
