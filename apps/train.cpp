@@ -191,7 +191,7 @@ int run_train(const TrainOptions& given_options) {
 #ifdef _OPENMP
     if (options.threads > 0) omp_set_num_threads(options.threads);
 #endif
-    set_detect_anomaly(options.detect_anomaly);
+    autograd::set_detect_anomaly(options.detect_anomaly);
     set_cuda_allow_tf32(options.tf32);
     nn::set_fusion_enabled(!options.no_fuse);
 

@@ -285,4 +285,17 @@ Variable to(const Variable& x, DType dtype, Device device) {
     });
 }
 
+Variable operator+(const Variable& a, const Variable& b) { return add(a, b); }
+Variable operator-(const Variable& a, const Variable& b) { return sub(a, b); }
+Variable operator*(const Variable& a, const Variable& b) { return mul(a, b); }
+Variable operator/(const Variable& a, const Variable& b) { return div(a, b); }
+Variable operator-(const Variable& x) { return neg(x); }
+Variable operator+(const Variable& x, double value) { return add_scalar(x, value); }
+Variable operator+(double value, const Variable& x) { return add_scalar(x, value); }
+Variable operator-(const Variable& x, double value) { return add_scalar(x, -value); }
+Variable operator-(double value, const Variable& x) { return add_scalar(neg(x), value); }
+Variable operator*(const Variable& x, double factor) { return scale(x, factor); }
+Variable operator*(double factor, const Variable& x) { return scale(x, factor); }
+Variable operator/(const Variable& x, double divisor) { return scale(x, 1.0 / divisor); }
+
 }  // namespace swirl::autograd

@@ -19,6 +19,20 @@ Variable div(const Variable& a, const Variable& b);
 Variable scale(const Variable& x, double factor);     // x * factor
 Variable add_scalar(const Variable& x, double value);  // x + value
 
+// The operators, as in PyTorch: each one is the function beside it (found by argument-dependent lookup).
+Variable operator+(const Variable& a, const Variable& b);  // add
+Variable operator-(const Variable& a, const Variable& b);  // sub
+Variable operator*(const Variable& a, const Variable& b);  // mul
+Variable operator/(const Variable& a, const Variable& b);  // div
+Variable operator-(const Variable& x);                     // neg
+Variable operator+(const Variable& x, double value);       // add_scalar
+Variable operator+(double value, const Variable& x);       // add_scalar
+Variable operator-(const Variable& x, double value);       // add_scalar(x, -value)
+Variable operator-(double value, const Variable& x);       // add_scalar(neg(x), value)
+Variable operator*(const Variable& x, double factor);      // scale
+Variable operator*(double factor, const Variable& x);      // scale
+Variable operator/(const Variable& x, double divisor);     // scale(x, 1 / divisor)
+
 // Elementwise, same shape out.
 Variable neg(const Variable& x);
 Variable exp(const Variable& x);

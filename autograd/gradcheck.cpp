@@ -5,7 +5,7 @@
 
 #include "tensor/error.h"
 
-namespace swirl {
+namespace swirl::autograd {
 
 std::string GradcheckReport::summary() const {
     return fmt::format("gradcheck {}: {} Jacobian entries, worst d out[{}] / d input{}[{}]: analytic {:.10g}, "
@@ -91,4 +91,4 @@ GradcheckReport gradcheck(const GradcheckFunction& f, const std::vector<Tensor>&
     return report;
 }
 
-}  // namespace swirl
+}  // namespace swirl::autograd

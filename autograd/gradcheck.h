@@ -1,8 +1,8 @@
 // gradcheck: compares the analytic Jacobian that backward() computes with central finite differences, in float64,
 // element by element, as torch.autograd.gradcheck does. Public API: write your own gradient tests with it.
 //
-//   auto report = swirl::gradcheck([](const std::vector<Variable>& in) { return autograd::exp(in[0]); },
-//                                  {Tensor::randn({3, 2}, gen, DType::f64)});
+//   auto report = autograd::gradcheck([](const std::vector<Variable>& in) { return exp(in[0]); },
+//                                     {Tensor::randn({3, 2}, gen, DType::f64)});
 //   CHECK_MESSAGE(report.ok, report.summary());
 #pragma once
 
@@ -12,7 +12,7 @@
 
 #include "autograd/variable.h"
 
-namespace swirl {
+namespace swirl::autograd {
 
 struct GradcheckOptions {
     double eps = 1e-6;   // central-difference step
@@ -38,4 +38,4 @@ using GradcheckFunction = std::function<Variable(const std::vector<Variable>&)>;
 GradcheckReport gradcheck(const GradcheckFunction& f, const std::vector<Tensor>& inputs,
                           const GradcheckOptions& options = {});
 
-}  // namespace swirl
+}  // namespace swirl::autograd

@@ -7,7 +7,7 @@
 #include "tensor/error.h"
 #include "tensor/ops.h"
 
-namespace swirl {
+namespace swirl::autograd {
 
 namespace {
 thread_local bool grad_mode = true;
@@ -139,4 +139,4 @@ void Variable::backward(const Tensor& grad_output) const {
     }
 }
 
-}  // namespace swirl
+}  // namespace swirl::autograd

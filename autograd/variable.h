@@ -1,8 +1,8 @@
 // Variable: a tensor that remembers how it was computed, so backward() can send gradients to its inputs.
 //
 //   auto w = Variable(Tensor::randn({3, 2}, gen, DType::f64), /*requires_grad=*/true);
-//   auto loss = autograd::sum(autograd::square(w));   // autograd/functions.h
-//   loss.backward();                                   // w.grad() is now 2 w
+//   auto loss = sum(square(w));   // autograd/functions.h, found by argument-dependent lookup
+//   loss.backward();              // w.grad() is now 2 w
 #pragma once
 
 #include <functional>
@@ -12,7 +12,7 @@
 
 #include "tensor/tensor.h"
 
-namespace swirl {
+namespace swirl::autograd {
 
 struct Node;
 
@@ -100,4 +100,11 @@ private:
 // a Node named `name` with `backward`. Every function in autograd/functions.cpp ends with this.
 Variable make_result(const char* name, Tensor output, std::vector<Variable> inputs, Node::BackwardFn backward);
 
+}  // namespace swirl::autograd
+
+namespace swirl {
+// The layers above name a Variable without the namespace; functions on Variables are found by argument-dependent
+// lookup (exp(v), mean(v), v + w), so a Variable's functions never collide with the tensor ops of the same name.
+using autograd::NoGradGuard;
+using autograd::Variable;
 }  // namespace swirl

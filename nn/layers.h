@@ -1,8 +1,11 @@
 // The layers the diffusion model is made of: Linear, ReLU, Sequential, ModuleList.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <memory>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "autograd/functions.h"
@@ -42,6 +45,14 @@ class Sequential : public Layer {
 public:
     Sequential() = default;
     explicit Sequential(std::vector<std::shared_ptr<Layer>> layers);
+    // From layers by value, as torch.nn.Sequential(...): nn::Sequential{nn::Linear(2, 64, gen), nn::ReLU()}.
+    // Use braces: a braced list is evaluated left to right, so the layers draw their initial weights from `gen`
+    // in the order they are written (a call's arguments are evaluated in an unspecified order).
+    template <typename... Layers>
+        requires(sizeof...(Layers) > 0 && (std::derived_from<std::remove_cvref_t<Layers>, Layer> && ...))
+    explicit Sequential(Layers&&... layers) {
+        (push_back(std::make_shared<std::remove_cvref_t<Layers>>(std::forward<Layers>(layers))), ...);
+    }
     void push_back(std::shared_ptr<Layer> layer);
     Variable forward(const Variable& x) override;
     std::size_t size() const { return layers_.size(); }

@@ -20,6 +20,16 @@ std::vector<GradcheckCase> gradcheck_table() {
         table.push_back({"mul", shapes, {a, b}, [](const V& in) { return ag::mul(in[0], in[1]); }});
         table.push_back({"div", shapes, {a, b}, [](const V& in) { return ag::div(in[0], in[1]); }, true});
     }
+    // The operators: each overload against its own input shapes (a scalar operand is a constant).
+    table.push_back({"operator+", "[3, 4] + [4]", {{3, 4}, {4}}, [](const V& in) { return in[0] + in[1]; }});
+    table.push_back({"operator-", "[3, 4] - [3, 1]", {{3, 4}, {3, 1}}, [](const V& in) { return in[0] - in[1]; }});
+    table.push_back({"operator*", "[3, 4] * [3, 4]", {{3, 4}, {3, 4}}, [](const V& in) { return in[0] * in[1]; }});
+    table.push_back({"operator/", "[3, 4] / [4]", {{3, 4}, {4}}, [](const V& in) { return in[0] / in[1]; }, true});
+    table.push_back({"operator-", "-[3, 4]", {{3, 4}}, [](const V& in) { return -in[0]; }});
+    table.push_back({"operator+", "[3, 4] + 0.3 and 0.3 + x", {{3, 4}}, [](const V& in) { return (in[0] + 0.3) * (0.3 + in[0]); }});
+    table.push_back({"operator-", "[3, 4] - 0.3 and 0.3 - x", {{3, 4}}, [](const V& in) { return (in[0] - 0.3) * (0.3 - in[0]); }});
+    table.push_back({"operator*", "[3, 4] * 1.7 and -1.7 * x", {{3, 4}}, [](const V& in) { return (in[0] * 1.7) * (-1.7 * in[0]); }});
+    table.push_back({"operator/", "[3, 4] / 1.7", {{3, 4}}, [](const V& in) { return in[0] / 1.7; }});
     table.push_back({"scale", "[3, 4]", {{3, 4}}, [](const V& in) { return ag::scale(in[0], -1.7); }});
     table.push_back({"add_scalar", "[3, 4]", {{3, 4}}, [](const V& in) { return ag::add_scalar(in[0], 0.3); }});
     for (const Shape& shape : {Shape{5}, Shape{3, 4}}) {

@@ -14,7 +14,7 @@ struct GradcheckCase {
     std::string function;    // the name declared in autograd/functions.h
     std::string description;
     std::vector<Shape> shapes;
-    GradcheckFunction f;
+    autograd::GradcheckFunction f;
     bool positive = false;   // draw inputs in [0.5, 2] (log, sqrt, div's denominator)
 };
 

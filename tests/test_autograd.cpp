@@ -57,9 +57,9 @@ TEST_CASE("under NoGradGuard ops record nothing") {
         Variable y = ag::exp(x);
         CHECK_FALSE(y.requires_grad());
         CHECK(y.grad_fn() == nullptr);
-        CHECK_FALSE(grad_mode_enabled());
+        CHECK_FALSE(ag::grad_mode_enabled());
     }
-    CHECK(grad_mode_enabled());
+    CHECK(ag::grad_mode_enabled());
     CHECK(ag::exp(x).grad_fn() != nullptr);
 }
 
@@ -87,4 +87,27 @@ TEST_CASE("chunk splits columns into views whose gradients land in the right col
     CHECK(parts[1].data().to_vector() == std::vector<double>{3, 4});
     ag::sum(ag::scale(parts[1], 5.0)).backward();
     CHECK(x.grad().to_vector() == std::vector<double>{0, 0, 5, 5});
+}
+
+TEST_CASE("the operators compute the functions beside them, and a Variable's functions are found without ag::") {
+    Generator gen(11);
+    const Tensor a = Tensor::randn({3, 4}, gen, DType::f64), b = Tensor::randn({4}, gen, DType::f64);
+    const Variable x(a), y(b);
+    SWIRL_CHECK_CLOSE((x + y).data(), swirl::add(a, b), 0, 0);
+    SWIRL_CHECK_CLOSE((x - y).data(), swirl::sub(a, b), 0, 0);
+    SWIRL_CHECK_CLOSE((x * y).data(), swirl::mul(a, b), 0, 0);
+    SWIRL_CHECK_CLOSE((x / y).data(), swirl::div(a, b), 0, 0);
+    SWIRL_CHECK_CLOSE((-x).data(), swirl::neg(a), 0, 0);
+    SWIRL_CHECK_CLOSE((x + 0.5).data(), swirl::add_scalar(a, 0.5), 0, 0);
+    SWIRL_CHECK_CLOSE((0.5 + x).data(), swirl::add_scalar(a, 0.5), 0, 0);
+    SWIRL_CHECK_CLOSE((x - 0.5).data(), swirl::add_scalar(a, -0.5), 0, 0);
+    SWIRL_CHECK_CLOSE((0.5 - x).data(), swirl::add_scalar(swirl::neg(a), 0.5), 0, 0);
+    SWIRL_CHECK_CLOSE((x * 3.0).data(), swirl::scale(a, 3.0), 0, 0);
+    SWIRL_CHECK_CLOSE((3.0 * x).data(), swirl::scale(a, 3.0), 0, 0);
+    SWIRL_CHECK_CLOSE((x / 4.0).data(), swirl::scale(a, 0.25), 0, 0);
+    // Argument-dependent lookup: exp of a Variable is autograd::exp (it records a node), of a Tensor the tensor op.
+    const Variable w(a, true);
+    CHECK(exp(w).grad_fn()->name == "exp");
+    const double expected = swirl::sum(swirl::square(swirl::add_scalar(a, -1.0))).item() / 12.0;
+    CHECK(mean(square(w - 1.0)).data().item() == doctest::Approx(expected).epsilon(1e-14));
 }

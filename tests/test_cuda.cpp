@@ -147,7 +147,7 @@ TEST_CASE("every differentiable function passes gradcheck on the CUDA device") {
     for (const test::GradcheckCase& c : test::gradcheck_table()) {
         CAPTURE(c.function);
         CAPTURE(c.description);
-        const GradcheckReport report = gradcheck(c.f, test::draw_inputs(c, gen, kCuda));
+        const autograd::GradcheckReport report = autograd::gradcheck(c.f, test::draw_inputs(c, gen, kCuda));
         CHECK_MESSAGE(report.ok, c.function << " (" << c.description << "): " << report.summary());
     }
 }

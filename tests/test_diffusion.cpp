@@ -198,7 +198,7 @@ TEST_CASE("the sampler runs t = T..2 through the heads and leaves t = 1 as the i
     CHECK(trajectory[10].to_vector() == Tensor::randn({50, 2}, reference).to_vector());  // x_T ~ N(0, I)
     for (int64_t t = 10; t >= 2; --t) CHECK(trajectory[t - 1].to_vector() != trajectory[t].to_vector());
     CHECK(gen.offset() == 50 * 2 * 10);  // x_T plus one noise draw for each of the T - 1 steps
-    CHECK(grad_mode_enabled());  // the sampler's NoGradGuard is gone again
+    CHECK(ag::grad_mode_enabled());  // the sampler's NoGradGuard is gone again
 }
 
 TEST_CASE("the bound's entropy terms are those of Gaussians with the schedule's variances") {

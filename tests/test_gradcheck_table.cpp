@@ -43,7 +43,7 @@ TEST_CASE("every differentiable function passes gradcheck on random float64 inpu
     for (const test::GradcheckCase& c : test::gradcheck_table()) {
         CAPTURE(c.function);
         CAPTURE(c.description);
-        const GradcheckReport report = gradcheck(c.f, test::draw_inputs(c, gen));
+        const ag::GradcheckReport report = ag::gradcheck(c.f, test::draw_inputs(c, gen));
         CHECK_MESSAGE(report.ok, c.function << " (" << c.description << "): " << report.summary());
         CHECK(report.entries_checked > 0);
     }
@@ -85,11 +85,11 @@ TEST_CASE("gradcheck fails, naming the worst element, when a backward rule is wr
     // square with a deliberately wrong rule: d(x^2)/dx = x instead of 2x.
     auto wrong_square = [](const std::vector<Variable>& in) {
         const Tensor x = in[0].data();
-        return make_result("wrong_square", swirl::square(x), {in[0]},
-                           [x](const Tensor& grad, InputGradients& inputs) { inputs.add(0, swirl::mul(grad, x)); });
+        return ag::make_result("wrong_square", swirl::square(x), {in[0]},
+                           [x](const Tensor& grad, ag::InputGradients& inputs) { inputs.add(0, swirl::mul(grad, x)); });
     };
     Generator gen(4);
-    const GradcheckReport report = gradcheck(wrong_square, {Tensor::randn({3, 2}, gen, DType::f64)});
+    const ag::GradcheckReport report = ag::gradcheck(wrong_square, {Tensor::randn({3, 2}, gen, DType::f64)});
     CHECK_FALSE(report.ok);
     CHECK(report.summary().find("FAILED") != std::string::npos);
     // The worst entry is diagonal (elementwise op) and its analytic value is half the numeric one.
@@ -99,7 +99,7 @@ TEST_CASE("gradcheck fails, naming the worst element, when a backward rule is wr
 
 TEST_CASE("gradcheck refuses float32 inputs") {
     Generator gen(1);
-    CHECK_THROWS_WITH_AS(gradcheck([](const std::vector<Variable>& in) { return autograd::exp(in[0]); },
-                                   {Tensor::randn({2}, gen, DType::f32)}),
+    CHECK_THROWS_WITH_AS(ag::gradcheck([](const std::vector<Variable>& in) { return autograd::exp(in[0]); },
+                                       {Tensor::randn({2}, gen, DType::f32)}),
                          doctest::Contains("must be f64"), Error);
 }

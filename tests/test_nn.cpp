@@ -81,6 +81,24 @@ TEST_CASE("a Sequential of Linear and ReLU layers runs as one mlp and equals the
     SWIRL_CHECK_CLOSE(plain.data(), y.data(), 1e-14, 1e-14);
 }
 
+TEST_CASE("a Sequential built from layers by value equals one built from shared pointers, in draw order") {
+    Generator a(8), b(8);
+    nn::Sequential by_value{nn::Linear(3, 5, a), nn::ReLU(), nn::Linear(5, 2, a)};
+    nn::Sequential by_pointer({std::make_shared<nn::Linear>(3, 5, b), std::make_shared<nn::ReLU>(),
+                               std::make_shared<nn::Linear>(5, 2, b)});
+    const auto x = by_value.named_parameters(), y = by_pointer.named_parameters();
+    REQUIRE(x.size() == 4);
+    REQUIRE(y.size() == 4);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        CHECK(x[i].first == y[i].first);  // "0.weight", "0.bias", "2.weight", "2.bias"
+        SWIRL_CHECK_CLOSE(x[i].second.data(), y[i].second.data(), 0, 0);
+    }
+    // The moved layers' parameters are the ones the Sequential registered: backward reaches them.
+    Variable input(Tensor::randn({4, 3}, a));
+    sum(square(by_value(input))).backward();
+    CHECK(by_value.parameters().front().grad().defined());
+}
+
 TEST_CASE("load_state_dict copies matching tensors and names what does not match") {
     Generator gen(1);
     TinyModel a(gen), b(gen);

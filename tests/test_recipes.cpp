@@ -108,8 +108,8 @@ TEST_CASE("reverse_step passes gradcheck in every parametrization, through the o
             Generator gen(4);
             Tensor factors = Tensor::empty({3, Schedule::kColumns}, DType::f64);
             uniform_(factors, gen, 0.8, 1.2);
-            const GradcheckReport report =
-                gradcheck(f, {Tensor::randn({3, 4}, gen, DType::f64), Tensor::randn({3, 2}, gen, DType::f64), factors});
+            const ag::GradcheckReport report =
+                ag::gradcheck(f, {Tensor::randn({3, 4}, gen, DType::f64), Tensor::randn({3, 2}, gen, DType::f64), factors});
             CHECK_MESSAGE(report.ok, report.summary());
         }
 }
@@ -119,7 +119,7 @@ TEST_CASE("the differentiable schedule table equals the float64 one, and passes 
     const Variable betas(Tensor::from_vector(schedule.betas(), {40, 1}, DType::f64));
     SWIRL_CHECK_CLOSE(coefficient_table(betas).data(), schedule.coefficient_table(DType::f64, Device::cpu()), 1e-9, 1e-15);
     const Schedule small({5});
-    const GradcheckReport report = gradcheck([](const std::vector<Variable>& in) { return coefficient_table(in[0]); },
+    const ag::GradcheckReport report = ag::gradcheck([](const std::vector<Variable>& in) { return coefficient_table(in[0]); },
                                              {Tensor::from_vector({0.01, 0.05, 0.1, 0.2, 0.3}, {5, 1}, DType::f64)});
     CHECK_MESSAGE(report.ok, report.summary());
 }
@@ -162,7 +162,7 @@ TEST_CASE("the learned schedule's gradient matches finite differences of K") {
         return ag::add(kl_objective(model, table, x0, groups, eps), final_entropy_term(table));
     };
     Tensor logits = Tensor::from_vector({-9.0, -6.0, -3.0, -1.0, 0.5}, {T - 1, 1}, DType::f64);
-    const GradcheckReport report = gradcheck(loss_of, {logits});
+    const ag::GradcheckReport report = ag::gradcheck(loss_of, {logits});
     CHECK_MESSAGE(report.ok, report.summary());
     // And the loss is K's: -(T - 1) d loss + H_q(X_1 | X_0) - H_p(X_T) + d log data_scale = K, with the same noise.
     std::vector<double> betas{1e-5};

@@ -10,7 +10,7 @@ int main() {
     swirl::Generator gen(7);
     // softplus(x) = log(1 + exp(x)), written from swirl's primitives.
     auto softplus = [](const std::vector<swirl::Variable>& in) { return ag::log(ag::add_scalar(ag::exp(in[0]), 1.0)); };
-    const auto report = swirl::gradcheck(softplus, {swirl::Tensor::randn({4, 3}, gen, swirl::DType::f64)});
+    const auto report = swirl::autograd::gradcheck(softplus, {swirl::Tensor::randn({4, 3}, gen, swirl::DType::f64)});
     std::printf("%s\n", report.summary().c_str());
     return report.ok ? 0 : 1;
 }
