@@ -137,10 +137,10 @@ Variable linear_relu(const Variable& x, const Variable& weight, const Variable& 
     return linear_primitive("linear_relu", x, weight, bias, true);
 }
 
-Variable mlp(const Variable& x, const std::vector<MlpLayer>& layers, const std::vector<MlpGroup>& groups) {
-    std::vector<DenseLayer> dense;
+Variable mlp(const Variable& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups) {
+    std::vector<swirl::DenseLayer> dense;
     std::vector<Variable> inputs{x};
-    for (const MlpLayer& layer : layers) {
+    for (const DenseLayer& layer : layers) {
         dense.push_back({layer.weight.data(), layer.bias.data(), layer.relu});
         inputs.push_back(layer.weight);
         inputs.push_back(layer.bias);

@@ -52,12 +52,13 @@ Variable linear_relu(const Variable& x, const Variable& weight, const Variable& 
 // A stack of Linear (+ ReLU) layers as one primitive (tensor/mlp.h): the rows of each group of x [M, K] go
 // through the layers of the group's path in order -> [M, N]. On the CPU every activation stays in the cache and
 // the backward recomputes them; nn::Sequential and the diffusion model (head + per-step tails) run through it.
-struct MlpLayer {
+// A layer of it is tensor/mlp.h's DenseLayer with Variables, so that gradients reach the weights.
+struct DenseLayer {
     Variable weight;  // [out, in]
     Variable bias;    // [out]
     bool relu = false;
 };
-Variable mlp(const Variable& x, const std::vector<MlpLayer>& layers, const std::vector<MlpGroup>& groups);
+Variable mlp(const Variable& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups);
 
 // KL(q || p) per element between Gaussians q = N(mean_q, std_q^2) (mean_q [B, d], std_q [], [B, 1] or [B, d])
 // and p = N(mean_p, exp(log_var_p)) [B, d], fused (tensor/ops.h):

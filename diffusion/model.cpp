@@ -61,13 +61,13 @@ Variable ReverseModel::network(const Variable& xt, const std::vector<StepGroup>&
         return ag::concat_rows(outputs);
     }
     // One autograd::mlp for the whole batch: the head's layers, then each group's tail.
-    std::vector<ag::MlpLayer> layers = network_head->mlp_layers();
+    std::vector<ag::DenseLayer> layers = network_head->mlp_layers();
     const std::size_t head_layers = layers.size();
     std::vector<MlpGroup> rows;
     for (const StepGroup& group : groups) {
         std::vector<std::size_t> path(head_layers);
         std::iota(path.begin(), path.end(), std::size_t{0});
-        for (const ag::MlpLayer& layer : tail(group.t).mlp_layers()) {
+        for (const ag::DenseLayer& layer : tail(group.t).mlp_layers()) {
             path.push_back(layers.size());
             layers.push_back(layer);
         }

@@ -34,7 +34,7 @@ void Adam::step() {
         ++state.step;
         targets.push_back({parameter.data(), parameter.grad(), state.exp_avg, state.exp_avg_sq, state.step});
     }
-    adam_update_(std::move(targets), {options_.lr, options_.beta1, options_.beta2, options_.eps, options_.weight_decay});
+    adam_update_(std::move(targets), options_);
 }
 
 void Adam::zero_grad() {

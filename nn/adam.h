@@ -7,16 +7,12 @@
 #include <vector>
 
 #include "autograd/variable.h"
+#include "tensor/backend.h"
 #include "tensor/safetensors.h"
 
 namespace swirl::nn {
 
-struct AdamOptions {
-    double lr = 1e-3;
-    double beta1 = 0.9, beta2 = 0.999;
-    double eps = 1e-8;
-    double weight_decay = 0.0;
-};
+using AdamOptions = swirl::AdamOptions;  // lr, beta1, beta2, eps, weight_decay (tensor/backend.h)
 
 class Adam {
 public:

@@ -43,8 +43,8 @@ void Sequential::push_back(std::shared_ptr<Layer> layer) {
     layers_.push_back(std::move(layer));
 }
 
-std::vector<autograd::MlpLayer> Sequential::mlp_layers() const {
-    std::vector<autograd::MlpLayer> layers;
+std::vector<autograd::DenseLayer> Sequential::mlp_layers() const {
+    std::vector<autograd::DenseLayer> layers;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
         auto* linear = dynamic_cast<Linear*>(layers_[i].get());
         const bool relu_next = i + 1 < layers_.size() && dynamic_cast<ReLU*>(layers_[i + 1].get()) != nullptr;
@@ -56,7 +56,7 @@ std::vector<autograd::MlpLayer> Sequential::mlp_layers() const {
 }
 
 Variable Sequential::forward(const Variable& x) {
-    const std::vector<autograd::MlpLayer> layers = fusion_enabled() ? mlp_layers() : std::vector<autograd::MlpLayer>{};
+    const std::vector<autograd::DenseLayer> layers = fusion_enabled() ? mlp_layers() : std::vector<autograd::DenseLayer>{};
     if (!layers.empty() && x.data().rank() == 2) {
         std::vector<std::size_t> path(layers.size());
         std::iota(path.begin(), path.end(), std::size_t{0});

@@ -59,7 +59,7 @@ public:
     Layer& operator[](std::size_t i) { return *layers_.at(i); }
     // The layers as an autograd::mlp stack, or empty if they are not only Linear layers each optionally followed
     // by one ReLU.
-    std::vector<autograd::MlpLayer> mlp_layers() const;
+    std::vector<autograd::DenseLayer> mlp_layers() const;
 
 private:
     std::vector<std::shared_ptr<Layer>> layers_;

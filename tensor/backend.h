@@ -19,10 +19,14 @@ struct Broadcast2D {
     int64_t b_row_stride = 0, b_col_stride = 0;
 };
 
-// Adam's hyper-parameters (torch.optim.Adam's, with L2 weight decay added to the gradient), and one tensor of a
-// multi-tensor update: handles to its four tensors (written in place) and its own step count (1 on the first).
-struct AdamHyper {
-    double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
+// Adam's hyper-parameters (torch.optim.Adam's, with L2 weight decay added to the gradient): the one struct for
+// them, from nn::Adam down to the kernels. And one tensor of a multi-tensor update: handles to its four tensors
+// (written in place) and its own step count (1 on the first).
+struct AdamOptions {
+    double lr = 1e-3;
+    double beta1 = 0.9, beta2 = 0.999;
+    double eps = 1e-8;
+    double weight_decay = 0.0;
 };
 struct AdamTarget {
     Tensor param, grad, exp_avg, exp_avg_sq;

@@ -491,7 +491,7 @@ void normal_(Tensor& x, Generator& gen, double mean, double stddev) {
     SWIRL_DISPATCH(x.device(), normal, x, gen.seed(), first, mean, stddev);
 }
 
-void adam_update_(std::vector<AdamTarget> targets, const AdamHyper& hyper) {
+void adam_update_(std::vector<AdamTarget> targets, const AdamOptions& options) {
     for (const AdamTarget& target : targets) {
         check_floating(target.param, "adam_update_");
         for (const Tensor* t : {&target.grad, &target.exp_avg, &target.exp_avg_sq}) {
@@ -518,13 +518,13 @@ void adam_update_(std::vector<AdamTarget> targets, const AdamHyper& hyper) {
             done[i] = true;
             if (targets[i].param.numel() > 0) group.push_back(std::move(targets[i]));
         }
-        if (!group.empty()) SWIRL_DISPATCH_COUNTED(bytes_of(group), device, adam_update, group, hyper);
+        if (!group.empty()) SWIRL_DISPATCH_COUNTED(bytes_of(group), device, adam_update, group, options);
     }
 }
 
-void adam_update_(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, const AdamStep& hyper) {
-    adam_update_({{param, grad, exp_avg, exp_avg_sq, hyper.step}},
-                 {hyper.lr, hyper.beta1, hyper.beta2, hyper.eps, hyper.weight_decay});
+void adam_update_(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, const AdamOptions& options,
+                  int64_t step) {
+    adam_update_({{param, grad, exp_avg, exp_avg_sq, step}}, options);
 }
 
 }  // namespace swirl

@@ -115,13 +115,10 @@ void normal_(Tensor& x, Generator& gen, double mean = 0.0, double stddev = 1.0);
 //   param -= lr * (m / (1 - beta1^step)) / (sqrt(v / (1 - beta2^step)) + eps)
 // All targets of one device and dtype go to one kernel call (a GPU gets a launch per up to 16 tensors, not one
 // per tensor), as torch.optim.Adam's foreach path; each target keeps its own step count.
-void adam_update_(std::vector<AdamTarget> targets, const AdamHyper& hyper);
-// The same for one parameter.
-struct AdamStep {
-    double lr, beta1, beta2, eps, weight_decay;
-    int64_t step;  // 1 on the first update
-};
-void adam_update_(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, const AdamStep& hyper);
+void adam_update_(std::vector<AdamTarget> targets, const AdamOptions& options);
+// The same for one parameter at its step `step` (1 on the first update).
+void adam_update_(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, const AdamOptions& options,
+                  int64_t step);
 
 // The index of the first NaN or infinite element of a floating tensor, or -1 if all are finite (reads the data
 // back to the host: for diagnostics such as anomaly detection, not for hot paths).

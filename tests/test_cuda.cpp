@@ -122,7 +122,7 @@ TEST_CASE("every tensor op agrees between CPU and CUDA in f64 and f32") {
         check_op("copy_ to another dtype", {m}, [](auto& in) { return in[0].to(DType::f64).to(DType::f32).to(DType::f64); });
         check_op("adam_update_", {m, randn({37, 23}), randn({37, 23}), positive({37, 23})}, [](auto& in) {
             Tensor param = in[0].clone(), m1 = in[2].clone(), v = in[3].clone();
-            adam_update_(param, in[1], m1, v, {1e-2, 0.9, 0.999, 1e-8, 0.01, 3});
+            adam_update_(param, in[1], m1, v, {1e-2, 0.9, 0.999, 1e-8, 0.01}, 3);
             return concat_cols({param, m1, v});
         });
         // 40 tensors of the multi-tensor step: three launches of up to 16, each tensor with its own step count.

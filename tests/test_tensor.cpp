@@ -209,7 +209,7 @@ TEST_CASE("shape mismatches throw swirl::Error naming the op and both shapes") {
 TEST_CASE("Adam's update kernel follows torch.optim.Adam on one element") {
     auto p = Tensor::from_vector({1.0}, {1}, DType::f64), g = Tensor::from_vector({0.5}, {1}, DType::f64);
     auto m = Tensor::zeros({1}, DType::f64), v = Tensor::zeros({1}, DType::f64);
-    adam_update_(p, g, m, v, {0.1, 0.9, 0.999, 1e-8, 0.0, 1});
+    adam_update_(p, g, m, v, {0.1, 0.9, 0.999, 1e-8, 0.0}, 1);
     // Step 1: m_hat = g, v_hat = g^2, so the update is lr * g / (|g| + eps).
     CHECK(p.item() == doctest::Approx(1.0 - 0.1 * 0.5 / (0.5 + 1e-8)).epsilon(1e-14));
 }
@@ -227,7 +227,7 @@ TEST_CASE("a multi-tensor Adam step equals the formula applied element by elemen
         many.push_back(t);
         single.push_back({t.param.clone(), t.grad, t.exp_avg.clone(), t.exp_avg_sq.clone(), t.step});
     }
-    const AdamHyper hyper{1e-2, 0.8, 0.99, 1e-6, 0.05};
+    const AdamOptions hyper{1e-2, 0.8, 0.99, 1e-6, 0.05};
     const OpTraffic before = op_traffic();
     adam_update_(many, hyper);
     CHECK(op_traffic().kernels - before.kernels == 2);  // one call per dtype; the empty tensor takes none

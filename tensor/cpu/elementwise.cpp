@@ -199,7 +199,7 @@ void adam_elements(T* __restrict p, const T* __restrict g, T* __restrict m, T* _
 
 }  // namespace
 
-void adam_update(std::vector<AdamTarget>& targets, const AdamHyper& hyper) {
+void adam_update(std::vector<AdamTarget>& targets, const AdamOptions& options) {
     dispatch_floating(targets.front().param.dtype(), "adam_update", [&](auto zero) {
         using T = decltype(zero);
         // Work items of at most kChunk elements of one tensor; on one thread unless there is a lot of work.
@@ -212,8 +212,8 @@ void adam_update(std::vector<AdamTarget>& targets, const AdamHyper& hyper) {
         std::vector<Item> items;
         int64_t total = 0;
         for (std::size_t t = 0; t < targets.size(); ++t) {
-            constants.push_back(formulas::adam_constants_at<T>(hyper.lr, hyper.beta1, hyper.beta2, hyper.eps,
-                                                               hyper.weight_decay, targets[t].step));
+            constants.push_back(formulas::adam_constants_at<T>(options.lr, options.beta1, options.beta2, options.eps,
+                                                               options.weight_decay, targets[t].step));
             const int64_t n = targets[t].param.numel();
             for (int64_t begin = 0; begin < n; begin += kChunk) items.push_back({t, begin, std::min(kChunk, n - begin)});
             total += n;

@@ -55,6 +55,6 @@ void uniform(Tensor& x, uint64_t seed, uint64_t first_counter, double low, doubl
 void normal(Tensor& x, uint64_t seed, uint64_t first_counter, double mean, double stddev);
 
 // Every target on this device, all of one floating dtype, none empty, shapes checked; written through the handles.
-void adam_update(std::vector<AdamTarget>& targets, const AdamHyper& hyper);
+void adam_update(std::vector<AdamTarget>& targets, const AdamOptions& options);
 
 }  // namespace swirl::cpu

@@ -31,8 +31,9 @@ namespace {
 constexpr int64_t kBlockRows = 256;
 constexpr int64_t kStripes = 32;
 
+// A DenseLayer (tensor/mlp.h) as raw pointers, for the kernel's loops.
 template <typename T>
-struct Layer {
+struct RawDenseLayer {
     const T* weight;    // [out, in]
     const T* weight_t;  // [in, out]: the forward's right operand (only when out is a multiple of a vector)
     const T* bias;      // [out]
@@ -40,7 +41,7 @@ struct Layer {
     bool relu;
 };
 
-// Rows [begin, end) of one group inside a block.
+// The rows [begin, end) of one MlpGroup that fall inside a block.
 struct Segment {
     int64_t begin, end;
     std::size_t group;
@@ -58,7 +59,7 @@ constexpr int64_t kLanes = 64 / sizeof(T);
 
 // y [rows, out] = a [rows, in] @ weight^T + bias (then ReLU).
 template <typename T>
-void dense_forward(T* y, const T* a, int64_t rows, const Layer<T>& layer) {
+void dense_forward(T* y, const T* a, int64_t rows, const RawDenseLayer<T>& layer) {
     if (layer.out % kLanes<T> == 0) {
         gemm_serial(y, a, layer.in, int64_t{1}, layer.weight_t, rows, layer.in, layer.out, false,
                     Epilogue<T>{layer.bias, layer.relu});
@@ -81,7 +82,7 @@ void dense_forward(T* y, const T* a, int64_t rows, const Layer<T>& layer) {
 // weight_grad [out, in] += grad^T [out, rows] @ a [rows, in];  bias_grad [out] += grad's column sums.
 template <typename T>
 void dense_parameter_gradients(T* weight_grad, T* bias_grad, T* scratch, const T* grad, const T* a, int64_t rows,
-                               const Layer<T>& layer) {
+                               const RawDenseLayer<T>& layer) {
     if (layer.in % kLanes<T> == 0 || layer.out % kLanes<T> != 0) {
         gemm_serial(weight_grad, grad, int64_t{1}, layer.out, a, layer.out, rows, layer.in, true);
     } else {
@@ -166,7 +167,7 @@ public:
     void transpose_weights() const {
 #pragma omp for schedule(dynamic)
         for (std::size_t t = 0; t < to_transpose_.size(); ++t) {
-            const Layer<T>& layer = layers_[to_transpose_[t].first];
+            const RawDenseLayer<T>& layer = layers_[to_transpose_[t].first];
             T* weight_t = to_transpose_[t].second;
             for (int64_t i = 0; i < layer.in; ++i)  // contiguous writes, strided reads
                 for (int64_t j = 0; j < layer.out; ++j) weight_t[i * layer.out + j] = layer.weight[j * layer.in + i];
@@ -177,7 +178,7 @@ public:
     const Segment& segment(std::size_t s) const { return segments_[s]; }
     const std::vector<std::size_t>& path(const Segment& segment) const { return groups_[segment.group].path; }
     const std::vector<std::size_t>& prefix_path(const Block& block) const { return path(segments_[block.first_segment]); }
-    const Layer<T>& layer(std::size_t l) const { return layers_[l]; }
+    const RawDenseLayer<T>& layer(std::size_t l) const { return layers_[l]; }
     bool parallel() const { return parallel_; }
     const T* x_rows(int64_t begin) const { return x_ + begin * in_width_; }
     int64_t in_width() const { return in_width_; }
@@ -196,7 +197,7 @@ public:
     T* run_layers(const std::vector<std::size_t>& path, std::size_t first, std::size_t last, const T* input,
                   int64_t rows, T* activations, T* last_output, std::vector<const T*>& outputs) const {
         for (std::size_t k = first; k < last; ++k) {
-            const Layer<T>& layer = layers_[path[k]];
+            const RawDenseLayer<T>& layer = layers_[path[k]];
             T* output = k + 1 == last && last_output != nullptr ? last_output : activations;
             dense_forward(output, input, rows, layer);
             if (output == activations) activations += rows * layer.out;
@@ -227,7 +228,7 @@ private:
     int64_t in_width_;
     std::vector<Block> blocks_;
     std::vector<Segment> segments_;
-    std::vector<Layer<T>> layers_;
+    std::vector<RawDenseLayer<T>> layers_;
     std::vector<std::pair<std::size_t, T*>> to_transpose_;  // layer, where its transpose goes
     Tensor transposed_, scratch_;
     T* scratch_base_ = nullptr;
@@ -337,7 +338,7 @@ void mlp_backward(MlpGradients& grads, const Tensor& grad_out, const Tensor& x, 
                                            const T* grad, const std::vector<const T*>& outputs, const T* input,
                                            int64_t rows, T* grad_input) {
                     int buffer = 0;
-                    const Layer<T>& top = plan.layer(path[last - 1]);
+                    const RawDenseLayer<T>& top = plan.layer(path[last - 1]);
                     if (top.relu) {
                         T* masked = plan.gradient_buffer(buffer);
                         buffer ^= 1;
@@ -346,7 +347,7 @@ void mlp_backward(MlpGradients& grads, const Tensor& grad_out, const Tensor& x, 
                         grad = masked;
                     }
                     for (std::size_t k = last; k-- > first;) {
-                        const Layer<T>& layer = plan.layer(path[k]);
+                        const RawDenseLayer<T>& layer = plan.layer(path[k]);
                         const T* layer_input = k > first ? outputs[k - 1] : input;
                         T* weight_grad = partial + offset[static_cast<std::size_t>(s)][path[k]];
                         dense_parameter_gradients(weight_grad, weight_grad + layer.out * layer.in, plan.product_scratch(),

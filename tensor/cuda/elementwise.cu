@@ -232,7 +232,7 @@ void add_inplace(Tensor& dst, const Tensor& src) {
     SWIRL_CUDA_CHECK_LAUNCH();
 }
 
-void adam_update(std::vector<AdamTarget>& targets, const AdamHyper& hyper) {
+void adam_update(std::vector<AdamTarget>& targets, const AdamOptions& options) {
     floating(targets.front().param.dtype(), [&](auto zero) {
         using T = decltype(zero);
         AdamTable<T> table{};
@@ -248,8 +248,8 @@ void adam_update(std::vector<AdamTarget>& targets, const AdamHyper& hyper) {
             table.grad[s] = ptr<T>(target.grad);
             table.exp_avg[s] = ptr<T>(target.exp_avg);
             table.exp_avg_sq[s] = ptr<T>(target.exp_avg_sq);
-            table.constants[s] = formulas::adam_constants_at<T>(hyper.lr, hyper.beta1, hyper.beta2, hyper.eps,
-                                                                hyper.weight_decay, target.step);
+            table.constants[s] = formulas::adam_constants_at<T>(options.lr, options.beta1, options.beta2, options.eps,
+                                                                options.weight_decay, target.step);
             if (s == 0) table.begin[0] = 0;
             table.begin[s + 1] = table.begin[s] + target.param.numel();
             table.count = s + 1;
