@@ -10,6 +10,7 @@
 #include "tensor/error.h"
 #include "tensor/mlp.h"
 #include "tensor/ops.h"
+#include "tensor/reference.h"
 
 using namespace swirl;
 
@@ -69,6 +70,34 @@ TEST_CASE("the CPU mlp kernel equals its composition from linear, matmul and sum
                     check_gradients(mlp_backward(grad_out, x, model.layers, groups, need_x),
                                     mlp_backward_composed(grad_out, x, model.layers, groups, need_x), rtol, atol);
             }
+        }
+    }
+}
+
+TEST_CASE("the CPU mlp kernel and its composition equal the naive loops, forward and backward") {
+    Generator gen(24);
+    for (DType dtype : {DType::f64, DType::f32}) {
+        for (int64_t hidden : {64, 12}) {
+            CAPTURE(dtype_name(dtype));
+            CAPTURE(hidden);
+            const int64_t rows = 1000;
+            const ModelLike model(hidden, dtype, gen);
+            const auto groups = ModelLike::groups(rows);
+            const Tensor x = Tensor::randn({rows, 2}, gen, dtype), grad_out = Tensor::randn({rows, 4}, gen, dtype);
+            const double tol = dtype == DType::f32 ? 1e-4 : 1e-12;
+            const Tensor expected = reference::mlp(x, model.layers, groups);
+            SWIRL_CHECK_CLOSE(mlp(x, model.layers, groups).to(DType::f64), expected, tol, tol);
+            SWIRL_CHECK_CLOSE(mlp_composed(x, model.layers, groups).to(DType::f64), expected, tol, tol);
+            const MlpGradients naive = reference::mlp_backward(grad_out, x, model.layers, groups);
+            auto in_f64 = [](MlpGradients g) {
+                for (Tensor* t : {&g.x}) *t = t->to(DType::f64);
+                for (auto* list : {&g.weights, &g.biases})
+                    for (Tensor& t : *list)
+                        if (t.defined()) t = t.to(DType::f64);
+                return g;
+            };
+            check_gradients(in_f64(mlp_backward(grad_out, x, model.layers, groups, true)), naive, tol, tol);
+            check_gradients(in_f64(mlp_backward_composed(grad_out, x, model.layers, groups, true)), naive, tol, tol);
         }
     }
 }

@@ -11,6 +11,7 @@
 #include "tensor/formulas.h"
 #include "tensor/host_allocator.h"
 #include "tensor/ops.h"
+#include "tensor/reference.h"
 
 using namespace swirl;
 
@@ -83,7 +84,7 @@ TEST_CASE("matmul matches a naive triple loop for every transpose combination an
     }
 }
 
-TEST_CASE("matmul's fast paths equal the reference loop on the model's shapes") {
+TEST_CASE("matmul's fast paths equal the naive loops on the model's shapes") {
     // N = 64 (tiles), N = 2 and 4 (narrow outputs), K = 20000 (split sums), with every transpose combination.
     Generator gen(12);
     const std::vector<std::array<int64_t, 3>> shapes = {{1000, 64, 64}, {1000, 2, 64}, {1000, 64, 4}, {64, 20000, 64},
@@ -99,12 +100,32 @@ TEST_CASE("matmul's fast paths equal the reference loop on the model's shapes") 
                     CAPTURE(tb);
                     auto a = Tensor::randn(ta ? Shape{K, M} : Shape{M, K}, gen, dtype);
                     auto b = Tensor::randn(tb ? Shape{N, K} : Shape{K, N}, gen, dtype);
-                    auto reference = Tensor::empty({M, N}, dtype);
-                    cpu::matmul_reference(reference, a, b, ta, tb);
+                    const Tensor reference = reference::matmul(a, b, ta, tb);
                     // Sums of up to 20000 products: float32 rounding grows like sqrt(K) eps.
-                    SWIRL_CHECK_CLOSE(matmul(a, b, ta, tb), reference, dtype == DType::f32 ? 1e-4 : 1e-12,
+                    SWIRL_CHECK_CLOSE(matmul(a, b, ta, tb).to(DType::f64), reference, dtype == DType::f32 ? 1e-4 : 1e-12,
                                       dtype == DType::f32 ? 1e-3 : 1e-10);
                 }
+        }
+    }
+}
+
+TEST_CASE("linear and its gradients equal the naive loops") {
+    Generator gen(4);
+    for (DType dtype : {DType::f64, DType::f32}) {
+        CAPTURE(dtype_name(dtype));
+        // float32 rounding of sums of up to 300 products of unit normals grows like sqrt(300) eps |terms|.
+        const double tol = dtype == DType::f64 ? 1e-12 : 1e-4;
+        // 70 inputs, 64 outputs: the tiled product; 3 outputs: the narrow one.
+        for (int64_t out : {64, 3}) {
+            const Tensor x = Tensor::randn({300, 70}, gen, dtype), w = Tensor::randn({out, 70}, gen, dtype);
+            const Tensor b = Tensor::randn({out}, gen, dtype), grad_y = Tensor::randn({300, out}, gen, dtype);
+            for (bool relu : {false, true})
+                SWIRL_CHECK_CLOSE(linear(x, w, b, relu).to(DType::f64), reference::linear(x, w, b, relu), tol, tol);
+            // The backward ops of autograd::linear: grad_y @ w, grad_y^T @ x, the column sums of grad_y.
+            const reference::LinearGradients expected = reference::linear_backward(grad_y, x, w);
+            SWIRL_CHECK_CLOSE(matmul(grad_y, w).to(DType::f64), expected.x, tol, tol);
+            SWIRL_CHECK_CLOSE(matmul(grad_y, x, true, false).to(DType::f64), expected.weight, tol, tol);
+            SWIRL_CHECK_CLOSE(sum(grad_y, 0).reshape({out}).to(DType::f64), expected.bias, tol, tol);
         }
     }
 }

@@ -1,7 +1,7 @@
 // The register-blocked micro-kernel behind the CPU matmul's fast path: a tile of kTileRows output rows by up
 // to 64 columns lives in vector registers (6 rows x 4 vectors of 16 floats = 24 accumulators) while k runs, so
 // each multiply-add needs no load or store of the output. GCC/Clang vector extensions keep it portable: with AVX-512
-// a vector is one register, with AVX2 two. The plain loop in matmul.cpp is its reference, tested against it.
+// a vector is one register, with AVX2 two. Tested against reference::matmul (tensor/reference.h).
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,5 @@
-// The CPU kernels: the readable reference implementation of every op, parallel with OpenMP over rows.
+// The CPU kernels of every op, parallel with OpenMP over rows (the naive loops they are tested against, for the
+// dense layers, are tensor/reference.h; the elementwise kernels are themselves plain loops).
 // Outputs come first, then inputs; shapes are checked by tensor/ops.cpp before these are called.
 // Every reduction adds in a fixed order that does not depend on the thread count.
 #pragma once
@@ -20,9 +21,8 @@ void binary(Tensor& out, const Tensor& a, const Tensor& b, BinaryOp op, const Br
 // out [rows, cols] = x read through the layout's a-strides (b-strides unused).
 void expand(Tensor& out, const Tensor& x, const Broadcast2D& layout);
 
-// out [M, N] = op(a) [M, K] @ op(b) [K, N]. matmul_reference is the plain loop the fast path is tested against.
+// out [M, N] = op(a) [M, K] @ op(b) [K, N] (tested against reference::matmul, tensor/reference.h).
 void matmul(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b);
-void matmul_reference(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b);
 // out [M, N] = x [M, K] @ weight [N, K]^T + bias [N], then ReLU if fuse_relu.
 void linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias, bool fuse_relu);
 

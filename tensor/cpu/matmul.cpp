@@ -1,6 +1,6 @@
-// CPU matrix products: out[i, :] += a[i, k] * b[k, :]. The reference loop (gemm_reference) is plain C++ the
-// compiler vectorises; the fast path (gemm_tiled) keeps a 4-row tile of the output in registers
-// (tensor/cpu/gemm_tile.h) and, for long sums (the weight gradients, K = batch), splits k into fixed chunks
+// CPU matrix products: out[i, :] += a[i, k] * b[k, :]. The loop path (gemm_loop, for widths that are not whole
+// vectors) is plain C++ the compiler vectorises; the fast path (gemm_tiles) keeps a tile of kTileRows output rows
+// in registers (tensor/cpu/gemm_tile.h) and, for long sums (the weight gradients, K = batch), splits k into fixed chunks
 // whose partial products are added in chunk order. Transposed operands are read in place (a^T) or copied once
 // (b^T, a small weight). Every output element sums over k in the same order whatever the thread count.
 #include <vector>
@@ -21,7 +21,7 @@ constexpr int64_t kRowBlock = 8;
 // out [M, N] (+)= A [M, K] @ b [K, N], where A[i, k] = a[i * a_row + k * a_col] (so a^T needs no copy).
 // `accumulate` false starts out at zero.
 template <typename T>
-void gemm_reference(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, int64_t M, int64_t K, int64_t N,
+void gemm_loop(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, int64_t M, int64_t K, int64_t N,
                     bool accumulate, [[maybe_unused]] bool parallel) {  // unused without OpenMP
     const int64_t blocks = (M + kRowBlock - 1) / kRowBlock;
 #pragma omp parallel for schedule(static) if (parallel)
@@ -121,7 +121,7 @@ void gemm_rows(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, int
         return;
     }
     if (N == 0 || N % lanes != 0 || M == 0) {
-        gemm_reference(out, a, a_row, a_col, b, M, K, N, accumulate, M * K * N > kParallelMultiplyAdds);
+        gemm_loop(out, a, a_row, a_col, b, M, K, N, accumulate, M * K * N > kParallelMultiplyAdds);
         return;
     }
     const bool parallel = M * K * N > kParallelMultiplyAdds;
@@ -167,7 +167,7 @@ void gemm_serial(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, i
             for (int64_t j = 0; j < N; ++j) out[i * N + j] = epilogue.bias[j];
         accumulate = true;
     }
-    gemm_reference(out, a, a_row, a_col, b, M, K, N, accumulate, false);
+    gemm_loop(out, a, a_row, a_col, b, M, K, N, accumulate, false);
     if (epilogue.relu)
         for (int64_t e = 0; e < M * N; ++e) out[e] = out[e] > T(0) ? out[e] : T(0);
 }
@@ -191,16 +191,6 @@ void matmul(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool tr
         } else {
             gemm_rows(out.data<T>(), pa, a_row, a_col, b.data<T>(), M, K, N, false);
         }
-    });
-}
-
-void matmul_reference(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
-    dispatch_floating(out.dtype(), "matmul_reference", [&](auto zero) {
-        using T = decltype(zero);
-        const int64_t M = out.dim(0), N = out.dim(1), K = trans_a ? a.dim(0) : a.dim(1);
-        std::vector<T> b_t = trans_b ? transposed(b.data<T>(), N, K) : std::vector<T>(b.data<T>(), b.data<T>() + K * N);
-        gemm_reference(out.data<T>(), a.data<T>(), trans_a ? int64_t{1} : K, trans_a ? M : int64_t{1}, b_t.data(), M, K, N,
-                       false, M * K * N > kParallelMultiplyAdds);
     });
 }
 

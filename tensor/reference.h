@@ -1,0 +1,33 @@
+// The naive kernels: the maths of the dense layers in plain loops, a few lines each, on the host in double.
+// Read these first; the fast kernels (tensor/cpu/matmul.cpp, tensor/cpu/mlp.cpp, tensor/cuda/) compute the same
+// thing, and the tests hold them to these (tests/test_tensor.cpp, tests/test_mlp.cpp).
+// Inputs may be f32 or f64 on the CPU; outputs are f64.
+#pragma once
+
+#include <vector>
+
+#include "tensor/mlp.h"
+#include "tensor/tensor.h"
+
+namespace swirl::reference {
+
+// out [M, N] = op(a) [M, K] @ op(b) [K, N], op the transpose when its flag is set.
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
+
+// y [M, N] = x [M, K] @ weight [N, K]^T + bias [N], then max(y, 0) when relu.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, bool relu = false);
+
+// The gradients of sum(grad_y * y) for y = linear(x, weight, bias) (no ReLU: apply its mask to grad_y first):
+//   grad_x [M, K] = grad_y @ weight,  grad_weight [N, K] = grad_y^T @ x,  grad_bias [N] = sum of grad_y's rows.
+struct LinearGradients {
+    Tensor x, weight, bias;
+};
+LinearGradients linear_backward(const Tensor& grad_y, const Tensor& x, const Tensor& weight);
+
+// The MLP op of tensor/mlp.h, layer by layer: each group's rows through its path. Its backward keeps every
+// activation (no recomputation) and sums each layer's gradients over the groups that use it, in group order.
+Tensor mlp(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups);
+MlpGradients mlp_backward(const Tensor& grad_out, const Tensor& x, const std::vector<DenseLayer>& layers,
+                          const std::vector<MlpGroup>& groups);
+
+}  // namespace swirl::reference
