@@ -2,6 +2,7 @@
 // and an atomic PNG write through stb_image_write.
 #include "apps/canvas.h"
 
+#include "tensor/atomic_file.h"
 #include "tensor/error.h"
 
 #include <algorithm>
@@ -76,33 +77,9 @@ float distance_to_segment(float px, float py, float x0, float y0, float x1, floa
 // `half_width`: a linear ramp over one pixel is cheap and hides the staircase well enough for figures.
 float edge_coverage(float distance, float half_width) { return std::clamp(half_width + 0.5f - distance, 0.0f, 1.0f); }
 
-// Removes the temporary file unless the write that produced it completed and was renamed into place.
-class TempFileGuard {
-public:
-    explicit TempFileGuard(std::string path) : path_(std::move(path)) {}
-    TempFileGuard(const TempFileGuard&) = delete;
-    TempFileGuard& operator=(const TempFileGuard&) = delete;
-    ~TempFileGuard() {
-        if (!committed_) std::remove(path_.c_str());
-    }
-    void commit() { committed_ = true; }
-
-private:
-    std::string path_;
-    bool committed_ = false;
-};
-
-// stbi_write_png ignores fwrite errors, so the PNG goes through a callback that remembers them.
-struct PngSink {
-    std::FILE* file;
-    bool failed = false;
-};
-
-void write_to_sink(void* context, void* data, int size) {
-    auto* sink = static_cast<PngSink*>(context);
-    if (std::fwrite(data, 1, static_cast<std::size_t>(size), sink->file) != static_cast<std::size_t>(size)) {
-        sink->failed = true;
-    }
+// stb_image_write's output, gathered in memory.
+void append_to_string(void* context, void* data, int size) {
+    static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<std::size_t>(size));
 }
 
 }  // namespace
@@ -199,19 +176,10 @@ int Canvas::text_width(std::string_view text, int scale) {
 int Canvas::text_height(int scale) { return kGlyphCapHeight * scale; }
 
 void Canvas::write_png(const std::string& path) const {
-    std::string temp_path = path + ".tmp";
-    std::FILE* file = std::fopen(temp_path.c_str(), "wb");
-    SWIRL_CHECK(file != nullptr, "cannot write PNG '{}': {}", temp_path, std::strerror(errno));
-    TempFileGuard guard(temp_path);
-
-    PngSink sink{file};
-    int encoded = stbi_write_png_to_func(write_to_sink, &sink, width_, height_, kRgb, rgb_.data(), width_ * kRgb);
-    bool closed = std::fclose(file) == 0;
+    std::string png;
+    const int encoded = stbi_write_png_to_func(append_to_string, &png, width_, height_, kRgb, rgb_.data(), width_ * kRgb);
     SWIRL_CHECK(encoded != 0, "cannot encode PNG '{}' ({}x{})", path, width_, height_);
-    SWIRL_CHECK(!sink.failed && closed, "cannot write PNG '{}': {}", temp_path, std::strerror(errno));
-    SWIRL_CHECK(std::rename(temp_path.c_str(), path.c_str()) == 0, "cannot move '{}' to '{}': {}", temp_path, path,
-                std::strerror(errno));
-    guard.commit();
+    write_file_atomically(path, {png});
 }
 
 }  // namespace swirl::app

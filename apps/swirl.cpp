@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "apps/commands.h"
+#include "tensor/device.h"
 #include "tensor/dtype.h"
 #include "tensor/error.h"
 

@@ -20,6 +20,7 @@
 #include "diffusion/objective.h"
 #include "diffusion/swiss_roll.h"
 #include "diffusion/training.h"
+#include "tensor/atomic_file.h"
 #include "tensor/error.h"
 #include "tensor/ops.h"
 
@@ -164,14 +165,9 @@ struct LossLog {
         }
     }
     void write(const fs::path& path) const {
-        const fs::path temp = path.string() + ".tmp";
-        {
-            std::ofstream file(temp);
-            file << "step,loss\n";
-            for (std::size_t i = 0; i < steps.size(); ++i) file << fmt::format("{},{:.8g}\n", steps[i], losses[i]);
-            SWIRL_CHECK(file.good(), "cannot write {}", temp.string());
-        }
-        fs::rename(temp, path);
+        std::string text = "step,loss\n";
+        for (std::size_t i = 0; i < steps.size(); ++i) text += fmt::format("{},{:.8g}\n", steps[i], losses[i]);
+        write_file_atomically(path.string(), {text});
     }
 };
 

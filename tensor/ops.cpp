@@ -9,7 +9,7 @@
 #include "tensor/cpu/kernels.h"
 #include "tensor/error.h"
 #ifdef SWIRL_WITH_CUDA
-#include "tensor/cuda/backend.h"
+#include "tensor/cuda/runtime.h"
 #include "tensor/cuda/kernels.h"
 #define SWIRL_CUDA_KERNEL(device, kernel, ...) (cuda::use_device((device).index), cuda::kernel(__VA_ARGS__))
 #else

@@ -10,7 +10,7 @@
 
 #include "tensor/host_allocator.h"
 #ifdef SWIRL_WITH_CUDA
-#include "tensor/cuda/backend.h"
+#include "tensor/cuda/runtime.h"
 #endif
 
 namespace swirl {

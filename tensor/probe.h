@@ -5,6 +5,7 @@
 
 #include <cstddef>
 
+#include "tensor/device.h"
 #include "tensor/dtype.h"
 
 namespace swirl {

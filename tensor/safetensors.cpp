@@ -1,17 +1,12 @@
 // safetensors reading (validate everything, then allocate) and atomic writing.
 #include "tensor/safetensors.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "tensor/atomic_file.h"
 #include "tensor/checksum.h"
 #include "tensor/error.h"
 
@@ -221,28 +216,6 @@ SafetensorsContents read_safetensors(const std::string& path) {
     return parse_safetensors(bytes.data(), bytes.size(), path);
 }
 
-namespace {
-
-void write_all(int fd, const void* data, std::size_t size, const std::string& path) {
-    const auto* p = static_cast<const char*>(data);
-    while (size > 0) {
-        ssize_t written = ::write(fd, p, size);
-        if (written < 0 && errno == EINTR) continue;
-        SWIRL_CHECK(written > 0, "{}: write failed ({})", path, std::strerror(errno));
-        p += written;
-        size -= static_cast<std::size_t>(written);
-    }
-}
-
-void fsync_directory(const std::filesystem::path& dir) {
-    int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
-    if (fd < 0) return;  // some filesystems refuse to open directories; the rename itself still happened
-    ::fsync(fd);
-    ::close(fd);
-}
-
-}  // namespace
-
 void write_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata) {
     std::vector<Tensor> host;
     uint32_t checksum = 0;
@@ -273,26 +246,10 @@ void write_safetensors(const std::string& path, const NamedTensors& tensors, con
     uint8_t length[8];
     for (int i = 0; i < 8; ++i) length[i] = static_cast<uint8_t>(static_cast<uint64_t>(header_text.size()) >> (8 * i));
 
-    const std::string temp = fmt::format("{}.tmp.{}", path, ::getpid());
-    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    SWIRL_CHECK(fd >= 0, "{}: cannot open for writing ({})", temp, std::strerror(errno));
-    try {
-        write_all(fd, length, 8, temp);
-        write_all(fd, header_text.data(), header_text.size(), temp);
-        for (const Tensor& tensor : host) write_all(fd, tensor.raw_data(), tensor.nbytes(), temp);
-        SWIRL_CHECK(::fsync(fd) == 0, "{}: fsync failed ({})", temp, std::strerror(errno));
-    } catch (...) {
-        ::close(fd);
-        ::unlink(temp.c_str());
-        throw;
-    }
-    ::close(fd);
-    if (::rename(temp.c_str(), path.c_str()) != 0) {
-        const int error = errno;
-        ::unlink(temp.c_str());
-        SWIRL_FAIL("{}: cannot rename {} into place ({})", path, temp, std::strerror(error));
-    }
-    fsync_directory(std::filesystem::path(path).parent_path());
+    std::vector<std::string_view> pieces{{reinterpret_cast<const char*>(length), 8}, header_text};
+    for (const Tensor& tensor : host)
+        pieces.emplace_back(static_cast<const char*>(tensor.raw_data()), static_cast<std::size_t>(tensor.nbytes()));
+    write_file_atomically(path, pieces);
 }
 
 }  // namespace swirl

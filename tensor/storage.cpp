@@ -5,7 +5,7 @@
 #include "tensor/error.h"
 #include "tensor/host_allocator.h"
 #ifdef SWIRL_WITH_CUDA
-#include "tensor/cuda/backend.h"
+#include "tensor/cuda/runtime.h"
 #endif
 
 namespace swirl {

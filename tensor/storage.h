@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <memory>
 
+#include "tensor/device.h"
 #include "tensor/dtype.h"
 
 namespace swirl {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "tensor/device.h"
 #include "tensor/dtype.h"
 #include "tensor/storage.h"
 

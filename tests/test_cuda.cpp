@@ -16,7 +16,7 @@
 #include "tensor/error.h"
 #include "tensor/ops.h"
 #ifdef SWIRL_WITH_CUDA
-#include "tensor/cuda/backend.h"
+#include "tensor/cuda/runtime.h"
 #endif
 
 using namespace swirl;

@@ -2,6 +2,7 @@
 // disk to check that they hold what was drawn.
 #include "apps/canvas.h"
 #include "apps/figures.h"
+#include "tensor/atomic_file.h"
 #include "tensor/error.h"
 
 #include <doctest/doctest.h>
@@ -141,7 +142,7 @@ TEST_CASE("Canvas::write_png leaves either the whole file or nothing") {
 
     std::string good = dir.file("ok.png");
     canvas.write_png(good);
-    CHECK_FALSE(fs::exists(good + ".tmp"));
+    CHECK_FALSE(fs::exists(swirl::atomic_temp_path(good)));
     Image image = load_png(good);
     CHECK(image.width == 8);
     CHECK(image.height == 4);
@@ -149,13 +150,13 @@ TEST_CASE("Canvas::write_png leaves either the whole file or nothing") {
 
     std::string no_directory = dir.file("missing/figure.png");
     CHECK_THROWS_AS(canvas.write_png(no_directory), swirl::Error);
-    CHECK_FALSE(fs::exists(no_directory + ".tmp"));
+    CHECK_FALSE(fs::exists(swirl::atomic_temp_path(no_directory)));
 
     // The temporary file is written, but renaming it over a directory fails: it must be cleaned up.
     std::string occupied = dir.file("occupied");
     fs::create_directory(occupied);
     CHECK_THROWS_AS(canvas.write_png(occupied), swirl::Error);
-    CHECK_FALSE(fs::exists(occupied + ".tmp"));
+    CHECK_FALSE(fs::exists(swirl::atomic_temp_path(occupied)));
 }
 
 TEST_CASE("draw_diffusion_grid draws q in blue on top and p in red below") {

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "helpers.h"
+#include "tensor/atomic_file.h"
 #include "tensor/error.h"
 #include "tensor/ops.h"
 
@@ -63,7 +64,7 @@ TEST_CASE("tensors and metadata survive a write and a read, bit for bit") {
         CHECK(read.at(name).shape() == tensor.shape());
         CHECK(std::memcmp(read.at(name).raw_data(), tensor.raw_data(), tensor.nbytes()) == 0);
     }
-    CHECK_FALSE(fs::exists(path.string() + fmt::format(".tmp.{}", ::getpid())));
+    CHECK_FALSE(fs::exists(atomic_temp_path(path.string())));
 }
 
 TEST_CASE("a write into a missing directory throws and leaves nothing behind") {

@@ -2,7 +2,7 @@
 // device-to-device copy bandwidth. Both are timed with CUDA events around a warm second run.
 #include <cstdint>
 
-#include "tensor/cuda/backend.h"
+#include "tensor/cuda/runtime.h"
 #include "tensor/cuda/check.h"
 
 namespace swirl::cuda {

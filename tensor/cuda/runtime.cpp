@@ -5,9 +5,10 @@
 #include <string>
 #include <vector>
 
-#include "tensor/cuda/backend.h"
+#include "tensor/cuda/runtime.h"
 #include "tensor/cuda/handles.h"
 #include "tensor/cuda/libraries.h"
+#include "tensor/device.h"
 #include "tensor/dtype.h"
 #include "tensor/host_allocator.h"
 #include "tensor/error.h"

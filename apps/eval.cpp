@@ -1,12 +1,11 @@
-// swirl sample and swirl eval: what a trained checkpoint generates, and how good it is.
+// swirl eval: how good a trained checkpoint is: the paper's bound K on held-out data, L_null, the KL of each
+// step, and the energy distance of its samples to held-out points.
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
 #include "apps/figures.h"
-#include "apps/model_figure.h"
 #include "diffusion/bound.h"
 #include "diffusion/checkpoint.h"
 #include "diffusion/sampler.h"
@@ -24,42 +23,7 @@ constexpr uint64_t kHeldOutSeedOffset = 0x4E1D'0000'0000'0001ull;
 // The energy distance is O(n^2): it uses at most this many points of each set.
 constexpr int64_t kEnergyPoints = 5000;
 
-void write_csv(const std::string& path, const Tensor& points) {
-    const std::string temp = path + ".tmp";
-    {
-        std::ofstream file(temp);
-        SWIRL_CHECK(file.good(), "cannot open {} for writing", temp);
-        const std::vector<double> xy = points.to_vector();
-        for (std::size_t i = 0; i + 1 < xy.size(); i += 2) file << fmt::format("{:.7g},{:.7g}\n", xy[i], xy[i + 1]);
-        SWIRL_CHECK(file.good(), "cannot write {}", temp);
-    }
-    std::filesystem::rename(temp, path);
-}
-
 }  // namespace
-
-void run_sample(const SampleOptions& options) {
-    SWIRL_CHECK(options.n > 0, "--n must be positive, got {}", options.n);
-    SWIRL_CHECK(!options.csv.empty() || !options.png.empty(), "nothing to write: give --csv FILE and/or --png FILE");
-    const Device device = parse_device(options.device);
-    check_device_available(device);
-    const Checkpoint checkpoint = read_checkpoint(options.checkpoint);
-    ReverseModel model = model_from_checkpoint(checkpoint, DType::f32, device);
-    const Schedule schedule = checkpoint_schedule(checkpoint);
-    if (!options.csv.empty()) {
-        Generator gen(options.seed);
-        const std::vector<Tensor> trajectory = sample_trajectory(model, schedule, options.n, gen);
-        write_csv(options.csv, trajectory[0]);
-        fmt::print("wrote {} samples to {}\n", options.n, options.csv);
-    }
-    if (!options.png.empty()) {
-        Generator gen(options.seed);
-        draw_model_figure(options.png, model, schedule, options.n, gen,
-                          fmt::format("swirl  {}  step {}", std::filesystem::path(options.checkpoint).filename().string(),
-                                      checkpoint.info.step));
-        fmt::print("wrote {}\n", options.png);
-    }
-}
 
 void run_eval(const EvalOptions& options) {
     SWIRL_CHECK(options.n > 1, "--n must be at least 2, got {}", options.n);

@@ -1,0 +1,49 @@
+// swirl sample: what a trained checkpoint generates, as CSV and as the figure.
+#include <filesystem>
+
+#include "apps/commands.h"
+#include "apps/model_figure.h"
+#include "diffusion/checkpoint.h"
+#include "diffusion/sampler.h"
+#include "tensor/atomic_file.h"
+#include "tensor/error.h"
+
+namespace swirl::app {
+
+using namespace swirl::diffusion;
+
+namespace {
+
+void write_csv(const std::string& path, const Tensor& points) {
+    const std::vector<double> xy = points.to_vector();
+    std::string text;
+    for (std::size_t i = 0; i + 1 < xy.size(); i += 2) text += fmt::format("{:.7g},{:.7g}\n", xy[i], xy[i + 1]);
+    write_file_atomically(path, {text});
+}
+
+}  // namespace
+
+void run_sample(const SampleOptions& options) {
+    SWIRL_CHECK(options.n > 0, "--n must be positive, got {}", options.n);
+    SWIRL_CHECK(!options.csv.empty() || !options.png.empty(), "nothing to write: give --csv FILE and/or --png FILE");
+    const Device device = parse_device(options.device);
+    check_device_available(device);
+    const Checkpoint checkpoint = read_checkpoint(options.checkpoint);
+    ReverseModel model = model_from_checkpoint(checkpoint, DType::f32, device);
+    const Schedule schedule = checkpoint_schedule(checkpoint);
+    if (!options.csv.empty()) {
+        Generator gen(options.seed);
+        const std::vector<Tensor> trajectory = sample_trajectory(model, schedule, options.n, gen);
+        write_csv(options.csv, trajectory[0]);
+        fmt::print("wrote {} samples to {}\n", options.n, options.csv);
+    }
+    if (!options.png.empty()) {
+        Generator gen(options.seed);
+        draw_model_figure(options.png, model, schedule, options.n, gen,
+                          fmt::format("swirl  {}  step {}", std::filesystem::path(options.checkpoint).filename().string(),
+                                      checkpoint.info.step));
+        fmt::print("wrote {}\n", options.png);
+    }
+}
+
+}  // namespace swirl::app
