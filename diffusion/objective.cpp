@@ -108,9 +108,9 @@ Variable kl_objective(ReverseModel& model, const Variable& table, const Tensor& 
     auto column = [&](int64_t c) { return ag::slice_cols(coefficients, c, c + 1); };
     const Variable x0_v(x0), eps_v(eps);
     // With a learned schedule the noise is frozen and x_t moves with the betas (the reparametrized forward process).
-    const Variable xt = ag::add(ag::mul(column(Schedule::kSignal), x0_v), ag::mul(column(Schedule::kNoise), eps_v));
-    const Variable posterior_mean =
-        ag::add(ag::mul(column(Schedule::kPosteriorX0), x0_v), ag::mul(column(Schedule::kPosteriorXt), xt));
+    // x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps, and the posterior's mean (as forward_process, on Variables).
+    const Variable xt = column(Schedule::kSignal) * x0_v + column(Schedule::kNoise) * eps_v;
+    const Variable posterior_mean = column(Schedule::kPosteriorX0) * x0_v + column(Schedule::kPosteriorXt) * xt;
     ReverseStep p = model.forward(xt, groups, coefficients);
     // The mean over rows and dimensions, as the seed's KL.mean().
     return ag::mean(ag::gaussian_kl(posterior_mean, column(Schedule::kPosteriorStd), p.mean, p.log_var));
