@@ -14,7 +14,7 @@ struct TrainOptions {
     double lr = 3e-3;
     int64_t hidden = 64;
     std::string t_sampling = "sample";
-    // The defaults are the recipe with the best held-out K that trains in a few minutes (README, "Defaults");
+    // The defaults: the recipe with the best held-out K that trains in a few minutes (diffusion/README.md);
     // --param mean --variance free --data seed --lr-schedule constant --t-sampling batch is the seed's.
     std::string param = "eps";         // the reverse mean: mean (the seed) or eps
     std::string variance = "bounded";  // the reverse variance: free (the seed) or bounded

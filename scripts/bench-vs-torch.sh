@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # swirl bench against the seed's step in PyTorch (scripts/torch_reference.py), alternately (A B A B ...), same
-# batch and threads, both --json; prints a table of medians and ratios. The README's performance table comes
+# batch and threads, both --json; prints a table of medians and ratios. The tables of apps/doc/performance.md come
 # from this script.
 # Usage: scripts/bench-vs-torch.sh [--rounds 3] [--threads 2] [--batches "64000 4096 128"] [--t-sampling batch]
 set -euo pipefail
