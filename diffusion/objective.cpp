@@ -47,11 +47,28 @@ std::vector<StepGroup> draw_steps(int64_t batch, int64_t steps, TSampling mode, 
     return groups;
 }
 
+namespace {
+// The forward process and its posterior's mean, written once: x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps and
+// mean = c_0 x_0 + c_t x_t. The constants C are doubles (one step for all rows) or [B, 1] columns (a step per row,
+// which may carry a learned schedule's gradients).
+struct ForwardVariables {
+    Variable xt, posterior_mean;
+};
+template <class C>
+ForwardVariables forward_and_posterior(const Variable& x0, const Variable& eps, const C& signal, const C& noise,
+                                       const C& posterior_x0, const C& posterior_xt) {
+    const Variable xt = signal * x0 + noise * eps;
+    return {xt, posterior_x0 * x0 + posterior_xt * xt};
+}
+}  // namespace
+
 ForwardSample forward_process(const Schedule& schedule, const Tensor& x0, const Tensor& eps, int64_t t) {
     check_same_shape(x0, eps, "forward_process");
-    Tensor xt = add(scale(x0, schedule.signal_scale(t)), scale(eps, schedule.noise_scale(t)));
-    Tensor posterior_mean = add(scale(x0, schedule.posterior_x0_coef(t)), scale(xt, schedule.posterior_xt_coef(t)));
-    return {xt, posterior_mean, schedule.posterior_std(t)};
+    NoGradGuard no_grad;
+    const ForwardVariables q = forward_and_posterior(Variable(x0), Variable(eps), schedule.signal_scale(t),
+                                                     schedule.noise_scale(t), schedule.posterior_x0_coef(t),
+                                                     schedule.posterior_xt_coef(t));
+    return {q.xt.data(), q.posterior_mean.data(), schedule.posterior_std(t)};
 }
 
 namespace {
@@ -106,14 +123,13 @@ Variable kl_objective(ReverseModel& model, const Variable& table, const Tensor& 
     // Each row's step constants as columns [B, 1]: the forward process and the posterior for all rows at once.
     const Variable coefficients = step_coefficients(table, groups, x0.dim(0));
     auto column = [&](int64_t c) { return ag::slice_cols(coefficients, c, c + 1); };
-    const Variable x0_v(x0), eps_v(eps);
     // With a learned schedule the noise is frozen and x_t moves with the betas (the reparametrized forward process).
-    // x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps, and the posterior's mean (as forward_process, on Variables).
-    const Variable xt = column(Schedule::kSignal) * x0_v + column(Schedule::kNoise) * eps_v;
-    const Variable posterior_mean = column(Schedule::kPosteriorX0) * x0_v + column(Schedule::kPosteriorXt) * xt;
-    ReverseStep p = model.forward(xt, groups, coefficients);
+    const ForwardVariables q =
+        forward_and_posterior(Variable(x0), Variable(eps), column(Schedule::kSignal), column(Schedule::kNoise),
+                              column(Schedule::kPosteriorX0), column(Schedule::kPosteriorXt));
+    ReverseStep p = model.forward(q.xt, groups, coefficients);
     // The mean over rows and dimensions, as the seed's KL.mean().
-    return ag::mean(ag::gaussian_kl(posterior_mean, column(Schedule::kPosteriorStd), p.mean, p.log_var));
+    return ag::mean(ag::gaussian_kl(q.posterior_mean, column(Schedule::kPosteriorStd), p.mean, p.log_var));
 }
 
 Variable final_entropy_term(const Variable& table) {
