@@ -25,10 +25,11 @@ torch_flags=""; [ "$t_sampling" = sample ] && torch_flags="--per-sample-t"
 for batch in $batches; do
   steps=$(steps_for "$batch")
   for round in $(seq "$rounds"); do
-    # Peak RSS of the whole process, measured the same way for both (GNU time, kilobytes).
-    rss=$( { /usr/bin/time -f "%M" build/release/apps/swirl bench --batch "$batch" --steps "$steps" --threads "$threads" \
-             --t-sampling "$t_sampling" --json > "$results.out"; } 2>&1 | tail -1)
-    python3 -c "import json,sys; r=json.load(open('$results.out')); r['rss_mb']=$rss/1024; r['round']=$round; print(json.dumps(r))" >> "$results"
+    # Peak RSS, the kernel's maximum resident set of the process (getrusage, as GNU time reports it): swirl's as its
+    # JSON reports it when the timed steps end, before the FMA and bandwidth probes (whose buffers are not training's).
+    build/release/apps/swirl bench --batch "$batch" --steps "$steps" --threads "$threads" \
+        --t-sampling "$t_sampling" --json > "$results.out"
+    python3 -c "import json,sys; r=json.load(open('$results.out')); r['rss_mb']=r['peak_rss_mb']; r['round']=$round; print(json.dumps(r))" >> "$results"
     # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE work around old OpenBLAS bugs and slow a current one: unset for PyTorch.
     rss=$( { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/time -f "%M" /usr/bin/python3 "$torch_reference" \
              --batch "$batch" --steps "$steps" --threads "$threads" $torch_flags --json > "$results.out"; } 2>&1 | tail -1)
