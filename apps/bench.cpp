@@ -13,6 +13,7 @@
 
 #include "apps/commands.h"
 #include "diffusion/training.h"
+#include "tensor/distributed.h"
 #include "tensor/error.h"
 #include "tensor/host_allocator.h"
 #include "tensor/ops.h"
@@ -53,18 +54,29 @@ void run_bench(const BenchOptions& options) {
     diffusion::ReverseModel model(config, gen, DType::f32, device);
     nn::Adam adam(model.parameters(), {.lr = options.lr});
     const diffusion::Schedule schedule;
+    const int ranks = distributed::size();
+    const int64_t shards = options.shards > 0 ? options.shards
+                                              : std::max<int64_t>(diffusion::default_shards(options.batch), ranks);
+    diffusion::check_shards(shards, options.batch, ranks);
     for (int64_t i = 0; i < options.warmup; ++i)
-        diffusion::training_step(model, adam, schedule, nullptr, options.batch, t_sampling, gen).item();
+        diffusion::training_step(model, adam, schedule, nullptr, options.batch, t_sampling, gen, shards).item();
 
     // The losses stay on the device, as in `swirl train`, and are read after the clock stops; reading the last one
     // inside the timed span waits for the GPU to finish the steps.
     const OpTraffic traffic_before = op_traffic();
+    const double reduce_before = distributed::reduce_seconds(), reduce_bytes_before = distributed::reduce_bytes();
+    distributed::max_over_ranks(0);  // the ranks start the clock together
     const auto start = Clock::now();
     std::vector<Tensor> losses;
     for (int64_t i = 0; i < options.steps; ++i)
-        losses.push_back(diffusion::training_step(model, adam, schedule, nullptr, options.batch, t_sampling, gen));
+        losses.push_back(diffusion::training_step(model, adam, schedule, nullptr, options.batch, t_sampling, gen, shards));
     losses.back().item();
     const double seconds = seconds_since(start);
+    const double reduce_ms = 1e3 * (distributed::reduce_seconds() - reduce_before) / static_cast<double>(options.steps);
+    const double reduce_mb =
+        (distributed::reduce_bytes() - reduce_bytes_before) / static_cast<double>(options.steps) / 1e6;
+    distributed::max_over_ranks(0);
+    if (distributed::rank() != 0) return;  // rank 0 reports (and probes the machine, the others done)
     const OpTraffic traffic_after = op_traffic();
     double loss_sum = 0.0;
     for (const Tensor& loss : losses) loss_sum += loss.item();
@@ -90,7 +102,9 @@ void run_bench(const BenchOptions& options) {
     if (options.json) {
         nlohmann::ordered_json report = {
             {"impl", "swirl"}, {"device", device_name(device)}, {"threads", threads}, {"tf32", options.tf32},
-            {"fused", !options.no_fuse}, {"batch", options.batch},
+            {"fused", !options.no_fuse}, {"batch", options.batch}, {"ranks", ranks}, {"shards", shards},
+            {"samples_per_s_per_rank", samples_per_s / ranks}, {"allreduce_ms_per_step", reduce_ms},
+            {"allreduce_mb_per_step", reduce_mb},
             {"steps", options.steps}, {"t_sampling", options.t_sampling}, {"seconds", seconds},
             {"steps_per_s", steps_per_s}, {"samples_per_s", samples_per_s}, {"gflops", gflops},
             {"fma_peak_gflops", peak}, {"peak_share", gflops / peak}, {"bandwidth_gbs", bandwidth},
@@ -107,6 +121,11 @@ void run_bench(const BenchOptions& options) {
                device_name(device), options.tf32 ? " (tf32)" : "", threads, options.batch, options.t_sampling,
                options.no_fuse ? "plain" : "fused", options.steps, options.warmup);
     fmt::print("  {:.2f} steps/s, {:.0f} samples/s, {:.3f} s\n", steps_per_s, samples_per_s, seconds);
+    if (ranks > 1)
+        fmt::print("  {} ranks, {} shards: {:.0f} samples/s a rank; the sum over ranks {:.3f} ms a step ({:.1f}%), {:.2f} MB "
+                   "sent a rank\n",
+                   ranks, shards, samples_per_s / ranks, reduce_ms, 100.0 * reduce_ms / (1e3 * seconds / steps),
+                   reduce_mb);
     fmt::print("  {:.2f} GFLOP/s at {:.0f} FLOP/sample = {:.1f}% of the measured FMA peak ({:.1f} GFLOP/s)\n", gflops,
                diffusion::training_flops_per_sample(config), 100.0 * gflops / peak, peak);
     fmt::print("  a step: {:.3f} ms, {:.0f} kernels, {:.1f} MB through its ops' operands\n", step_ms,

@@ -33,6 +33,7 @@ struct TrainOptions {
     bool detect_anomaly = false;     // name the first op whose output or gradient is not finite
     bool tf32 = false;               // float32 matmuls on a CUDA device may use TF32 tensor cores
     bool no_fuse = false;            // the plain path: every layer's own forward, op by op (nn::set_fusion_enabled)
+    int64_t shards = 0;              // data-parallel shards of the batch (diffusion/training.h); 0: from the batch
     std::set<std::string> given;     // the flags given on the command line (a resumed run keeps the others)
 };
 
@@ -65,6 +66,7 @@ struct BenchOptions {
     uint64_t seed = 0;
     bool tf32 = false;
     bool no_fuse = false;
+    int64_t shards = 0;
     bool json = false;
 };
 

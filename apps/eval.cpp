@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "tensor/distributed.h"
 #include "apps/figures.h"
 #include "diffusion/bound.h"
 #include "diffusion/checkpoint.h"
@@ -26,6 +27,7 @@ constexpr int64_t kEnergyPoints = 5000;
 }  // namespace
 
 void run_eval(const EvalOptions& options) {
+    SWIRL_CHECK(distributed::size() == 1, "swirl eval runs in one process: start it without mpirun");
     SWIRL_CHECK(options.n > 1, "--n must be at least 2, got {}", options.n);
     const Device device = parse_device(options.device);
     check_device_available(device);

@@ -20,7 +20,7 @@ std::string duration_text(double seconds) {
 
 Progress::Progress(int64_t first_step, int64_t total_steps, std::FILE* out)
     : first_step_(first_step), total_steps_(total_steps), last_step_(first_step), out_(out),
-      terminal_(::isatty(::fileno(out)) != 0), start_(Clock::now()), last_draw_(start_) {}
+      terminal_(out != nullptr && ::isatty(::fileno(out)) != 0), start_(Clock::now()), last_draw_(start_) {}
 
 double Progress::steps_per_second() const {
     const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
@@ -45,6 +45,7 @@ void Progress::finish() {
 }
 
 void Progress::draw(int64_t step, bool final_line) {
+    if (out_ == nullptr) return;
     const double rate = steps_per_second();
     const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
     const double eta = rate > 0 ? static_cast<double>(total_steps_ - step) / rate : NAN;

@@ -10,7 +10,7 @@ namespace swirl::app {
 
 class Progress {
 public:
-    Progress(int64_t first_step, int64_t total_steps, std::FILE* out = stdout);
+    Progress(int64_t first_step, int64_t total_steps, std::FILE* out = stdout);  // out nullptr: draws nothing
     void update(int64_t step, double loss);  // after `step` finished with `loss`
     void finish();                           // the final line, with the total time
 

@@ -2,6 +2,7 @@
 #include <filesystem>
 
 #include "apps/commands.h"
+#include "tensor/distributed.h"
 #include "apps/model_figure.h"
 #include "diffusion/checkpoint.h"
 #include "diffusion/sampler.h"
@@ -24,6 +25,7 @@ void write_csv(const std::string& path, const Tensor& points) {
 }  // namespace
 
 void run_sample(const SampleOptions& options) {
+    SWIRL_CHECK(distributed::size() == 1, "swirl sample runs in one process: start it without mpirun");
     SWIRL_CHECK(options.n > 0, "--n must be positive, got {}", options.n);
     SWIRL_CHECK(!options.csv.empty() || !options.png.empty(), "nothing to write: give --csv FILE and/or --png FILE");
     const Device device = parse_device(options.device);

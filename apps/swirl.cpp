@@ -7,9 +7,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <new>
+#include <string>
 #include <fmt/format.h>
 
 #include "apps/commands.h"
+#include "tensor/distributed.h"
 #include "tensor/device.h"
 #include "tensor/dtype.h"
 #include "tensor/error.h"
@@ -72,6 +74,11 @@ void add_train(CLI::App& app, TrainOptions& o, int& exit_code) {
     cmd->add_flag("--tf32", o.tf32, "CUDA only: let float32 matmuls use TF32 tensor cores (faster, ~1e-3 relative)");
     cmd->add_flag("--no-fuse", o.no_fuse,
                   "the plain path: each Linear and ReLU runs its own forward and backward, op by op (same result, slower)");
+    cmd->add_option("--shards", o.shards,
+                    "cut each batch into this many shards (a power of two), their gradients summed in a fixed tree: "
+                    "any number of mpirun ranks that divides it gives the same result (0: one per 4096 rows, up to 8, "
+                    "and at least one a rank)")
+        ->check(at_least(0))->capture_default_str();
     cmd->callback([&o, cmd, &exit_code] {
         for (const CLI::Option* option : cmd->get_options())
             if (option->count() > 0) o.given.insert(option->get_name());
@@ -115,6 +122,8 @@ void add_bench(CLI::App& app, BenchOptions& o) {
     cmd->add_flag("--tf32", o.tf32, "CUDA only: let float32 matmuls use TF32 tensor cores (faster, ~1e-3 relative)");
     cmd->add_flag("--no-fuse", o.no_fuse,
                   "the plain path: each Linear and ReLU runs its own forward and backward, op by op (same result, slower)");
+    cmd->add_option("--shards", o.shards, "shards of the batch, as swirl train's (0: from the batch)")
+        ->check(at_least(0))->capture_default_str();
     cmd->add_flag("--json", o.json, "print one JSON object (steps_per_s, samples_per_s, peak_rss_mb, ...)");
     cmd->callback([&o] { run_bench(o); });
 }
@@ -139,6 +148,28 @@ void prefer_passive_openmp_waits(char** argv) {
 
 }  // namespace
 
+namespace {
+// "swirl: error: ..." in a run of one; "swirl: rank 1: error: ..." under mpirun, so a failing rank is named.
+void print_error(const char* what) {
+    const int rank = swirl::distributed::size() > 1 ? swirl::distributed::rank() : swirl::distributed::launcher_rank();
+    if (rank >= 0)
+        std::fprintf(stderr, "swirl: rank %d: error: %s\n", rank, what);
+    else
+        std::fprintf(stderr, "swirl: error: %s\n", what);
+}
+
+// Under mpirun a rank that fails must end the job: the others would wait for it in the next sum for ever.
+int finish(int code) {
+    if (code != 0 && swirl::distributed::size() > 1) {
+        std::fflush(stdout);
+        std::fflush(stderr);
+        swirl::distributed::abort_job(code);
+    }
+    swirl::distributed::finalize();
+    return code;
+}
+}  // namespace
+
 int main(int argc, char** argv) {
     prefer_passive_openmp_waits(argv);
     swirl::set_flush_denormal(true);  // before any OpenMP thread exists: the threads inherit the mode
@@ -154,18 +185,27 @@ int main(int argc, char** argv) {
     add_eval(app, eval);
     add_bench(app, bench);
     try {
+        swirl::distributed::init(&argc, &argv);
+        if (swirl::distributed::size() > 1) {
+            std::string command_line;
+            for (int i = 1; i < argc; ++i) command_line += std::string(i > 1 ? " " : "") + argv[i];
+            swirl::distributed::check_same_on_all_ranks("arguments", command_line);
+        }
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e) == 0 ? 0 : 2;
+        const int code = app.exit(e) == 0 ? 0 : 2;
+        if (code != 0 && swirl::distributed::launcher_rank() >= 0)
+            std::fprintf(stderr, "swirl: rank %d: error: bad command line (above)\n", swirl::distributed::launcher_rank());
+        return finish(code);
     } catch (const swirl::Error& e) {
-        std::fprintf(stderr, "swirl: error: %s\n", e.what());
-        return 1;
+        print_error(e.what());
+        return finish(1);
     } catch (const std::bad_alloc&) {  // a host-side buffer other than a tensor's (tensors say more themselves)
-        std::fprintf(stderr, "swirl: error: out of host memory (a smaller --batch or --n needs less)\n");
-        return 1;
+        print_error("out of host memory (a smaller --batch or --n needs less)");
+        return finish(1);
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "swirl: error: %s\n", e.what());
-        return 1;
+        print_error(e.what());
+        return finish(1);
     }
-    return exit_code;
+    return finish(exit_code);
 }

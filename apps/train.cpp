@@ -21,6 +21,7 @@
 #include "diffusion/swiss_roll.h"
 #include "diffusion/training.h"
 #include "tensor/atomic_file.h"
+#include "tensor/distributed.h"
 #include "tensor/error.h"
 #include "tensor/ops.h"
 
@@ -105,6 +106,7 @@ TrainOptions merge_with_checkpoint(TrainOptions options, const CheckpointInfo& i
     keep("--t-sampling", "t_sampling", options.t_sampling);
     keep("--seed", "seed", options.seed);
     keep("--lr-schedule", "lr_schedule", options.lr_schedule);
+    keep("--shards", "shards", options.shards);
     // An interrupted run resumes to its own total. The cosine's horizon is --steps: a cosine run that goes on
     // with cosine keeps it (another --steps would bend the curve it is halfway down); a constant lr may extend.
     auto trained_steps = info.options.find("train_steps");
@@ -177,13 +179,18 @@ int run_train(const TrainOptions& given_options) {
     check_options(given_options);
     std::optional<Checkpoint> resumed;
     if (!given_options.resume.empty()) resumed = read_checkpoint(given_options.resume);
-    const TrainOptions options = resumed ? merge_with_checkpoint(given_options, resumed->info) : given_options;
+    TrainOptions options = resumed ? merge_with_checkpoint(given_options, resumed->info) : given_options;
     check_options(options);
+    // Unless told, at least a shard a rank; the checkpoint records the shards, which a resumed run keeps.
+    if (options.shards == 0) options.shards = std::max<int64_t>(default_shards(options.batch), distributed::size());
+    check_shards(options.shards, options.batch, distributed::size());
+    // Under mpirun every rank trains; rank 0 alone writes the checkpoint, the figures, loss.csv and the messages.
+    const bool writer = distributed::rank() == 0;
     const Device device = parse_device(options.device);
     check_device_available(device);
     const TSampling t_sampling = parse_t_sampling(options.t_sampling);
     const fs::path out(options.out);
-    prepare_output(out);
+    if (writer) prepare_output(out);
 #ifdef _OPENMP
     if (options.threads > 0) omp_set_num_threads(options.threads);
 #endif
@@ -217,7 +224,7 @@ int run_train(const TrainOptions& given_options) {
         load_optimizer_state(*resumed, adam);
         step = resumed->info.step;
         gen.set_state(resumed->info.generator_seed, resumed->info.generator_offset);
-        log.load(out / "loss.csv", step);
+        if (writer) log.load(out / "loss.csv", step);
         SWIRL_CHECK(step <= options.steps, "{} is at step {}, past --steps {}: nothing to do", options.resume, step,
                     options.steps);
     }
@@ -226,12 +233,14 @@ int run_train(const TrainOptions& given_options) {
         CheckpointInfo info{model_config, schedule_config, schedule_kind, step, gen.seed(), gen.offset(), {}};
         info.options = {{"batch", std::to_string(options.batch)}, {"lr", fmt::format("{:.17g}", options.lr)},
                         {"t_sampling", options.t_sampling}, {"seed", std::to_string(options.seed)},
-                        {"lr_schedule", options.lr_schedule}, {"train_steps", std::to_string(options.steps)}};
+                        {"lr_schedule", options.lr_schedule}, {"train_steps", std::to_string(options.steps)},
+                        {"shards", std::to_string(options.shards)}};
         return info;
     };
     const std::string checkpoint_path = (out / "checkpoint.safetensors").string();
     // A diverged run must stop before it overwrites the last good checkpoint: every save checks the parameters.
     auto save = [&] {
+        if (!writer) return;
         for (const auto& [name, parameter] : model.named_parameters())
             SWIRL_CHECK(first_non_finite(parameter.data()) < 0,
                         "training diverged: parameter {} is not finite after step {}; the last checkpoint {} is kept",
@@ -245,23 +254,30 @@ int run_train(const TrainOptions& given_options) {
     // The schedule the sampler, the figures and the checkpoint use: the learned one as it is now.
     auto current_schedule = [&] { return learned ? learned->current() : seed_schedule; };
     auto figure = [&](const std::string& path) {
+        if (!writer) return;
         Generator figure_gen(options.seed + kFigureSeedOffset);
         draw_model_figure(path, model, current_schedule(), options.figure_points, figure_gen,
                           fmt::format("swirl  step {}  batch {}  t-sampling {}", step, options.batch, options.t_sampling));
     };
 
-    fmt::print("swirl train: T={} H={} batch={} lr={} ({}) t-sampling={} param={} variance={} schedule={} data={} "
-               "device={}{} steps {}..{} -> {}\n",
-               model_config.steps, model_config.hidden, options.batch, options.lr, options.lr_schedule,
-               options.t_sampling, options.param, options.variance, options.schedule, options.data, device_name(device),
-               options.tf32 ? " (tf32)" : "", step + 1, options.steps, out.string());
+    if (writer)
+        fmt::print("swirl train: T={} H={} batch={} lr={} ({}) t-sampling={} param={} variance={} schedule={} data={} "
+                   "device={}{} shards={} ranks={} steps {}..{} -> {}\n",
+                   model_config.steps, model_config.hidden, options.batch, options.lr, options.lr_schedule,
+                   options.t_sampling, options.param, options.variance, options.schedule, options.data,
+                   device_name(device), options.tf32 ? " (tf32)" : "", options.shards, distributed::size(), step + 1,
+                   options.steps, out.string());
     StopOnSignal stop_on_signal;
-    Progress progress(step, options.steps);
+    Progress progress(step, options.steps, writer ? stdout : nullptr);
     // Losses of the steps since the last read-back, gathered on the training device.
     Tensor pending_losses = Tensor::empty({kLossReadEvery}, DType::f32, device);
     int64_t pending = 0;
     auto read_losses = [&] {
         if (pending == 0) return;
+        if (!writer) {  // the losses are every rank's alike: rank 0 reads, logs and checks them
+            pending = 0;
+            return;
+        }
         const std::vector<double> values = pending_losses.rows(0, pending).to_vector();
         const int64_t first = step - pending + 1;
         for (int64_t k = 0; k < pending; ++k) {
@@ -276,29 +292,32 @@ int run_train(const TrainOptions& given_options) {
     while (step < options.steps) {
         adam.set_lr(learning_rate(options, step + 1));
         const Tensor loss = training_step(model, adam, seed_schedule, learned ? &*learned : nullptr, options.batch,
-                                          t_sampling, gen);
+                                          t_sampling, gen, options.shards);
         ++step;
         Tensor slot = pending_losses.rows(pending, pending + 1);
         copy_(slot, loss.reshape({1}));
         if (++pending == kLossReadEvery) read_losses();
-        const int signal = stop_signal.load();
+        // A signal reaches the ranks at different steps: they agree to stop after the same one.
+        const int signal = distributed::max_over_ranks(stop_signal.load());
         const bool pause = step == options.stop_at && step < options.steps;
         const bool save_now = options.save_every > 0 && step % options.save_every == 0 && step < options.steps;
         if (save_now || signal != 0 || pause) {
             read_losses();
             save();
-            log.write(out / "loss.csv");
+            if (writer) log.write(out / "loss.csv");
         }
         if (pause) {
             progress.finish();
-            fmt::print("stopped after step {} (--stop-at); checkpoint written to {} (resume with --resume)\n", step,
-                       checkpoint_path);
+            if (writer)
+                fmt::print("stopped after step {} (--stop-at); checkpoint written to {} (resume with --resume)\n", step,
+                           checkpoint_path);
             return 0;
         }
         if (signal != 0) {
             progress.finish();
-            fmt::print(stderr, "swirl: stopped by {} after step {}; checkpoint written to {} (resume with --resume)\n",
-                       signal == SIGINT ? "SIGINT" : "SIGTERM", step, checkpoint_path);
+            if (writer)
+                fmt::print(stderr, "swirl: stopped by {} after step {}; checkpoint written to {} (resume with --resume)\n",
+                           signal == SIGINT ? "SIGINT" : "SIGTERM", step, checkpoint_path);
             return 128 + signal;
         }
         if (options.plot_every > 0 && step % options.plot_every == 0 && step < options.steps)
@@ -307,6 +326,7 @@ int run_train(const TrainOptions& given_options) {
     read_losses();
     progress.finish();
     save();
+    if (!writer) return 0;
     log.write(out / "loss.csv");
     const std::string final_figure = (out / "figures" / fmt::format("step_{:07}.png", step)).string();
     figure(final_figure);

@@ -1,32 +1,107 @@
 // The training step and its FLOP count.
 #include "diffusion/training.h"
 
+#include <algorithm>
+
 #include "autograd/functions.h"
 #include "diffusion/swiss_roll.h"
+#include "tensor/distributed.h"
+#include "tensor/error.h"
 #include "tensor/ops.h"
 
 namespace swirl::diffusion {
 
+namespace {
+
+// The groups' rows that fall in [begin, end), renumbered from 0: one shard's steps.
+std::vector<StepGroup> groups_in_rows(const std::vector<StepGroup>& groups, int64_t begin, int64_t end) {
+    std::vector<StepGroup> inside;
+    for (const StepGroup& g : groups) {
+        const int64_t first = std::max(g.begin, begin), last = std::min(g.end, end);
+        if (first < last) inside.push_back({g.t, first - begin, last - begin});
+    }
+    return inside;
+}
+
+}  // namespace
+
+int64_t default_shards(int64_t batch) {
+    int64_t shards = 1;
+    while (shards < kMaxDefaultShards && batch / (2 * shards) >= kMinShardRows) shards *= 2;
+    return shards;
+}
+
+void check_shards(int64_t shards, int64_t batch, int ranks) {
+    SWIRL_CHECK(shards >= 1 && (shards & (shards - 1)) == 0, "--shards must be a power of two, got {}", shards);
+    SWIRL_CHECK(batch >= shards, "--batch {} is smaller than --shards {}: every shard needs a row", batch, shards);
+    SWIRL_CHECK(ranks >= 1 && (ranks & (ranks - 1)) == 0 && shards % ranks == 0,
+                "{} ranks cannot share the batch's {} shard{}: the ranks must be a power of two that divides --shards "
+                "(give --shards {} or a multiple; the result depends on --shards, not on the ranks)",
+                ranks, shards, shards == 1 ? "" : "s", ranks);
+}
+
 Tensor training_step(ReverseModel& model, nn::Adam& optimizer, const Schedule& schedule, const LearnedSchedule* learned,
-                     int64_t batch, TSampling t_sampling, Generator& gen) {
+                     int64_t batch, TSampling t_sampling, Generator& gen, int64_t shards) {
     const Tensor& like = model.parameters().front().data();
+    // Every rank draws the whole batch, so its rows are the ones a single process would draw.
     Tensor x0 = sample_swiss_roll(batch, gen, 0.0, like.dtype(), like.device());
     if (model.config().data_scale != 1.0) x0 = scale(x0, model.config().data_scale);
     const std::vector<StepGroup> groups = draw_steps(batch, model.config().steps, t_sampling, gen);
     Tensor eps = Tensor::empty(x0.shape(), x0.dtype(), x0.device());
     normal_(eps, gen);
-    Variable loss;
-    if (learned == nullptr) {
-        loss = kl_objective(model, schedule, x0, groups, eps);
-    } else {
-        const Variable table = learned->coefficient_table();  // float64 on the CPU
-        loss = autograd::add(kl_objective(model, autograd::to(table, x0.dtype(), x0.device()), x0, groups, eps),
-                             autograd::to(final_entropy_term(table), x0.dtype(), x0.device()));
+    const int ranks = distributed::size();
+    if (shards == 1 && ranks == 1) {
+        Variable loss;
+        if (learned == nullptr) {
+            loss = kl_objective(model, schedule, x0, groups, eps);
+        } else {
+            const Variable table = learned->coefficient_table();  // float64 on the CPU
+            loss = autograd::add(kl_objective(model, autograd::to(table, x0.dtype(), x0.device()), x0, groups, eps),
+                                 autograd::to(final_entropy_term(table), x0.dtype(), x0.device()));
+        }
+        optimizer.zero_grad();
+        loss.backward();
+        optimizer.step();
+        return loss.data();
     }
+
+    // Data parallel: this rank's shards, each a forward and backward of its rows, their gradients (and the loss,
+    // as one more part) summed in the fixed tree, then over the ranks (tensor/distributed.h).
+    check_shards(shards, batch, ranks);
+    std::vector<Variable> parameters = model.parameters();
+    if (learned != nullptr) parameters.push_back(learned->logits());
+    const int64_t per_rank = shards / ranks, first = distributed::rank() * per_rank;
+    distributed::TreeSum tree;
+    for (int64_t s = first; s < first + per_rank; ++s) {
+        const int64_t begin = s * batch / shards, end = (s + 1) * batch / shards;
+        const std::vector<StepGroup> shard_groups = groups_in_rows(groups, begin, end);
+        const Tensor x0_rows = x0.rows(begin, end), eps_rows = eps.rows(begin, end);
+        // The shard's mean KL times its share of the batch: the shards' losses add up to the batch's mean.
+        Variable kl = learned == nullptr
+                          ? kl_objective(model, schedule, x0_rows, shard_groups, eps_rows)
+                          : kl_objective(model, autograd::to(learned->coefficient_table(), x0.dtype(), x0.device()),
+                                         x0_rows, shard_groups, eps_rows);
+        const Variable loss = kl * (static_cast<double>(end - begin) / static_cast<double>(batch));
+        optimizer.zero_grad();
+        loss.backward();
+        std::vector<Tensor> leaf;
+        for (Variable& p : parameters) leaf.push_back(std::move(p.grad()));
+        leaf.push_back(loss.data().reshape({1}));
+        tree.add(std::move(leaf));
+    }
+    std::vector<Tensor> sum = tree.take();
+    distributed::sum_over_ranks_(sum);
     optimizer.zero_grad();
-    loss.backward();
+    for (std::size_t i = 0; i < parameters.size(); ++i) parameters[i].grad() = std::move(sum[i]);
+    Tensor loss = sum.back();
+    if (learned != nullptr) {
+        // The final entropy term is the batch's, not a shard's: once, on every rank alike, after the sum.
+        const Variable entropy = final_entropy_term(learned->coefficient_table());
+        entropy.backward();
+        loss = add(loss, entropy.data().reshape({1}).to(loss.dtype()).to(loss.device()));
+    }
     optimizer.step();
-    return loss.data();
+    return loss.reshape({});
 }
 
 double training_flops_per_sample(const ModelConfig& config) {

@@ -7,6 +7,7 @@
 
 #include "helpers.h"
 #include "tensor/cpu/kernels.h"
+#include "tensor/distributed.h"
 #include "tensor/error.h"
 #include "tensor/formulas.h"
 #include "tensor/host_allocator.h"
@@ -375,3 +376,39 @@ TEST_CASE("repeat_rows writes runs of copies of rows, skips empty runs and names
 }
 
 }  // namespace
+
+TEST_CASE("TreeSum adds leaves as a pairwise tree, and an absent part is no gradient, not zero") {
+    // Values whose float sum depends on the order: a sequential sum and the tree differ, the tree is reproduced.
+    const std::vector<double> values = {1e8, 1.0, -1e8, 1.0, 3.0, 1e-3, 7.0, -2.0};
+    auto leaf = [](double v, bool present) {
+        return std::vector<Tensor>{Tensor::full({2}, v), present ? Tensor::full({1}, v) : Tensor()};
+    };
+    distributed::TreeSum tree;
+    for (std::size_t i = 0; i < values.size(); ++i) tree.add(leaf(values[i], i == 5));
+    CHECK(tree.leaves() == 8);
+    std::vector<Tensor> sum = tree.take();
+    auto f = [](double v) { return static_cast<float>(v); };
+    const float expected = ((f(values[0]) + f(values[1])) + (f(values[2]) + f(values[3]))) +
+                           ((f(values[4]) + f(values[5])) + (f(values[6]) + f(values[7])));
+    float sequential = 0.0f;
+    for (double v : values) sequential += f(v);
+    REQUIRE(expected != sequential);  // the case tells the orders apart
+    CHECK(static_cast<float>(sum[0].at(0)) == expected);
+    CHECK(static_cast<float>(sum[0].at(1)) == expected);
+    REQUIRE(sum[1].defined());  // present in one leaf: that leaf's value, untouched by the absent ones
+    CHECK(sum[1].at(0) == doctest::Approx(values[5]).epsilon(1e-7));
+
+    // Two halves summed apart, then added (what two ranks do), give the same bits as the whole tree.
+    distributed::TreeSum left, right;
+    for (std::size_t i = 0; i < 4; ++i) left.add(leaf(values[i], i == 5));
+    for (std::size_t i = 4; i < 8; ++i) right.add(leaf(values[i], i == 5));
+    std::vector<Tensor> a = left.take(), b = right.take();
+    CHECK_FALSE(a[1].defined());
+    distributed::add_parts_(b, a);  // the right rank adds the left's: a + b == b + a
+    CHECK(static_cast<float>(b[0].at(0)) == expected);
+    CHECK(b[1].at(0) == sum[1].at(0));
+
+    distributed::TreeSum three;
+    for (int i = 0; i < 3; ++i) three.add(leaf(1.0, true));
+    CHECK_THROWS_WITH_AS(three.take(), doctest::Contains("not a power of two"), Error);
+}

@@ -52,7 +52,12 @@ struct Allocator {
     std::map<std::pair<int, std::size_t>, std::vector<void*>> free_blocks;  // (device, rounded size) -> blocks
     MemoryStats stats;
 
+    // Frees every cached block, each on its own device, and restores the caller's current device: an
+    // out-of-memory retry (or the message's free-memory figure) must land on the device that asked, which with one
+    // rank per GPU is not device 0.
     void release_cached() {
+        int current = 0;
+        SWIRL_CUDA_CHECK(cudaGetDevice(&current));
         for (auto& [key, blocks] : free_blocks) {
             for (void* block : blocks) {
                 SWIRL_CUDA_CHECK(cudaSetDevice(key.first));
@@ -61,6 +66,7 @@ struct Allocator {
             }
         }
         free_blocks.clear();
+        SWIRL_CUDA_CHECK(cudaSetDevice(current));
     }
 };
 

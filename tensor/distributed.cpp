@@ -1,0 +1,237 @@
+// The ranks of a data-parallel run, and the fixed-order sum over them (distributed.h).
+#include "tensor/distributed.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <algorithm>
+
+#include "tensor/error.h"
+#include "tensor/ops.h"
+
+#ifdef SWIRL_WITH_MPI
+#include <mpi.h>
+#endif
+
+namespace swirl::distributed {
+
+namespace {
+
+int world_rank = 0;
+int world_size = 1;
+[[maybe_unused]] bool mpi_running = false;
+double seconds_reducing = 0.0;
+double bytes_reduced = 0.0;
+
+int env_int(const char* name) {
+    const char* text = std::getenv(name);
+    return text != nullptr ? std::atoi(text) : -1;
+}
+
+#ifdef SWIRL_WITH_MPI
+void check_mpi(int code, const char* what) {
+    if (code == MPI_SUCCESS) return;
+    char text[MPI_MAX_ERROR_STRING];
+    int length = 0;
+    MPI_Error_string(code, text, &length);
+    SWIRL_FAIL("{} failed on rank {}: {}", what, world_rank, std::string(text, static_cast<std::size_t>(length)));
+}
+#endif
+
+// Absent + x = x; x + y in place.
+void add_part_(Tensor& a, Tensor& b) {
+    if (!b.defined()) return;
+    if (!a.defined()) {
+        a = std::move(b);
+        return;
+    }
+    SWIRL_CHECK(a.shape() == b.shape() && a.dtype() == b.dtype(), "sum of parts: shapes {} and {} differ",
+                shape_str(a.shape()), shape_str(b.shape()));
+    add_(a, b);
+}
+
+}  // namespace
+
+bool built_with_mpi() {
+#ifdef SWIRL_WITH_MPI
+    return true;
+#else
+    return false;
+#endif
+}
+
+int launcher_rank() {
+    for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"})
+        if (int value = env_int(name); value >= 0) return value;
+    return -1;
+}
+
+void init(int* argc, char*** argv) {
+    const int launched_size = std::max(env_int("OMPI_COMM_WORLD_SIZE"), env_int("PMI_SIZE"));
+#ifdef SWIRL_WITH_MPI
+    if (launched_size < 1 || mpi_running) return;
+    int provided = 0;
+    check_mpi(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+    mpi_running = true;
+    // Errors come back as codes and become swirl::Error, instead of MPI's default of ending the job silently.
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    check_mpi(MPI_Comm_rank(MPI_COMM_WORLD, &world_rank), "MPI_Comm_rank");
+    check_mpi(MPI_Comm_size(MPI_COMM_WORLD, &world_size), "MPI_Comm_size");
+#else
+    (void)argc;
+    (void)argv;
+    SWIRL_CHECK(launched_size <= 1,
+                "this swirl was built without MPI (SWIRL_MPI=OFF, or libopenmpi-dev missing at configure), so mpirun "
+                "would start {} independent runs: build with MPI or run one process", launched_size);
+#endif
+}
+
+void finalize() {
+#ifdef SWIRL_WITH_MPI
+    if (!mpi_running) return;
+    MPI_Finalize();
+    mpi_running = false;
+#endif
+}
+
+int rank() { return world_rank; }
+int size() { return world_size; }
+
+void abort_job(int code) {
+#ifdef SWIRL_WITH_MPI
+    if (mpi_running && world_size > 1) MPI_Abort(MPI_COMM_WORLD, code);
+#endif
+    std::exit(code);
+}
+
+int max_over_ranks(int value) {
+#ifdef SWIRL_WITH_MPI
+    if (world_size > 1) {
+        int result = 0;
+        check_mpi(MPI_Allreduce(&value, &result, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce");
+        return result;
+    }
+#endif
+    return value;
+}
+
+void check_same_on_all_ranks(const std::string& what, const std::string& value) {
+#ifdef SWIRL_WITH_MPI
+    if (world_size > 1) {
+        // Rank 0's text, of its length, to every rank.
+        uint64_t length = value.size();
+        check_mpi(MPI_Bcast(&length, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD), "MPI_Bcast");
+        std::string first(length, '\0');
+        if (world_rank == 0) first = value;
+        check_mpi(MPI_Bcast(first.data(), static_cast<int>(length), MPI_CHAR, 0, MPI_COMM_WORLD), "MPI_Bcast");
+        SWIRL_CHECK(first == value, "rank {} was started with other {} than rank 0 ('{}' against rank 0's '{}'): every "
+                    "rank must run the same command", world_rank, what, value, first);
+    }
+#else
+    (void)what;
+    (void)value;
+#endif
+}
+
+void add_parts_(std::vector<Tensor>& a, std::vector<Tensor>& b) {
+    SWIRL_CHECK(a.size() == b.size(), "sum of parts: {} tensors against {}", a.size(), b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) add_part_(a[i], b[i]);
+}
+
+void TreeSum::add(std::vector<Tensor> leaf) {
+    Partial partial{0, std::move(leaf)};
+    // Two partials of one level are two sibling subtrees: left + right makes their parent.
+    while (!stack_.empty() && stack_.back().level == partial.level) {
+        Partial left = std::move(stack_.back());
+        stack_.pop_back();
+        add_parts_(left.tensors, partial.tensors);
+        partial = {left.level + 1, std::move(left.tensors)};
+    }
+    stack_.push_back(std::move(partial));
+    ++leaves_;
+}
+
+std::vector<Tensor> TreeSum::take() {
+    SWIRL_CHECK(stack_.size() == 1, "TreeSum: {} leaves are not a power of two", leaves_);
+    std::vector<Tensor> sum = std::move(stack_.back().tensors);
+    stack_.clear();
+    leaves_ = 0;
+    return sum;
+}
+
+void sum_over_ranks_(std::vector<Tensor>& parts) {
+    if (world_size == 1) return;
+#ifdef SWIRL_WITH_MPI
+    SWIRL_CHECK((world_size & (world_size - 1)) == 0, "sum over ranks: {} ranks are not a power of two", world_size);
+    const auto start = std::chrono::steady_clock::now();
+    const std::size_t n = parts.size();
+    Device device = Device::cpu();  // where the parts live: the training device
+    for (const Tensor& part : parts)
+        if (part.defined()) device = part.device();
+    for (int distance = 1; distance < world_size; distance *= 2) {
+        const int partner = world_rank ^ distance;
+        // Which parts each side holds (dtype and shape: a shard without some step has no gradient for its head),
+        // then their bytes, packed in order.
+        std::vector<uint8_t> mine(n), theirs(n);
+        for (std::size_t i = 0; i < n; ++i) mine[i] = parts[i].defined() ? 1 : 0;
+        std::vector<Tensor> host(n);
+        std::size_t send_bytes = 0;
+        for (std::size_t i = 0; i < n; ++i)
+            if (mine[i]) {
+                host[i] = parts[i].to(Device::cpu());
+                send_bytes += host[i].nbytes();
+            }
+        std::vector<char> send(send_bytes);
+        std::size_t at = 0;
+        for (std::size_t i = 0; i < n; ++i)
+            if (mine[i]) {
+                std::memcpy(send.data() + at, host[i].raw_data(), host[i].nbytes());
+                at += host[i].nbytes();
+            }
+        std::vector<Tensor> received(n);
+        std::size_t receive_bytes = 0;
+        std::vector<int64_t> my_shapes, their_shapes(n * 4, -1);
+        for (std::size_t i = 0; i < n; ++i) {
+            const Shape shape = parts[i].defined() ? parts[i].shape() : Shape{};
+            SWIRL_CHECK(shape.size() <= 2, "sum over ranks: parts have at most 2 dimensions");
+            my_shapes.push_back(parts[i].defined() ? static_cast<int64_t>(parts[i].dtype()) : -1);
+            my_shapes.push_back(static_cast<int64_t>(shape.size()));
+            my_shapes.push_back(shape.size() > 0 ? shape[0] : 0);
+            my_shapes.push_back(shape.size() > 1 ? shape[1] : 0);
+        }
+        check_mpi(MPI_Sendrecv(my_shapes.data(), static_cast<int>(4 * n), MPI_INT64_T, partner, 2, their_shapes.data(),
+                               static_cast<int>(4 * n), MPI_INT64_T, partner, 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+                  "MPI_Sendrecv");
+        for (std::size_t i = 0; i < n; ++i) theirs[i] = their_shapes[4 * i] >= 0 ? 1 : 0;
+        for (std::size_t i = 0; i < n; ++i)
+            if (theirs[i]) {
+                const int64_t* s = &their_shapes[4 * i];
+                Shape shape;
+                for (int64_t d = 0; d < s[1]; ++d) shape.push_back(s[2 + d]);
+                received[i] = Tensor::empty(shape, static_cast<DType>(s[0]));
+                receive_bytes += received[i].nbytes();
+            }
+        std::vector<char> receive(receive_bytes);
+        check_mpi(MPI_Sendrecv(send.data(), static_cast<int>(send_bytes), MPI_BYTE, partner, 3, receive.data(),
+                               static_cast<int>(receive_bytes), MPI_BYTE, partner, 3, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+                  "MPI_Sendrecv");
+        at = 0;
+        for (std::size_t i = 0; i < n; ++i)
+            if (theirs[i]) {
+                std::memcpy(received[i].raw_data(), receive.data() + at, received[i].nbytes());
+                at += received[i].nbytes();
+                if (!device.is_cpu()) received[i] = received[i].to(device);
+            }
+        add_parts_(parts, received);
+        bytes_reduced += static_cast<double>(send_bytes);
+    }
+    seconds_reducing += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+#else
+    (void)parts;
+#endif
+}
+
+double reduce_seconds() { return seconds_reducing; }
+double reduce_bytes() { return bytes_reduced; }
+
+}  // namespace swirl::distributed

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Data-parallel runs under mpirun (tensor/distributed.h). Usage: mpi_test.sh SWIRL_BINARY MPIEXEC SCENARIO
+# Each scenario prints what it checks and exits non-zero on the first failure. Open MPI refuses root without the
+# two variables below, and needs --oversubscribe for more ranks than cores.
+set -euo pipefail
+swirl=$1
+mpiexec=$2
+scenario=$3
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+fail() { echo "FAIL: $*" >&2; exit 1; }
+# mpirun. Under AddressSanitizer (.ci/run) its ranks run without leak checking: Open MPI's plugins keep
+# allocations to the end and are unloaded before LeakSanitizer reports, so their frames cannot be symbolised or
+# suppressed. Memory errors and UBSan stay on; the one-process runs here keep leak checking.
+mpi() {
+  if [ -n "${ASAN_OPTIONS:-}" ]; then
+    ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0" "$mpiexec" "$@"
+  else
+    "$mpiexec" "$@"
+  fi
+}
+# on N FLAGS...: swirl train on N ranks, one thread each.
+on() {
+  local n=$1; shift
+  mpi --oversubscribe -np "$n" "$swirl" train --threads 1 --figure-points 200 --save-every 0 "$@" > "$work/last.log" 2>&1 ||
+    fail "mpirun -np $n swirl train $*: $(tail -5 "$work/last.log")"
+}
+
+case "$scenario" in
+  ranks-give-the-same-bytes)
+    for t_sampling in batch sample; do
+      flags=(--batch 512 --shards 4 --steps 25 --t-sampling "$t_sampling")
+      "$swirl" train --threads 2 --figure-points 200 --save-every 0 "${flags[@]}" --out "$work/one_$t_sampling" > /dev/null
+      for n in 1 2 4; do
+        on "$n" "${flags[@]}" --out "$work/np${n}_$t_sampling"
+        cmp "$work/one_$t_sampling/checkpoint.safetensors" "$work/np${n}_$t_sampling/checkpoint.safetensors" ||
+          fail "-np $n differs from one process (t-sampling $t_sampling)"
+        cmp "$work/one_$t_sampling/loss.csv" "$work/np${n}_$t_sampling/loss.csv" || fail "-np $n: loss.csv differs"
+      done
+      echo "ok: t-sampling $t_sampling: one process, -np 1, -np 2 and -np 4 write byte-identical checkpoints and losses"
+    done
+    # A learned schedule: its gradient flows through every shard, and the final entropy term is added once.
+    flags=(--batch 512 --shards 2 --steps 20 --schedule learned)
+    "$swirl" train --threads 2 --figure-points 200 --save-every 0 "${flags[@]}" --out "$work/one_learned" > /dev/null
+    on 2 "${flags[@]}" --out "$work/np2_learned"
+    cmp "$work/one_learned/checkpoint.safetensors" "$work/np2_learned/checkpoint.safetensors" ||
+      fail "-np 2 with a learned schedule differs from one process"
+    echo "ok: a learned schedule on -np 2 is byte-identical to one process"
+    # Only rank 0 writes.
+    [ "$(find "$work/np4_sample" -type f | wc -l)" -eq 4 ] || fail "-np 4 wrote other files: $(find "$work/np4_sample" -type f)"
+    echo "ok: one writer: checkpoint, loss.csv and two figures" ;;
+  resume-with-other-ranks)
+    flags=(--batch 512 --shards 4 --steps 30 --lr-schedule cosine)
+    on 1 "${flags[@]}" --out "$work/straight"
+    on 2 "${flags[@]}" --stop-at 12 --out "$work/pieces"
+    on 4 --resume "$work/pieces/checkpoint.safetensors" --out "$work/pieces"
+    cmp "$work/straight/checkpoint.safetensors" "$work/pieces/checkpoint.safetensors" ||
+      fail "2 ranks to step 12, then 4 ranks to 30, differs from 1 rank to 30"
+    echo "ok: trained on 2 ranks, resumed on 4: byte-identical to one uninterrupted rank" ;;
+  bad-input-names-the-rank)
+    on 2 --batch 512 --steps 5 --out "$work/run"
+    cp "$work/run/checkpoint.safetensors" "$work/kept.safetensors"
+    # Rank 1 alone gets a bad flag (mpirun's MPMD form): the job ends, naming rank 1; the checkpoint is intact.
+    set +e
+    mpi --oversubscribe -np 1 "$swirl" train --threads 1 --steps 10 --resume "$work/run/checkpoint.safetensors" \
+      --out "$work/run" : -np 1 "$swirl" train --threads 1 --steps 10 --resume "$work/run/checkpoint.safetensors" \
+      --out "$work/run" --lr -1 > "$work/out" 2> "$work/err"
+    code=$?
+    set -e
+    [ "$code" -ne 0 ] || fail "a bad flag on rank 1 exited 0"
+    grep -q "swirl: rank 1: error:" "$work/err" || fail "no error line naming rank 1: $(cat "$work/err")"
+    cmp "$work/kept.safetensors" "$work/run/checkpoint.safetensors" || fail "the checkpoint changed"
+    echo "ok: a bad flag on rank 1 ends the job (exit $code) with '$(grep -m1 'rank 1: error' "$work/err" | cut -c1-80)...'; the checkpoint is intact"
+    # Ranks that cannot share the shards: refused before any work, on every rank.
+    set +e
+    mpi --oversubscribe -np 2 "$swirl" train --threads 1 --batch 512 --shards 1 --steps 5 --out "$work/x" \
+      > "$work/out" 2> "$work/err"
+    code=$?
+    set -e
+    [ "$code" -ne 0 ] && grep -q "rank 0: error: 2 ranks cannot share the batch's 1 shard" "$work/err" ||
+      fail "-np 2 --shards 1 not refused: $(cat "$work/err")"
+    [ ! -e "$work/x/checkpoint.safetensors" ] || fail "a refused run wrote a checkpoint"
+    echo "ok: -np 2 with --shards 1 is refused in one line a rank"
+    set +e
+    mpi --oversubscribe -np 2 "$swirl" eval --checkpoint "$work/run/checkpoint.safetensors" > "$work/out" 2> "$work/err"
+    code=$?
+    set -e
+    [ "$code" -ne 0 ] && grep -q "swirl eval runs in one process" "$work/err" || fail "eval under mpirun: $(cat "$work/err")"
+    echo "ok: eval under mpirun is refused" ;;
+  sigterm-stops-every-rank)
+    flags=(--batch 512 --shards 2 --lr-schedule constant)
+    # env execs mpirun, so $! is mpirun's pid (a shell function in the background would be a subshell's).
+    env ${ASAN_OPTIONS:+ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0"} "$mpiexec" --oversubscribe -np 2 "$swirl" train \
+      --threads 1 --figure-points 200 --save-every 0 "${flags[@]}" --steps 10000000 --out "$work/run" \
+      > "$work/out" 2> "$work/err" &
+    pid=$!
+    for _ in $(seq 100); do grep -q "step" "$work/out" 2>/dev/null && break; sleep 0.1; done
+    sleep 1
+    kill -TERM "$pid"
+    set +e; wait "$pid"; code=$?; set -e
+    [ "$code" -ne 0 ] || fail "mpirun exited 0 after SIGTERM"
+    grep -q "stopped by SIGTERM after step" "$work/err" || fail "no stop message: $(cat "$work/err")"
+    stopped=$(sed -n 's/.*stopped by SIGTERM after step \([0-9]*\);.*/\1/p' "$work/err")
+    [ "$(tail -1 "$work/run/loss.csv" | cut -d, -f1)" = "$stopped" ] || fail "loss.csv does not end at step $stopped"
+    # Resumed on one process for 10 more steps: the same bytes as an uninterrupted run of that length.
+    total=$((stopped + 10))
+    "$swirl" train --threads 2 --figure-points 200 --save-every 0 --resume "$work/run/checkpoint.safetensors" \
+      --steps "$total" --out "$work/run" > /dev/null
+    "$swirl" train --threads 2 --figure-points 200 --save-every 0 "${flags[@]}" --steps "$total" --out "$work/straight" > /dev/null
+    cmp "$work/run/checkpoint.safetensors" "$work/straight/checkpoint.safetensors" ||
+      fail "stopped at $stopped on 2 ranks and resumed on 1 differs from $total steps straight"
+    echo "ok: SIGTERM to mpirun: both ranks stopped after step $stopped, rank 0 wrote the checkpoint; resumed, byte-identical" ;;
+  bench-reports-ranks)
+    mpi --oversubscribe -np 2 "$swirl" bench --batch 2048 --steps 3 --warmup 1 --threads 1 --json > "$work/bench.json"
+    python3 - "$work/bench.json" <<'PY'
+import json, sys
+lines = [l for l in open(sys.argv[1]) if l.strip()]
+assert len(lines) == 1, f"{len(lines)} reports, expected rank 0's only"
+r = json.loads(lines[0])
+assert r["ranks"] == 2 and r["shards"] == 2, r
+assert r["allreduce_ms_per_step"] > 0 and r["allreduce_mb_per_step"] > 0, r
+assert abs(r["samples_per_s_per_rank"] * 2 - r["samples_per_s"]) < 1e-6 * r["samples_per_s"], r
+print(f"ok: bench on 2 ranks: {r['samples_per_s']:.0f} samples/s, {r['allreduce_ms_per_step']:.3f} ms and "
+      f"{r['allreduce_mb_per_step']:.2f} MB a step in the sum over ranks")
+PY
+    ;;
+  *) fail "unknown scenario $scenario" ;;
+esac
