@@ -55,8 +55,7 @@ void run_bench(const BenchOptions& options) {
     nn::Adam adam(model.parameters(), {.lr = options.lr});
     const diffusion::Schedule schedule;
     const int ranks = distributed::size();
-    const int64_t shards = options.shards > 0 ? options.shards
-                                              : std::max<int64_t>(diffusion::default_shards(options.batch), ranks);
+    const int64_t shards = options.shards > 0 ? options.shards : ranks;
     diffusion::check_shards(shards, options.batch, ranks);
     for (int64_t i = 0; i < options.warmup; ++i)
         diffusion::training_step(model, adam, schedule, nullptr, options.batch, t_sampling, gen, shards).item();

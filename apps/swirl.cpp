@@ -76,8 +76,7 @@ void add_train(CLI::App& app, TrainOptions& o, int& exit_code) {
                   "the plain path: each Linear and ReLU runs its own forward and backward, op by op (same result, slower)");
     cmd->add_option("--shards", o.shards,
                     "cut each batch into this many shards (a power of two), their gradients summed in a fixed tree: "
-                    "any number of mpirun ranks that divides it gives the same result (0: one per 4096 rows, up to 8, "
-                    "and at least one a rank)")
+                    "any number of mpirun ranks that divides it gives the same bytes (0: one a rank)")
         ->check(at_least(0))->capture_default_str();
     cmd->callback([&o, cmd, &exit_code] {
         for (const CLI::Option* option : cmd->get_options())
@@ -122,7 +121,7 @@ void add_bench(CLI::App& app, BenchOptions& o) {
     cmd->add_flag("--tf32", o.tf32, "CUDA only: let float32 matmuls use TF32 tensor cores (faster, ~1e-3 relative)");
     cmd->add_flag("--no-fuse", o.no_fuse,
                   "the plain path: each Linear and ReLU runs its own forward and backward, op by op (same result, slower)");
-    cmd->add_option("--shards", o.shards, "shards of the batch, as swirl train's (0: from the batch)")
+    cmd->add_option("--shards", o.shards, "shards of the batch, as swirl train's (0: one a rank)")
         ->check(at_least(0))->capture_default_str();
     cmd->add_flag("--json", o.json, "print one JSON object (steps_per_s, samples_per_s, peak_rss_mb, ...)");
     cmd->callback([&o] { run_bench(o); });

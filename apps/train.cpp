@@ -181,8 +181,9 @@ int run_train(const TrainOptions& given_options) {
     if (!given_options.resume.empty()) resumed = read_checkpoint(given_options.resume);
     TrainOptions options = resumed ? merge_with_checkpoint(given_options, resumed->info) : given_options;
     check_options(options);
-    // Unless told, at least a shard a rank; the checkpoint records the shards, which a resumed run keeps.
-    if (options.shards == 0) options.shards = std::max<int64_t>(default_shards(options.batch), distributed::size());
+    // Unless told, a shard a rank (one process: the whole batch at once, the fastest step); the checkpoint records
+    // the shards, which a resumed run keeps.
+    if (options.shards == 0) options.shards = distributed::size();
     check_shards(options.shards, options.batch, distributed::size());
     // Under mpirun every rank trains; rank 0 alone writes the checkpoint, the figures, loss.csv and the messages.
     const bool writer = distributed::rank() == 0;

@@ -25,12 +25,6 @@ std::vector<StepGroup> groups_in_rows(const std::vector<StepGroup>& groups, int6
 
 }  // namespace
 
-int64_t default_shards(int64_t batch) {
-    int64_t shards = 1;
-    while (shards < kMaxDefaultShards && batch / (2 * shards) >= kMinShardRows) shards *= 2;
-    return shards;
-}
-
 void check_shards(int64_t shards, int64_t batch, int ranks) {
     SWIRL_CHECK(shards >= 1 && (shards & (shards - 1)) == 0, "--shards must be a power of two, got {}", shards);
     SWIRL_CHECK(batch >= shards, "--batch {} is smaller than --shards {}: every shard needs a row", batch, shards);

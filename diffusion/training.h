@@ -20,11 +20,6 @@ namespace swirl::diffusion {
 Tensor training_step(ReverseModel& model, nn::Adam& optimizer, const Schedule& schedule, const LearnedSchedule* learned,
                      int64_t batch, TSampling t_sampling, Generator& gen, int64_t shards = 1);
 
-// The shards a run takes unless told: a power of two up to kMaxDefaultShards, each of at least kMinShardRows
-// rows. A shard is a forward and backward of its own, whose fixed cost shows below a few thousand rows.
-constexpr int64_t kMaxDefaultShards = 8;
-constexpr int64_t kMinShardRows = 4096;
-int64_t default_shards(int64_t batch);
 // Throws unless `shards` is a power of two no larger than the batch that `ranks` (a power of two) divides.
 void check_shards(int64_t shards, int64_t batch, int ranks);
 

@@ -95,6 +95,7 @@ case "$scenario" in
       --threads 1 --figure-points 200 --save-every 0 "${flags[@]}" --steps 10000000 --out "$work/run" \
       > "$work/out" 2> "$work/err" &
     pid=$!
+    trap 'kill -KILL "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT  # no run left behind if a check fails
     for _ in $(seq 100); do grep -q "step" "$work/out" 2>/dev/null && break; sleep 0.1; done
     sleep 1
     kill -TERM "$pid"
