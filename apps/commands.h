@@ -17,7 +17,7 @@ struct TrainOptions {
     // The defaults: the recipe with the best held-out K that trains in a few minutes (diffusion/README.md);
     // --param mean --variance free --data seed --lr-schedule constant --t-sampling batch is the seed's.
     std::string param = "eps";         // the reverse mean: mean (the seed) or eps
-    std::string variance = "bounded";  // the reverse variance: free (the seed) or bounded
+    std::string variance = "full";     // the reverse variance: free (the seed), bounded or full
     std::string schedule = "seed";     // the forward schedule: seed (fixed) or learned
     std::string data = "unit";         // the data's scale: seed, or unit (unit variance, as the paper)
     std::string lr_schedule = "cosine";  // constant, or cosine (from --lr down to 0 at --steps)

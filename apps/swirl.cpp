@@ -49,8 +49,9 @@ void add_train(CLI::App& app, TrainOptions& o, int& exit_code) {
     cmd->add_option("--param", o.param, "the reverse mean: mean (the seed: the network outputs it) or eps (it predicts the noise)")
         ->check(CLI::IsMember({"mean", "eps"}))->capture_default_str();
     cmd->add_option("--variance", o.variance,
-                    "the reverse variance: free (the seed: the network outputs its log) or bounded (between the posterior's and beta_t)")
-        ->check(CLI::IsMember({"free", "bounded"}))->capture_default_str();
+                    "the reverse variance: free (the seed: the network outputs its log), bounded (between the posterior's and beta_t) "
+                    "or full (bounded, along axes the network turns: a full 2x2 covariance)")
+        ->check(CLI::IsMember({"free", "bounded", "full"}))->capture_default_str();
     cmd->add_option("--schedule", o.schedule, "the forward betas: seed (the seed's sigmoid) or learned (beta_2..T trained on K)")
         ->check(CLI::IsMember({"seed", "learned"}))->capture_default_str();
     cmd->add_option("--data", o.data, "the data's scale: seed (as the seed draws it) or unit (unit variance, as the paper)")

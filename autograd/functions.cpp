@@ -99,6 +99,19 @@ Variable sigmoid(const Variable& x) {
     });
 }
 
+Variable sin(const Variable& x) {
+    const Tensor x_data = x.data();
+    return make_result("sin", swirl::sin(x_data), {x},
+                       [x_data](const Tensor& grad, InputGradients& in) { in.add(0, swirl::mul(grad, swirl::cos(x_data))); });
+}
+
+Variable cos(const Variable& x) {
+    const Tensor x_data = x.data();
+    return make_result("cos", swirl::cos(x_data), {x}, [x_data](const Tensor& grad, InputGradients& in) {
+        in.add(0, swirl::neg(swirl::mul(grad, swirl::sin(x_data))));
+    });
+}
+
 Variable matmul(const Variable& a, const Variable& b) {
     const Tensor a_data = a.data(), b_data = b.data();
     return make_result("matmul", swirl::matmul(a_data, b_data), {a, b},
@@ -179,6 +192,29 @@ Variable gaussian_kl(const Variable& mean_q, const Variable& std_q, const Variab
                            }
                            if (in.needs(2)) in.add(2, grad_mean);
                            if (in.needs(3)) in.add(3, grad_log_var);
+                       });
+}
+
+Variable rotate(const Variable& v, const Variable& angle, bool back) {
+    const Tensor& v_data = v.data();
+    const Tensor& angle_data = angle.data();
+    SWIRL_CHECK(v_data.rank() == 2 && v_data.dim(1) == 2 && angle_data.rank() == 2 && angle_data.dim(1) == 1 &&
+                    angle_data.dim(0) == v_data.dim(0),
+                "rotate: expected v [B, 2] and angle [B, 1], got {} and {}", shape_str(v_data.shape()),
+                shape_str(angle_data.shape()));
+    const double sign = back ? -1.0 : 1.0;
+    const Tensor c = swirl::cos(angle_data), s = swirl::scale(swirl::sin(angle_data), sign);
+    const Tensor x = swirl::slice_cols(v_data, 0, 1), y = swirl::slice_cols(v_data, 1, 2);
+    const Tensor first = swirl::sub(swirl::mul(c, x), swirl::mul(s, y)), second = swirl::add(swirl::mul(s, x), swirl::mul(c, y));
+    return make_result("rotate", swirl::concat_cols({first, second}), {v, angle},
+                       [c, s, first, second, sign](const Tensor& grad, InputGradients& in) {
+                           const Tensor g0 = swirl::slice_cols(grad, 0, 1), g1 = swirl::slice_cols(grad, 1, 2);
+                           // v's gradient is grad turned the other way; the angle's, d out / d theta = sign (-second, first).
+                           if (in.needs(0))
+                               in.add(0, swirl::concat_cols({swirl::add(swirl::mul(c, g0), swirl::mul(s, g1)),
+                                                             swirl::sub(swirl::mul(c, g1), swirl::mul(s, g0))}));
+                           if (in.needs(1))
+                               in.add(1, swirl::scale(swirl::sub(swirl::mul(g1, first), swirl::mul(g0, second)), sign));
                        });
 }
 

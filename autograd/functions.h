@@ -41,6 +41,8 @@ Variable sqrt(const Variable& x);
 Variable square(const Variable& x);
 Variable relu(const Variable& x);
 Variable sigmoid(const Variable& x);  // 1 / (1 + exp(-x))
+Variable sin(const Variable& x);
+Variable cos(const Variable& x);
 
 // a [M, K] @ b [K, N] -> [M, N].
 Variable matmul(const Variable& a, const Variable& b);
@@ -65,6 +67,10 @@ Variable mlp(const Variable& x, const std::vector<DenseLayer>& layers, const std
 //   0.5 log_var_p - log std_q + (std_q^2 + (mean_q - mean_p)^2) / (2 exp(log_var_p)) - 0.5
 // q is usually a constant (the seed's schedule); with a learned schedule it carries gradients too.
 Variable gaussian_kl(const Variable& mean_q, const Variable& std_q, const Variable& mean_p, const Variable& log_var_p);
+
+// Rows v [B, 2] turned by their angles theta [B, 1] (radians): (cos theta x - sin theta y, sin theta x + cos theta y);
+// with back, turned by -theta. One op: its backward reuses the forward's cosines and sines.
+Variable rotate(const Variable& v, const Variable& angle, bool back = false);
 
 // Reductions: sum/mean of everything -> []; along an axis of a matrix, keeping it: [M, N] -> [1, N] or [M, 1].
 Variable sum(const Variable& x);

@@ -53,7 +53,7 @@ BoundReport likelihood_bound(ReverseModel& model, const Schedule& schedule, cons
         ReverseStep p = model.forward(Variable(q.xt), t, schedule);
         // KL summed over dimensions, averaged over points: sum of all elements / n.
         const Variable std_q(Tensor::full({}, q.posterior_std, x0.dtype(), x0.device()));
-        const double kl = sum(autograd::gaussian_kl(Variable(q.posterior_mean), std_q, p.mean, p.log_var).data().to(DType::f64)).item() /
+        const double kl = sum(p.kl_from(Variable(q.posterior_mean), std_q).data().to(DType::f64)).item() /
                           static_cast<double>(n);
         report.kl_per_step_bits[static_cast<std::size_t>(t)] = kl / ln2;
         kl_total += kl;

@@ -31,7 +31,8 @@ ReverseModel::ReverseModel(const ModelConfig& config, Generator& gen, DType dtyp
                                    mlp_block(config.data_dim, config.hidden, config.hidden, true, gen, dtype, device));
     network_tail = register_module("network_tail", std::make_shared<nn::ModuleList<nn::Sequential>>());
     for (int64_t t = 0; t < config.steps; ++t)
-        network_tail->push_back(mlp_block(config.hidden, config.hidden, 2 * config.data_dim, false, gen, dtype, device));
+        network_tail->push_back(mlp_block(config.hidden, config.hidden, output_width(config.data_dim, config.variance_param),
+                                           false, gen, dtype, device));
 }
 
 nn::Sequential& ReverseModel::tail(int64_t t) {

@@ -129,7 +129,7 @@ Variable kl_objective(ReverseModel& model, const Variable& table, const Tensor& 
                               column(Schedule::kPosteriorX0), column(Schedule::kPosteriorXt));
     ReverseStep p = model.forward(q.xt, groups, coefficients);
     // The mean over rows and dimensions, as the seed's KL.mean().
-    return ag::mean(ag::gaussian_kl(q.posterior_mean, column(Schedule::kPosteriorStd), p.mean, p.log_var));
+    return ag::mean(p.kl_from(q.posterior_mean, column(Schedule::kPosteriorStd)));
 }
 
 Variable final_entropy_term(const Variable& table) {

@@ -18,23 +18,55 @@ MeanParam parse_mean_param(const std::string& name) {
 VarianceParam parse_variance_param(const std::string& name) {
     if (name == "free") return VarianceParam::free;
     if (name == "bounded") return VarianceParam::bounded;
-    SWIRL_FAIL("unknown variance '{}': expected free or bounded", name);
+    if (name == "full") return VarianceParam::full;
+    SWIRL_FAIL("unknown variance '{}': expected free, bounded or full", name);
 }
 
 const char* mean_param_name(MeanParam param) { return param == MeanParam::mean ? "mean" : "eps"; }
-const char* variance_param_name(VarianceParam param) { return param == VarianceParam::free ? "free" : "bounded"; }
+const char* variance_param_name(VarianceParam param) {
+    switch (param) {
+        case VarianceParam::free: return "free";
+        case VarianceParam::bounded: return "bounded";
+        case VarianceParam::full: return "full";
+    }
+    return "?";
+}
+
+int64_t output_width(int64_t d, VarianceParam variance_param) {
+    if (variance_param != VarianceParam::full) return 2 * d;
+    SWIRL_CHECK(d == 2, "the full covariance (--variance full) is for 2-D data, got {} dimensions", d);
+    return 2 * d + 1;
+}
 
 Variable ReverseStep::std() const { return ag::sqrt(ag::exp(log_var)); }
 
+Variable ReverseStep::kl_from(const Variable& mean_q, const Variable& std_q) const {
+    if (!angle.defined()) return ag::gaussian_kl(mean_q, std_q, mean, log_var);
+    // An isotropic q looks the same along any axes: in the frame of p's axes both are diagonal Gaussians, and the
+    // KL sees their means only through mean_q - mean, turned back once.
+    const Variable delta = ag::rotate(mean_q - mean, angle, true);
+    return ag::gaussian_kl(delta, std_q, Variable(Tensor::zeros(delta.shape(), delta.data().dtype(), delta.data().device())), log_var);
+}
+
+Tensor ReverseStep::draw(const Tensor& eps) const {
+    NoGradGuard no_grad;
+    const Variable along_axes = std() * Variable(eps);
+    return (mean + (angle.defined() ? ag::rotate(along_axes, angle) : along_axes)).data();
+}
+
 ReverseStep reverse_step(const Variable& out, const Variable& xt, const Variable& coefficients, MeanParam mean_param,
                          VarianceParam variance_param) {
-    SWIRL_CHECK(out.data().rank() == 2 && xt.data().rank() == 2 && out.shape()[0] == xt.shape()[0] &&
-                    out.shape()[1] == 2 * xt.shape()[1] && coefficients.data().rank() == 2 &&
-                    coefficients.shape()[0] == xt.shape()[0] && coefficients.shape()[1] == Schedule::kColumns,
-                "reverse_step: expected out [B, 2d], xt [B, d], coefficients [B, {}], got {}, {}, {}", Schedule::kColumns,
+    const int64_t d = xt.data().rank() == 2 ? xt.shape()[1] : 0;
+    const int64_t width = output_width(d, variance_param);
+    SWIRL_CHECK(out.data().rank() == 2 && d > 0 && out.shape()[0] == xt.shape()[0] && out.shape()[1] == width &&
+                    coefficients.data().rank() == 2 && coefficients.shape()[0] == xt.shape()[0] &&
+                    coefficients.shape()[1] == Schedule::kColumns,
+                "reverse_step: expected out [B, {}], xt [B, d], coefficients [B, {}] ({} variance), got {}, {}, {}",
+                width == 2 * d ? "2d" : "2d + 1", Schedule::kColumns, variance_param_name(variance_param),
                 shape_str(out.shape()), shape_str(xt.shape()), shape_str(coefficients.shape()));
     auto column = [&](int64_t c) { return ag::slice_cols(coefficients, c, c + 1); };  // [B, 1]
-    const std::vector<Variable> halves = ag::chunk(out, 2);
+    const std::vector<Variable> halves = width == 2 * d ? ag::chunk(out, 2)
+                                                        : std::vector<Variable>{ag::slice_cols(out, 0, d), ag::slice_cols(out, d, 2 * d)};
     ReverseStep step;
     step.mean = mean_param == MeanParam::mean
                     ? halves[0]
@@ -45,6 +77,7 @@ ReverseStep reverse_step(const Variable& out, const Variable& xt, const Variable
         const Variable low = column(Schedule::kLogPosteriorVar);
         step.log_var = ag::add(low, ag::mul(ag::sigmoid(halves[1]), ag::sub(column(Schedule::kLogBeta), low)));
     }
+    if (variance_param == VarianceParam::full) step.angle = ag::slice_cols(out, 2 * d, 2 * d + 1);
     return step;
 }
 

@@ -21,7 +21,7 @@ std::vector<Tensor> sample_trajectory(ReverseModel& model, const Schedule& sched
         ReverseStep p = model.forward(Variable(x), t, schedule);
         Tensor eps = Tensor::empty(x.shape(), x.dtype(), x.device());
         normal_(eps, gen);
-        x = add(p.mean.data(), mul(p.std().data(), eps));
+        x = p.draw(eps);
         trajectory[static_cast<std::size_t>(t - 1)] = x;
     }
     trajectory[0] = trajectory[1];

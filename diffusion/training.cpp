@@ -100,10 +100,11 @@ Tensor training_step(ReverseModel& model, nn::Adam& optimizer, const Schedule& s
 
 double training_flops_per_sample(const ModelConfig& config) {
     const double d = static_cast<double>(config.data_dim), h = static_cast<double>(config.hidden);
-    // Multiply-adds of the four layers d->H, H->H (head), H->H, H->2d (one tail).
-    const double forward = d * h + h * h + h * h + h * 2 * d;
+    const double out = static_cast<double>(output_width(config.data_dim, config.variance_param));  // 2d (+ 1)
+    // Multiply-adds of the four layers d->H, H->H (head), H->H, H->out (one tail).
+    const double forward = d * h + h * h + h * h + h * out;
     // Backward: weight gradients of all four layers, input gradients of all but the first (x needs none).
-    const double backward = forward + (h * h + h * h + h * 2 * d);
+    const double backward = forward + (h * h + h * h + h * out);
     return 2.0 * (forward + backward);
 }
 

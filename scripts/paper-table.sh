@@ -16,7 +16,7 @@ swirl=build/release/apps/swirl
 declare -A recipes=(
   [seed]="--param mean --variance free --schedule seed --data seed --t-sampling batch --lr-schedule constant"
   [default]=""
-  [best]="--param eps --variance bounded --schedule learned --data unit --t-sampling sample --lr-schedule cosine --hidden 128 --steps 160000"
+  [best]="--param eps --variance full --schedule learned --data unit --t-sampling sample --lr-schedule cosine --hidden 128 --steps 100000"
 )
 chosen=("$@"); [ ${#chosen[@]} -gt 0 ] || chosen=(seed default best)
 eval_seed=2015  # held-out data and noise: a stream training never draws from

@@ -40,7 +40,7 @@ Tensor sqrt(const Tensor& x);
 Tensor square(const Tensor& x);
 Tensor relu(const Tensor& x);
 Tensor sigmoid(const Tensor& x);  // 1 / (1 + exp(-x)), computed without overflow for large |x|
-Tensor sin(const Tensor& x);  // not differentiable in autograd/: the swiss roll's data only
+Tensor sin(const Tensor& x);
 Tensor cos(const Tensor& x);
 // grad_in = grad_out where out > 0, else 0. grad_out and out have one shape.
 Tensor relu_backward(const Tensor& grad_out, const Tensor& out);

@@ -235,16 +235,20 @@ print(f"ok: bench --no-fuse runs the plain path: {plain['kernels_per_step']:.0f}
 PY
     ;;
   recipes-resume-and-refuse)
-    recipe=(--param eps --variance bounded --schedule learned --data unit --lr-schedule cosine)
-    short_train --steps 40 "${recipe[@]}" --out "$work/straight"
-    # The cosine runs over --steps, so the first piece stops early (--stop-at) instead of training 15 steps.
-    short_train --steps 40 --stop-at 15 "${recipe[@]}" --out "$work/resumed"
-    short_train --steps 40 --resume "$work/resumed/checkpoint.safetensors" --out "$work/resumed"
-    cmp "$work/straight/checkpoint.safetensors" "$work/resumed/checkpoint.safetensors" ||
-      fail "a resumed eps / bounded / learned / unit / cosine run differs from the uninterrupted one"
-    cmp "$work/straight/loss.csv" "$work/resumed/loss.csv" || fail "resumed loss.csv differs"
-    echo "ok: eps, bounded variance, learned schedule, unit data, cosine lr: 15 + 25 resumed steps = 40 steps, byte for byte"
-    ckpt="$work/straight/checkpoint.safetensors"
+    for variance in bounded full; do
+      recipe=(--param eps --variance $variance --schedule learned --data unit --lr-schedule cosine)
+      short_train --steps 40 "${recipe[@]}" --out "$work/straight"
+      # The cosine runs over --steps, so the first piece stops early (--stop-at) instead of training 15 steps.
+      short_train --steps 40 --stop-at 15 "${recipe[@]}" --out "$work/resumed"
+      short_train --steps 40 --resume "$work/resumed/checkpoint.safetensors" --out "$work/resumed"
+      cmp "$work/straight/checkpoint.safetensors" "$work/resumed/checkpoint.safetensors" ||
+        fail "a resumed eps / $variance / learned / unit / cosine run differs from the uninterrupted one"
+      cmp "$work/straight/loss.csv" "$work/resumed/loss.csv" || fail "resumed loss.csv differs"
+      echo "ok: eps, $variance variance, learned schedule, unit data, cosine lr: 15 + 25 resumed steps = 40 steps, byte for byte"
+    done
+    ckpt="$work/straight/checkpoint.safetensors"  # the full covariance's
+    expect_exit 1 "--variance bounded differs from the checkpoint's --variance full" \
+      "$swirl" train --steps 50 --variance bounded --resume "$ckpt" --out "$work/straight"
     expect_exit 1 "--param mean differs from the checkpoint's --param eps" \
       "$swirl" train --steps 50 --param mean --resume "$ckpt" --out "$work/straight"
     expect_exit 1 "--schedule seed differs from the checkpoint's --schedule learned" \
@@ -260,7 +264,7 @@ PY
     python3 - "$work/eval.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-assert (r['param'], r['variance'], r['schedule']) == ('eps', 'bounded', 'learned'), r
+assert (r['param'], r['variance'], r['schedule']) == ('eps', 'full', 'learned'), r
 assert abs(r['data_scale'] - 1 / 0.678909) < 1e-5, r['data_scale']
 print('ok: eval --json names param, variance, schedule and data_scale; --png drew the KL of each step')
 PY

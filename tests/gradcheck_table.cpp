@@ -41,7 +41,12 @@ std::vector<GradcheckCase> gradcheck_table() {
         table.push_back({"square", s, {shape}, [](const V& in) { return ag::square(in[0]); }});
         table.push_back({"relu", s, {shape}, [](const V& in) { return ag::relu(in[0]); }});
         table.push_back({"sigmoid", s, {shape}, [](const V& in) { return ag::sigmoid(ag::scale(in[0], 3.0)); }});
+        table.push_back({"sin", s, {shape}, [](const V& in) { return ag::sin(ag::scale(in[0], 3.0)); }});
+        table.push_back({"cos", s, {shape}, [](const V& in) { return ag::cos(ag::scale(in[0], 3.0)); }});
     }
+    for (bool back : {false, true})
+        table.push_back({"rotate", back ? "v [5, 2] by -angle [5, 1]" : "v [5, 2] by angle [5, 1]", {{5, 2}, {5, 1}},
+                         [back](const V& in) { return ag::rotate(in[0], ag::scale(in[1], 3.0), back); }});
     table.push_back({"matmul", "[3, 4] @ [4, 2]", {{3, 4}, {4, 2}}, [](const V& in) { return ag::matmul(in[0], in[1]); }});
     table.push_back({"matmul", "[1, 3] @ [3, 1]", {{1, 3}, {3, 1}}, [](const V& in) { return ag::matmul(in[0], in[1]); }});
     for (const char* name : {"linear", "linear_relu"}) {

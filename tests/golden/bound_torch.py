@@ -57,12 +57,27 @@ def bound(state, meta, betas, x0_raw, noise):
         xt = torch.sqrt(ab) * x0 + torch.sqrt(1 - ab) * noise[t - 2]
         var_q = (1 - ab_prev) / (1 - ab) * beta
         mean_q = torch.sqrt(ab_prev) * beta / (1 - ab) * x0 + torch.sqrt(alpha) * (1 - ab_prev) / (1 - ab) * xt
-        a, b = network(state, xt, t).chunk(2, dim=1)
+        out = network(state, xt, t)
+        a, b = out[:, :d], out[:, d:2 * d]
         mean_p = a if param == 'mean' else (xt - beta / torch.sqrt(1 - ab) * a) / torch.sqrt(alpha)
         if variance == 'free':
             log_var_p = b
         else:
             log_var_p = torch.log(var_q) + torch.sigmoid(b) * (torch.log(beta) - torch.log(var_q))
+        if variance == 'full':
+            # Sigma = R diag(exp(log_var)) R^T with R the rotation by the third column's angle; KL of two full
+            # Gaussians: 0.5 (tr(Sigma^-1) var_q + delta^T Sigma^-1 delta - d + log det Sigma - d log var_q).
+            angle = out[:, 2 * d]
+            c, s = torch.cos(angle), torch.sin(angle)
+            R = torch.stack([torch.stack([c, -s], 1), torch.stack([s, c], 1)], 1)  # [n, 2, 2]
+            sigma = R @ torch.diag_embed(torch.exp(log_var_p)) @ R.transpose(1, 2)
+            inverse = torch.linalg.inv(sigma)
+            delta = (mean_q - mean_p).unsqueeze(2)
+            kl = 0.5 * (torch.diagonal(inverse, dim1=1, dim2=2).sum(1) * var_q
+                        + (delta.transpose(1, 2) @ inverse @ delta).reshape(-1) - d
+                        + torch.logdet(sigma) - d * torch.log(var_q))
+            kls.append(kl.mean().item())
+            continue
         kl = 0.5 * (log_var_p - torch.log(var_q) + (var_q + (mean_q - mean_p) ** 2) / torch.exp(log_var_p) - 1)
         kls.append(kl.sum(1).mean().item())
     gauss = d / 2 * (1 + math.log(2 * math.pi))

@@ -34,12 +34,14 @@ def read_safetensors(path):
     return tensors, metadata
 
 
-def seed_state_dict_shapes(T, H, d=2):
+def seed_state_dict_shapes(T, H, d=2, out=None):
+    """The seed's state_dict shapes; out: a tail's output width (2d, or 2d + 1 with the full covariance's angle)."""
+    out = 2 * d if out is None else out
     shapes = {'network_head.0.weight': [H, d], 'network_head.0.bias': [H],
               'network_head.2.weight': [H, H], 'network_head.2.bias': [H]}
     for t in range(T):
         shapes.update({f'network_tail.{t}.0.weight': [H, H], f'network_tail.{t}.0.bias': [H],
-                       f'network_tail.{t}.2.weight': [2 * d, H], f'network_tail.{t}.2.bias': [2 * d]})
+                       f'network_tail.{t}.2.weight': [out, H], f'network_tail.{t}.2.bias': [out]})
     return shapes
 
 
@@ -56,7 +58,7 @@ def main(path):
     assert f"{zlib.crc32(blank):08x}" == metadata['swirl.header_crc32'], 'header CRC-32 mismatch'
 
     T, H = int(metadata['steps']), int(metadata['hidden'])
-    expected = seed_state_dict_shapes(T, H)
+    expected = seed_state_dict_shapes(T, H, out=5 if metadata.get('variance') == 'full' else 4)
     for name, shape in expected.items():
         assert name in tensors, f'missing {name}'
         dtype, got, values = tensors[name]

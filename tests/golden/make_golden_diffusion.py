@@ -7,6 +7,8 @@ interop_checkpoint.safetensors: a small seed MLP (T=4, H=8) saved from PyTorch's
 bound_checkpoint.safetensors: the seed's architecture (T=40, H=8) with param eps, bounded variance, a learned
   schedule and unit-variance data; bound_expected.safetensors: held-out points, the forward noise of each step,
   and K with the KL of each step, from bound_torch.py (an implementation of eq. 14 independent of swirl's).
+bound_full_checkpoint.safetensors, bound_full_expected.safetensors: the same with the full covariance (a fifth
+  output per tail, the angle of its axes), whose KL bound_torch.py computes with 2x2 matrices.
 """
 import math
 import os
@@ -75,12 +77,18 @@ def interop_golden():
     write_safetensors(os.path.join(HERE, 'interop_expected.safetensors'), expected)
 
 
-def bound_golden():
+def bound_golden(variance='bounded'):
     from bound_torch import bound, seed_betas, swiss_roll
     torch.manual_seed(4)
     rng = np.random.default_rng(4)
     T, H = 40, 8
     model = MLP(T, hidden_dim=H)
+    if variance == 'full':  # each tail's last layer has a fifth output, the covariance's angle
+        for tail in model.network_tail:
+            tail[2] = nn.Linear(H, 5)
+            with torch.no_grad():  # angles over the whole circle
+                tail[2].bias[4] = 3 * (2 * torch.rand(()) - 1)
+                tail[2].weight[4] *= 5
     meta = {'sigmoid_start': -18, 'sigmoid_end': 10, 'beta_min': 1e-5, 'beta_max': 0.3}
     betas = seed_betas(meta, T)
     logits = torch.logit(betas[1:]) + 0.3 * torch.randn(T - 1, dtype=torch.float64)
@@ -92,12 +100,13 @@ def bound_golden():
     mean_square = (b ** 3 - a ** 3) / 3 / (b - a)
     data_scale = 1 / math.sqrt((mean_square - m1 * m1 - m2 * m2) / 100 / 2)
     metadata = {'format': 'swirl.diffusion', 'format_version': 1, 'steps': T, 'data_dim': 2, 'hidden': H,
-                'param': 'eps', 'variance': 'bounded', 'data_scale': repr(data_scale), 'schedule': 'learned',
+                'param': 'eps', 'variance': variance, 'data_scale': repr(data_scale), 'schedule': 'learned',
                 'step': 0, 'generator_seed': 0, 'generator_offset': 0, **meta}
     tensors = dict(model.state_dict())
     tensors['schedule.betas'] = betas
     tensors['schedule.logits'] = logits
-    path = os.path.join(HERE, 'bound_checkpoint.safetensors')
+    stem = 'bound' if variance == 'bounded' else f'bound_{variance}'
+    path = os.path.join(HERE, f'{stem}_checkpoint.safetensors')
     write_safetensors(path, tensors, metadata, swirl_checksums=True)
     x0 = torch.tensor(swiss_roll(64, rng))
     noise = [torch.tensor(rng.standard_normal((64, 2))) for _ in range(T - 1)]
@@ -106,7 +115,8 @@ def bound_golden():
         K_bits, kl_bits = bound(state, {k: str(v) for k, v in metadata.items()}, betas, x0, noise)
     expected = {'x0': x0, 'noise': torch.stack(noise), 'K_bits': torch.tensor([K_bits], dtype=torch.float64),
                 'kl_per_step_bits': torch.tensor(kl_bits, dtype=torch.float64)}
-    write_safetensors(os.path.join(HERE, 'bound_expected.safetensors'), expected)
+    write_safetensors(os.path.join(HERE, f'{stem}_expected.safetensors'), expected)
 
 
-GENERATORS = {'schedule': schedule_golden, 'interop': interop_golden, 'bound': bound_golden}
+GENERATORS = {'schedule': schedule_golden, 'interop': interop_golden, 'bound': bound_golden,
+              'bound_full': lambda: bound_golden('full')}
