@@ -18,6 +18,7 @@
 #include "tensor/host_allocator.h"
 #include "tensor/ops.h"
 #include "tensor/probe.h"
+#include "tensor/profile.h"
 
 namespace swirl::app {
 
@@ -50,7 +51,9 @@ void run_bench(const BenchOptions& options) {
     const int threads = 1;
 #endif
     Generator gen(options.seed);
-    const diffusion::ModelConfig config{.hidden = options.hidden};
+    const diffusion::ModelConfig config{.hidden = options.hidden,
+                                        .mean_param = diffusion::parse_mean_param(options.param),
+                                        .variance_param = diffusion::parse_variance_param(options.variance)};
     diffusion::ReverseModel model(config, gen, DType::f32, device);
     nn::Adam adam(model.parameters(), {.lr = options.lr});
     const diffusion::Schedule schedule;
@@ -75,6 +78,28 @@ void run_bench(const BenchOptions& options) {
     const double reduce_mb =
         (distributed::reduce_bytes() - reduce_bytes_before) / static_cast<double>(options.steps) / 1e6;
     distributed::max_over_ranks(0);
+
+    // --profile: as many steps again, each phase timed between waits for the device (which slow the step: this
+    // pass is not the timed one above). The rest is the step's time outside every phase.
+    double profile_step_ms = 0.0;
+    std::vector<profile::PhaseTime> phases;
+    if (options.profile) {
+        profile::enable(device);
+        distributed::max_over_ranks(0);
+        synchronize(device);
+        const auto profile_start = Clock::now();
+        for (int64_t i = 0; i < options.steps; ++i)
+            diffusion::training_step(model, adam, schedule, nullptr, options.batch, t_sampling, gen, shards);
+        synchronize(device);
+        profile_step_ms = 1e3 * seconds_since(profile_start) / static_cast<double>(options.steps);
+        profile::disable();
+        phases = profile::phases();
+        distributed::max_over_ranks(0);
+    }
+    auto phase_ms = [&](const profile::PhaseTime& phase) { return 1e3 * phase.seconds / static_cast<double>(options.steps); };
+    double phases_ms = 0.0;
+    for (const profile::PhaseTime& phase : phases) phases_ms += phase_ms(phase);
+
     if (distributed::rank() != 0) return;  // rank 0 reports (and probes the machine, the others done)
     const OpTraffic traffic_after = op_traffic();
     double loss_sum = 0.0;
@@ -112,13 +137,20 @@ void run_bench(const BenchOptions& options) {
             {"memory_floor_ms", memory_floor_ms}, {"floor_ms", floor_ms}, {"floor_share", floor_ms / step_ms},
             {"peak_rss_mb", rss_mb}, {"device_peak_mb", device_peak_mb},
             {"host_tensor_peak_mb", static_cast<double>(host_memory_stats().peak_in_use) / (1 << 20)},
-            {"loss_mean", loss_sum / steps}};
+            {"loss_mean", loss_sum / steps}, {"param", options.param}, {"variance", options.variance}};
+        if (options.profile) {
+            nlohmann::ordered_json by_phase = nlohmann::ordered_json::object();
+            for (const profile::PhaseTime& phase : phases) by_phase[phase.name] = phase_ms(phase);
+            report["profile"] = {{"steps", options.steps}, {"step_ms", profile_step_ms}, {"phases_ms", by_phase},
+                                 {"rest_ms", profile_step_ms - phases_ms}};
+        }
         fmt::print("{}\n", report.dump());
         return;
     }
-    fmt::print("swirl bench: device {}{}, {} threads, batch {}, t-sampling {}, {} path, {} steps after {} warm-up\n",
+    fmt::print("swirl bench: device {}{}, {} threads, batch {}, t-sampling {}, param {}, variance {}, {} path, {} steps "
+               "after {} warm-up\n",
                device_name(device), options.tf32 ? " (tf32)" : "", threads, options.batch, options.t_sampling,
-               options.no_fuse ? "plain" : "fused", options.steps, options.warmup);
+               options.param, options.variance, options.no_fuse ? "plain" : "fused", options.steps, options.warmup);
     fmt::print("  {:.2f} steps/s, {:.0f} samples/s, {:.3f} s\n", steps_per_s, samples_per_s, seconds);
     if (ranks > 1)
         fmt::print("  {} ranks, {} shards: {:.0f} samples/s a rank; the sum over ranks {:.3f} ms a step ({:.1f}%), {:.2f} MB "
@@ -136,6 +168,13 @@ void run_bench(const BenchOptions& options) {
                static_cast<double>(host_memory_stats().peak_in_use) / (1 << 20));
     if (device_peak_mb > 0) fmt::print(", device memory peak {:.1f} MB", device_peak_mb);
     fmt::print("\n  mean loss {:.5f}\n", loss_sum / steps);
+    if (!options.profile) return;
+    fmt::print("  profile ({} more steps, waiting for the device at each phase's ends): {:.3f} ms a step\n", options.steps,
+               profile_step_ms);
+    for (const profile::PhaseTime& phase : phases)
+        fmt::print("    {:<20} {:8.3f} ms  {:5.1f}%\n", phase.name, phase_ms(phase), 100.0 * phase_ms(phase) / profile_step_ms);
+    fmt::print("    {:<20} {:8.3f} ms  {:5.1f}%\n", "rest", profile_step_ms - phases_ms,
+               100.0 * (profile_step_ms - phases_ms) / profile_step_ms);
 }
 
 }  // namespace swirl::app

@@ -67,6 +67,9 @@ struct BenchOptions {
     bool tf32 = false;
     bool no_fuse = false;
     int64_t shards = 0;
+    std::string param = "mean";     // the seed's model by default, as scripts/torch_reference.py
+    std::string variance = "free";
+    bool profile = false;  // then a second pass of --steps steps, timed phase by phase
     bool json = false;
 };
 

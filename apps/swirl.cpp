@@ -124,6 +124,13 @@ void add_bench(CLI::App& app, BenchOptions& o) {
                   "the plain path: each Linear and ReLU runs its own forward and backward, op by op (same result, slower)");
     cmd->add_option("--shards", o.shards, "shards of the batch, as swirl train's (0: one a rank)")
         ->check(at_least(0))->capture_default_str();
+    cmd->add_option("--param", o.param, "the reverse mean, as swirl train's (the seed's by default)")
+        ->check(CLI::IsMember({"mean", "eps"}))->capture_default_str();
+    cmd->add_option("--variance", o.variance, "the reverse variance, as swirl train's (the seed's by default)")
+        ->check(CLI::IsMember({"free", "bounded", "full"}))->capture_default_str();
+    cmd->add_flag("--profile", o.profile,
+                  "then as many steps again, timed phase by phase (data, forward process, model forward, reverse step "
+                  "and KL, backward, Adam), waiting for the device at each phase's ends");
     cmd->add_flag("--json", o.json, "print one JSON object (steps_per_s, samples_per_s, peak_rss_mb, ...)");
     cmd->callback([&o] { run_bench(o); });
 }

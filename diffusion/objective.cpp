@@ -8,6 +8,7 @@
 #include "autograd/functions.h"
 #include "tensor/error.h"
 #include "tensor/ops.h"
+#include "tensor/profile.h"
 
 namespace swirl::diffusion {
 
@@ -120,14 +121,26 @@ Variable kl_objective(ReverseModel& model, const Schedule& schedule, const Tenso
 Variable kl_objective(ReverseModel& model, const Variable& table, const Tensor& x0, const std::vector<StepGroup>& groups,
                       const Tensor& eps) {
     check_same_shape(x0, eps, "kl_objective");
-    // Each row's step constants as columns [B, 1]: the forward process and the posterior for all rows at once.
-    const Variable coefficients = step_coefficients(table, groups, x0.dim(0));
+    Variable coefficients;
+    ForwardVariables q;
     auto column = [&](int64_t c) { return ag::slice_cols(coefficients, c, c + 1); };
-    // With a learned schedule the noise is frozen and x_t moves with the betas (the reparametrized forward process).
-    const ForwardVariables q =
-        forward_and_posterior(Variable(x0), Variable(eps), column(Schedule::kSignal), column(Schedule::kNoise),
-                              column(Schedule::kPosteriorX0), column(Schedule::kPosteriorXt));
-    ReverseStep p = model.forward(q.xt, groups, coefficients);
+    {
+        profile::Scope phase("forward process");
+        // Each row's step constants as columns [B, 1]: the forward process and the posterior for all rows at once.
+        coefficients = step_coefficients(table, groups, x0.dim(0));
+        // With a learned schedule the noise is frozen and x_t moves with the betas (the reparametrized forward
+        // process).
+        q = forward_and_posterior(Variable(x0), Variable(eps), column(Schedule::kSignal), column(Schedule::kNoise),
+                                  column(Schedule::kPosteriorX0), column(Schedule::kPosteriorXt));
+    }
+    Variable out;  // model.forward(q.xt, groups, coefficients), in its two parts
+    {
+        profile::Scope phase("model forward");
+        out = model.network(q.xt, groups);
+    }
+    profile::Scope phase("reverse step and KL");
+    const ModelConfig& config = model.config();
+    const ReverseStep p = reverse_step(out, q.xt, coefficients, config.mean_param, config.variance_param);
     // The mean over rows and dimensions, as the seed's KL.mean().
     return ag::mean(p.kl_from(q.posterior_mean, column(Schedule::kPosteriorStd)));
 }

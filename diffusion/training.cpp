@@ -8,6 +8,7 @@
 #include "tensor/distributed.h"
 #include "tensor/error.h"
 #include "tensor/ops.h"
+#include "tensor/profile.h"
 
 namespace swirl::diffusion {
 
@@ -38,11 +39,16 @@ Tensor training_step(ReverseModel& model, nn::Adam& optimizer, const Schedule& s
                      int64_t batch, TSampling t_sampling, Generator& gen, int64_t shards) {
     const Tensor& like = model.parameters().front().data();
     // Every rank draws the whole batch, so its rows are the ones a single process would draw.
-    Tensor x0 = sample_swiss_roll(batch, gen, 0.0, like.dtype(), like.device());
-    if (model.config().data_scale != 1.0) x0 = scale(x0, model.config().data_scale);
-    const std::vector<StepGroup> groups = draw_steps(batch, model.config().steps, t_sampling, gen);
-    Tensor eps = Tensor::empty(x0.shape(), x0.dtype(), x0.device());
-    normal_(eps, gen);
+    Tensor x0, eps;
+    std::vector<StepGroup> groups;
+    {
+        profile::Scope phase("data");
+        x0 = sample_swiss_roll(batch, gen, 0.0, like.dtype(), like.device());
+        if (model.config().data_scale != 1.0) x0 = scale(x0, model.config().data_scale);
+        groups = draw_steps(batch, model.config().steps, t_sampling, gen);
+        eps = Tensor::empty(x0.shape(), x0.dtype(), x0.device());
+        normal_(eps, gen);
+    }
     const int ranks = distributed::size();
     if (shards == 1 && ranks == 1) {
         Variable loss;
@@ -54,8 +60,14 @@ Tensor training_step(ReverseModel& model, nn::Adam& optimizer, const Schedule& s
                                  autograd::to(final_entropy_term(table), x0.dtype(), x0.device()));
         }
         optimizer.zero_grad();
-        loss.backward();
-        optimizer.step();
+        {
+            profile::Scope phase("backward");
+            loss.backward();
+        }
+        {
+            profile::Scope phase("Adam");
+            optimizer.step();
+        }
         return loss.data();
     }
 
@@ -77,14 +89,22 @@ Tensor training_step(ReverseModel& model, nn::Adam& optimizer, const Schedule& s
                                          x0_rows, shard_groups, eps_rows);
         const Variable loss = kl * (static_cast<double>(end - begin) / static_cast<double>(batch));
         optimizer.zero_grad();
-        loss.backward();
+        {
+            profile::Scope phase("backward");
+            loss.backward();
+        }
+        profile::Scope phase("gradient sum");
         std::vector<Tensor> leaf;
         for (Variable& p : parameters) leaf.push_back(std::move(p.grad()));
         leaf.push_back(loss.data().reshape({1}));
         tree.add(std::move(leaf));
     }
-    std::vector<Tensor> sum = tree.take();
-    distributed::sum_over_ranks_(sum);
+    std::vector<Tensor> sum;
+    {
+        profile::Scope phase("gradient sum");
+        sum = tree.take();
+        distributed::sum_over_ranks_(sum);
+    }
     optimizer.zero_grad();
     for (std::size_t i = 0; i < parameters.size(); ++i) parameters[i].grad() = std::move(sum[i]);
     Tensor loss = sum.back();
@@ -94,6 +114,7 @@ Tensor training_step(ReverseModel& model, nn::Adam& optimizer, const Schedule& s
         entropy.backward();
         loss = add(loss, entropy.data().reshape({1}).to(loss.dtype()).to(loss.device()));
     }
+    profile::Scope phase("Adam");
     optimizer.step();
     return loss.reshape({});
 }

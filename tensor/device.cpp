@@ -40,6 +40,14 @@ void set_cuda_allow_tf32(bool allow) {
 #endif
 }
 
+void synchronize(Device device) {
+#ifdef SWIRL_WITH_CUDA
+    if (device.is_cuda()) cuda::synchronize(device.index);
+#else
+    (void)device;
+#endif
+}
+
 void check_device_available(Device device) {
     if (device.is_cpu()) return;
 #ifndef SWIRL_WITH_CUDA

@@ -36,6 +36,9 @@ void set_cuda_allow_tf32(bool allow);
 // speed. As torch.set_flush_denormal(True).
 bool set_flush_denormal(bool enabled);
 
+// Returns when all work queued on `device` has finished: nothing to wait for on the CPU, whose ops return done.
+void synchronize(Device device);
+
 // Parses "cpu", "cuda" or "cuda:N"; throws swirl::Error on anything else.
 Device parse_device(const std::string& text);
 // Throws swirl::Error with one clear line when `device` cannot be used here: a CUDA device in a build without

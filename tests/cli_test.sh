@@ -211,6 +211,31 @@ PY
     grep -q "floor .* ms = max(FLOPs at the FMA peak" "$work/bench.txt" || fail "bench's text lacks the floor line"
     grep -q "kernels, .* MB through its ops' operands" "$work/bench.txt" || fail "bench's text lacks the traffic line"
     echo "ok: bench's text report has the traffic and floor lines" ;;
+  bench-profile-adds-up)
+    # --profile's phases, timed each on its own clock, cover the profiled step: they add up to it within 10%.
+    for t_sampling in batch sample; do
+      "$swirl" bench --batch 4096 --steps 20 --warmup 2 --threads 1 --t-sampling "$t_sampling" --param eps \
+        --variance full --profile --json > "$work/profile.json"
+      python3 - "$work/profile.json" "$t_sampling" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+p = r["profile"]
+phases = p["phases_ms"]
+expected = ["data", "forward process", "model forward", "reverse step and KL", "backward", "Adam"]
+assert list(phases) == expected, list(phases)
+assert all(ms > 0 for ms in phases.values()), phases
+total = sum(phases.values())
+assert abs(total + p["rest_ms"] - p["step_ms"]) < 1e-9 * p["step_ms"], p
+assert 0.9 * p["step_ms"] <= total <= 1.0 * p["step_ms"], (total, p["step_ms"])
+assert (r["param"], r["variance"]) == ("eps", "full"), r
+print(f"ok: bench --profile ({sys.argv[2]}): phases {total:.3f} ms of a {p['step_ms']:.3f} ms step, "
+      + ", ".join(f"{k} {v:.3f}" for k, v in phases.items()))
+PY
+    done
+    "$swirl" bench --batch 500 --steps 2 --warmup 0 --threads 1 --profile > "$work/profile.txt"
+    grep -q "profile (2 more steps" "$work/profile.txt" && grep -q "^    backward " "$work/profile.txt" &&
+      grep -q "^    rest " "$work/profile.txt" || fail "bench --profile's text lacks the phase table"
+    echo "ok: bench --profile's text report lists the phases and the rest" ;;
   plain-path-matches-fused)
     for t_sampling in batch sample; do
       short_train --steps 20 --t-sampling "$t_sampling" --out "$work/fused_$t_sampling"

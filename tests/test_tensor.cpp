@@ -12,6 +12,7 @@
 #include "tensor/formulas.h"
 #include "tensor/host_allocator.h"
 #include "tensor/ops.h"
+#include "tensor/profile.h"
 #include "tensor/reference.h"
 
 using namespace swirl;
@@ -411,4 +412,33 @@ TEST_CASE("TreeSum adds leaves as a pairwise tree, and an absent part is no grad
     distributed::TreeSum three;
     for (int i = 0; i < 3; ++i) three.add(leaf(1.0, true));
     CHECK_THROWS_WITH_AS(three.take(), doctest::Contains("not a power of two"), Error);
+}
+
+TEST_CASE("profile scopes count nothing when off, add up each phase's calls when on, and refuse to overlap") {
+    {
+        profile::Scope off("unseen");
+    }
+    profile::enable(Device::cpu());
+    CHECK(profile::phases().empty());
+    for (int i = 0; i < 3; ++i) {
+        profile::Scope first("first");
+    }
+    {
+        profile::Scope second("second");
+        CHECK_THROWS_WITH_AS(profile::Scope("inner"), doctest::Contains("phase 'inner' started inside phase 'second'"), Error);
+    }
+    profile::disable();
+    {
+        profile::Scope after("after");
+    }
+    const std::vector<profile::PhaseTime> phases = profile::phases();
+    REQUIRE(phases.size() == 2);
+    CHECK(phases[0].name == "first");
+    CHECK(phases[0].calls == 3);
+    CHECK(phases[1].name == "second");
+    CHECK(phases[1].calls == 1);
+    CHECK(phases[0].seconds >= 0.0);
+    profile::enable(Device::cpu());  // enabling again starts from nothing
+    CHECK(profile::phases().empty());
+    profile::disable();
 }

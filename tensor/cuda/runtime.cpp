@@ -190,6 +190,11 @@ curandGenerator_t curand_generator(int device) {
 
 void use_device(int device) { SWIRL_CUDA_CHECK(cudaSetDevice(device)); }
 
+void synchronize(int device) {
+    use_device(device);
+    SWIRL_CUDA_CHECK(cudaDeviceSynchronize());
+}
+
 void set_allow_tf32(bool allow) {
     Handles& h = handles();
     std::lock_guard<std::mutex> lock(h.mutex);

@@ -23,6 +23,8 @@ MemoryStats memory_stats();
 // Makes `device` the calling thread's current device, where kernels launch and cuBLAS/cuRAND work: every op
 // calls it before its CUDA kernel (tensor/ops.cpp), so tensors on cuda:1 are never worked on from device 0.
 void use_device(int device);
+// Waits until every kernel and copy queued on `device` has finished (cudaDeviceSynchronize).
+void synchronize(int device);
 
 // Measured on `device`, for swirl bench's floor: the float32 fused multiply-add peak in GFLOP/s, and the
 // device-to-device copy bandwidth in GB/s (bytes read plus bytes written). Each takes a few milliseconds.
