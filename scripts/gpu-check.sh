@@ -3,7 +3,7 @@
 # tests, then swirl bench --device cuda against the seed's step in PyTorch (scripts/torch_reference.py) on the GPU at batch 64000 and 1,280,000
 # (and one t per sample at 64000; and swirl with TF32 at 1,280,000), print a short table, train briefly with
 # `swirl train --device cuda`, check that a resumed run on the GPU repeats an uninterrupted one byte for byte,
-# and last run the whole suite. Usage: scripts/gpu-check.sh [ARCH]
+# run two ranks under mpirun against one process, and last run the whole suite. Usage: scripts/gpu-check.sh [ARCH]
 #
 # The lent GPU machine reaches no package registry: first run `bash scripts/gpu-deps.sh` on a machine that does,
 # which unpacks the Debian build dependencies into .gpu-deps/, and carry .gpu-deps along. Files go to $OUT when it is set (the device tool brings back at most 8 from there), else to
@@ -118,6 +118,33 @@ cp "$(ls "$run_dir"/figures/step_*.png | tail -1)" "$run_dir"/figures/loss.png "
 
 phase "swirl train --device $device: 15 + 25 resumed steps against 40 (checkpoint bytes and losses)"
 SWIRL_TEST_DEVICE=$device bash tests/cli_test.sh build/gpu/apps/swirl resume-is-bit-exact 2>&1 | tail -2
+
+phase "mpirun -np 2 swirl train --device $device: two ranks (GPU local rank % count), against one process, --shards 2"
+# One GPU: both ranks share it, which tests the sums and the rank mapping, not the speed-up. The sum over ranks
+# goes through the host (NCCL is not written yet: tensor/README.md#data-parallel).
+if command -v mpirun > /dev/null; then
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  mpi_dir=$(mktemp -d)
+  common=(train --device "$device" --steps 30 --batch 4096 --shards 2 --save-every 0 --figure-points 200)
+  build/gpu/apps/swirl "${common[@]}" --out "$mpi_dir/one" > /dev/null 2>> "$log" || echo "one process failed"
+  mpirun -np 2 --oversubscribe build/gpu/apps/swirl "${common[@]}" --out "$mpi_dir/two" > /dev/null 2>> "$log" ||
+    echo "mpirun -np 2 failed: $(tail -2 "$log")"
+  if cmp -s "$mpi_dir/one/checkpoint.safetensors" "$mpi_dir/two/checkpoint.safetensors"; then
+    echo "2 ranks: the same checkpoint bytes as one process"
+  else
+    echo "2 ranks: the checkpoint differs from one process's (or a run failed)"
+  fi
+  mpirun -np 2 --oversubscribe build/gpu/apps/swirl bench --device "$device" --batch 64000 --steps 20 --shards 2 --json \
+    > "$mpi_dir/bench.json" 2>> "$log" || echo "mpirun bench failed"
+  python3 - "$mpi_dir/bench.json" <<'PY' || true
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(f"bench, 2 ranks: {r['samples_per_s']:,.0f} samples/s, the sum over ranks {r['allreduce_ms_per_step']:.3f} ms "
+      f"and {r['allreduce_mb_per_step']:.2f} MB a step")
+PY
+else
+  echo "no mpirun: skipped"
+fi
 
 phase "the whole suite on the GPU build"
 ctest --test-dir build/gpu -j 8 > "$logs/suite.tmp" 2>&1

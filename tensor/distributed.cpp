@@ -66,6 +66,17 @@ int launcher_rank() {
     return -1;
 }
 
+int local_rank() {
+    for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "PMIX_LOCAL_RANK"})
+        if (int value = env_int(name); value >= 0) return value;
+    return -1;
+}
+
+Device rank_device(const std::string& text, int local_rank, int cuda_count) {
+    if (text == "cuda" && local_rank >= 0 && cuda_count > 0) return Device::cuda(local_rank % cuda_count);
+    return parse_device(text);
+}
+
 void init(int* argc, char*** argv) {
     const int launched_size = std::max(env_int("OMPI_COMM_WORLD_SIZE"), env_int("PMI_SIZE"));
 #ifdef SWIRL_WITH_MPI

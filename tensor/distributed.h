@@ -27,6 +27,13 @@ int size();  // 1 in a run of one
 // This process's rank as the launcher's environment says (OMPI_COMM_WORLD_RANK, PMI_RANK), before or without
 // init: for naming the rank in an error; -1 when no launcher started it.
 int launcher_rank();
+// This process's rank among the ranks on its machine as the launcher says (OMPI_COMM_WORLD_LOCAL_RANK,
+// MPI_LOCALRANKID), -1 when no launcher started it.
+int local_rank();
+// The device a rank trains on, from its --device `text`: plain "cuda" on a rank with a local rank is GPU
+// local_rank % cuda_count, one rank per GPU (more ranks than GPUs share them round robin); "cpu", "cuda:N", or
+// any rank without a launcher, is parse_device(text).
+Device rank_device(const std::string& text, int local_rank, int cuda_count);
 // Ends every rank of the job with `code` (MPI_Abort), after a failure on this one; std::exit in a run of one.
 [[noreturn]] void abort_job(int code);
 

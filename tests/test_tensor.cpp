@@ -442,3 +442,14 @@ TEST_CASE("profile scopes count nothing when off, add up each phase's calls when
     CHECK(profile::phases().empty());
     profile::disable();
 }
+
+TEST_CASE("under mpirun plain --device cuda puts each local rank on its own GPU; explicit choices are kept") {
+    CHECK(distributed::rank_device("cuda", 0, 2) == Device::cuda(0));
+    CHECK(distributed::rank_device("cuda", 1, 2) == Device::cuda(1));
+    CHECK(distributed::rank_device("cuda", 3, 2) == Device::cuda(1));  // more ranks than GPUs: round robin
+    CHECK(distributed::rank_device("cuda", -1, 2) == Device::cuda(0));  // no launcher: the plain meaning
+    CHECK(distributed::rank_device("cuda:1", 0, 2) == Device::cuda(1));
+    CHECK(distributed::rank_device("cpu", 1, 2) == Device::cpu());
+    CHECK(distributed::rank_device("cuda", 1, 0) == Device::cuda(0));  // no GPU: check_device_available says so
+    CHECK_THROWS_AS(distributed::rank_device("gpu", 0, 2), Error);
+}
