@@ -38,8 +38,7 @@ double peak_rss_mb() {
 
 void run_bench(const BenchOptions& options) {
     SWIRL_CHECK(options.batch > 0 && options.steps > 0 && options.warmup >= 0, "--batch and --steps must be positive");
-    const Device device = distributed::rank_device(options.device, distributed::size() > 1 ? distributed::local_rank() : -1,
-                                                   cuda_device_count());
+    const Device device = distributed::rank_device(options.device);
     check_device_available(device);
     SWIRL_CHECK(!options.tf32 || !device.is_cpu(), "--tf32 needs --device cuda: the CPU has no TF32");
     set_cuda_allow_tf32(options.tf32);

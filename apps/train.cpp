@@ -188,8 +188,7 @@ int run_train(const TrainOptions& given_options) {
     // Under mpirun every rank trains; rank 0 alone writes the checkpoint, the figures, loss.csv and the messages.
     const bool writer = distributed::rank() == 0;
     // Under mpirun, plain --device cuda puts each rank of a machine on its own GPU.
-    const Device device = distributed::rank_device(options.device, distributed::size() > 1 ? distributed::local_rank() : -1,
-                                                   cuda_device_count());
+    const Device device = distributed::rank_device(options.device);
     check_device_available(device);
     const TSampling t_sampling = parse_t_sampling(options.t_sampling);
     const fs::path out(options.out);

@@ -65,17 +65,16 @@ ReverseStep reverse_step(const Variable& out, const Variable& xt, const Variable
                 width == 2 * d ? "2d" : "2d + 1", Schedule::kColumns, variance_param_name(variance_param),
                 shape_str(out.shape()), shape_str(xt.shape()), shape_str(coefficients.shape()));
     auto column = [&](int64_t c) { return ag::slice_cols(coefficients, c, c + 1); };  // [B, 1]
-    const std::vector<Variable> halves = width == 2 * d ? ag::chunk(out, 2)
-                                                        : std::vector<Variable>{ag::slice_cols(out, 0, d), ag::slice_cols(out, d, 2 * d)};
+    const Variable a = ag::slice_cols(out, 0, d), b = ag::slice_cols(out, d, 2 * d);  // and the angle after them
     ReverseStep step;
     step.mean = mean_param == MeanParam::mean
-                    ? halves[0]
-                    : ag::sub(ag::mul(column(Schedule::kEpsXt), xt), ag::mul(column(Schedule::kEpsCoef), halves[0]));
+                    ? a
+                    : ag::sub(ag::mul(column(Schedule::kEpsXt), xt), ag::mul(column(Schedule::kEpsCoef), a));
     if (variance_param == VarianceParam::free) {
-        step.log_var = halves[1];
+        step.log_var = b;
     } else {
         const Variable low = column(Schedule::kLogPosteriorVar);
-        step.log_var = ag::add(low, ag::mul(ag::sigmoid(halves[1]), ag::sub(column(Schedule::kLogBeta), low)));
+        step.log_var = ag::add(low, ag::mul(ag::sigmoid(b), ag::sub(column(Schedule::kLogBeta), low)));
     }
     if (variance_param == VarianceParam::full) step.angle = ag::slice_cols(out, 2 * d, 2 * d + 1);
     return step;

@@ -45,7 +45,6 @@ struct ReverseStep {
     Tensor draw(const Tensor& eps) const;
 };
 
-
 // out [B, output_width(d)] (a tail's output), xt [B, d], and each row's schedule constants [B, Schedule::kColumns]
 // (diffusion/schedule.h) -> the reverse step. Differentiable in all three.
 ReverseStep reverse_step(const Variable& out, const Variable& xt, const Variable& coefficients, MeanParam mean_param,

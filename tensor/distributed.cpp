@@ -77,6 +77,10 @@ Device rank_device(const std::string& text, int local_rank, int cuda_count) {
     return parse_device(text);
 }
 
+Device rank_device(const std::string& text) {
+    return rank_device(text, size() > 1 ? local_rank() : -1, cuda_device_count());
+}
+
 void init(int* argc, char*** argv) {
     const int launched_size = std::max(env_int("OMPI_COMM_WORLD_SIZE"), env_int("PMI_SIZE"));
 #ifdef SWIRL_WITH_MPI

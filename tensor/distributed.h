@@ -34,6 +34,8 @@ int local_rank();
 // local_rank % cuda_count, one rank per GPU (more ranks than GPUs share them round robin); "cpu", "cuda:N", or
 // any rank without a launcher, is parse_device(text).
 Device rank_device(const std::string& text, int local_rank, int cuda_count);
+// The same for this process: its local rank when it is one of several ranks, and the GPUs this machine has.
+Device rank_device(const std::string& text);
 // Ends every rank of the job with `code` (MPI_Abort), after a failure on this one; std::exit in a run of one.
 [[noreturn]] void abort_job(int code);
 
