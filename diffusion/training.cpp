@@ -38,18 +38,22 @@ void check_shards(int64_t shards, int64_t batch, int ranks) {
 Tensor training_step(ReverseModel& model, nn::Adam& optimizer, const Schedule& schedule, const LearnedSchedule* learned,
                      int64_t batch, TSampling t_sampling, Generator& gen, int64_t shards) {
     const Tensor& like = model.parameters().front().data();
-    // Every rank draws the whole batch, so its rows are the ones a single process would draw.
+    // The rows this process trains on: the whole batch, or under mpirun its shards' rows, drawn as a single process
+    // would draw them (the generator moves past the whole batch either way).
+    const int ranks = distributed::size();
+    if (shards != 1 || ranks != 1) check_shards(shards, batch, ranks);
+    const int64_t per_rank = shards / ranks, first = distributed::rank() * per_rank;
+    const int64_t rows_begin = first * batch / shards, rows_end = (first + per_rank) * batch / shards;
     Tensor x0, eps;
     std::vector<StepGroup> groups;
     {
         profile::Scope phase("data");
-        x0 = sample_swiss_roll(batch, gen, 0.0, like.dtype(), like.device());
+        x0 = sample_swiss_roll_rows(batch, rows_begin, rows_end - rows_begin, gen, 0.0, like.dtype(), like.device());
         if (model.config().data_scale != 1.0) x0 = scale(x0, model.config().data_scale);
-        groups = draw_steps(batch, model.config().steps, t_sampling, gen);
+        groups = draw_steps(batch, model.config().steps, t_sampling, gen);  // every row's step: the groups need all
         eps = Tensor::empty(x0.shape(), x0.dtype(), x0.device());
-        normal_(eps, gen);
+        normal_rows_(eps, gen, batch, rows_begin);
     }
-    const int ranks = distributed::size();
     if (shards == 1 && ranks == 1) {
         Variable loss;
         if (learned == nullptr) {
@@ -73,15 +77,14 @@ Tensor training_step(ReverseModel& model, nn::Adam& optimizer, const Schedule& s
 
     // Data parallel: this rank's shards, each a forward and backward of its rows, their gradients (and the loss,
     // as one more part) summed in the fixed tree, then over the ranks (tensor/distributed.h).
-    check_shards(shards, batch, ranks);
     std::vector<Variable> parameters = model.parameters();
     if (learned != nullptr) parameters.push_back(learned->logits());
-    const int64_t per_rank = shards / ranks, first = distributed::rank() * per_rank;
     distributed::TreeSum tree;
     for (int64_t s = first; s < first + per_rank; ++s) {
         const int64_t begin = s * batch / shards, end = (s + 1) * batch / shards;
         const std::vector<StepGroup> shard_groups = groups_in_rows(groups, begin, end);
-        const Tensor x0_rows = x0.rows(begin, end), eps_rows = eps.rows(begin, end);
+        const Tensor x0_rows = x0.rows(begin - rows_begin, end - rows_begin);
+        const Tensor eps_rows = eps.rows(begin - rows_begin, end - rows_begin);
         // The shard's mean KL times its share of the batch: the shards' losses add up to the batch's mean.
         Variable kl = learned == nullptr
                           ? kl_objective(model, schedule, x0_rows, shard_groups, eps_rows)

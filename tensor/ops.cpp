@@ -479,16 +479,50 @@ void add_(Tensor& dst, const Tensor& src) {
     SWIRL_DISPATCH(dst.device(), add_inplace, dst, src);
 }
 
+namespace {
+
+// x is rows [first_row, first_row + its rows) of a draw of total_rows rows like it (ops.h); `fill(target, first
+// counter, first element)` runs the device's kernel.
+template <typename Fill>
+void fill_rows(Tensor& x, Generator& gen, int64_t total_rows, int64_t first_row, const char* op, Fill fill) {
+    check_floating(x, op);
+    const int64_t rows = x.rank() > 0 ? x.shape()[0] : 1;
+    const int64_t columns = rows > 0 ? x.numel() / rows : 0;
+    SWIRL_CHECK(0 <= first_row && first_row + rows <= total_rows, "{}: rows [{}, {}) lie outside a draw of {} rows",
+                op, first_row, first_row + rows, total_rows);
+    const uint64_t first = gen.reserve(static_cast<uint64_t>(total_rows * columns));
+    if (x.device().is_cpu() || rows == total_rows) {
+        fill(x, first, static_cast<uint64_t>(first_row * columns));
+        return;
+    }
+    // cuRAND's stream cannot start in the middle of a draw: the whole draw, then x's rows of it.
+    Shape shape = x.shape();
+    shape[0] = total_rows;
+    Tensor all = Tensor::empty(shape, x.dtype(), x.device());
+    fill(all, first, uint64_t{0});
+    copy_(x, all.rows(first_row, first_row + rows));
+}
+
+}  // namespace
+
 void uniform_(Tensor& x, Generator& gen, double low, double high) {
-    check_floating(x, "uniform_");
-    const uint64_t first = gen.reserve(static_cast<uint64_t>(x.numel()));
-    SWIRL_DISPATCH(x.device(), uniform, x, gen.seed(), first, low, high);
+    uniform_rows_(x, gen, x.rank() > 0 ? x.shape()[0] : 1, 0, low, high);
 }
 
 void normal_(Tensor& x, Generator& gen, double mean, double stddev) {
-    check_floating(x, "normal_");
-    const uint64_t first = gen.reserve(static_cast<uint64_t>(x.numel()));
-    SWIRL_DISPATCH(x.device(), normal, x, gen.seed(), first, mean, stddev);
+    normal_rows_(x, gen, x.rank() > 0 ? x.shape()[0] : 1, 0, mean, stddev);
+}
+
+void uniform_rows_(Tensor& x, Generator& gen, int64_t total_rows, int64_t first_row, double low, double high) {
+    fill_rows(x, gen, total_rows, first_row, "uniform_", [&](Tensor& target, uint64_t first, uint64_t element) {
+        SWIRL_DISPATCH(target.device(), uniform, target, gen.seed(), first, element, low, high);
+    });
+}
+
+void normal_rows_(Tensor& x, Generator& gen, int64_t total_rows, int64_t first_row, double mean, double stddev) {
+    fill_rows(x, gen, total_rows, first_row, "normal_", [&](Tensor& target, uint64_t first, uint64_t element) {
+        SWIRL_DISPATCH(target.device(), normal, target, gen.seed(), first, element, mean, stddev);
+    });
 }
 
 void adam_update_(std::vector<AdamTarget> targets, const AdamOptions& options) {

@@ -109,6 +109,14 @@ void copy_(Tensor& dst, const Tensor& src);  // same shape; converts dtype; cros
 void add_(Tensor& dst, const Tensor& src);   // dst += src, same shape (gradient accumulation)
 void uniform_(Tensor& x, Generator& gen, double low = 0.0, double high = 1.0);
 void normal_(Tensor& x, Generator& gen, double mean = 0.0, double stddev = 1.0);
+// Part of a draw: x gets rows [first_row, first_row + x's rows) of what drawing `total_rows` rows shaped like x
+// would give, and `gen` moves past the whole draw, so that a rank of a data-parallel run draws only its rows of the
+// batch. The CPU draws those rows alone (its generator is counter-based); cuRAND's stream cannot start mid-draw,
+// so on CUDA the whole draw is made and x's rows copied out.
+void uniform_rows_(Tensor& x, Generator& gen, int64_t total_rows, int64_t first_row, double low = 0.0,
+                   double high = 1.0);
+void normal_rows_(Tensor& x, Generator& gen, int64_t total_rows, int64_t first_row, double mean = 0.0,
+                  double stddev = 1.0);
 
 // One Adam step on many parameters, in place (torch.optim.Adam, with L2 weight decay added to the gradient):
 //   g = grad + weight_decay * param;  m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2

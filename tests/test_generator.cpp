@@ -4,8 +4,10 @@
 #include <omp.h>
 #endif
 
+#include <algorithm>
 #include <cmath>
 
+#include "tensor/error.h"
 #include "tensor/ops.h"
 
 using namespace swirl;
@@ -70,4 +72,53 @@ TEST_CASE("normal draws have mean 0 and variance 1 and uniform draws stay in the
     CHECK(lo >= -2.0);
     CHECK(hi < 3.0);
     CHECK(sum / static_cast<double>(uv.size()) == doctest::Approx(0.5).epsilon(0.02));
+}
+
+TEST_CASE("rows of a draw filled alone equal those rows of the whole draw and leave the generator where it would") {
+    for (DType dtype : {DType::f32, DType::f64}) {
+        for (bool normal : {false, true}) {
+            CAPTURE(dtype_name(dtype));
+            CAPTURE(normal);
+            Generator whole_gen(21), part_gen(21);
+            Tensor whole = Tensor::empty({37, 3}, dtype);
+            // Rows 5..17: element 15 first, not on a Philox block's boundary of four float normals.
+            Tensor part = Tensor::empty({13, 3}, dtype);
+            if (normal) {
+                normal_(whole, whole_gen, 0.5, 2.0);
+                normal_rows_(part, part_gen, 37, 5, 0.5, 2.0);
+            } else {
+                uniform_(whole, whole_gen, -1.0, 3.0);
+                uniform_rows_(part, part_gen, 37, 5, -1.0, 3.0);
+            }
+            CHECK(part.to_vector() == whole.rows(5, 18).to_vector());
+            CHECK(part_gen.offset() == whole_gen.offset());
+        }
+    }
+    Generator gen(1);
+    Tensor x = Tensor::empty({4, 2});
+    CHECK_THROWS_WITH_AS(normal_rows_(x, gen, 5, 2), doctest::Contains("normal_: rows [2, 6) lie outside a draw of 5 rows"),
+                         Error);
+}
+
+TEST_CASE("float normals are standard normal in mean and variance and quantiles") {
+    Generator gen(3);
+    auto z = Tensor::randn({400000}, gen, DType::f32).to_vector();
+    double mean = 0, var = 0, largest = 0;
+    int64_t below_one = 0, below_minus_two = 0;
+    for (double v : z) {
+        mean += v;
+        below_one += v < 1.0 ? 1 : 0;
+        below_minus_two += v < -2.0 ? 1 : 0;
+        largest = std::max(largest, std::abs(v));
+    }
+    const double n = static_cast<double>(z.size());
+    mean /= n;
+    for (double v : z) var += (v - mean) * (v - mean);
+    var /= n;
+    CHECK(std::abs(mean) < 0.01);
+    CHECK(std::abs(var - 1.0) < 0.015);
+    // Phi(1) = 0.84134, Phi(-2) = 0.02275; five standard errors of a proportion over 400000 draws.
+    CHECK(std::abs(static_cast<double>(below_one) / n - 0.84134) < 0.0029);
+    CHECK(std::abs(static_cast<double>(below_minus_two) / n - 0.02275) < 0.0012);
+    CHECK(largest < 6.0);  // 24-bit radius uniforms: |z| <= sqrt(-2 log 2^-25) = 5.89
 }

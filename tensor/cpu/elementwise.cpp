@@ -1,12 +1,12 @@
-// CPU elementwise kernels: unary maps, broadcasting binary ops, fills, copies, and random fills.
-#include <array>
+// CPU elementwise kernels: unary maps, broadcasting binary ops, fills, copies (random fills: random.cpp).
 #include <cmath>
+#include <type_traits>
 
 #include "tensor/cpu/dispatch.h"
 #include "tensor/cpu/kernels.h"
 #include "tensor/cpu/parallel.h"
+#include "tensor/cpu/vector_math.h"
 #include "tensor/formulas.h"
-#include "tensor/generator.h"
 
 namespace swirl::cpu {
 
@@ -49,6 +49,27 @@ void map_binary(T* out, const T* a, const T* b, const Broadcast2D& l, F f) {
     }
 }
 
+// sin or cos: floats within vector_math's range through its polynomials, which vectorise, anything else through libm.
+template <typename T>
+void sine_or_cosine(T* out, const T* x, int64_t n, bool sine) {
+    if constexpr (std::is_same_v<T, float>) {
+        int64_t beyond = 0;  // a NaN is not beyond: the polynomials pass it on
+#pragma omp simd reduction(+ : beyond)
+        for (int64_t i = 0; i < n; ++i) beyond += std::abs(x[i]) > vector_math::kSincosLimit ? 1 : 0;
+        if (beyond == 0) {
+            if (sine)
+                map_unary(out, x, n, [](float v) { return vector_math::sin(v); }, kParallelCostlyElements);
+            else
+                map_unary(out, x, n, [](float v) { return vector_math::cos(v); }, kParallelCostlyElements);
+            return;
+        }
+    }
+    if (sine)
+        map_unary(out, x, n, [](T v) { return std::sin(v); }, kParallelCostlyElements);
+    else
+        map_unary(out, x, n, [](T v) { return std::cos(v); }, kParallelCostlyElements);
+}
+
 }  // namespace
 
 void unary(Tensor& out, const Tensor& x, UnaryOp op) {
@@ -66,8 +87,8 @@ void unary(Tensor& out, const Tensor& x, UnaryOp op) {
             case UnaryOp::square: map_unary(o, in, n, [](T v) { return v * v; }); break;
             case UnaryOp::relu: map_unary(o, in, n, [](T v) { return v > T(0) ? v : T(0); }); break;
             case UnaryOp::sigmoid: map_unary(o, in, n, [](T v) { return formulas::sigmoid(v); }, kParallelCostlyElements); break;
-            case UnaryOp::sin: map_unary(o, in, n, [](T v) { return std::sin(v); }, kParallelCostlyElements); break;
-            case UnaryOp::cos: map_unary(o, in, n, [](T v) { return std::cos(v); }, kParallelCostlyElements); break;
+            case UnaryOp::sin: sine_or_cosine(o, in, n, true); break;
+            case UnaryOp::cos: sine_or_cosine(o, in, n, false); break;
         }
     });
 }
@@ -157,33 +178,6 @@ void add_inplace(Tensor& dst, const Tensor& src) {
         const int64_t n = dst.numel();
 #pragma omp parallel for simd schedule(static) if (n > kParallelElements)
         for (int64_t i = 0; i < n; ++i) d[i] += s[i];
-    });
-}
-
-namespace {
-// x[i] = draw(Philox block (seed, first_counter + i)): a value depends on its index only, never on a thread.
-template <typename Draw>
-void fill_from_counters(Tensor& x, uint64_t seed, uint64_t first_counter, const char* op, Draw draw) {
-    dispatch_floating(x.dtype(), op, [&](auto zero) {
-        using T = decltype(zero);
-        T* p = x.data<T>();
-        const int64_t n = x.numel();
-#pragma omp parallel for schedule(static) if (n > kParallelCostlyElements)
-        for (int64_t i = 0; i < n; ++i)
-            p[i] = static_cast<T>(draw(philox4x32_10(first_counter + static_cast<uint64_t>(i), seed)));
-    });
-}
-}  // namespace
-
-void uniform(Tensor& x, uint64_t seed, uint64_t first_counter, double low, double high) {
-    fill_from_counters(x, seed, first_counter, "uniform", [low, high](const std::array<uint32_t, 4>& words) {
-        return low + (high - low) * uniform_from_words(words[0], words[1]);
-    });
-}
-
-void normal(Tensor& x, uint64_t seed, uint64_t first_counter, double mean, double stddev) {
-    fill_from_counters(x, seed, first_counter, "normal", [mean, stddev](const std::array<uint32_t, 4>& words) {
-        return mean + stddev * normal_from_words(words);
     });
 }
 

@@ -50,9 +50,10 @@ void repeat_rows(Tensor& out, const Tensor& x, const std::vector<RowRun>& runs);
 void fill(Tensor& x, double value);
 void copy(Tensor& dst, const Tensor& src);  // same element count, any dtypes
 void add_inplace(Tensor& dst, const Tensor& src);
-// Element i uses the Philox block (seed, first_counter + i), so results do not depend on threads.
-void uniform(Tensor& x, uint64_t seed, uint64_t first_counter, double low, double high);
-void normal(Tensor& x, uint64_t seed, uint64_t first_counter, double mean, double stddev);
+// x[i] is element first_element + i of a draw whose first counter is first_counter; which Philox blocks an
+// element uses is in random.cpp. Results depend on neither the threads nor the part of the draw filled.
+void uniform(Tensor& x, uint64_t seed, uint64_t first_counter, uint64_t first_element, double low, double high);
+void normal(Tensor& x, uint64_t seed, uint64_t first_counter, uint64_t first_element, double mean, double stddev);
 
 // Every target on this device, all of one floating dtype, none empty, shapes checked; written through the handles.
 void adam_update(std::vector<AdamTarget>& targets, const AdamOptions& options);

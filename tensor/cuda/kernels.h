@@ -35,9 +35,10 @@ void fill(Tensor& x, double value);
 void copy(Tensor& dst, const Tensor& src);         // both on one device
 void copy_across(Tensor& dst, const Tensor& src);  // between the host and a device, or two devices
 void add_inplace(Tensor& dst, const Tensor& src);
-// cuRAND's Philox generator, seeded with `seed` and offset to `first_counter`.
-void uniform(Tensor& x, uint64_t seed, uint64_t first_counter, double low, double high);
-void normal(Tensor& x, uint64_t seed, uint64_t first_counter, double mean, double stddev);
+// cuRAND's Philox generator, seeded with `seed` and offset to `first_counter`. Its stream cannot start in the middle
+// of a draw: first_element must be 0 (ops.cpp draws the whole and copies rows out).
+void uniform(Tensor& x, uint64_t seed, uint64_t first_counter, uint64_t first_element, double low, double high);
+void normal(Tensor& x, uint64_t seed, uint64_t first_counter, uint64_t first_element, double mean, double stddev);
 
 void gaussian_kl(Tensor& kl, const Tensor& mean_q, const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p);
 void gaussian_kl_backward(Tensor& grad_mean_p, Tensor& grad_log_var_p, const Tensor& grad, const Tensor& mean_q,

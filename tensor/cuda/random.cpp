@@ -3,6 +3,7 @@
 #include "tensor/cuda/handles.h"
 #include "tensor/cuda/kernels.h"
 #include "tensor/cuda/libraries.h"
+#include "tensor/error.h"
 #include "tensor/ops.h"
 
 namespace swirl::cuda {
@@ -20,7 +21,8 @@ curandGenerator_t seeded(const Tensor& x, uint64_t seed, uint64_t first_counter)
 
 }  // namespace
 
-void uniform(Tensor& x, uint64_t seed, uint64_t first_counter, double low, double high) {
+void uniform(Tensor& x, uint64_t seed, uint64_t first_counter, uint64_t first_element, double low, double high) {
+    SWIRL_CHECK(first_element == 0, "uniform on CUDA: cuRAND cannot start a draw at element {}", first_element);
     if (x.numel() == 0) return;
     curandGenerator_t generator = seeded(x, seed, first_counter);
     const auto n = static_cast<std::size_t>(x.numel());
@@ -32,7 +34,8 @@ void uniform(Tensor& x, uint64_t seed, uint64_t first_counter, double low, doubl
     if (low != 0.0 || high != 1.0) affine(x, x, high - low, low);
 }
 
-void normal(Tensor& x, uint64_t seed, uint64_t first_counter, double mean, double stddev) {
+void normal(Tensor& x, uint64_t seed, uint64_t first_counter, uint64_t first_element, double mean, double stddev) {
+    SWIRL_CHECK(first_element == 0, "normal on CUDA: cuRAND cannot start a draw at element {}", first_element);
     if (x.numel() == 0) return;
     curandGenerator_t generator = seeded(x, seed, first_counter);
     // cuRAND generates normals in pairs: an odd count goes through a buffer one longer.

@@ -1,0 +1,78 @@
+// Float log, sine and cosine written so that a loop over them vectorises (libm's sinf and logf are calls the
+// compiler cannot put in a vector loop): the CPU's float sin and cos ops and the Box-Muller normals of the random
+// fills. Straight-line code on one element: a range reduction by bit tricks or Cody-Waite, then a short Taylor
+// polynomial, accurate to a few float ulps (tests/test_tensor.cpp holds them to libm's double results).
+#pragma once
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <numbers>
+
+namespace swirl::cpu::vector_math {
+
+// log(x) for a positive, normal float. x = m 2^e with m in [sqrt(1/2), sqrt(2)), read off the bits; then
+// log(m) = 2 atanh(s) with s = (m - 1) / (m + 1), |s| <= 0.172, whose odd series to s^9 leaves 3e-10.
+inline float log_positive(float x) {
+    const int32_t bits = std::bit_cast<int32_t>(x);
+    const int32_t exponent = (bits - 0x3f3504f3) >> 23;  // 0x3f3504f3 is sqrt(1/2): m's lowest value
+    const float m = std::bit_cast<float>(bits - exponent * (int32_t{1} << 23));
+    const float s = (m - 1.0f) / (m + 1.0f), s2 = s * s;
+    const float series = 1.0f + s2 * (1.0f / 3 + s2 * (1.0f / 5 + s2 * (1.0f / 7 + s2 * (1.0f / 9))));
+    return static_cast<float>(exponent) * std::numbers::ln2_v<float> + 2.0f * s * series;
+}
+
+// sin and cos of a in [-pi/4, pi/4]: Taylor polynomials to a^9 and a^10 (remainders below 2e-9).
+inline void sincos_reduced(float a, float& sine, float& cosine) {
+    const float a2 = a * a;
+    sine = a * (1.0f + a2 * (-1.0f / 6 + a2 * (1.0f / 120 + a2 * (-1.0f / 5040 + a2 * (1.0f / 362880)))));
+    cosine = 1.0f + a2 * (-0.5f + a2 * (1.0f / 24 + a2 * (-1.0f / 720 + a2 * (1.0f / 40320 + a2 * (-1.0f / 3628800)))));
+}
+
+// sin and cos of r + quadrant pi/2, from those of r: the quadrant's rotation, without branches.
+inline void turn_by_quadrant(int32_t quadrant, float& sine, float& cosine) {
+    const float s = sine, c = cosine;
+    const bool odd = (quadrant & 1) != 0;
+    sine = odd ? c : s;
+    cosine = odd ? s : c;
+    if ((quadrant & 2) != 0) sine = -sine;              // quadrants 2 and 3
+    if (((quadrant + 1) & 2) != 0) cosine = -cosine;    // quadrants 1 and 2
+}
+
+// sin and cos of 2 pi `turns` for |turns| < 2^20: a quarter turn is exact in float, so the reduction is exact too.
+inline void sincos_turns(float turns, float& sine, float& cosine) {
+    const float quarters = std::nearbyint(4.0f * turns);
+    const float rest = turns - 0.25f * quarters;  // in [-1/8, 1/8], exact
+    sincos_reduced(rest * (2.0f * std::numbers::pi_v<float>), sine, cosine);
+    turn_by_quadrant(static_cast<int32_t>(quarters), sine, cosine);
+}
+
+// The largest |x| for which sincos below is accurate; beyond it callers use libm.
+inline constexpr float kSincosLimit = 8192.0f;
+
+// sin and cos of x, |x| <= kSincosLimit: Cody-Waite reduction by pi/2 in three parts. The first two hold 8 and 11
+// bits, so with at most 13 bits of quarters their products are exact in float; the third is the rest of pi/2.
+inline void sincos(float x, float& sine, float& cosine) {
+    constexpr double half_pi = std::numbers::pi / 2;
+    constexpr float part1 = 1.5703125f;             // 201 / 2^7
+    constexpr float part2 = 2029.0f / 4194304.0f;   // 2029 / 2^22
+    constexpr float part3 = static_cast<float>(half_pi - 1.5703125 - 2029.0 / 4194304.0);
+    const float quarters = std::nearbyint(x * static_cast<float>(2.0 / std::numbers::pi));
+    const float rest = ((x - quarters * part1) - quarters * part2) - quarters * part3;
+    sincos_reduced(rest, sine, cosine);
+    turn_by_quadrant(static_cast<int32_t>(quarters), sine, cosine);
+}
+
+// One of the two, by value: a loop calling these keeps no per-lane variable in memory.
+inline float sin(float x) {
+    float sine, cosine;
+    sincos(x, sine, cosine);
+    return sine;
+}
+inline float cos(float x) {
+    float sine, cosine;
+    sincos(x, sine, cosine);
+    return cosine;
+}
+
+}  // namespace swirl::cpu::vector_math
