@@ -97,11 +97,11 @@ int64_t parameter_bytes(const std::vector<DenseLayer>& layers, const std::vector
 Tensor mlp(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
            MlpSaved* saved) {
     if (!x.device().is_cpu()) return mlp_composed(x, layers, groups, saved);  // which checks the same
-    if (saved != nullptr) *saved = {};  // the kernel keeps nothing; nothing from an earlier forward may stay
+    if (saved != nullptr) *saved = {};  // nothing from an earlier forward may stay
     const int64_t out_width = check_mlp(x, layers, groups, "mlp");
     Tensor out = Tensor::empty({x.dim(0), out_width}, x.dtype(), x.device());
     detail::count_kernel(static_cast<int64_t>(x.nbytes() + out.nbytes()) + parameter_bytes(layers, groups));
-    cpu::mlp_forward(out, x, layers, groups);
+    cpu::mlp_forward(out, x, layers, groups, saved != nullptr ? &saved->kept : nullptr);
     return out;
 }
 
@@ -113,7 +113,7 @@ MlpGradients mlp_backward(const Tensor& grad_out, const Tensor& x, const std::ve
     // Reads grad_out, x and the parameters, writes the parameters' gradients (and x's).
     detail::count_kernel(static_cast<int64_t>(grad_out.nbytes() + x.nbytes() + (need_x ? x.nbytes() : 0)) +
                          2 * parameter_bytes(layers, groups));
-    cpu::mlp_backward(grads, grad_out, x, layers, groups);
+    cpu::mlp_backward(grads, grad_out, x, layers, groups, saved != nullptr ? saved->kept : Tensor());
     return grads;
 }
 
@@ -181,7 +181,7 @@ Tensor mlp_composed(const Tensor& x, const std::vector<DenseLayer>& layers, cons
         tails[g] = run_chain(prefix.back().rows(group.begin, group.end), layers, group.path, shared, group.path.size(),
                              &out_rows);
     }
-    if (saved != nullptr) *saved = {std::move(prefix), std::move(tails)};
+    if (saved != nullptr) *saved = {Tensor(), std::move(prefix), std::move(tails)};
     return out;
 }
 

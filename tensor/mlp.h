@@ -30,12 +30,14 @@ struct MlpGroup {
     std::vector<std::size_t> path;
 };
 
-// What a forward may keep for its backward. The CPU kernel keeps nothing: it recomputes the activations block by
-// block, in cache, which is cheaper than reading them back from memory. The composition (CUDA) keeps every
-// layer's input and the last output (a view of the op's output, for a ReLU mask): recomputing them would cost its
-// backward as many products and as much memory traffic as a second forward, and a GPU has the memory to hold
-// them. A forward given `saved` always clears it first.
+// What a forward may keep for its backward. The CPU kernel keeps the activations of a batch small enough (a few
+// MB: tensor/cpu/mlp.cpp's kKeepBytes), block by block in `kept`, and recomputes those of a larger one block by
+// block, in cache, rather than hold them in memory. The composition (CUDA) keeps every layer's input and the last
+// output (a view of the op's output, for a ReLU mask): recomputing them would cost its backward as many products
+// and as much memory traffic as a second forward, and a GPU has the memory to hold them. A forward given `saved`
+// always clears it first.
 struct MlpSaved {
+    Tensor kept;                             // the CPU kernel's activations, in its own layout (or undefined)
     std::vector<Tensor> prefix;              // x, then each shared layer's output (all rows)
     std::vector<std::vector<Tensor>> tails;  // [group]: its rows of the prefix's output, then each tail layer's output
 };

@@ -219,11 +219,44 @@ TEST_CASE("the composed mlp's backward from the forward's saved activations equa
             CHECK(middle.kernels - before.kernels < op_traffic().kernels - middle.kernels);
             check_gradients(reused, recomputed, 0.0, 0.0);
         }
-        // The CPU kernel saves nothing and recomputes; it clears what an earlier forward left in `saved`.
+        // The CPU kernel keeps its own activations, none of the composition's: it clears what an earlier forward
+        // left in `saved`.
         SWIRL_CHECK_CLOSE(mlp(x, model.layers, groups, &saved), out, 1e-12, 1e-12);
         CHECK(saved.prefix.empty());
         CHECK(saved.tails.empty());
+        CHECK(saved.kept.defined());
     }
+}
+
+TEST_CASE("the CPU mlp kernel's backward from kept activations equals its recomputing one; a large batch keeps none") {
+    Generator gen(25);
+    for (DType dtype : {DType::f64, DType::f32}) {
+        for (bool last_relu : {false, true}) {
+            CAPTURE(dtype_name(dtype));
+            CAPTURE(last_relu);
+            ModelLike model(64, dtype, gen);
+            model.layers[3].relu = last_relu;  // the backward then needs the last output's ReLU mask
+            // 3000 rows: 12 blocks, one of them cut in two segments by the groups.
+            const auto groups = ModelLike::groups(3000);
+            const Tensor x = Tensor::randn({3000, 2}, gen, dtype), grad_out = Tensor::randn({3000, 4}, gen, dtype);
+            MlpSaved saved;
+            const Tensor kept_out = mlp(x, model.layers, groups, &saved);
+            REQUIRE(saved.kept.defined());
+            CHECK(kept_out.to_vector() == mlp(x, model.layers, groups).to_vector());
+            for (bool need_x : {false, true}) {
+                CAPTURE(need_x);
+                // The same products on the same values: equal to the last bit.
+                check_gradients(mlp_backward(grad_out, x, model.layers, groups, need_x, &saved),
+                                mlp_backward(grad_out, x, model.layers, groups, need_x), 0.0, 0.0);
+            }
+        }
+    }
+    // 45,000 rows of 196 float64 activations (69 MB) are past what the kernel keeps: it will recompute them.
+    ModelLike model(64, DType::f64, gen);
+    const Tensor x = Tensor::randn({45000, 2}, gen, DType::f64);
+    MlpSaved saved;
+    mlp(x, model.layers, ModelLike::groups(45000), &saved);
+    CHECK_FALSE(saved.kept.defined());
 }
 
 }  // namespace

@@ -26,11 +26,14 @@ void matmul(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool tr
 // out [M, N] = x [M, K] @ weight [N, K]^T + bias [N], then ReLU if fuse_relu.
 void linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias, bool fuse_relu);
 
-// The fused MLP (tensor/mlp.h), shapes checked by tensor/mlp.cpp. mlp_forward: out [M, N] from x [M, K].
-// mlp_backward writes the gradients that are defined in grads (x's; the weights and biases of the layers used).
-void mlp_forward(Tensor& out, const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups);
+// The fused MLP (tensor/mlp.h), shapes checked by tensor/mlp.cpp. mlp_forward: out [M, N] from x [M, K]; given
+// `kept`, it leaves there the activations when they are small enough to keep (else an undefined tensor).
+// mlp_backward writes the gradients that are defined in grads (x's; the weights and biases of the layers used),
+// from the kept activations when defined, recomputing them otherwise.
+void mlp_forward(Tensor& out, const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
+                 Tensor* kept);
 void mlp_backward(MlpGradients& grads, const Tensor& grad_out, const Tensor& x, const std::vector<DenseLayer>& layers,
-                  const std::vector<MlpGroup>& groups);
+                  const std::vector<MlpGroup>& groups, const Tensor& kept);
 
 // The Gaussian KL of tensor/ops.h and its backward; every operand has one shape (std_q materialised).
 void gaussian_kl(Tensor& kl, const Tensor& mean_q, const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p);

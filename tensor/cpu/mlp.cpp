@@ -1,8 +1,9 @@
 // The fused MLP on the CPU (tensor/mlp.h). Layer by layer, a training step at batch 64000 streams some thirty
 // [64000, 64] tensors (16 MB each) through main memory, and memory, not arithmetic, sets the pace. Here the rows
 // are cut into blocks of at most kBlockRows rows, and a block runs through the whole stack on one thread with its
-// activations in the cache. The backward recomputes a block's activations (a third more multiply-adds) instead of
-// keeping [M, hidden] tensors from the forward.
+// activations in the cache. When the whole batch's activations fit kKeepBytes the forward keeps them, block by
+// block, for the backward; past that the backward recomputes each block's (a third more multiply-adds) instead of
+// holding [M, hidden] tensors of a large batch in memory.
 //
 // A block may cover several groups (the per-sample timestep mode: ~100 rows per step at batch 4096). The layers
 // that begin every path of the block (the model's head) run on the whole block; each group's segment of the block
@@ -30,6 +31,9 @@ namespace {
 // this machine's noise.
 constexpr int64_t kBlockRows = 256;
 constexpr int64_t kStripes = 32;
+// Activations kept from the forward for the backward, at most: 32 MiB is the seed's model at some 40,000 rows. At
+// batch 64000 the 50 MB it would take cost more than the recompute saves, and the run's peak memory doubles.
+constexpr int64_t kKeepBytes = int64_t{32} << 20;
 
 // A DenseLayer (tensor/mlp.h) as raw pointers, for the kernel's loops.
 template <typename T>
@@ -191,6 +195,16 @@ public:
     }
     T* product_scratch() const { return activations() + (max_activations_ + 3 * max_width_) * kBlockRows; }
 
+    // Kept activations: block b's prefix outputs, then each segment's own layers' outputs, one after another, in
+    // a region of their own; the elements all blocks' regions take.
+    int64_t kept_elements() const { return static_cast<int64_t>(blocks_.size()) * kBlockRows * max_activations_; }
+    void keep_in(T* kept) { kept_ = kept; }
+    bool keeps() const { return kept_ != nullptr; }
+    // Where block b's activations go: its region of the kept ones, or the thread's scratch.
+    T* block_activations(std::size_t b) const {
+        return kept_ != nullptr ? kept_ + static_cast<int64_t>(b) * kBlockRows * max_activations_ : activations();
+    }
+
     // Runs `rows` rows of `input` through layers path[first, last): layer k's output ([rows, out]) is written at
     // outputs[k], one after another from `activations`, except that the last layer writes `last_output` when it
     // is given. Returns the end of what it wrote in `activations`.
@@ -213,13 +227,28 @@ public:
         int64_t width;
         T* free_scratch;
     };
-    Prefix run_prefix(const Block& block, std::vector<const T*>& outputs) const {
+    // compute = false: the forward kept them; only the pointers to them are set.
+    Prefix run_prefix(std::size_t b, std::vector<const T*>& outputs, bool compute = true) const {
+        const Block& block = blocks_[b];
         const std::vector<std::size_t>& path = prefix_path(block);
         outputs.assign(path.size(), nullptr);
-        T* free_scratch = run_layers(path, 0, block.prefix, x_rows(block.begin), block.end - block.begin,
-                                     activations(), nullptr, outputs);
+        const int64_t rows = block.end - block.begin;
+        T* free_scratch = compute ? run_layers(path, 0, block.prefix, x_rows(block.begin), rows, block_activations(b),
+                                               nullptr, outputs)
+                                  : place_outputs(path, 0, block.prefix, rows, block_activations(b), outputs);
         if (block.prefix == 0) return {x_rows(block.begin), in_width_, free_scratch};
         return {outputs[block.prefix - 1], layers_[path[block.prefix - 1]].out, free_scratch};
+    }
+
+    // Where run_layers(path, first, last, ..., activations, nullptr, outputs) puts its outputs, without running
+    // the layers: the kept activations' pointers.
+    T* place_outputs(const std::vector<std::size_t>& path, std::size_t first, std::size_t last, int64_t rows,
+                     T* activations, std::vector<const T*>& outputs) const {
+        for (std::size_t k = first; k < last; ++k) {
+            outputs[k] = activations;
+            activations += rows * layers_[path[k]].out;
+        }
+        return activations;
     }
 
 private:
@@ -232,6 +261,7 @@ private:
     std::vector<std::pair<std::size_t, T*>> to_transpose_;  // layer, where its transpose goes
     Tensor transposed_, scratch_;
     T* scratch_base_ = nullptr;
+    T* kept_ = nullptr;
     int64_t max_activations_ = 0, max_width_ = 0, max_weight_ = 0, multiply_adds_ = 0;
     int64_t scratch_per_thread_ = 0;
     bool parallel_ = false;
@@ -239,10 +269,18 @@ private:
 
 }  // namespace
 
-void mlp_forward(Tensor& out, const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups) {
+void mlp_forward(Tensor& out, const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
+                 Tensor* kept) {
     dispatch_floating(x.dtype(), "mlp", [&](auto zero) {
         using T = decltype(zero);
-        const Plan<T> plan(x, layers, groups);
+        Plan<T> plan(x, layers, groups);
+        if (kept != nullptr) {
+            *kept = Tensor();
+            if (plan.kept_elements() * static_cast<int64_t>(sizeof(T)) <= kKeepBytes) {
+                *kept = Tensor::empty({plan.kept_elements()}, x.dtype());
+                plan.keep_in(kept->data<T>());
+            }
+        }
         const std::vector<Block>& blocks = plan.blocks();
         T* y = out.data<T>();
         const int64_t out_width = out.dim(1);
@@ -254,16 +292,23 @@ void mlp_forward(Tensor& out, const Tensor& x, const std::vector<DenseLayer>& la
 #pragma omp for schedule(static)
             for (std::size_t b = 0; b < blocks.size(); ++b) {
                 const Block& block = blocks[b];
-                // The shared prefix on the whole block, then each segment's own layers after its activations.
-                const typename Plan<T>::Prefix prefix = plan.run_prefix(block, outputs);
+                // The shared prefix on the whole block, then each segment's own layers after its activations: into
+                // the scratch, the last layer into y; or all kept, one segment after another, and the last copied.
+                const typename Plan<T>::Prefix prefix = plan.run_prefix(b, outputs);
+                T* free = prefix.free_scratch;
                 for (std::size_t s = block.first_segment; s < block.end_segment; ++s) {
                     const Segment& segment = plan.segment(s);
                     const std::vector<std::size_t>& path = plan.path(segment);
+                    const int64_t rows = segment.end - segment.begin;
+                    T* y_rows = y + segment.begin * out_width;
                     outputs.resize(path.size());
-                    plan.run_layers(path, block.prefix, path.size(),
-                                    prefix.output + (segment.begin - block.begin) * prefix.width,
-                                    segment.end - segment.begin, prefix.free_scratch, y + segment.begin * out_width,
-                                    outputs);
+                    const T* input = prefix.output + (segment.begin - block.begin) * prefix.width;
+                    if (!plan.keeps()) {
+                        plan.run_layers(path, block.prefix, path.size(), input, rows, free, y_rows, outputs);
+                        continue;
+                    }
+                    free = plan.run_layers(path, block.prefix, path.size(), input, rows, free, nullptr, outputs);
+                    std::memcpy(y_rows, outputs.back(), sizeof(T) * static_cast<std::size_t>(rows * out_width));
                 }
             }
         }
@@ -271,10 +316,15 @@ void mlp_forward(Tensor& out, const Tensor& x, const std::vector<DenseLayer>& la
 }
 
 void mlp_backward(MlpGradients& grads, const Tensor& grad_out, const Tensor& x, const std::vector<DenseLayer>& layers,
-                  const std::vector<MlpGroup>& groups) {
+                  const std::vector<MlpGroup>& groups, const Tensor& kept) {
     dispatch_floating(x.dtype(), "mlp_backward", [&](auto zero) {
         using T = decltype(zero);
-        const Plan<T> plan(x, layers, groups);
+        Plan<T> plan(x, layers, groups);
+        if (kept.defined()) {
+            SWIRL_CHECK(kept.numel() == plan.kept_elements(), "mlp_backward: {} kept activations for a batch that keeps {}",
+                        kept.numel(), plan.kept_elements());
+            plan.keep_in(const_cast<T*>(kept.data<T>()));  // read only: the backward computes no layer into them
+        }
         const std::vector<Block>& blocks = plan.blocks();
         const int64_t out_width = grad_out.dim(1);
         T* grad_x = grads.x.defined() ? grads.x.data<T>() : nullptr;
@@ -361,22 +411,26 @@ void mlp_backward(MlpGradients& grads, const Tensor& grad_out, const Tensor& x, 
                         grad = target;
                     }
                 };
-                std::vector<const T*> outputs;  // outputs[k]: layer k's output, recomputed
+                std::vector<const T*> outputs;  // outputs[k]: layer k's output, kept or recomputed
                 for (std::size_t b = first_block(s); b < first_block(s + 1); ++b) {
                     const Block& block = blocks[b];
-                    // The prefix, recomputed on the whole block; the gradient at its output is gathered from the
-                    // segments (buffer 2).
-                    const typename Plan<T>::Prefix prefix = plan.run_prefix(block, outputs);
+                    // The prefix on the whole block; the gradient at its output is gathered from the segments
+                    // (buffer 2).
+                    const typename Plan<T>::Prefix prefix = plan.run_prefix(b, outputs, !plan.keeps());
                     T* prefix_grad = block.prefix > 0 ? plan.gradient_buffer(2) : nullptr;
+                    T* free = prefix.free_scratch;
                     for (std::size_t g = block.first_segment; g < block.end_segment; ++g) {
                         const Segment& segment = plan.segment(g);
                         const std::vector<std::size_t>& path = plan.path(segment);
                         const int64_t rows = segment.end - segment.begin, row0 = segment.begin - block.begin;
-                        // The segment's own layers, recomputed after the prefix's activations.
+                        // The segment's own layers, after the prefix's activations: found where the forward kept
+                        // them, one segment after another, or recomputed into the scratch.
                         outputs.resize(path.size());
                         const T* input = prefix.output + row0 * prefix.width;
-                        plan.run_layers(path, block.prefix, path.size(), input, rows, prefix.free_scratch, nullptr,
-                                        outputs);
+                        if (plan.keeps())
+                            free = plan.place_outputs(path, block.prefix, path.size(), rows, free, outputs);
+                        else
+                            plan.run_layers(path, block.prefix, path.size(), input, rows, free, nullptr, outputs);
                         // The input's gradient: into the prefix's, or x's when there is no prefix (if x needs one).
                         T* grad_input = block.prefix > 0 ? prefix_grad + row0 * prefix.width : nullptr;
                         if (block.prefix == 0 && grad_x != nullptr) grad_input = grad_x + segment.begin * plan.in_width();
