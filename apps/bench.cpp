@@ -128,7 +128,7 @@ void run_bench(const BenchOptions& options) {
             {"impl", "swirl"}, {"device", device_name(device)}, {"threads", threads}, {"tf32", options.tf32},
             {"fused", !options.no_fuse}, {"batch", options.batch}, {"ranks", ranks}, {"shards", shards},
             {"samples_per_s_per_rank", samples_per_s / ranks}, {"allreduce_ms_per_step", reduce_ms},
-            {"allreduce_mb_per_step", reduce_mb},
+            {"allreduce_mb_per_step", reduce_mb}, {"allreduce_transport", distributed::transport()},
             {"steps", options.steps}, {"t_sampling", options.t_sampling}, {"seconds", seconds},
             {"steps_per_s", steps_per_s}, {"samples_per_s", samples_per_s}, {"gflops", gflops},
             {"fma_peak_gflops", peak}, {"peak_share", gflops / peak}, {"bandwidth_gbs", bandwidth},
@@ -153,10 +153,10 @@ void run_bench(const BenchOptions& options) {
                options.param, options.variance, options.no_fuse ? "plain" : "fused", options.steps, options.warmup);
     fmt::print("  {:.2f} steps/s, {:.0f} samples/s, {:.3f} s\n", steps_per_s, samples_per_s, seconds);
     if (ranks > 1)
-        fmt::print("  {} ranks, {} shards: {:.0f} samples/s a rank; the sum over ranks {:.3f} ms a step ({:.1f}%), {:.2f} MB "
-                   "sent a rank\n",
-                   ranks, shards, samples_per_s / ranks, reduce_ms, 100.0 * reduce_ms / (1e3 * seconds / steps),
-                   reduce_mb);
+        fmt::print("  {} ranks, {} shards: {:.0f} samples/s a rank; the sum over ranks ({}) {:.3f} ms a step ({:.1f}%), "
+                   "{:.2f} MB sent a rank\n",
+                   ranks, shards, samples_per_s / ranks, distributed::transport(), reduce_ms,
+                   100.0 * reduce_ms / (1e3 * seconds / steps), reduce_mb);
     fmt::print("  {:.2f} GFLOP/s at {:.0f} FLOP/sample = {:.1f}% of the measured FMA peak ({:.1f} GFLOP/s)\n", gflops,
                diffusion::training_flops_per_sample(config), 100.0 * gflops / peak, peak);
     fmt::print("  a step: {:.3f} ms, {:.0f} kernels, {:.1f} MB through its ops' operands\n", step_ms,

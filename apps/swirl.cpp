@@ -165,14 +165,21 @@ void print_error(const char* what) {
         std::fprintf(stderr, "swirl: error: %s\n", what);
 }
 
-// Under mpirun a rank that fails must end the job: the others would wait for it in the next sum for ever.
+// Under mpirun a rank that fails must end the job: the others would wait for it in the next sum for ever. So must
+// one whose NCCL communicator fails to close at the end.
 int finish(int code) {
     if (code != 0 && swirl::distributed::size() > 1) {
         std::fflush(stdout);
         std::fflush(stderr);
         swirl::distributed::abort_job(code);
     }
-    swirl::distributed::finalize();
+    try {
+        swirl::distributed::finalize();
+    } catch (const swirl::Error& e) {
+        print_error(e.what());
+        std::fflush(stderr);
+        swirl::distributed::abort_job(1);
+    }
     return code;
 }
 }  // namespace

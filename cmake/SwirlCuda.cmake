@@ -1,4 +1,5 @@
-# Resolves SWIRL_CUDA (AUTO, ON, OFF) into SWIRL_WITH_CUDA and enables the CUDA language when it is on.
+# Resolves SWIRL_CUDA (AUTO, ON, OFF) into SWIRL_WITH_CUDA and enables the CUDA language when it is on; then
+# SWIRL_NCCL into SWIRL_WITH_NCCL (at the end: it uses swirl_cuda_soname).
 include(CheckLanguage)
 set(SWIRL_WITH_CUDA OFF)
 set(SWIRL_CUDA_STATUS "off (SWIRL_CUDA=OFF)")
@@ -27,11 +28,13 @@ if(NOT SWIRL_CUDA STREQUAL "OFF")
   endif()
 endif()
 
-# swirl_cuda_soname(cublas PREFIX): PREFIX_SONAME (e.g. libcublas.so.13) and PREFIX_PATH (its full path), for the
-# dlopen in tensor/cuda/libraries.cpp: from the toolkit's library folder, else from SWIRL_CUDA_LIBRARY_DIRS (for
-# toolkits that keep cuBLAS or cuRAND elsewhere, as pip-installed ones do).
-set(SWIRL_CUDA_LIBRARY_DIRS "" CACHE STRING "More folders to look for libcublas.so.N and libcurand.so.N in")
+# swirl_cuda_soname(cublas PREFIX [OPTIONAL]): PREFIX_SONAME (e.g. libcublas.so.13) and PREFIX_PATH (its full path),
+# for the dlopen in tensor/cuda/libraries.cpp: from the toolkit's library folder, else from SWIRL_CUDA_LIBRARY_DIRS
+# (for toolkits that keep cuBLAS, cuRAND or NCCL elsewhere, as pip-installed ones do). A library not found is an
+# error, or with OPTIONAL leaves both unset.
+set(SWIRL_CUDA_LIBRARY_DIRS "" CACHE STRING "More folders to look for libcublas.so.N, libcurand.so.N and libnccl.so.N in")
 function(swirl_cuda_soname library prefix)
+  cmake_parse_arguments(ARG "OPTIONAL" "" "" ${ARGN})
   foreach(dir ${CUDAToolkit_LIBRARY_DIR} ${SWIRL_CUDA_LIBRARY_DIRS})
     file(GLOB candidates "${dir}/lib${library}.so.*")
     set(best "")
@@ -47,6 +50,42 @@ function(swirl_cuda_soname library prefix)
       return()
     endif()
   endforeach()
-  message(FATAL_ERROR "no lib${library}.so.N in ${CUDAToolkit_LIBRARY_DIR} ${SWIRL_CUDA_LIBRARY_DIRS}: "
-                      "set SWIRL_CUDA_LIBRARY_DIRS to the folder that holds it")
+  if(NOT ARG_OPTIONAL)
+    message(FATAL_ERROR "no lib${library}.so.N in ${CUDAToolkit_LIBRARY_DIR} ${SWIRL_CUDA_LIBRARY_DIRS}: "
+                        "set SWIRL_CUDA_LIBRARY_DIRS to the folder that holds it")
+  endif()
 endfunction()
+
+# Resolves SWIRL_NCCL (AUTO, ON, OFF) into SWIRL_WITH_NCCL: GPU gradients summed over ranks on the device
+# (tensor/cuda/collective.h), NCCL opened with dlopen as cuBLAS is. It needs CUDA, and MPI, which hands NCCL's
+# unique id to every rank. Without it the sum over ranks goes through the host.
+set(SWIRL_WITH_NCCL OFF)
+set(SWIRL_NCCL_STATUS "off (SWIRL_NCCL=OFF)")
+if(NOT SWIRL_NCCL STREQUAL "OFF")
+  set(nccl_missing "")
+  if(NOT SWIRL_WITH_CUDA)
+    set(nccl_missing "needs CUDA")
+  elseif(NOT SWIRL_WITH_MPI)
+    set(nccl_missing "needs MPI, which hands NCCL's unique id to every rank")
+  else()
+    set(nccl_headers ${CUDAToolkit_INCLUDE_DIRS})
+    foreach(dir ${SWIRL_CUDA_LIBRARY_DIRS})
+      list(APPEND nccl_headers "${dir}/../include")
+    endforeach()
+    find_path(SWIRL_NCCL_INCLUDE_DIR nccl.h HINTS ${nccl_headers})
+    swirl_cuda_soname(nccl SWIRL_NCCL OPTIONAL)
+    if(NOT SWIRL_NCCL_INCLUDE_DIR)
+      set(nccl_missing "no nccl.h in ${nccl_headers}")
+    elseif(NOT SWIRL_NCCL_SONAME)
+      set(nccl_missing "no libnccl.so.N in ${CUDAToolkit_LIBRARY_DIR} ${SWIRL_CUDA_LIBRARY_DIRS}")
+    endif()
+  endif()
+  if(nccl_missing STREQUAL "")
+    set(SWIRL_WITH_NCCL ON)
+    set(SWIRL_NCCL_STATUS "on: ${SWIRL_NCCL_PATH}")
+  elseif(SWIRL_NCCL STREQUAL "ON")
+    message(FATAL_ERROR "SWIRL_NCCL=ON but NCCL cannot be used: ${nccl_missing}")
+  else()
+    set(SWIRL_NCCL_STATUS "off (${nccl_missing})")
+  endif()
+endif()

@@ -3,7 +3,8 @@
 # tests, then swirl bench --device cuda against the seed's step in PyTorch (scripts/torch_reference.py) on the GPU at batch 64000 and 1,280,000
 # (and one t per sample at 64000; and swirl with TF32 at 1,280,000), print a short table, train briefly with
 # `swirl train --device cuda`, check that a resumed run on the GPU repeats an uninterrupted one byte for byte,
-# run two ranks under mpirun against one process, and last run the whole suite. Usage: scripts/gpu-check.sh [ARCH]
+# run two ranks under mpirun against one process (sharing GPU 0, summing through the host; with two GPUs or more,
+# also one GPU a rank, summing with NCCL), and last run the whole suite. Usage: scripts/gpu-check.sh [ARCH]
 #
 # The lent GPU machine reaches no package registry: first run `bash scripts/gpu-deps.sh` on a machine that does,
 # which unpacks the Debian build dependencies into .gpu-deps/, and carry .gpu-deps along. Files go to $OUT when it is set (the device tool brings back at most 8 from there), else to
@@ -36,12 +37,12 @@ else
   bash scripts/install-deps.sh >> "$log" 2>&1 || echo "install-deps failed: see $log"
 fi
 
-# nvcc from $CUDA_HOME or the usual place when it is not on the PATH; cuBLAS and cuRAND wherever this image keeps
-# them (a pip-installed toolkit keeps them outside its own lib folder), for CMake and for the loader.
+# nvcc from $CUDA_HOME or the usual place when it is not on the PATH; cuBLAS, cuRAND and NCCL wherever this image
+# keeps them (a pip-installed toolkit keeps them outside its own lib folder), for CMake and for the loader.
 command -v nvcc > /dev/null || [ -n "${CUDA_HOME:-}" ] || { [ -x /usr/local/cuda/bin/nvcc ] && export CUDA_HOME=/usr/local/cuda; }
 [ -n "${CUDA_HOME:-}" ] && export CUDAToolkit_ROOT=$CUDA_HOME
-cuda_libs=$(find /usr/local /usr/lib /opt -xdev \( -name 'libcublas.so.[0-9]*' -o -name 'libcurand.so.[0-9]*' \) \
-            2> /dev/null | xargs -r -n1 dirname | sort -u | paste -sd';' -)
+cuda_libs=$(find /usr/local /usr/lib /opt -xdev \( -name 'libcublas.so.[0-9]*' -o -name 'libcurand.so.[0-9]*' \
+            -o -name 'libnccl.so.[0-9]*' \) 2> /dev/null | xargs -r -n1 dirname | sort -u | paste -sd';' -)
 [ -n "$cuda_libs" ] && cmake_deps+=(-DSWIRL_CUDA_LIBRARY_DIRS="$cuda_libs")
 
 phase "configure and build (CUDA arch $arch)"
@@ -50,6 +51,7 @@ cmake -S . -B build/gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSWIRL_CUDA=ON -DCM
 # Warnings do not stop this build (CI holds them to -Werror): another compiler version must not cost a GPU run.
 cmake --build build/gpu -j "$(nproc)" >> "$log" 2>&1 || { grep -E "error|FAILED" "$log" | head -30; exit 1; }
 echo "build: $(grep -c "warning:" "$log") warnings (in $log)"
+grep -E "^-- +(CUDA|MPI|NCCL) " "$log"  # the configure summary's lines: NCCL needs CUDA, MPI and libnccl
 
 phase "CUDA tests"
 ctest --test-dir build/gpu -R "cuda_tests|^cuda: " --output-on-failure > "$logs/cuda-tests.tmp" 2>&1
@@ -119,31 +121,63 @@ cp "$(ls "$run_dir"/figures/step_*.png | tail -1)" "$run_dir"/figures/loss.png "
 phase "swirl train --device $device: 15 + 25 resumed steps against 40 (checkpoint bytes and losses)"
 SWIRL_TEST_DEVICE=$device bash tests/cli_test.sh build/gpu/apps/swirl resume-is-bit-exact 2>&1 | tail -2
 
-phase "mpirun -np 2 swirl train --device $device: two ranks (GPU local rank % count), against one process, --shards 2"
-# One GPU: both ranks share it, which tests the sums and the rank mapping, not the speed-up. The sum over ranks
-# goes through the host (NCCL is not written yet: tensor/README.md#data-parallel).
+phase "mpirun -np 2 swirl train --device $device: two ranks on one GPU (local rank % count), against one process, --shards 2"
+# One GPU, GPU 0 on any machine (CUDA_VISIBLE_DEVICES=0): both ranks share it, which tests the sums and the rank
+# mapping, not the speed-up. NCCL refuses two ranks on one GPU, so these two sum through the host
+# (tensor/README.md#data-parallel); NCCL runs only with a GPU a rank, in the next phase.
+echo "two ranks on one GPU: the sum over ranks goes through the host; NCCL needs two GPUs or more"
 if command -v mpirun > /dev/null; then
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
   mpi_dir=$(mktemp -d)
   common=(train --device "$device" --steps 30 --batch 4096 --shards 2 --save-every 0 --figure-points 200)
   build/gpu/apps/swirl "${common[@]}" --out "$mpi_dir/one" > /dev/null 2>> "$log" || echo "one process failed"
-  mpirun -np 2 --oversubscribe build/gpu/apps/swirl "${common[@]}" --out "$mpi_dir/two" > /dev/null 2>> "$log" ||
-    echo "mpirun -np 2 failed: $(tail -2 "$log")"
+  mpirun -np 2 --oversubscribe -x CUDA_VISIBLE_DEVICES=0 build/gpu/apps/swirl "${common[@]}" --out "$mpi_dir/two" \
+    > /dev/null 2>> "$log" || echo "mpirun -np 2 failed: $(tail -2 "$log")"
   if cmp -s "$mpi_dir/one/checkpoint.safetensors" "$mpi_dir/two/checkpoint.safetensors"; then
     echo "2 ranks: the same checkpoint bytes as one process"
   else
     echo "2 ranks: the checkpoint differs from one process's (or a run failed)"
   fi
-  mpirun -np 2 --oversubscribe build/gpu/apps/swirl bench --device "$device" --batch 64000 --steps 20 --shards 2 --json \
-    > "$mpi_dir/bench.json" 2>> "$log" || echo "mpirun bench failed"
+  mpirun -np 2 --oversubscribe -x CUDA_VISIBLE_DEVICES=0 build/gpu/apps/swirl bench --device "$device" --batch 64000 \
+    --steps 20 --shards 2 --json > "$mpi_dir/bench.json" 2>> "$log" || echo "mpirun bench failed"
   python3 - "$mpi_dir/bench.json" <<'PY' || true
 import json, sys
 r = json.load(open(sys.argv[1]))
 print(f"bench, 2 ranks: {r['samples_per_s']:,.0f} samples/s, the sum over ranks {r['allreduce_ms_per_step']:.3f} ms "
-      f"and {r['allreduce_mb_per_step']:.2f} MB a step")
+      f"and {r['allreduce_mb_per_step']:.2f} MB a step, through {r['allreduce_transport']}")
 PY
 else
   echo "no mpirun: skipped"
+fi
+
+phase "NCCL: mpirun -np 2 swirl train --device cuda on two GPUs, against one process, --shards 2"
+# A GPU a rank: the sum over ranks runs through NCCL on the device (tensor/cuda/collective.h). The transport must not
+# change the bits: the checkpoint must be one process's, byte for byte, as through the host. NCCL's warnings go to
+# the log (NCCL_DEBUG=WARN).
+gpu_count=0
+[ "$dry_run" = 1 ] || gpu_count=$(nvidia-smi -L 2> /dev/null | wc -l)
+if [ "$gpu_count" -ge 2 ] && command -v mpirun > /dev/null; then
+  nccl_dir=$(mktemp -d)
+  common=(train --device cuda --steps 30 --batch 4096 --shards 2 --save-every 0 --figure-points 200)
+  build/gpu/apps/swirl "${common[@]}" --out "$nccl_dir/one" > /dev/null 2>> "$log" || echo "one process failed"
+  mpirun -np 2 -x NCCL_DEBUG=WARN build/gpu/apps/swirl "${common[@]}" --out "$nccl_dir/two" > /dev/null 2>> "$log" ||
+    echo "mpirun -np 2 on two GPUs failed: $(tail -2 "$log")"
+  if cmp -s "$nccl_dir/one/checkpoint.safetensors" "$nccl_dir/two/checkpoint.safetensors"; then
+    echo "2 ranks on 2 GPUs: the same checkpoint bytes as one process"
+  else
+    echo "2 ranks on 2 GPUs: the checkpoint differs from one process's (or a run failed)"
+  fi
+  mpirun -np 2 -x NCCL_DEBUG=WARN build/gpu/apps/swirl bench --device cuda --batch 64000 --steps 20 --shards 2 \
+    --json > "$nccl_dir/bench.json" 2>> "$log" || echo "mpirun bench on two GPUs failed"
+  python3 - "$nccl_dir/bench.json" 2>> "$log" <<'PY' || true
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(f"bench, 2 ranks on 2 GPUs: {r['samples_per_s']:,.0f} samples/s, the sum over ranks "
+      f"{r['allreduce_ms_per_step']:.3f} ms and {r['allreduce_mb_per_step']:.2f} MB a step, through "
+      f"{r['allreduce_transport']}" + ("" if r["allreduce_transport"] == "nccl" else " (expected nccl)"))
+PY
+else
+  echo "skipped: NCCL needs two GPUs ($gpu_count here) and mpirun"
 fi
 
 phase "the whole suite on the GPU build"

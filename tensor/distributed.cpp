@@ -5,12 +5,21 @@
 #include <cstdlib>
 #include <cstring>
 #include <algorithm>
+#include <set>
 
 #include "tensor/error.h"
 #include "tensor/ops.h"
 
 #ifdef SWIRL_WITH_MPI
 #include <mpi.h>
+#endif
+#ifdef SWIRL_WITH_NCCL
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+
+#include "tensor/cuda/collective.h"
 #endif
 
 namespace swirl::distributed {
@@ -35,6 +44,84 @@ void check_mpi(int code, const char* what) {
     int length = 0;
     MPI_Error_string(code, text, &length);
     SWIRL_FAIL("{} failed on rank {}: {}", what, world_rank, std::string(text, static_cast<std::size_t>(length)));
+}
+
+// How sum_over_ranks_ moves the parts' bytes: chosen at its first sum (choose_transport), kept for the run.
+enum class Transport { undecided, mpi, mpi_staged, nccl };
+Transport transport_in_use = Transport::undecided;
+#ifdef SWIRL_WITH_NCCL
+Device nccl_device = Device::cpu();  // the GPU the communicator lives on, where received parts are allocated
+
+// "host 0000:3b:00.0" for a rank on a GPU, empty for one on the CPU: MPI_Allgather'ed into each rank's view.
+std::vector<std::string> gather_rank_gpus(Device device) {
+    constexpr int kSlot = 128;  // fixed-size slots: a host name, a space, a bus id (under 32) and a terminator
+    static_assert(HOST_NAME_MAX + 1 + 32 < kSlot, "a rank's GPU must fit its slot");
+    std::vector<char> mine(kSlot, '\0');
+    if (device.is_cuda()) {
+        char host[HOST_NAME_MAX + 1] = {};
+        SWIRL_CHECK(gethostname(host, HOST_NAME_MAX) == 0, "gethostname failed: {}", std::strerror(errno));
+        const std::string gpu = std::string(host) + " " + cuda::pci_bus_id(device.index);
+        std::memcpy(mine.data(), gpu.data(), gpu.size());
+    }
+    std::vector<char> all(static_cast<std::size_t>(kSlot) * world_size);
+    check_mpi(MPI_Allgather(mine.data(), kSlot, MPI_CHAR, all.data(), kSlot, MPI_CHAR, MPI_COMM_WORLD),
+              "MPI_Allgather");
+    std::vector<std::string> gpus;
+    for (int r = 0; r < world_size; ++r) gpus.emplace_back(all.data() + static_cast<std::size_t>(r) * kSlot);
+    return gpus;
+}
+#endif
+
+// Every rank calls this at its first sum, with the device its parts are on. NCCL when it is built in and every
+// rank trains on a GPU of its own: NCCL refuses two ranks of one communicator on one GPU ("Duplicate GPU
+// detected", ncclInvalidUsage), so the ranks first compare their GPUs, all together, and all decide alike; rank 0
+// then makes the communicator's id and MPI broadcasts it. Otherwise MPI, through the host for device tensors.
+Transport choose_transport(Device device) {
+#ifdef SWIRL_WITH_NCCL
+    if (each_rank_on_its_own_gpu(gather_rank_gpus(device))) {
+        std::string id(cuda::kUniqueIdBytes, '\0');
+        if (world_rank == 0) id = cuda::unique_id();
+        check_mpi(MPI_Bcast(id.data(), static_cast<int>(id.size()), MPI_BYTE, 0, MPI_COMM_WORLD), "MPI_Bcast");
+        cuda::open_communicator(id, world_rank, world_size, device.index);
+        nccl_device = device;
+        return Transport::nccl;
+    }
+#endif
+    return device.is_cpu() ? Transport::mpi : Transport::mpi_staged;
+}
+
+// The bytes of every part this rank holds to `partner`, packed in order into one MPI_Sendrecv, and the partner's
+// into `received` (host tensors, shaped as the partner's parts); device parts are copied to the host first, and
+// the received ones to `device` after.
+void exchange_through_host(int partner, const std::vector<Tensor>& parts, std::vector<Tensor>& received,
+                           Device device) {
+    std::vector<Tensor> host(parts.size());
+    std::size_t send_bytes = 0, receive_bytes = 0;
+    for (std::size_t i = 0; i < parts.size(); ++i)
+        if (parts[i].defined()) {
+            host[i] = parts[i].to(Device::cpu());
+            send_bytes += host[i].nbytes();
+        }
+    std::vector<char> send(send_bytes);
+    std::size_t at = 0;
+    for (const Tensor& part : host)
+        if (part.defined()) {
+            std::memcpy(send.data() + at, part.raw_data(), part.nbytes());
+            at += part.nbytes();
+        }
+    for (const Tensor& part : received)
+        if (part.defined()) receive_bytes += part.nbytes();
+    std::vector<char> receive(receive_bytes);
+    check_mpi(MPI_Sendrecv(send.data(), static_cast<int>(send_bytes), MPI_BYTE, partner, 3, receive.data(),
+                           static_cast<int>(receive_bytes), MPI_BYTE, partner, 3, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+              "MPI_Sendrecv");
+    at = 0;
+    for (Tensor& part : received)
+        if (part.defined()) {
+            std::memcpy(part.raw_data(), receive.data() + at, part.nbytes());
+            at += part.nbytes();
+            if (!device.is_cpu()) part = part.to(device);
+        }
 }
 #endif
 
@@ -104,6 +191,9 @@ void init(int* argc, char*** argv) {
 void finalize() {
 #ifdef SWIRL_WITH_MPI
     if (!mpi_running) return;
+#ifdef SWIRL_WITH_NCCL
+    cuda::close_communicator();  // while every rank is still in the job: a rank may leave once MPI_Finalize returns
+#endif
     MPI_Finalize();
     mpi_running = false;
 #endif
@@ -113,6 +203,9 @@ int rank() { return world_rank; }
 int size() { return world_size; }
 
 void abort_job(int code) {
+#ifdef SWIRL_WITH_NCCL
+    cuda::abort_communicator();  // not ncclCommDestroy, which could wait for a failed rank's part for ever
+#endif
 #ifdef SWIRL_WITH_MPI
     if (mpi_running && world_size > 1) MPI_Abort(MPI_COMM_WORLD, code);
 #endif
@@ -183,29 +276,17 @@ void sum_over_ranks_(std::vector<Tensor>& parts) {
     Device device = Device::cpu();  // where the parts live: the training device
     for (const Tensor& part : parts)
         if (part.defined()) device = part.device();
+    if (transport_in_use == Transport::undecided) transport_in_use = choose_transport(device);
+    Device receive_device = Device::cpu();
+#ifdef SWIRL_WITH_NCCL
+    if (transport_in_use == Transport::nccl) receive_device = nccl_device;
+#endif
     for (int distance = 1; distance < world_size; distance *= 2) {
         const int partner = world_rank ^ distance;
         // Which parts each side holds (dtype and shape: a shard without some step has no gradient for its head),
-        // then their bytes, packed in order.
-        std::vector<uint8_t> mine(n), theirs(n);
-        for (std::size_t i = 0; i < n; ++i) mine[i] = parts[i].defined() ? 1 : 0;
-        std::vector<Tensor> host(n);
-        std::size_t send_bytes = 0;
-        for (std::size_t i = 0; i < n; ++i)
-            if (mine[i]) {
-                host[i] = parts[i].to(Device::cpu());
-                send_bytes += host[i].nbytes();
-            }
-        std::vector<char> send(send_bytes);
-        std::size_t at = 0;
-        for (std::size_t i = 0; i < n; ++i)
-            if (mine[i]) {
-                std::memcpy(send.data() + at, host[i].raw_data(), host[i].nbytes());
-                at += host[i].nbytes();
-            }
-        std::vector<Tensor> received(n);
-        std::size_t receive_bytes = 0;
+        // through MPI whatever the transport of the bytes: it is a few host numbers.
         std::vector<int64_t> my_shapes, their_shapes(n * 4, -1);
+        std::size_t send_bytes = 0;
         for (std::size_t i = 0; i < n; ++i) {
             const Shape shape = parts[i].defined() ? parts[i].shape() : Shape{};
             SWIRL_CHECK(shape.size() <= 2, "sum over ranks: parts have at most 2 dimensions");
@@ -213,33 +294,31 @@ void sum_over_ranks_(std::vector<Tensor>& parts) {
             my_shapes.push_back(static_cast<int64_t>(shape.size()));
             my_shapes.push_back(shape.size() > 0 ? shape[0] : 0);
             my_shapes.push_back(shape.size() > 1 ? shape[1] : 0);
+            if (parts[i].defined()) send_bytes += parts[i].nbytes();
         }
         check_mpi(MPI_Sendrecv(my_shapes.data(), static_cast<int>(4 * n), MPI_INT64_T, partner, 2, their_shapes.data(),
                                static_cast<int>(4 * n), MPI_INT64_T, partner, 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
                   "MPI_Sendrecv");
-        for (std::size_t i = 0; i < n; ++i) theirs[i] = their_shapes[4 * i] >= 0 ? 1 : 0;
+        std::vector<Tensor> received(n);
         for (std::size_t i = 0; i < n; ++i)
-            if (theirs[i]) {
+            if (their_shapes[4 * i] >= 0) {
                 const int64_t* s = &their_shapes[4 * i];
                 Shape shape;
                 for (int64_t d = 0; d < s[1]; ++d) shape.push_back(s[2 + d]);
-                received[i] = Tensor::empty(shape, static_cast<DType>(s[0]));
-                receive_bytes += received[i].nbytes();
+                received[i] = Tensor::empty(shape, static_cast<DType>(s[0]), receive_device);
             }
-        std::vector<char> receive(receive_bytes);
-        check_mpi(MPI_Sendrecv(send.data(), static_cast<int>(send_bytes), MPI_BYTE, partner, 3, receive.data(),
-                               static_cast<int>(receive_bytes), MPI_BYTE, partner, 3, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
-                  "MPI_Sendrecv");
-        at = 0;
-        for (std::size_t i = 0; i < n; ++i)
-            if (theirs[i]) {
-                std::memcpy(received[i].raw_data(), receive.data() + at, received[i].nbytes());
-                at += received[i].nbytes();
-                if (!device.is_cpu()) received[i] = received[i].to(device);
-            }
+#ifdef SWIRL_WITH_NCCL
+        if (transport_in_use == Transport::nccl)
+            cuda::exchange(partner, parts, received);
+        else
+#endif
+            exchange_through_host(partner, parts, received, device);
         add_parts_(parts, received);
         bytes_reduced += static_cast<double>(send_bytes);
     }
+    // On NCCL's path the exchanges and the additions are only queued and nothing has waited for them: the clock
+    // stops when they are done (the host path's copies wait for the device on their own).
+    synchronize(receive_device);
     seconds_reducing += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 #else
     (void)parts;
@@ -248,5 +327,24 @@ void sum_over_ranks_(std::vector<Tensor>& parts) {
 
 double reduce_seconds() { return seconds_reducing; }
 double reduce_bytes() { return bytes_reduced; }
+
+std::string transport() {
+#ifdef SWIRL_WITH_MPI
+    switch (transport_in_use) {
+        case Transport::mpi: return "mpi";
+        case Transport::mpi_staged: return "mpi, staged through the host";
+        case Transport::nccl: return "nccl";
+        case Transport::undecided: break;
+    }
+#endif
+    return "none";
+}
+
+bool each_rank_on_its_own_gpu(const std::vector<std::string>& rank_gpus) {
+    std::set<std::string> seen;
+    for (const std::string& gpu : rank_gpus)
+        if (gpu.empty() || !seen.insert(gpu).second) return false;
+    return true;
+}
 
 }  // namespace swirl::distributed

@@ -6,8 +6,8 @@
 // owns the leaves [r S/N, (r + 1) S/N) and sums them as the tree does (TreeSum); the ranks then add their
 // subtrees by recursive doubling: at level k, ranks r and r ^ 2^k swap their sums and both add them, which gives
 // both the same bits since a + b == b + a in IEEE arithmetic. Every N that divides S computes the same tree, so
-// -np 1, -np 2 and -np 4 give the same bytes. Transport is MPI's (Open MPI); nothing here is home-made but the
-// order of the sums.
+// -np 1, -np 2 and -np 4 give the same bytes. Transport is MPI's (Open MPI), or NCCL's for GPU tensors when every
+// rank has a GPU of its own; nothing here is home-made but the order of the sums.
 #pragma once
 
 #include <string>
@@ -67,11 +67,20 @@ private:
 void add_parts_(std::vector<Tensor>& a, std::vector<Tensor>& b);
 
 // Sums each rank's `parts` over the ranks by recursive doubling (the ranks must be a power of two); every rank
-// ends with the same bits. Host tensors go through MPI as bytes; device tensors are staged through the host.
-// Nothing happens in a run of one.
+// ends with the same bits. Which parts each rank holds, and their shapes, go through MPI; the bytes go through
+// MPI for host tensors, and for device tensors through NCCL on the device when swirl was built with NCCL and every
+// rank trains on a GPU of its own, else staged through the host and MPI. The transport changes nothing in the
+// bits: the same parts are added in the same order. Nothing happens in a run of one.
 void sum_over_ranks_(std::vector<Tensor>& parts);
-// Wall time and bytes this process has spent in, and sent through, sum_over_ranks_ so far.
+// Wall time and bytes this process has spent in, and sent through, sum_over_ranks_ so far. On the device the time
+// includes waiting for the exchange to finish.
 double reduce_seconds();
 double reduce_bytes();
+// The transport sum_over_ranks_ uses, chosen by all ranks together at its first sum: "none" (no sum yet, or a run
+// of one), "mpi" (host tensors), "mpi, staged through the host" (device tensors) or "nccl".
+std::string transport();
+// The choice of NCCL: given each rank's GPU as "host name, PCI bus id" (empty for a rank on the CPU), true when
+// every rank has one and no two ranks share one. NCCL refuses two ranks of one communicator on one GPU.
+bool each_rank_on_its_own_gpu(const std::vector<std::string>& rank_gpus);
 
 }  // namespace swirl::distributed

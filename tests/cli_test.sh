@@ -193,6 +193,7 @@ import json, math, sys
 r = json.load(open(sys.argv[1]))
 assert r["impl"] == "swirl" and r["device"] == "cpu" and r["batch"] == 2000 and r["t_sampling"] == sys.argv[2], r
 assert r["tf32"] is False, r
+assert r["ranks"] == 1 and r["allreduce_transport"] == "none", r  # one process sums over no ranks
 for key in ("steps_per_s", "samples_per_s", "gflops", "fma_peak_gflops", "bandwidth_gbs", "flops_per_step",
             "bytes_per_step", "kernels_per_step", "step_ms", "compute_floor_ms", "memory_floor_ms", "floor_ms",
             "floor_share", "peak_rss_mb", "loss_mean"):

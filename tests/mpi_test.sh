@@ -121,10 +121,13 @@ assert len(lines) == 1, f"{len(lines)} reports, expected rank 0's only"
 r = json.loads(lines[0])
 assert r["ranks"] == 2 and r["shards"] == 2, r
 assert r["allreduce_ms_per_step"] > 0 and r["allreduce_mb_per_step"] > 0, r
+assert r["allreduce_transport"] == "mpi", r  # CPU tensors: MPI, whatever the build
 assert abs(r["samples_per_s_per_rank"] * 2 - r["samples_per_s"]) < 1e-6 * r["samples_per_s"], r
 print(f"ok: bench on 2 ranks: {r['samples_per_s']:.0f} samples/s, {r['allreduce_ms_per_step']:.3f} ms and "
-      f"{r['allreduce_mb_per_step']:.2f} MB a step in the sum over ranks")
+      f"{r['allreduce_mb_per_step']:.2f} MB a step in the sum over ranks ({r['allreduce_transport']})")
 PY
-    ;;
+    mpi --oversubscribe -np 2 "$swirl" bench --batch 2048 --steps 2 --warmup 0 --threads 1 > "$work/bench.txt"
+    grep -q "the sum over ranks (mpi) " "$work/bench.txt" || fail "bench's text does not name the transport: $(cat "$work/bench.txt")"
+    echo "ok: bench's text names the transport of the sum over ranks" ;;
   *) fail "unknown scenario $scenario" ;;
 esac

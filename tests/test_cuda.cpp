@@ -1,6 +1,7 @@
 // The CUDA backend against the CPU reference: every op forward and backward in f64 (1e-12) and f32 (1e-5),
 // gradcheck on the device, a 50-step training trajectory, and the caching allocator. On a machine without a
-// GPU every case prints "[skip] no CUDA device" and CTest reports it as skipped.
+// GPU every case prints "[skip] no CUDA device" (a case that needs two, "[skip] fewer than 2 CUDA devices") and
+// CTest reports it as skipped; only the NCCL case, which needs no GPU, runs there (in a build with NCCL).
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -16,7 +17,16 @@
 #include "tensor/error.h"
 #include "tensor/ops.h"
 #ifdef SWIRL_WITH_CUDA
+#include <cuda_runtime.h>
+
 #include "tensor/cuda/runtime.h"
+#endif
+#ifdef SWIRL_WITH_NCCL
+#include <string>
+
+#include "tensor/cuda/check.h"
+#include "tensor/cuda/collective.h"
+#include "tensor/cuda/libraries.h"
 #endif
 
 using namespace swirl;
@@ -244,6 +254,52 @@ TEST_CASE("the caching allocator stops calling cudaMalloc once a repeated worklo
     CHECK(after.driver_allocations == warm.driver_allocations);
     CHECK(after.in_use <= warm.in_use);
     CHECK(after.peak_in_use == warm.peak_in_use);
+#endif
+}
+
+TEST_CASE("releasing the CUDA cache frees blocks of another device and leaves the caller's device current") {
+    // The cache release is what an out-of-memory allocation does before its retry, which must then land on the
+    // device that asked (with one rank per GPU, not device 0); empty_cache() is that same release, called directly.
+    if (cuda_device_count() < 2) {
+        MESSAGE("[skip] fewer than 2 CUDA devices");
+        return;
+    }
+#ifdef SWIRL_WITH_CUDA
+    for (const auto& [current, other] : {std::pair{0, 1}, std::pair{1, 0}}) {
+        CAPTURE(current);
+        Tensor::empty({1000}, DType::f32, Device::cuda(other));  // allocated and freed: a block cached on `other`
+        cuda::use_device(current);
+        REQUIRE(cuda::memory_stats().cached > 0);
+        cuda::empty_cache();
+        CHECK(cuda::memory_stats().cached == 0);
+        int device = -1;
+        REQUIRE(cudaGetDevice(&device) == cudaSuccess);
+        CHECK(device == current);
+    }
+#endif
+}
+
+TEST_CASE("NCCL loads, makes communicator ids and fails with its own message, all without a GPU") {
+#ifdef SWIRL_WITH_NCCL
+    // The first call opens libnccl and looks up every function swirl calls; an id is a socket address, no GPU.
+    const std::string first = cuda::unique_id(), second = cuda::unique_id();
+    CHECK(first.size() == cuda::kUniqueIdBytes);
+    CHECK(first.compare(second) != 0);  // (compared, not printed: the ids are binary)
+    // A send on no communicator is refused before any device is touched: SWIRL_NCCL_CHECK's message carries the
+    // code, NCCL's string for it, the call and NCCL's last error (which says what was wrong).
+    const char byte = 0;
+    std::string message;
+    try {
+        SWIRL_NCCL_CHECK(cuda::nccl().send(&byte, 1, ncclUint8, 0, nullptr, cudaStreamLegacy));
+    } catch (const Error& e) {
+        message = e.what();
+    }
+    MESSAGE(message);
+    CHECK(message.find("NCCL error 4 (invalid argument") != std::string::npos);
+    CHECK(message.find("in cuda::nccl().send(&byte, 1, ncclUint8, 0, nullptr, cudaStreamLegacy): ") != std::string::npos);
+    CHECK(message.find("no message from NCCL") == std::string::npos);
+#else
+    MESSAGE("[skip] built without NCCL");
 #endif
 }
 

@@ -453,3 +453,19 @@ TEST_CASE("under mpirun plain --device cuda puts each local rank on its own GPU;
     CHECK(distributed::rank_device("cuda", 1, 0) == Device::cuda(0));  // no GPU: check_device_available says so
     CHECK_THROWS_AS(distributed::rank_device("gpu", 0, 2), Error);
 }
+
+TEST_CASE("NCCL sums over ranks only when every rank has a GPU of its own; a run of one sums nothing") {
+    using distributed::each_rank_on_its_own_gpu;
+    CHECK(each_rank_on_its_own_gpu({"node1 0000:3b:00.0", "node1 0000:5e:00.0"}));
+    CHECK(each_rank_on_its_own_gpu({"node1 0000:3b:00.0", "node2 0000:3b:00.0"}));  // one bus id, two machines
+    // Two ranks on one GPU, which NCCL refuses ("Duplicate GPU detected"): also when they are not partners.
+    CHECK_FALSE(each_rank_on_its_own_gpu({"node1 0000:3b:00.0", "node1 0000:3b:00.0"}));
+    CHECK_FALSE(each_rank_on_its_own_gpu(
+        {"node1 0000:3b:00.0", "node1 0000:5e:00.0", "node1 0000:86:00.0", "node1 0000:5e:00.0"}));
+    CHECK_FALSE(each_rank_on_its_own_gpu({"node1 0000:3b:00.0", ""}));  // a rank on the CPU
+    CHECK_FALSE(each_rank_on_its_own_gpu({"", ""}));
+    std::vector<Tensor> parts = {Tensor::full({2}, 1.0), Tensor()};
+    distributed::sum_over_ranks_(parts);
+    CHECK(distributed::transport() == "none");
+    CHECK(parts[0].to_vector() == std::vector<double>{1.0, 1.0});
+}

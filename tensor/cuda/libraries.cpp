@@ -1,4 +1,4 @@
-// dlopen of cuBLAS and cuRAND: first by soname (the system's library path), then from the toolkit swirl was
+// dlopen of cuBLAS, cuRAND and NCCL: first by soname (the system's library path), then from the toolkit swirl was
 // built against.
 #include "tensor/cuda/libraries.h"
 
@@ -57,5 +57,26 @@ const CurandApi& curand() {
     }();
     return api;
 }
+
+#ifdef SWIRL_WITH_NCCL
+const NcclApi& nccl() {
+    static const NcclApi api = [] {
+        void* library = open_library(SWIRL_NCCL_SONAME, SWIRL_NCCL_PATH);
+        NcclApi a{};
+        look_up(library, "ncclGetUniqueId", a.get_unique_id);
+        look_up(library, "ncclCommInitRank", a.comm_init_rank);
+        look_up(library, "ncclCommDestroy", a.comm_destroy);
+        look_up(library, "ncclCommAbort", a.comm_abort);
+        look_up(library, "ncclSend", a.send);
+        look_up(library, "ncclRecv", a.recv);
+        look_up(library, "ncclGroupStart", a.group_start);
+        look_up(library, "ncclGroupEnd", a.group_end);
+        look_up(library, "ncclGetErrorString", a.error_string);
+        look_up(library, "ncclGetLastError", a.last_error);
+        return a;
+    }();
+    return api;
+}
+#endif
 
 }  // namespace swirl::cuda

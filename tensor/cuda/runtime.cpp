@@ -37,6 +37,16 @@ void fail_cublas(const char* file, int line, const char* call, cublasStatus_t co
 void fail_curand(const char* file, int line, const char* call, curandStatus_t code) {
     detail::throw_error(file, line, fmt::format("cuRAND error {} in {}", static_cast<int>(code), call));
 }
+#ifdef SWIRL_WITH_NCCL
+void fail_nccl(const char* file, int line, const char* call, ncclResult_t code) {
+    // ncclGetLastError ignores its communicator (NCCL's src/init.cc: "comm is currently unused and can be set to
+    // NULL"): the message is the library's latest, from this call or an earlier asynchronous one.
+    const char* last = nccl().last_error(nullptr);
+    detail::throw_error(file, line, fmt::format("NCCL error {} ({}) in {}: {}", static_cast<int>(code),
+                                                nccl().error_string(code), call,
+                                                last != nullptr && *last != '\0' ? last : "no message from NCCL"));
+}
+#endif
 
 namespace {
 
