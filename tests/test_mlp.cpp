@@ -6,6 +6,8 @@
 #include <omp.h>
 #endif
 
+#include <utility>
+
 #include "helpers.h"
 #include "tensor/error.h"
 #include "tensor/mlp.h"
@@ -16,10 +18,11 @@ using namespace swirl;
 
 namespace {
 
-// The diffusion model's shape: head 2 -> H -> H (ReLU), tails H -> H (ReLU) -> 4, two tails in use.
+// The diffusion model's shape: head 2 -> H -> H (ReLU), tails H -> H (ReLU) -> outputs (4; 5 with --variance
+// full), two tails in use.
 struct ModelLike {
     std::vector<DenseLayer> layers;
-    ModelLike(int64_t hidden, DType dtype, Generator& gen) {
+    ModelLike(int64_t hidden, DType dtype, Generator& gen, int64_t outputs = 4) {
         auto layer = [&](int64_t out, int64_t in, bool relu) {
             const double bound = 1.0 / std::sqrt(static_cast<double>(in));
             layers.push_back({scale(Tensor::randn({out, in}, gen, dtype), bound),
@@ -28,9 +31,9 @@ struct ModelLike {
         layer(hidden, 2, true);
         layer(hidden, hidden, true);
         layer(hidden, hidden, true);
-        layer(4, hidden, false);
+        layer(outputs, hidden, false);
         layer(hidden, hidden, true);
-        layer(4, hidden, false);
+        layer(outputs, hidden, false);
     }
     static std::vector<MlpGroup> groups(int64_t rows) {
         // Uneven groups so that blocks end at group boundaries, an empty group, then the rest.
@@ -76,14 +79,17 @@ TEST_CASE("the CPU mlp kernel equals its composition from linear, matmul and sum
 
 TEST_CASE("the CPU mlp kernel and its composition equal the naive loops, forward and backward") {
     Generator gen(24);
+    // Outputs 4 and 5 take the float kernel's narrow layer (rows four and three at a time, segments of 338 and
+    // 662 rows ending in part-groups), 3 the plain dot products.
     for (DType dtype : {DType::f64, DType::f32}) {
-        for (int64_t hidden : {64, 12}) {
+        for (auto [hidden, outputs] : {std::pair<int64_t, int64_t>{64, 4}, {64, 5}, {64, 3}, {12, 4}}) {
             CAPTURE(dtype_name(dtype));
             CAPTURE(hidden);
+            CAPTURE(outputs);
             const int64_t rows = 1000;
-            const ModelLike model(hidden, dtype, gen);
+            const ModelLike model(hidden, dtype, gen, outputs);
             const auto groups = ModelLike::groups(rows);
-            const Tensor x = Tensor::randn({rows, 2}, gen, dtype), grad_out = Tensor::randn({rows, 4}, gen, dtype);
+            const Tensor x = Tensor::randn({rows, 2}, gen, dtype), grad_out = Tensor::randn({rows, outputs}, gen, dtype);
             const double tol = dtype == DType::f32 ? 1e-4 : 1e-12;
             const Tensor expected = reference::mlp(x, model.layers, groups);
             SWIRL_CHECK_CLOSE(mlp(x, model.layers, groups).to(DType::f64), expected, tol, tol);

@@ -40,6 +40,26 @@ void map_binary(T* out, const T* a, const T* b, const Broadcast2D& l, F f) {
         for (int64_t i = 0; i < n; ++i) out[i] = f(a[i], b[i]);
         return;
     }
+    // A [rows, cols] matrix with a [rows, 1] column, either side (the diffusion step's per-row constants, cols 1 or
+    // 2): with the width known at compile time the rows loop vectorises.
+    const bool a_whole = l.a_col_stride == 1 && l.a_row_stride == cols, b_whole = l.b_col_stride == 1 && l.b_row_stride == cols;
+    const bool a_column = l.a_col_stride == 0 && l.a_row_stride == 1, b_column = l.b_col_stride == 0 && l.b_row_stride == 1;
+    if (rows * cols <= kParallelElements && ((a_whole && b_column) || (a_column && b_whole)) && (cols == 1 || cols == 2)) {
+        auto by_rows = [&](auto width) {
+            constexpr int64_t C = decltype(width)::value;
+            if (a_whole)
+                for (int64_t i = 0; i < rows; ++i)
+                    for (int64_t j = 0; j < C; ++j) out[i * C + j] = f(a[i * C + j], b[i]);
+            else
+                for (int64_t i = 0; i < rows; ++i)
+                    for (int64_t j = 0; j < C; ++j) out[i * C + j] = f(a[i], b[i * C + j]);
+        };
+        if (cols == 1)
+            by_rows(std::integral_constant<int64_t, 1>{});
+        else
+            by_rows(std::integral_constant<int64_t, 2>{});
+        return;
+    }
 #pragma omp parallel for schedule(static) if (rows * cols > kParallelElements)
     for (int64_t i = 0; i < rows; ++i) {
         const T* a_row = a + i * l.a_row_stride;

@@ -15,10 +15,12 @@
 // the partials are added in stripe order. The stripes depend on the batch only, never on the threads.
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 
 #include "tensor/cpu/dispatch.h"
 #include "tensor/cpu/gemm.h"
+#include "tensor/cpu/gemm_tile.h"
 #include "tensor/cpu/kernels.h"
 #include "tensor/cpu/parallel.h"
 
@@ -61,6 +63,63 @@ struct Block {
 template <typename T>
 constexpr int64_t kLanes = 64 / sizeof(T);
 
+// The lane sums of 16 float vectors as one vector: lane v holds the sum of v[v]'s 16 lanes. A tree of shuffles
+// and adds: each level pairs the vectors and halves the lanes each keeps (16 -> 8 -> 4 -> 2 -> 1 partial sums),
+// 30 shuffles and 15 adds where 16 separate reductions would take 64 of each.
+inline TileVector<float>::type lane_sums(const TileVector<float>::type (&v)[16]) {
+    using V = TileVector<float>::type;
+    V eight[8], four[4], two[2];
+    for (int p = 0; p < 8; ++p)  // lanes 0-7: v[2p]'s eight partial sums, 8-15: v[2p + 1]'s
+        eight[p] = __builtin_shufflevector(v[2 * p], v[2 * p + 1], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+                   __builtin_shufflevector(v[2 * p], v[2 * p + 1], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30,
+                                           31);
+    for (int p = 0; p < 4; ++p)  // four partial sums each of v[4p .. 4p + 3], in order
+        four[p] = __builtin_shufflevector(eight[2 * p], eight[2 * p + 1], 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25,
+                                          26, 27) +
+                  __builtin_shufflevector(eight[2 * p], eight[2 * p + 1], 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29,
+                                          30, 31);
+    for (int p = 0; p < 2; ++p)  // two partial sums each of v[8p .. 8p + 7]
+        two[p] = __builtin_shufflevector(four[2 * p], four[2 * p + 1], 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28,
+                                         29) +
+                 __builtin_shufflevector(four[2 * p], four[2 * p + 1], 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30,
+                                         31);
+    return __builtin_shufflevector(two[0], two[1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30) +
+           __builtin_shufflevector(two[0], two[1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+}
+
+// y [rows, kOut] = a [rows, in] @ weight^T + bias (then ReLU) for a float layer a few outputs wide (the model's
+// last layer: 4 or 5) and `in` a multiple of 16. kRows rows at a time: each output is a dot product along k in
+// whole vectors, and the kRows x kOut of them are summed across lanes together (lane_sums), which leaves them in
+// y's order, one store. A last group of fewer rows repeats its last row, so every row takes the same arithmetic
+// wherever it falls.
+template <int kOut>
+void narrow_dense_forward(float* y, const float* a, int64_t rows, const RawDenseLayer<float>& layer) {
+    using V = TileVector<float>::type;
+    constexpr int kRows = 16 / kOut;
+    const int64_t in = layer.in;
+    alignas(64) float bias_lanes[16] = {};
+    for (int r = 0; r < kRows; ++r)
+        for (int j = 0; j < kOut; ++j) bias_lanes[r * kOut + j] = layer.bias[j];
+    V bias;
+    std::memcpy(&bias, bias_lanes, sizeof(V));
+    for (int64_t i = 0; i < rows; i += kRows) {
+        const int64_t valid = std::min<int64_t>(kRows, rows - i);
+        V acc[16] = {};  // acc[r kOut + j]; the lanes past kRows kOut stay zero
+        for (int64_t k = 0; k < in; k += 16) {
+            V w[kOut];
+            for (int j = 0; j < kOut; ++j) std::memcpy(&w[j], layer.weight + j * in + k, sizeof(V));
+            for (int r = 0; r < kRows; ++r) {
+                V x;
+                std::memcpy(&x, a + (i + std::min<int64_t>(r, valid - 1)) * in + k, sizeof(V));
+                for (int j = 0; j < kOut; ++j) acc[r * kOut + j] += x * w[j];
+            }
+        }
+        V out = lane_sums(acc) + bias;
+        if (layer.relu) out = out > 0.0f ? out : V{};
+        std::memcpy(y + i * kOut, &out, sizeof(float) * static_cast<std::size_t>(valid * kOut));
+    }
+}
+
 // y [rows, out] = a [rows, in] @ weight^T + bias (then ReLU).
 template <typename T>
 void dense_forward(T* y, const T* a, int64_t rows, const RawDenseLayer<T>& layer) {
@@ -69,7 +128,11 @@ void dense_forward(T* y, const T* a, int64_t rows, const RawDenseLayer<T>& layer
                     Epilogue<T>{layer.bias, layer.relu});
         return;
     }
-    // Narrow outputs (the model's last layer, 4 wide): dot products of a row with the rows of the weight.
+    if constexpr (std::is_same_v<T, float>) {
+        if (layer.in % 16 == 0 && layer.out == 4) return narrow_dense_forward<4>(y, a, rows, layer);
+        if (layer.in % 16 == 0 && layer.out == 5) return narrow_dense_forward<5>(y, a, rows, layer);
+    }
+    // Other narrow outputs: dot products of a row with the rows of the weight.
     for (int64_t i = 0; i < rows; ++i) {
         const T* a_row = a + i * layer.in;
         for (int64_t j = 0; j < layer.out; ++j) {
@@ -351,10 +414,10 @@ void mlp_backward(MlpGradients& grads, const Tensor& grad_out, const Tensor& x, 
         Tensor partial_tensor = Tensor::empty({partial_size}, x.dtype());
         T* partial = partial_tensor.data<T>();
 
-        // Through a ReLU: the gradient where the layer's output was positive.
-        auto through_relu = [](T* g, const T* output, int64_t n) {
+        // Through a ReLU: the gradient where the layer's output was positive, into `masked` (which may be g).
+        auto through_relu = [](T* masked, const T* g, const T* output, int64_t n) {
 #pragma omp simd
-            for (int64_t e = 0; e < n; ++e) g[e] = output[e] > T(0) ? g[e] : T(0);
+            for (int64_t e = 0; e < n; ++e) masked[e] = output[e] > T(0) ? g[e] : T(0);
         };
 
         // Each layer's gradient: its stripes' partials added in stripe order.
@@ -373,10 +436,11 @@ void mlp_backward(MlpGradients& grads, const Tensor& grad_out, const Tensor& x, 
             }
         };
 
-        // One parallel region: the transposes, the stripes, then the sums over stripes (each loop ends in a barrier).
+        // One parallel region: the transposes (for the recompute: with kept activations no layer runs forward),
+        // the stripes, then the sums over stripes (each loop ends in a barrier).
 #pragma omp parallel if (plan.parallel())
         {
-            plan.transpose_weights();
+            if (!plan.keeps()) plan.transpose_weights();
 #pragma omp for schedule(dynamic)
             for (int64_t s = 0; s < stripes; ++s) {
                 std::fill(partial + stripe_begin[static_cast<std::size_t>(s)],
@@ -392,8 +456,7 @@ void mlp_backward(MlpGradients& grads, const Tensor& grad_out, const Tensor& x, 
                     if (top.relu) {
                         T* masked = plan.gradient_buffer(buffer);
                         buffer ^= 1;
-                        std::memcpy(masked, grad, sizeof(T) * static_cast<std::size_t>(rows * top.out));
-                        through_relu(masked, outputs[last - 1], rows * top.out);
+                        through_relu(masked, grad, outputs[last - 1], rows * top.out);
                         grad = masked;
                     }
                     for (std::size_t k = last; k-- > first;) {
@@ -407,7 +470,7 @@ void mlp_backward(MlpGradients& grads, const Tensor& grad_out, const Tensor& x, 
                         buffer ^= 1;
                         // target [rows, in] = grad [rows, out] @ weight [out, in]
                         gemm_serial(target, grad, layer.out, int64_t{1}, layer.weight, rows, layer.out, layer.in, false);
-                        if (k > first && plan.layer(path[k - 1]).relu) through_relu(target, layer_input, rows * layer.in);
+                        if (k > first && plan.layer(path[k - 1]).relu) through_relu(target, target, layer_input, rows * layer.in);
                         grad = target;
                     }
                 };
