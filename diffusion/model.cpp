@@ -35,6 +35,8 @@ ReverseModel::ReverseModel(const ModelConfig& config, Generator& gen, DType dtyp
                                            false, gen, dtype, device));
 }
 
+const Tensor& ReverseModel::like() const { return dynamic_cast<nn::Linear&>((*network_head)[0]).weight.data(); }
+
 nn::Sequential& ReverseModel::tail(int64_t t) {
     SWIRL_CHECK(2 <= t && t <= config_.steps, "ReverseModel: step t = {} is out of range [2, {}]", t, config_.steps);
     return (*network_tail)[static_cast<std::size_t>(t - 1)];

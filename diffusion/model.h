@@ -45,6 +45,9 @@ public:
     ReverseStep forward(const Variable& xt, int64_t t, const Schedule& schedule);
 
     const ModelConfig& config() const { return config_; }
+    // The head's first weight: a tensor of the dtype and on the device the model trains in, for drawing data
+    // there (without collecting every parameter's name, as parameters() does).
+    const Tensor& like() const;
 
     std::shared_ptr<nn::Sequential> network_head;
     std::shared_ptr<nn::ModuleList<nn::Sequential>> network_tail;

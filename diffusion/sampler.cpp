@@ -10,7 +10,7 @@ std::vector<Tensor> sample_trajectory(ReverseModel& model, const Schedule& sched
     SWIRL_CHECK(n > 0, "sample: n must be positive, got {}", n);
     NoGradGuard no_grad;
     const ModelConfig& config = model.config();
-    const Tensor& like = model.parameters().front().data();
+    const Tensor& like = model.like();
     std::vector<Tensor> trajectory(static_cast<std::size_t>(config.steps + 1));
     Tensor x = Tensor::empty({n, config.data_dim}, like.dtype(), like.device());
     normal_(x, gen);

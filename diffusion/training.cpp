@@ -37,7 +37,7 @@ void check_shards(int64_t shards, int64_t batch, int ranks) {
 
 Tensor training_step(ReverseModel& model, nn::Adam& optimizer, const Schedule& schedule, const LearnedSchedule* learned,
                      int64_t batch, TSampling t_sampling, Generator& gen, int64_t shards) {
-    const Tensor& like = model.parameters().front().data();
+    const Tensor& like = model.like();
     // The rows this process trains on: the whole batch, or under mpirun its shards' rows, drawn as a single process
     // would draw them (the generator moves past the whole batch either way).
     const int ranks = distributed::size();
