@@ -1,4 +1,4 @@
-// The host caching allocator: blocks of 4 KiB and more are kept on per-size-class free lists (up to 1 GiB in all);
+// The host caching allocator: blocks of 256 bytes and more are kept on per-size-class free lists (up to 1 GiB in all);
 // smaller ones go straight to malloc. Under AddressSanitizer nothing is cached, so use-after-free stays visible.
 #include "tensor/host_allocator.h"
 
@@ -14,7 +14,7 @@ namespace swirl {
 namespace {
 
 constexpr std::size_t kAlignment = 64;  // a cache line: rows vectorise cleanly
-constexpr std::size_t kCacheFrom = std::size_t{1} << 12, kCacheLimit = std::size_t{1} << 30;
+constexpr std::size_t kCacheFrom = std::size_t{1} << 8, kCacheLimit = std::size_t{1} << 30;
 // GCC defines __SANITIZE_ADDRESS__; clang answers __has_feature(address_sanitizer).
 #if defined(__SANITIZE_ADDRESS__)
 #define SWIRL_ASAN 1

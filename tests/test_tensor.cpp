@@ -291,7 +291,7 @@ TEST_CASE("running out of host memory is one clear error, and allocation goes on
 
 TEST_CASE("the host caching allocator reuses a freed block for any size of its class") {
     // 300,000 and 310,000 bytes both round up to 327,680 (a quarter step above 256 KiB): the second request is
-    // served by the first block. Blocks under 4 KiB are not cached.
+    // served by the first block. Blocks under 256 bytes are not cached.
     void* first = host_allocate(300000);
     const HostMemoryStats before = host_memory_stats();
     host_release(first, 300000);
