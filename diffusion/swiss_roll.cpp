@@ -18,9 +18,8 @@ Tensor sample_swiss_roll_rows(int64_t n, int64_t first_row, int64_t rows, Genera
     SWIRL_CHECK(n > 0, "sample_swiss_roll: n must be positive, got {}", n);
     SWIRL_CHECK(noise >= 0, "sample_swiss_roll: noise must be >= 0, got {}", noise);
     const double pi = std::numbers::pi;
-    Tensor u = Tensor::empty({rows, 1}, dtype, device);
-    uniform_rows_(u, gen, n, first_row);
-    Tensor t = add_scalar(scale(u, 3.0 * pi), 1.5 * pi);  // 1.5 pi (1 + 2u)
+    Tensor t = Tensor::empty({rows, 1}, dtype, device);
+    uniform_rows_(t, gen, n, first_row, 1.5 * pi, 4.5 * pi);  // 1.5 pi (1 + 2u), u uniform in [0, 1)
     Tensor first = mul(t, sin(t));                        // sklearn's z
     Tensor second = neg(mul(t, cos(t)));                  // -(sklearn's x)
     if (noise > 0) {
