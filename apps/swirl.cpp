@@ -136,7 +136,7 @@ void add_bench(CLI::App& app, BenchOptions& o) {
 }
 
 // Two run-time libraries read their settings from the environment when they load, before main(), so swirl sets
-// them and runs itself again (once: the second run finds them set), unless the user chose them already:
+// them and runs itself again (once: SWIRL_REEXECUTED marks the second run), unless the user chose them already:
 // - OMP_WAIT_POLICY=passive. OpenMP threads that spin while they wait for each other collapse on a shared machine:
 //   with another process on one of two cores, a training step at batch 4096 measured 1 step/s instead of 130.
 //   Left alone when OMP_WAIT_POLICY or GOMP_SPINCOUNT is set.
@@ -145,6 +145,8 @@ void add_bench(CLI::App& app, BenchOptions& o) {
 //   the arena's bins and their consolidation, a fifth of a step's time at batch 128. A deeper cache measured
 //   1.06-1.11x the samples/s there. Left alone when GLIBC_TUNABLES is set.
 void tune_runtime_libraries(char** argv) {
+    // Once: the run started here marks itself, so that a variable the loader drops cannot make it loop.
+    if (std::getenv("SWIRL_REEXECUTED") != nullptr) return;
     bool changed = false;
 #ifdef _OPENMP
     if (std::getenv("OMP_WAIT_POLICY") == nullptr && std::getenv("GOMP_SPINCOUNT") == nullptr) {
@@ -158,7 +160,7 @@ void tune_runtime_libraries(char** argv) {
         changed = true;
     }
 #endif
-    if (!changed) return;
+    if (!changed || ::setenv("SWIRL_REEXECUTED", "1", 1) != 0) return;
     char path[4096];
     const ssize_t length = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
     if (length <= 0) return;

@@ -50,7 +50,6 @@ void check_mpi(int code, const char* what) {
 enum class Transport { undecided, mpi, mpi_staged, nccl };
 Transport transport_in_use = Transport::undecided;
 #ifdef SWIRL_WITH_NCCL
-Device nccl_device = Device::cpu();  // the GPU the communicator lives on, where received parts are allocated
 
 // "host 0000:3b:00.0" for a rank on a GPU, empty for one on the CPU: MPI_Allgather'ed into each rank's view.
 std::vector<std::string> gather_rank_gpus(Device device) {
@@ -59,7 +58,8 @@ std::vector<std::string> gather_rank_gpus(Device device) {
     std::vector<char> mine(kSlot, '\0');
     if (device.is_cuda()) {
         char host[HOST_NAME_MAX + 1] = {};
-        SWIRL_CHECK(gethostname(host, HOST_NAME_MAX) == 0, "gethostname failed: {}", std::strerror(errno));
+        SWIRL_CHECK(gethostname(host, sizeof(host)) == 0, "gethostname failed: {}", std::strerror(errno));
+        host[HOST_NAME_MAX] = '\0';  // POSIX leaves a truncated name unterminated
         const std::string gpu = std::string(host) + " " + cuda::pci_bus_id(device.index);
         std::memcpy(mine.data(), gpu.data(), gpu.size());
     }
@@ -83,44 +83,43 @@ Transport choose_transport(Device device) {
         if (world_rank == 0) id = cuda::unique_id();
         check_mpi(MPI_Bcast(id.data(), static_cast<int>(id.size()), MPI_BYTE, 0, MPI_COMM_WORLD), "MPI_Bcast");
         cuda::open_communicator(id, world_rank, world_size, device.index);
-        nccl_device = device;
         return Transport::nccl;
     }
 #endif
     return device.is_cpu() ? Transport::mpi : Transport::mpi_staged;
 }
 
-// The bytes of every part this rank holds to `partner`, packed in order into one MPI_Sendrecv, and the partner's
-// into `received` (host tensors, shaped as the partner's parts); device parts are copied to the host first, and
-// the received ones to `device` after.
-void exchange_through_host(int partner, const std::vector<Tensor>& parts, std::vector<Tensor>& received,
-                           Device device) {
-    std::vector<Tensor> host(parts.size());
+// The bytes of every defined tensor of `send` to `partner`, packed in order into one MPI_Sendrecv, and the
+// partner's into the defined tensors of `receive` (shaped as the partner's parts, each on its final device);
+// device tensors are copied to the host first, and the received ones to their device after.
+void exchange_through_host(int partner, const std::vector<Tensor>& send, std::vector<Tensor>& receive) {
+    std::vector<Tensor> host(send.size());
     std::size_t send_bytes = 0, receive_bytes = 0;
-    for (std::size_t i = 0; i < parts.size(); ++i)
-        if (parts[i].defined()) {
-            host[i] = parts[i].to(Device::cpu());
+    for (std::size_t i = 0; i < send.size(); ++i)
+        if (send[i].defined()) {
+            host[i] = send[i].to(Device::cpu());
             send_bytes += host[i].nbytes();
         }
-    std::vector<char> send(send_bytes);
+    std::vector<char> packed(send_bytes);
     std::size_t at = 0;
     for (const Tensor& part : host)
         if (part.defined()) {
-            std::memcpy(send.data() + at, part.raw_data(), part.nbytes());
+            std::memcpy(packed.data() + at, part.raw_data(), part.nbytes());
             at += part.nbytes();
         }
-    for (const Tensor& part : received)
+    for (const Tensor& part : receive)
         if (part.defined()) receive_bytes += part.nbytes();
-    std::vector<char> receive(receive_bytes);
-    check_mpi(MPI_Sendrecv(send.data(), static_cast<int>(send_bytes), MPI_BYTE, partner, 3, receive.data(),
+    std::vector<char> unpacked(receive_bytes);
+    check_mpi(MPI_Sendrecv(packed.data(), static_cast<int>(send_bytes), MPI_BYTE, partner, 3, unpacked.data(),
                            static_cast<int>(receive_bytes), MPI_BYTE, partner, 3, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
               "MPI_Sendrecv");
     at = 0;
-    for (Tensor& part : received)
+    for (Tensor& part : receive)
         if (part.defined()) {
-            std::memcpy(part.raw_data(), receive.data() + at, part.nbytes());
+            Tensor staged = part.device().is_cpu() ? part : Tensor::empty(part.shape(), part.dtype());
+            std::memcpy(staged.raw_data(), unpacked.data() + at, part.nbytes());
             at += part.nbytes();
-            if (!device.is_cpu()) part = part.to(device);
+            if (!part.device().is_cpu()) copy_(part, staged);
         }
 }
 #endif
@@ -273,52 +272,63 @@ void sum_over_ranks_(std::vector<Tensor>& parts) {
     SWIRL_CHECK((world_size & (world_size - 1)) == 0, "sum over ranks: {} ranks are not a power of two", world_size);
     const auto start = std::chrono::steady_clock::now();
     const std::size_t n = parts.size();
-    Device device = Device::cpu();  // where the parts live: the training device
+    // The training device: a GPU when some part is on one. A learned schedule's gradient stays on the CPU beside a
+    // GPU model's, so parts may live on both.
+    Device device = Device::cpu();
     for (const Tensor& part : parts)
-        if (part.defined()) device = part.device();
+        if (part.defined() && !part.device().is_cpu()) device = part.device();
     if (transport_in_use == Transport::undecided) transport_in_use = choose_transport(device);
-    Device receive_device = Device::cpu();
-#ifdef SWIRL_WITH_NCCL
-    if (transport_in_use == Transport::nccl) receive_device = nccl_device;
-#endif
     for (int distance = 1; distance < world_size; distance *= 2) {
         const int partner = world_rank ^ distance;
-        // Which parts each side holds (dtype and shape: a shard without some step has no gradient for its head),
-        // through MPI whatever the transport of the bytes: it is a few host numbers.
-        std::vector<int64_t> my_shapes, their_shapes(n * 4, -1);
+        // Which parts each side holds (dtype, shape, and whether on a GPU: a shard without some step has no
+        // gradient for its head), through MPI whatever the transport of the bytes: it is a few host numbers.
+        constexpr std::size_t kFields = 5;
+        std::vector<int64_t> mine, theirs(n * kFields, -1);
         std::size_t send_bytes = 0;
         for (std::size_t i = 0; i < n; ++i) {
             const Shape shape = parts[i].defined() ? parts[i].shape() : Shape{};
             SWIRL_CHECK(shape.size() <= 2, "sum over ranks: parts have at most 2 dimensions");
-            my_shapes.push_back(parts[i].defined() ? static_cast<int64_t>(parts[i].dtype()) : -1);
-            my_shapes.push_back(static_cast<int64_t>(shape.size()));
-            my_shapes.push_back(shape.size() > 0 ? shape[0] : 0);
-            my_shapes.push_back(shape.size() > 1 ? shape[1] : 0);
+            mine.push_back(parts[i].defined() ? static_cast<int64_t>(parts[i].dtype()) : -1);
+            mine.push_back(static_cast<int64_t>(shape.size()));
+            mine.push_back(shape.size() > 0 ? shape[0] : 0);
+            mine.push_back(shape.size() > 1 ? shape[1] : 0);
+            mine.push_back(parts[i].defined() && !parts[i].device().is_cpu() ? 1 : 0);
             if (parts[i].defined()) send_bytes += parts[i].nbytes();
         }
-        check_mpi(MPI_Sendrecv(my_shapes.data(), static_cast<int>(4 * n), MPI_INT64_T, partner, 2, their_shapes.data(),
-                               static_cast<int>(4 * n), MPI_INT64_T, partner, 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+        check_mpi(MPI_Sendrecv(mine.data(), static_cast<int>(kFields * n), MPI_INT64_T, partner, 2, theirs.data(),
+                               static_cast<int>(kFields * n), MPI_INT64_T, partner, 2, MPI_COMM_WORLD,
+                               MPI_STATUS_IGNORE),
                   "MPI_Sendrecv");
+        // The partner's parts, each where this rank keeps that part: a GPU part on this rank's GPU.
         std::vector<Tensor> received(n);
         for (std::size_t i = 0; i < n; ++i)
-            if (their_shapes[4 * i] >= 0) {
-                const int64_t* s = &their_shapes[4 * i];
+            if (const int64_t* s = &theirs[kFields * i]; s[0] >= 0) {
                 Shape shape;
                 for (int64_t d = 0; d < s[1]; ++d) shape.push_back(s[2 + d]);
-                received[i] = Tensor::empty(shape, static_cast<DType>(s[0]), receive_device);
+                received[i] = Tensor::empty(shape, static_cast<DType>(s[0]), s[4] != 0 ? device : Device::cpu());
             }
+        // The bytes: GPU parts through NCCL when it is the transport, everything else through MPI (staged through
+        // the host for a GPU part). Both ranks of a pair make the same calls: their parts sit on the same kinds of
+        // device.
+        std::vector<Tensor> send_through_host = parts, receive_through_host = received;
 #ifdef SWIRL_WITH_NCCL
-        if (transport_in_use == Transport::nccl)
-            cuda::exchange(partner, parts, received);
-        else
+        if (transport_in_use == Transport::nccl) {
+            std::vector<Tensor> send_on_gpu(n), receive_on_gpu(n);
+            for (std::size_t i = 0; i < n; ++i) {
+                if (parts[i].defined() && !parts[i].device().is_cpu()) std::swap(send_on_gpu[i], send_through_host[i]);
+                if (received[i].defined() && !received[i].device().is_cpu())
+                    std::swap(receive_on_gpu[i], receive_through_host[i]);
+            }
+            cuda::exchange(partner, send_on_gpu, receive_on_gpu);
+        }
 #endif
-            exchange_through_host(partner, parts, received, device);
+        exchange_through_host(partner, send_through_host, receive_through_host);
         add_parts_(parts, received);
         bytes_reduced += static_cast<double>(send_bytes);
     }
-    // On NCCL's path the exchanges and the additions are only queued and nothing has waited for them: the clock
-    // stops when they are done (the host path's copies wait for the device on their own).
-    synchronize(receive_device);
+    // NCCL's exchanges, and on either path the last additions, are only queued on a GPU: the clock stops when they
+    // are done.
+    synchronize(device);
     seconds_reducing += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 #else
     (void)parts;

@@ -30,8 +30,8 @@ struct MlpGroup {
     std::vector<std::size_t> path;
 };
 
-// What a forward may keep for its backward. The CPU kernel keeps the activations of a batch small enough (a few
-// MB: tensor/cpu/mlp.cpp's kKeepBytes), block by block in `kept`, and recomputes those of a larger one block by
+// What a forward may keep for its backward. The CPU kernel keeps the activations of a batch small enough (up to
+// 32 MiB: tensor/cpu/mlp.cpp's kKeepBytes), block by block in `kept`, and recomputes those of a larger one block by
 // block, in cache, rather than hold them in memory. The composition (CUDA) keeps every layer's input and the last
 // output (a view of the op's output, for a ReLU mask): recomputing them would cost its backward as many products
 // and as much memory traffic as a second forward, and a GPU has the memory to hold them. A forward given `saved`

@@ -487,7 +487,8 @@ template <typename Fill>
 void fill_rows(Tensor& x, Generator& gen, int64_t total_rows, int64_t first_row, const char* op, Fill fill) {
     check_floating(x, op);
     const int64_t rows = x.rank() > 0 ? x.shape()[0] : 1;
-    const int64_t columns = rows > 0 ? x.numel() / rows : 0;
+    int64_t columns = 1;  // the elements of a row, also when x has no rows
+    for (int64_t axis = 1; axis < x.rank(); ++axis) columns *= x.shape()[static_cast<std::size_t>(axis)];
     SWIRL_CHECK(0 <= first_row && first_row + rows <= total_rows, "{}: rows [{}, {}) lie outside a draw of {} rows",
                 op, first_row, first_row + rows, total_rows);
     const uint64_t first = gen.reserve(static_cast<uint64_t>(total_rows * columns));

@@ -94,7 +94,11 @@ TEST_CASE("rows of a draw filled alone equal those rows of the whole draw and le
             CHECK(part_gen.offset() == whole_gen.offset());
         }
     }
+    // No rows of a draw: the generator still moves past the whole draw.
     Generator gen(1);
+    Tensor none = Tensor::empty({0, 2});
+    uniform_rows_(none, gen, 4, 4);
+    CHECK(gen.offset() == 8);
     Tensor x = Tensor::empty({4, 2});
     CHECK_THROWS_WITH_AS(normal_rows_(x, gen, 5, 2), doctest::Contains("normal_: rows [2, 6) lie outside a draw of 5 rows"),
                          Error);
@@ -120,5 +124,5 @@ TEST_CASE("float normals are standard normal in mean and variance and quantiles"
     // Phi(1) = 0.84134, Phi(-2) = 0.02275; five standard errors of a proportion over 400000 draws.
     CHECK(std::abs(static_cast<double>(below_one) / n - 0.84134) < 0.0029);
     CHECK(std::abs(static_cast<double>(below_minus_two) / n - 0.02275) < 0.0012);
-    CHECK(largest < 6.0);  // 24-bit radius uniforms: |z| <= sqrt(-2 log 2^-25) = 5.89
+    CHECK(largest < 6.0);  // radius uniforms from 2^-24: |z| <= sqrt(-2 log 2^-24) = 5.77
 }

@@ -62,12 +62,13 @@ TEST_CASE("sincos and sincos_turns are within 3 float ulps of sin and cos up to 
     CHECK(cosine == 0.0f);
 }
 
-TEST_CASE("the float sin and cos ops pass NaN on and take libm beyond the polynomials' range") {
+TEST_CASE("the float sin and cos ops pass NaN on and take libm for each element beyond the polynomials' range") {
     const float nan = std::nanf(""), inf = std::numeric_limits<float>::infinity();
+    std::vector<double> sines_near;
     for (bool far : {false, true}) {
-        // far: one element past kSincosLimit sends the whole tensor through libm.
-        const std::vector<double> values = {0.5, -2.0, nan, far ? 1e6 : 100.0};
-        const swirl::Tensor x = swirl::Tensor::from_vector(values, {4});
+        // far: one element past kSincosLimit goes through libm; the others' values must not change with it.
+        const std::vector<double> values = {0.5, -2.0, nan, far ? 1e6 : 100.0, -0.0};
+        const swirl::Tensor x = swirl::Tensor::from_vector(values, {5});
         const std::vector<double> sines = swirl::sin(x).to_vector(), cosines = swirl::cos(x).to_vector();
         for (std::size_t i = 0; i < values.size(); ++i) {
             const float v = static_cast<float>(values[i]);
@@ -79,6 +80,11 @@ TEST_CASE("the float sin and cos ops pass NaN on and take libm beyond the polyno
             CHECK(std::abs(sines[i] - std::sin(static_cast<double>(v))) < 3 * kUnit);
             CHECK(std::abs(cosines[i] - std::cos(static_cast<double>(v))) < 3 * kUnit);
         }
+        CHECK(std::signbit(sines[4]));  // sin(-0) = -0, as libm
+        if (far) {
+            for (std::size_t i : {0, 1, 4}) CHECK(sines[i] == sines_near[i]);
+        }
+        sines_near = sines;
     }
     CHECK(std::isnan(swirl::sin(swirl::Tensor::from_vector({inf}, {1})).item()));
 }

@@ -40,24 +40,22 @@ void map_binary(T* out, const T* a, const T* b, const Broadcast2D& l, F f) {
         for (int64_t i = 0; i < n; ++i) out[i] = f(a[i], b[i]);
         return;
     }
-    // A [rows, cols] matrix with a [rows, 1] column, either side (the diffusion step's per-row constants, cols 1 or
-    // 2): with the width known at compile time the rows loop vectorises.
-    const bool a_whole = l.a_col_stride == 1 && l.a_row_stride == cols, b_whole = l.b_col_stride == 1 && l.b_row_stride == cols;
+    // Narrow operands (the diffusion step's [B, 1] columns and [B, 2] points) in loops the compiler vectorises: one
+    // column, each side contiguous or one value a row; or two columns with a [B, 1] column on either side.
+    if (rows * cols <= kParallelElements && cols == 1) {
+        const int64_t sa = l.a_row_stride, sb = l.b_row_stride;
+        for (int64_t i = 0; i < rows; ++i) out[i] = f(a[i * sa], b[i * sb]);
+        return;
+    }
+    const bool a_whole = l.a_col_stride == 1 && l.a_row_stride == 2, b_whole = l.b_col_stride == 1 && l.b_row_stride == 2;
     const bool a_column = l.a_col_stride == 0 && l.a_row_stride == 1, b_column = l.b_col_stride == 0 && l.b_row_stride == 1;
-    if (rows * cols <= kParallelElements && ((a_whole && b_column) || (a_column && b_whole)) && (cols == 1 || cols == 2)) {
-        auto by_rows = [&](auto width) {
-            constexpr int64_t C = decltype(width)::value;
-            if (a_whole)
-                for (int64_t i = 0; i < rows; ++i)
-                    for (int64_t j = 0; j < C; ++j) out[i * C + j] = f(a[i * C + j], b[i]);
-            else
-                for (int64_t i = 0; i < rows; ++i)
-                    for (int64_t j = 0; j < C; ++j) out[i * C + j] = f(a[i], b[i * C + j]);
-        };
-        if (cols == 1)
-            by_rows(std::integral_constant<int64_t, 1>{});
+    if (rows * cols <= kParallelElements && cols == 2 && ((a_whole && b_column) || (a_column && b_whole))) {
+        if (a_whole)
+            for (int64_t i = 0; i < rows; ++i)
+                for (int64_t j = 0; j < 2; ++j) out[i * 2 + j] = f(a[i * 2 + j], b[i]);
         else
-            by_rows(std::integral_constant<int64_t, 2>{});
+            for (int64_t i = 0; i < rows; ++i)
+                for (int64_t j = 0; j < 2; ++j) out[i * 2 + j] = f(a[i], b[i * 2 + j]);
         return;
     }
 #pragma omp parallel for schedule(static) if (rows * cols > kParallelElements)
@@ -69,20 +67,19 @@ void map_binary(T* out, const T* a, const T* b, const Broadcast2D& l, F f) {
     }
 }
 
-// sin or cos: floats within vector_math's range through its polynomials, which vectorise, anything else through libm.
+// sin or cos. Floats through vector_math's polynomials, which vectorise, then the elements outside their range
+// (|x| > kSincosLimit, infinities, NaN) again through libm: each element's value depends on it alone.
 template <typename T>
 void sine_or_cosine(T* out, const T* x, int64_t n, bool sine) {
     if constexpr (std::is_same_v<T, float>) {
-        int64_t beyond = 0;  // a NaN is not beyond: the polynomials pass it on
-#pragma omp simd reduction(+ : beyond)
-        for (int64_t i = 0; i < n; ++i) beyond += std::abs(x[i]) > vector_math::kSincosLimit ? 1 : 0;
-        if (beyond == 0) {
-            if (sine)
-                map_unary(out, x, n, [](float v) { return vector_math::sin(v); }, kParallelCostlyElements);
-            else
-                map_unary(out, x, n, [](float v) { return vector_math::cos(v); }, kParallelCostlyElements);
-            return;
-        }
+        auto in_range = [](float v) { return std::abs(v) <= vector_math::kSincosLimit; };  // false for NaN
+        if (sine)
+            map_unary(out, x, n, [&](float v) { return vector_math::sin(in_range(v) ? v : 0.0f); }, kParallelCostlyElements);
+        else
+            map_unary(out, x, n, [&](float v) { return vector_math::cos(in_range(v) ? v : 0.0f); }, kParallelCostlyElements);
+        for (int64_t i = 0; i < n; ++i)
+            if (!in_range(x[i])) out[i] = sine ? std::sin(x[i]) : std::cos(x[i]);
+        return;
     }
     if (sine)
         map_unary(out, x, n, [](T v) { return std::sin(v); }, kParallelCostlyElements);

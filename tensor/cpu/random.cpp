@@ -2,7 +2,7 @@
 // counter per element; element e of a draw whose first counter is c is:
 //   uniform, any dtype:  low + (high - low) u, u from the 53 bits of block c + e;
 //   normal, float64:     Box-Muller on block c + e in double (libm's log and cos);
-//   normal, float32:     block c + e / 4 holds two Box-Muller pairs, 24-bit uniforms each, in float: e % 4 picks
+//   normal, float32:     block c + e / 4 holds two Box-Muller pairs of 23- and 24-bit uniforms, in float: e % 4 picks
 //                        r0 cos, r0 sin, r1 cos, r1 sin (four normals for one block, and no libm call).
 // A value depends on (seed, c, e) only, never on the threads or on which part of the draw is filled, so a rank of a
 // data-parallel run can fill just its rows (first_element: the draw's index of x's first element).
@@ -19,9 +19,10 @@ namespace swirl::cpu {
 
 namespace {
 
-// 24 random bits -> a float in [0, 1) (exact), and in (0, 1) by half a step more (a logarithm's argument).
+// 24 random bits -> a float in [0, 1); 23 bits and half a step -> one in (0, 1), for a logarithm (both exact: a
+// 24-bit integer plus a half needs 25 bits, so the open one keeps 23).
 inline float unit_float(uint32_t word) { return static_cast<float>(word >> 8) * 0x1.0p-24f; }
-inline float open_unit_float(uint32_t word) { return (static_cast<float>(word >> 8) + 0.5f) * 0x1.0p-24f; }
+inline float open_unit_float(uint32_t word) { return (static_cast<float>(word >> 9) + 0.5f) * 0x1.0p-23f; }
 
 constexpr int64_t kBlocksPerChunk = 16;  // a vector of Philox blocks: 64 float normals
 

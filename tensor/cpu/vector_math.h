@@ -1,7 +1,7 @@
 // Float log, sine and cosine written so that a loop over them vectorises (libm's sinf and logf are calls the
 // compiler cannot put in a vector loop): the CPU's float sin and cos ops and the Box-Muller normals of the random
 // fills. Straight-line code on one element: a range reduction by bit tricks or Cody-Waite, then a short Taylor
-// polynomial, accurate to a few float ulps (tests/test_tensor.cpp holds them to libm's double results).
+// polynomial, accurate to a few float ulps (tests/test_vector_math.cpp holds them to libm's double results).
 #pragma once
 
 #include <bit>
@@ -50,7 +50,8 @@ inline void sincos_turns(float turns, float& sine, float& cosine) {
 // The largest |x| for which sincos below is accurate; beyond it callers use libm.
 inline constexpr float kSincosLimit = 8192.0f;
 
-// sin and cos of x, |x| <= kSincosLimit: Cody-Waite reduction by pi/2 in three parts. The first two hold 8 and 11
+// sin and cos of a finite x, |x| <= kSincosLimit (callers send anything else to libm): Cody-Waite reduction by
+// pi/2 in three parts. The first two hold 8 and 11
 // bits, so with at most 13 bits of quarters their products are exact in float; the third is the rest of pi/2.
 inline void sincos(float x, float& sine, float& cosine) {
     constexpr double half_pi = std::numbers::pi / 2;
@@ -58,7 +59,8 @@ inline void sincos(float x, float& sine, float& cosine) {
     constexpr float part2 = 2029.0f / 4194304.0f;   // 2029 / 2^22
     constexpr float part3 = static_cast<float>(half_pi - 1.5703125 - 2029.0 / 4194304.0);
     const float quarters = std::nearbyint(x * static_cast<float>(2.0 / std::numbers::pi));
-    const float rest = ((x - quarters * part1) - quarters * part2) - quarters * part3;
+    // No reduction in the first quadrant: x itself, which keeps sin(-0) = -0.
+    const float rest = quarters == 0.0f ? x : ((x - quarters * part1) - quarters * part2) - quarters * part3;
     sincos_reduced(rest, sine, cosine);
     turn_by_quadrant(static_cast<int32_t>(quarters), sine, cosine);
 }

@@ -59,19 +59,25 @@ void exchange(int partner, const std::vector<Tensor>& send, std::vector<Tensor>&
     // meets the partner's i-th receive, and the metadata exchanged before (distributed.cpp) gave both one size.
     // The legacy default stream orders them after every kernel queued so far and before every later one, so the
     // caching allocator may hand out a freed block at once (tensor/cuda/README.md).
-    SWIRL_NCCL_CHECK(api.group_start());
+    // Checked before the group opens: an error inside it would leave the group open.
     for (const Tensor& part : send)
-        if (part.defined()) {
-            check_on_communicator_device(part);
-            SWIRL_NCCL_CHECK(
-                api.send(part.raw_data(), part.nbytes(), ncclUint8, partner, communicator, cudaStreamLegacy));
-        }
-    for (Tensor& part : receive)
-        if (part.defined()) {
-            check_on_communicator_device(part);
-            SWIRL_NCCL_CHECK(
-                api.recv(part.raw_data(), part.nbytes(), ncclUint8, partner, communicator, cudaStreamLegacy));
-        }
+        if (part.defined()) check_on_communicator_device(part);
+    for (const Tensor& part : receive)
+        if (part.defined()) check_on_communicator_device(part);
+    SWIRL_NCCL_CHECK(api.group_start());
+    try {
+        for (const Tensor& part : send)
+            if (part.defined())
+                SWIRL_NCCL_CHECK(
+                    api.send(part.raw_data(), part.nbytes(), ncclUint8, partner, communicator, cudaStreamLegacy));
+        for (Tensor& part : receive)
+            if (part.defined())
+                SWIRL_NCCL_CHECK(
+                    api.recv(part.raw_data(), part.nbytes(), ncclUint8, partner, communicator, cudaStreamLegacy));
+    } catch (...) {
+        (void)api.group_end();  // closes the group for the abort that follows; the first error is the one to report
+        throw;
+    }
     SWIRL_NCCL_CHECK(api.group_end());
 }
 
