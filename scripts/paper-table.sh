@@ -2,7 +2,7 @@
 # Trains each recipe of the table into OUTDIR/<recipe>/, evaluates each on 20,000 held-out points (swirl eval,
 # held-out data and noise from a seed no training uses), checks K with tests/golden/bound_torch.py (PyTorch,
 # independent of swirl) where PyTorch is installed, and writes OUTDIR/table.md: the paper's row (Table 1,
-# swiss roll) beside swirl's. About 25 minutes on 2 cores.
+# swiss roll) beside swirl's. About 10 minutes on 2 cores.
 # Usage: scripts/paper-table.sh OUTDIR [RECIPE...]   (recipes: seed default best; all by default)
 set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: scripts/paper-table.sh OUTDIR [seed|default|best ...]" >&2; exit 2; }
