@@ -1,5 +1,5 @@
 // When the CPU kernels go parallel: below these sizes an op runs on one thread, because waking the other
-// threads (tens of microseconds with passive OpenMP waits) costs more than the work. Measured: at batch 4096
+// threads (tens of microseconds when they sleep) costs more than the work. Measured: at batch 4096
 // a training step ran slower on two threads than on one until these were raised from 2^15 / 2^16.
 #pragma once
 
