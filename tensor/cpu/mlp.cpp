@@ -63,7 +63,7 @@ struct Block {
 template <typename T>
 constexpr int64_t kLanes = 64 / sizeof(T);
 
-// The lane sums of 16 float vectors as one vector: lane v holds the sum of v[v]'s 16 lanes. A tree of shuffles
+// The lane sums of 16 float vectors as one vector: lane q holds the sum of v[q]'s 16 lanes. A tree of shuffles
 // and adds: each level pairs the vectors and halves the lanes each keeps (16 -> 8 -> 4 -> 2 -> 1 partial sums),
 // 30 shuffles and 15 adds where 16 separate reductions would take 64 of each.
 inline TileVector<float>::type lane_sums(const TileVector<float>::type (&v)[16]) {
