@@ -194,10 +194,18 @@ void dense_parameter_gradients(T* weight_grad, T* bias_grad, T* scratch, const T
         for (int64_t i = 0; i < layer.in; ++i)
             for (int64_t j = 0; j < layer.out; ++j) weight_grad[j * layer.in + i] += scratch[i * layer.out + j];
     }
-    for (int64_t i = 0; i < rows; ++i) {
-        const T* grad_row = grad + i * layer.out;
+    // Four rows a pass: each pass adds into bias_grad once, so the chain of dependent loads and stores through it
+    // is a quarter as long.
+    const int64_t out = layer.out;
+    int64_t i = 0;
+    for (; i + 4 <= rows; i += 4) {
+        const T* g = grad + i * out;
 #pragma omp simd
-        for (int64_t j = 0; j < layer.out; ++j) bias_grad[j] += grad_row[j];
+        for (int64_t j = 0; j < out; ++j) bias_grad[j] += (g[j] + g[out + j]) + (g[2 * out + j] + g[3 * out + j]);
+    }
+    for (; i < rows; ++i) {
+#pragma omp simd
+        for (int64_t j = 0; j < out; ++j) bias_grad[j] += grad[i * out + j];
     }
 }
 
