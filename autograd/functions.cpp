@@ -2,8 +2,6 @@
 // that maps the output's gradient to its inputs' gradients (micrograd's idea, on tensors).
 #include "autograd/functions.h"
 
-#include <algorithm>
-
 #include "tensor/error.h"
 #include "tensor/ops.h"
 
@@ -164,10 +162,7 @@ Variable mlp(const Variable& x, const std::vector<DenseLayer>& layers, const std
     // Inputs: x, then weight and bias of each layer. Kept: x, and whatever the forward saves for its backward (on
     // the CPU the activations of a small enough batch); nothing when no graph is recorded (sampling, evaluation).
     auto saved = std::make_shared<MlpSaved>();
-    const bool records = grad_mode_enabled() && std::any_of(inputs.begin(), inputs.end(), [](const Variable& v) {
-                             return v.requires_grad();
-                         });
-    return make_result("mlp", swirl::mlp(x_data, dense, groups, records ? saved.get() : nullptr), inputs,
+    return make_result("mlp", swirl::mlp(x_data, dense, groups, records_graph(inputs) ? saved.get() : nullptr), inputs,
                        [x_data, dense, groups, saved](const Tensor& grad, InputGradients& in) {
                            MlpGradients grads = mlp_backward(grad, x_data, dense, groups, in.needs(0), saved.get());
                            if (in.needs(0)) in.add(0, grads.x);

@@ -44,11 +44,16 @@ void InputGradients::add(std::size_t i, Tensor grad) {
     collected_.emplace_back(inputs_[i].get(), std::move(grad));
 }
 
+bool records_graph(const std::vector<Variable>& inputs) {
+    if (!grad_mode_enabled()) return false;
+    for (const Variable& input : inputs)
+        if (input.requires_grad()) return true;
+    return false;
+}
+
 Variable make_result(const char* name, Tensor output, std::vector<Variable> inputs, Node::BackwardFn backward) {
     if (detect_anomaly) check_finite(output, fmt::format("the output of '{}' (forward)", name));
-    bool any_requires_grad = false;
-    for (const Variable& input : inputs) any_requires_grad = any_requires_grad || input.requires_grad();
-    if (!grad_mode_enabled() || !any_requires_grad) return Variable(std::move(output), false);
+    if (!records_graph(inputs)) return Variable(std::move(output), false);
 
     auto node = std::make_shared<Node>();
     node->name = name;

@@ -96,8 +96,11 @@ private:
     bool previous_;
 };
 
-// The result of a differentiable op: `output` plus, when grad mode is on and some input requires a gradient,
-// a Node named `name` with `backward`. Every function in autograd/functions.cpp ends with this.
+// Whether an op on these inputs records a node: grad mode is on and some input requires a gradient.
+bool records_graph(const std::vector<Variable>& inputs);
+
+// The result of a differentiable op: `output` plus, when it records a graph (records_graph), a Node named `name`
+// with `backward`. Every function in autograd/functions.cpp ends with this.
 Variable make_result(const char* name, Tensor output, std::vector<Variable> inputs, Node::BackwardFn backward);
 
 }  // namespace swirl::autograd

@@ -481,12 +481,15 @@ void add_(Tensor& dst, const Tensor& src) {
 
 namespace {
 
+// The rows of a draw shaped like x: its leading axis (a scalar is one row).
+int64_t leading_rows(const Tensor& x) { return x.rank() > 0 ? x.shape()[0] : 1; }
+
 // x is rows [first_row, first_row + its rows) of a draw of total_rows rows like it (ops.h); `fill(target, first
 // counter, first element)` runs the device's kernel.
 template <typename Fill>
 void fill_rows(Tensor& x, Generator& gen, int64_t total_rows, int64_t first_row, const char* op, Fill fill) {
     check_floating(x, op);
-    const int64_t rows = x.rank() > 0 ? x.shape()[0] : 1;
+    const int64_t rows = leading_rows(x);
     int64_t columns = 1;  // the elements of a row, also when x has no rows
     for (int64_t axis = 1; axis < x.rank(); ++axis) columns *= x.shape()[static_cast<std::size_t>(axis)];
     SWIRL_CHECK(0 <= first_row && first_row + rows <= total_rows, "{}: rows [{}, {}) lie outside a draw of {} rows",
@@ -507,11 +510,11 @@ void fill_rows(Tensor& x, Generator& gen, int64_t total_rows, int64_t first_row,
 }  // namespace
 
 void uniform_(Tensor& x, Generator& gen, double low, double high) {
-    uniform_rows_(x, gen, x.rank() > 0 ? x.shape()[0] : 1, 0, low, high);
+    uniform_rows_(x, gen, leading_rows(x), 0, low, high);
 }
 
 void normal_(Tensor& x, Generator& gen, double mean, double stddev) {
-    normal_rows_(x, gen, x.rank() > 0 ? x.shape()[0] : 1, 0, mean, stddev);
+    normal_rows_(x, gen, leading_rows(x), 0, mean, stddev);
 }
 
 void uniform_rows_(Tensor& x, Generator& gen, int64_t total_rows, int64_t first_row, double low, double high) {

@@ -97,7 +97,8 @@ inline void transpose_tiles(float* __restrict weight_t, const float* __restrict 
         for (int64_t ib = 0; ib < in; ib += 16) {
             V r[16];
             for (int j = 0; j < 16; ++j) std::memcpy(&r[j], weight + (jb + j) * in + ib, sizeof(V));
-            for (int i = 0; i < 16; i += 2) {
+            for (int i = 0; i < 16; ++i) {
+                if ((i & 1) != 0) continue;
                 const V top = r[i], bottom = r[i + 1];
                 r[i] = __builtin_shufflevector(top, bottom, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
                 r[i + 1] = __builtin_shufflevector(top, bottom, 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
@@ -114,7 +115,8 @@ inline void transpose_tiles(float* __restrict weight_t, const float* __restrict 
                 r[i] = __builtin_shufflevector(top, bottom, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
                 r[i + 4] = __builtin_shufflevector(top, bottom, 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
             }
-            for (int i = 0; i < 8; ++i) {
+            for (int i = 0; i < 16; ++i) {
+                if ((i & 8) != 0) continue;
                 const V top = r[i], bottom = r[i + 8];
                 r[i] = __builtin_shufflevector(top, bottom, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
                 r[i + 8] = __builtin_shufflevector(top, bottom, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
