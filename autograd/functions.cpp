@@ -173,6 +173,38 @@ Variable mlp(const Variable& x, const std::vector<DenseLayer>& layers, const std
                        });
 }
 
+Variable mlp_gaussian_kl(const Variable& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
+                         const Variable& mean_q, const Variable& std_q) {
+    if (records_graph({x, mean_q, std_q})) {
+        const Variable y = mlp(x, layers, groups);
+        const int64_t d = y.shape()[1] / 2;
+        return mean(gaussian_kl(mean_q, std_q, slice_cols(y, 0, d), slice_cols(y, d, 2 * d)));
+    }
+    std::vector<swirl::DenseLayer> dense;
+    std::vector<Variable> inputs;  // each layer's weight and bias
+    for (const DenseLayer& layer : layers) {
+        dense.push_back({layer.weight.data(), layer.bias.data(), layer.relu});
+        inputs.push_back(layer.weight);
+        inputs.push_back(layer.bias);
+    }
+    if (!records_graph(inputs))
+        return Variable(swirl::mlp_gaussian_kl(x.data(), dense, groups, mean_q.data(), std_q.data()));
+    auto grads = std::make_shared<MlpGradients>();
+    Tensor loss = swirl::mlp_gaussian_kl(x.data(), dense, groups, mean_q.data(), std_q.data(), grads.get());
+    return make_result("mlp_gaussian_kl", std::move(loss), inputs, [grads](const Tensor& grad, InputGradients& in) {
+        // The gradients of the loss itself, computed by the forward; times grad unless it is 1 (the loss is the
+        // root of the backward), where the product would change nothing.
+        const double factor = grad.item();
+        auto hand_on = [&](std::size_t i, const Tensor& g) {
+            if (in.needs(i) && g.defined()) in.add(i, factor == 1.0 ? g : swirl::scale(g, factor));
+        };
+        for (std::size_t l = 0; l < grads->weights.size(); ++l) {
+            hand_on(2 * l, grads->weights[l]);
+            hand_on(2 * l + 1, grads->biases[l]);
+        }
+    });
+}
+
 Variable gaussian_kl(const Variable& mean_q, const Variable& std_q, const Variable& mean_p, const Variable& log_var_p) {
     const Tensor mean_q_data = mean_q.data(), std_q_data = std_q.data(), mean_p_data = mean_p.data(),
                  log_var_data = log_var_p.data();

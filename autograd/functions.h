@@ -62,6 +62,14 @@ struct DenseLayer {
 };
 Variable mlp(const Variable& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups);
 
+// The seed's objective as one op (tensor/mlp.h's mlp_gaussian_kl): with y = mlp(x, layers, groups) [M, 2d],
+//   mean(gaussian_kl(mean_q, std_q, slice_cols(y, 0, d), slice_cols(y, d, 2d)))
+// When only the layers need gradients, the forward computes them too, in the same pass over the rows (no
+// activation kept or recomputed), and the backward hands them on, times the incoming gradient. When x, mean_q or
+// std_q needs one (a learned schedule), it is that composition of ops.
+Variable mlp_gaussian_kl(const Variable& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
+                         const Variable& mean_q, const Variable& std_q);
+
 // KL(q || p) per element between Gaussians q = N(mean_q, std_q^2) (mean_q [B, d], std_q [], [B, 1] or [B, d])
 // and p = N(mean_p, exp(log_var_p)) [B, d], fused (tensor/ops.h):
 //   0.5 log_var_p - log std_q + (std_q^2 + (mean_q - mean_p)^2) / (2 exp(log_var_p)) - 0.5

@@ -63,20 +63,37 @@ Variable ReverseModel::network(const Variable& xt, const std::vector<StepGroup>&
             outputs.push_back(tail(group.t).forward(ag::slice_rows(h, group.begin, group.end)));
         return ag::concat_rows(outputs);
     }
-    // One autograd::mlp for the whole batch: the head's layers, then each group's tail.
-    std::vector<ag::DenseLayer> layers = network_head->mlp_layers();
-    const std::size_t head_layers = layers.size();
-    std::vector<MlpGroup> rows;
+    const Stack mlp_stack = stack(groups);  // one autograd::mlp for the whole batch
+    return ag::mlp(xt, mlp_stack.layers, mlp_stack.rows);
+}
+
+ReverseModel::Stack ReverseModel::stack(const std::vector<StepGroup>& groups) {
+    Stack stack{network_head->mlp_layers(), {}};
+    const std::size_t head_layers = stack.layers.size();
     for (const StepGroup& group : groups) {
         std::vector<std::size_t> path(head_layers);
         std::iota(path.begin(), path.end(), std::size_t{0});
         for (const ag::DenseLayer& layer : tail(group.t).mlp_layers()) {
-            path.push_back(layers.size());
-            layers.push_back(layer);
+            path.push_back(stack.layers.size());
+            stack.layers.push_back(layer);
         }
-        rows.push_back({group.begin, group.end, std::move(path)});
+        stack.rows.push_back({group.begin, group.end, std::move(path)});
     }
-    return ag::mlp(xt, layers, rows);
+    return stack;
+}
+
+bool ReverseModel::fuses_objective() const {
+    return nn::fusion_enabled() && config_.mean_param == MeanParam::mean && config_.variance_param == VarianceParam::free;
+}
+
+Variable ReverseModel::gaussian_kl_objective(const Variable& xt, const std::vector<StepGroup>& groups,
+                                             const Variable& mean_q, const Variable& std_q) {
+    SWIRL_CHECK(fuses_objective(), "ReverseModel: the fused objective needs fusion on and the seed's parametrization "
+                                   "(mean, free variance), got {}, {}",
+                mean_param_name(config_.mean_param), variance_param_name(config_.variance_param));
+    SWIRL_CHECK(!groups.empty(), "ReverseModel: no step groups");
+    const Stack mlp_stack = stack(groups);
+    return ag::mlp_gaussian_kl(xt, mlp_stack.layers, mlp_stack.rows, mean_q, std_q);
 }
 
 }  // namespace swirl::diffusion

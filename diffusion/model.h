@@ -39,6 +39,12 @@ public:
     // autograd::mlp; off, the layers run one by one. With one group of step t this is the seed's
     // MLP.forward(xt, t - 1) before its chunk.
     Variable network(const Variable& xt, const std::vector<StepGroup>& groups);
+    // The seed's objective in one op (autograd::mlp_gaussian_kl): the mean over rows and dimensions of the KL from
+    // q = N(mean_q, std_q^2) to this model's reverse step, forward, KL and the layers' gradients in one pass over
+    // the rows. Only with fusion on and the seed's parametrization (mean, free variance): see fuses_objective().
+    Variable gaussian_kl_objective(const Variable& xt, const std::vector<StepGroup>& groups, const Variable& mean_q,
+                                   const Variable& std_q);
+    bool fuses_objective() const;
     // The reverse step for grouped rows, given each row's schedule constants [B, Schedule::kColumns].
     ReverseStep forward(const Variable& xt, const std::vector<StepGroup>& groups, const Variable& coefficients);
     // xt [B, d], every row at step t (1-based, 2..T).
@@ -54,6 +60,12 @@ public:
 
 private:
     nn::Sequential& tail(int64_t t);
+    // The head's layers, then each group's tail, as one stack for autograd::mlp: its layers and row groups.
+    struct Stack {
+        std::vector<autograd::DenseLayer> layers;
+        std::vector<MlpGroup> rows;
+    };
+    Stack stack(const std::vector<StepGroup>& groups);
 
     ModelConfig config_;
 };

@@ -119,6 +119,63 @@ MlpGradients mlp_backward(const Tensor& grad_out, const Tensor& x, const std::ve
 
 namespace {
 
+// The objective's checks against x [M, K] (mean_q [M, d], std_q [M, 1] or [M, d], the stack's output [M, 2d]);
+// returns std_q as [M, d].
+Tensor check_mlp_gaussian_kl(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
+                             const Tensor& mean_q, const Tensor& std_q) {
+    const char* op = "mlp_gaussian_kl";
+    const int64_t out_width = check_mlp(x, layers, groups, op);
+    for (const Tensor* t : {&mean_q, &std_q}) {
+        check_same_dtype(x, *t, op);
+        check_same_device(x, *t, op);
+    }
+    const int64_t d = mean_q.rank() == 2 ? mean_q.dim(1) : 0;
+    SWIRL_CHECK(mean_q.rank() == 2 && mean_q.dim(0) == x.dim(0) && d > 0 && out_width == 2 * d,
+                "{}: expected mean_q [{}, d] for a stack with 2d outputs ({} here), got {}", op, x.dim(0), out_width,
+                shape_str(mean_q.shape()));
+    SWIRL_CHECK(std_q.rank() == 2 && std_q.dim(0) == x.dim(0) && (std_q.dim(1) == 1 || std_q.dim(1) == d),
+                "{}: expected std_q [{}, 1] or [{}, {}], got {}", op, x.dim(0), x.dim(0), d, shape_str(std_q.shape()));
+    return std_q.dim(1) == d ? std_q : expand(std_q, mean_q.shape());
+}
+
+}  // namespace
+
+Tensor mlp_gaussian_kl(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
+                       const Tensor& mean_q, const Tensor& std_q, MlpGradients* grads) {
+    if (!x.device().is_cpu() || grads == nullptr) return mlp_gaussian_kl_composed(x, layers, groups, mean_q, std_q, grads);
+    const Tensor std_full = check_mlp_gaussian_kl(x, layers, groups, mean_q, std_q);
+    Tensor kl = Tensor::empty(mean_q.shape(), x.dtype(), x.device());
+    *grads = empty_gradients(x, layers, groups, false);
+    // Reads x, mean_q, std_q and the parameters; writes each element's KL and the parameters' gradients.
+    detail::count_kernel(static_cast<int64_t>(x.nbytes() + mean_q.nbytes() + std_full.nbytes() + kl.nbytes()) +
+                         2 * parameter_bytes(layers, groups));
+    const double mean_factor = 1.0 / static_cast<double>(kl.numel());
+    cpu::mlp_gaussian_kl(kl, *grads, x, layers, groups, mean_q, std_full, mean_factor);
+    return scale(sum(kl), mean_factor);  // as autograd::mean
+}
+
+Tensor mlp_gaussian_kl_composed(const Tensor& x, const std::vector<DenseLayer>& layers,
+                                const std::vector<MlpGroup>& groups, const Tensor& mean_q, const Tensor& std_q,
+                                MlpGradients* grads) {
+    const Tensor std_full = check_mlp_gaussian_kl(x, layers, groups, mean_q, std_q);
+    const int64_t d = mean_q.dim(1);
+    MlpSaved saved;
+    const Tensor y = mlp(x, layers, groups, grads != nullptr ? &saved : nullptr);
+    const Tensor mean_p = slice_cols(y, 0, d), log_var_p = slice_cols(y, d, 2 * d);
+    const Tensor kl = gaussian_kl(mean_q, std_full, mean_p, log_var_p);
+    const double mean_factor = 1.0 / static_cast<double>(kl.numel());
+    if (grads != nullptr) {
+        // d mean / d kl: mean_factor everywhere, as autograd::mean's backward hands it on.
+        const Tensor grad = Tensor::full(kl.shape(), mean_factor, kl.dtype(), kl.device());
+        Tensor grad_mean_p, grad_log_var_p;
+        gaussian_kl_backward(grad_mean_p, grad_log_var_p, grad, mean_q, std_full, mean_p, log_var_p);
+        *grads = mlp_backward(concat_cols({grad_mean_p, grad_log_var_p}), x, layers, groups, false, &saved);
+    }
+    return scale(sum(kl), mean_factor);
+}
+
+namespace {
+
 // The layers that every non-empty group's path starts with, short of each path's last layer. The composition runs
 // them once on all rows (one product per layer, not one per group: in the per-sample timestep mode the shared
 // head would otherwise be 39 small products) and then each group's tail on its own rows.

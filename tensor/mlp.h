@@ -56,12 +56,28 @@ struct MlpGradients {
 MlpGradients mlp_backward(const Tensor& grad_out, const Tensor& x, const std::vector<DenseLayer>& layers,
                           const std::vector<MlpGroup>& groups, bool need_x, const MlpSaved* saved = nullptr);
 
-// The same two composed of linear_into, matmul, relu_backward and sum: what runs on CUDA, and the reference the
+// The seed's objective with the stack as its model, in one pass over the rows: y = mlp(x, layers, groups) [M, 2d]
+// read as the reverse step's mean y[:, :d] and log-variance y[:, d:], and the mean over rows and dimensions of
+//   gaussian_kl(mean_q, std_q, y[:, :d], y[:, d:])                              (tensor/ops.h; mean_q [M, d])
+// where std_q is [M, 1] or [M, d]. With `grads`, it also leaves there that mean's gradients with respect to every
+// layer's weight and bias (undefined for a layer no group uses; x, mean_q and std_q get none). On the CPU each
+// block of rows runs forward, through the KL and backward while its activations are in the cache: no activation
+// is kept or recomputed, and the result is that of the composition below, bit for bit where the compiler
+// contracts the formulas alike. Without `grads` it is the composition (a forward and the KL).
+//   loss = mlp_gaussian_kl(x, layers, groups, mean_q, std_q, &grads);
+Tensor mlp_gaussian_kl(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
+                       const Tensor& mean_q, const Tensor& std_q, MlpGradients* grads = nullptr);
+
+// The same three composed of linear_into, matmul, relu_backward and sum: what runs on CUDA, and the reference the
 // CPU kernel is tested against. The layers all paths share (the head) run once on all rows, each group's tail on
 // its rows. The backward recomputes the activations unless `saved` holds those of this forward.
 Tensor mlp_composed(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
                     MlpSaved* saved = nullptr);
 MlpGradients mlp_backward_composed(const Tensor& grad_out, const Tensor& x, const std::vector<DenseLayer>& layers,
                                    const std::vector<MlpGroup>& groups, bool need_x, const MlpSaved* saved = nullptr);
+// mlp, gaussian_kl, its backward and mlp_backward one after another (on CPU kernels or CUDA).
+Tensor mlp_gaussian_kl_composed(const Tensor& x, const std::vector<DenseLayer>& layers,
+                                const std::vector<MlpGroup>& groups, const Tensor& mean_q, const Tensor& std_q,
+                                MlpGradients* grads = nullptr);
 
 }  // namespace swirl

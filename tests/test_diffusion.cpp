@@ -155,34 +155,42 @@ TEST_CASE("the per-sample objective equals the mean of per-step objectives over 
 }
 
 TEST_CASE("the plain path (fusion off) gives the fused path's loss and gradients in both t-sampling modes") {
-    for (DType dtype : {DType::f64, DType::f32}) {
-        const double tol = dtype == DType::f64 ? 1e-12 : 1e-5;
-        for (TSampling mode : {TSampling::batch, TSampling::sample}) {
-            CAPTURE(dtype_name(dtype));
-            CAPTURE(t_sampling_name(mode));
-            Generator init(4);
-            ReverseModel model({8, 2, 16, MeanParam::eps, VarianceParam::bounded}, init, dtype);
-            const Schedule schedule({8});
-            auto loss_and_gradients = [&](bool fused) {
-                nn::set_fusion_enabled(fused);
-                Generator gen(6);
-                const Tensor x0 = sample_swiss_roll(300, gen, 0.0, dtype);
-                const std::vector<StepGroup> groups = draw_steps(300, 8, mode, gen);
-                const std::string last_op = model.network(Variable(x0), groups).grad_fn()->name;
-                CHECK((last_op == "mlp") == fused);  // plain: the last tail's linear, or concat_rows of the tails
-                model.zero_grad();
-                Variable loss = kl_objective(model, schedule, x0, groups, gen);
-                loss.backward();
-                nn::set_fusion_enabled(true);
-                std::vector<Tensor> grads{loss.data()};
-                for (const Variable& p : model.parameters()) grads.push_back(p.grad().defined() ? p.grad().clone() : Tensor());
-                return grads;
-            };
-            const std::vector<Tensor> fused = loss_and_gradients(true), plain = loss_and_gradients(false);
-            REQUIRE(fused.size() == plain.size());
-            for (std::size_t i = 0; i < fused.size(); ++i) {
-                REQUIRE(plain[i].defined() == fused[i].defined());  // a tail no row used has no gradient either way
-                if (fused[i].defined()) SWIRL_CHECK_CLOSE(plain[i], fused[i], tol, tol);
+    // The seed's parametrization (mean, free variance) takes the one-pass objective (mlp_gaussian_kl) when fused;
+    // eps with a bounded variance takes the mlp op, then the reverse step's ops.
+    for (const bool seed_param : {true, false}) {
+        for (DType dtype : {DType::f64, DType::f32}) {
+            const double tol = dtype == DType::f64 ? 1e-12 : 1e-5;
+            for (TSampling mode : {TSampling::batch, TSampling::sample}) {
+                CAPTURE(seed_param);
+                CAPTURE(dtype_name(dtype));
+                CAPTURE(t_sampling_name(mode));
+                Generator init(4);
+                ReverseModel model({8, 2, 16, seed_param ? MeanParam::mean : MeanParam::eps,
+                                    seed_param ? VarianceParam::free : VarianceParam::bounded},
+                                   init, dtype);
+                const Schedule schedule({8});
+                auto loss_and_gradients = [&](bool fused) {
+                    nn::set_fusion_enabled(fused);
+                    Generator gen(6);
+                    const Tensor x0 = sample_swiss_roll(300, gen, 0.0, dtype);
+                    const std::vector<StepGroup> groups = draw_steps(300, 8, mode, gen);
+                    const std::string last_op = model.network(Variable(x0), groups).grad_fn()->name;
+                    CHECK((last_op == "mlp") == fused);  // plain: the last tail's linear, or concat_rows of the tails
+                    model.zero_grad();
+                    Variable loss = kl_objective(model, schedule, x0, groups, gen);
+                    CHECK((loss.grad_fn()->name == "mlp_gaussian_kl") == (fused && seed_param));
+                    loss.backward();
+                    nn::set_fusion_enabled(true);
+                    std::vector<Tensor> grads{loss.data()};
+                    for (const Variable& p : model.parameters()) grads.push_back(p.grad().defined() ? p.grad().clone() : Tensor());
+                    return grads;
+                };
+                const std::vector<Tensor> fused = loss_and_gradients(true), plain = loss_and_gradients(false);
+                REQUIRE(fused.size() == plain.size());
+                for (std::size_t i = 0; i < fused.size(); ++i) {
+                    REQUIRE(plain[i].defined() == fused[i].defined());  // a tail no row used has no gradient either way
+                    if (fused[i].defined()) SWIRL_CHECK_CLOSE(plain[i], fused[i], tol, tol);
+                }
             }
         }
     }

@@ -302,3 +302,127 @@ TEST_CASE("the composition handles paths that share no layer, one-layer paths an
 }
 
 }  // namespace
+
+namespace {
+
+// mean_q [rows, 2] and std_q [rows, 1] (or [rows, 2]) of a plausible posterior: std in [0.05, 1.05].
+struct Posterior {
+    Tensor mean_q, std_q;
+    Posterior(int64_t rows, bool per_element, DType dtype, Generator& gen)
+        : mean_q(Tensor::randn({rows, 2}, gen, dtype)),
+          std_q(add_scalar(Tensor::rand({rows, per_element ? int64_t{2} : int64_t{1}}, gen, dtype), 0.05)) {}
+};
+
+void check_same_bits(const MlpGradients& actual, const MlpGradients& expected) {
+    REQUIRE(actual.weights.size() == expected.weights.size());
+    CHECK_FALSE(actual.x.defined());
+    for (std::size_t l = 0; l < expected.weights.size(); ++l) {
+        CAPTURE(l);
+        REQUIRE(actual.weights[l].defined() == expected.weights[l].defined());
+        if (!expected.weights[l].defined()) continue;
+        CHECK(actual.weights[l].to_vector() == expected.weights[l].to_vector());
+        CHECK(actual.biases[l].to_vector() == expected.biases[l].to_vector());
+    }
+}
+
+TEST_CASE("the CPU's one-pass mlp_gaussian_kl equals mlp, gaussian_kl and their backwards one after another, bit for bit") {
+    // 50000 rows: the composition's backward recomputes (past kKeepBytes); 3000 keeps; 9 is one block.
+    Generator gen(31);
+    for (DType dtype : {DType::f32, DType::f64}) {
+        for (int64_t rows : {50000, 3000, 9}) {
+            for (bool per_element : {false, true}) {
+                if (rows == 50000 && (dtype == DType::f64 || per_element)) continue;
+                CAPTURE(dtype_name(dtype));
+                CAPTURE(rows);
+                CAPTURE(per_element);
+                const ModelLike model(64, dtype, gen);
+                const auto groups = ModelLike::groups(rows);
+                const Tensor x = Tensor::randn({rows, 2}, gen, dtype);
+                const Posterior q(rows, per_element, dtype, gen);
+                MlpGradients fused, composed;
+                const Tensor loss = mlp_gaussian_kl(x, model.layers, groups, q.mean_q, q.std_q, &fused);
+                const Tensor expected = mlp_gaussian_kl_composed(x, model.layers, groups, q.mean_q, q.std_q, &composed);
+                CHECK(loss.shape() == Shape{});
+                CHECK(loss.item() == expected.item());
+                check_same_bits(fused, composed);
+                // Without gradients: the forward and the KL alone, the same loss.
+                CHECK(mlp_gaussian_kl(x, model.layers, groups, q.mean_q, q.std_q).item() == expected.item());
+            }
+        }
+    }
+}
+
+TEST_CASE("mlp_gaussian_kl and its composition equal the naive loops and gaussian_kl's formula") {
+    // The loss against the reference MLP and the KL written out; the gradients against the reference backward of
+    // the KL's gradient, d kl / d mean_p = (mean_p - mean_q) / var_p and d kl / d log_var_p = 0.5 - mismatch / 2 var_p.
+    Generator gen(32);
+    const int64_t rows = 700;
+    const ModelLike model(64, DType::f64, gen);
+    const auto groups = ModelLike::groups(rows);
+    const Tensor x = Tensor::randn({rows, 2}, gen, DType::f64);
+    const Posterior q(rows, false, DType::f64, gen);
+    const Tensor y = reference::mlp(x, model.layers, groups);
+    double kl_sum = 0.0;
+    Tensor grad_out = Tensor::empty({rows, 4}, DType::f64);
+    const double n = 2.0 * static_cast<double>(rows);
+    for (int64_t i = 0; i < rows; ++i) {
+        const double s = q.std_q.at(i, 0);
+        for (int64_t j = 0; j < 2; ++j) {
+            const double mq = q.mean_q.at(i, j), mp = y.at(i, j), lv = y.at(i, 2 + j);
+            const double mismatch = s * s + (mq - mp) * (mq - mp);
+            kl_sum += 0.5 * lv - std::log(s) + 0.5 * mismatch * std::exp(-lv) - 0.5;
+            grad_out.data<double>()[i * 4 + j] = (mp - mq) * std::exp(-lv) / n;
+            grad_out.data<double>()[i * 4 + 2 + j] = (0.5 - 0.5 * mismatch * std::exp(-lv)) / n;
+        }
+    }
+    const MlpGradients naive = reference::mlp_backward(grad_out, x, model.layers, groups);
+    MlpGradients fused, composed;
+    CHECK(mlp_gaussian_kl(x, model.layers, groups, q.mean_q, q.std_q, &fused).item() == doctest::Approx(kl_sum / n).epsilon(1e-12));
+    CHECK(mlp_gaussian_kl_composed(x, model.layers, groups, q.mean_q, q.std_q, &composed).item() ==
+          doctest::Approx(kl_sum / n).epsilon(1e-12));
+    MlpGradients naive_weights = naive;
+    naive_weights.x = Tensor();
+    check_gradients(fused, naive_weights, 1e-10, 1e-12);
+    check_gradients(composed, naive_weights, 1e-10, 1e-12);
+}
+
+TEST_CASE("mlp_gaussian_kl gives the same sums on one thread and on two") {
+#ifdef _OPENMP
+    Generator gen(33);
+    const ModelLike model(64, DType::f32, gen);
+    const int64_t rows = 40000;
+    const auto groups = ModelLike::groups(rows);
+    const Tensor x = Tensor::randn({rows, 2}, gen);
+    const Posterior q(rows, false, DType::f32, gen);
+    const int saved = omp_get_max_threads();
+    MlpGradients one, two;
+    omp_set_num_threads(1);
+    const Tensor loss_one = mlp_gaussian_kl(x, model.layers, groups, q.mean_q, q.std_q, &one);
+    omp_set_num_threads(2);
+    const Tensor loss_two = mlp_gaussian_kl(x, model.layers, groups, q.mean_q, q.std_q, &two);
+    omp_set_num_threads(saved);
+    CHECK(loss_one.item() == loss_two.item());
+    check_same_bits(one, two);
+#else
+    MESSAGE("built without OpenMP: one thread only");
+#endif
+}
+
+TEST_CASE("mlp_gaussian_kl names what does not fit: q's shapes, an output that is not 2d wide") {
+    Generator gen(34);
+    const ModelLike model(8, DType::f64, gen, 4);
+    const Tensor x = Tensor::randn({10, 2}, gen, DType::f64);
+    const std::vector<MlpGroup> groups{{0, 10, {0, 1, 2, 3}}};
+    const Tensor mean_q = Tensor::zeros({10, 2}, DType::f64), std_q = Tensor::ones({10, 1}, DType::f64);
+    MlpGradients grads;
+    CHECK_THROWS_WITH_AS(mlp_gaussian_kl(x, model.layers, groups, Tensor::zeros({10, 3}, DType::f64), std_q, &grads),
+                         doctest::Contains("expected mean_q [10, d] for a stack with 2d outputs (4 here), got [10, 3]"), Error);
+    CHECK_THROWS_WITH_AS(mlp_gaussian_kl(x, model.layers, groups, mean_q, Tensor::ones({10, 3}, DType::f64), &grads),
+                         doctest::Contains("expected std_q [10, 1] or [10, 2], got [10, 3]"), Error);
+    CHECK_THROWS_WITH_AS(mlp_gaussian_kl(x, model.layers, groups, mean_q, std_q.to(DType::f32), &grads),
+                         doctest::Contains("mlp_gaussian_kl"), Error);
+    CHECK_THROWS_WITH_AS(mlp_gaussian_kl(x, model.layers, {{0, 10, {0, 1}}}, mean_q, std_q, &grads),
+                         doctest::Contains("2d outputs (8 here)"), Error);
+}
+
+}  // namespace

@@ -23,6 +23,7 @@
 #include "tensor/cpu/gemm_tile.h"
 #include "tensor/cpu/kernels.h"
 #include "tensor/cpu/parallel.h"
+#include "tensor/formulas.h"
 
 namespace swirl::cpu {
 
@@ -270,7 +271,7 @@ public:
         }
         parallel_ = multiply_adds_ > kParallelMultiplyAdds && blocks_.size() > 1;
         const int threads = parallel_ ? max_threads() : 1;
-        scratch_per_thread_ = (max_activations_ + 3 * max_width_) * kBlockRows + max_weight_;
+        scratch_per_thread_ = (max_activations_ + 4 * max_width_) * kBlockRows + max_weight_;
         scratch_ = Tensor::empty({threads * scratch_per_thread_}, x.dtype());
         scratch_base_ = scratch_.data<T>();
     }
@@ -303,12 +304,13 @@ public:
     int64_t in_width() const { return in_width_; }
 
     // The calling thread's scratch: the activations of a whole path (the block's prefix, then one segment's
-    // suffix), three gradient buffers, then room for one weight-sized product.
+    // suffix), four gradient buffers (two in turn through the layers, the prefix's, the loss's), then room for one
+    // weight-sized product.
     T* activations() const { return scratch_base_ + thread_index() * scratch_per_thread_; }
     T* gradient_buffer(int which) const {
         return activations() + max_activations_ * kBlockRows + which * max_width_ * kBlockRows;
     }
-    T* product_scratch() const { return activations() + (max_activations_ + 3 * max_width_) * kBlockRows; }
+    T* product_scratch() const { return activations() + (max_activations_ + 4 * max_width_) * kBlockRows; }
 
     // Kept activations: block b's prefix outputs, then each segment's own layers' outputs, one after another, in
     // a region of their own; the elements all blocks' regions take.
@@ -430,6 +432,182 @@ void mlp_forward(Tensor& out, const Tensor& x, const std::vector<DenseLayer>& la
     });
 }
 
+namespace {
+
+// The backward of the stack, block by block, stripe by stripe. The gradient at each segment's output comes from
+// grad_out [M, N], or, when it is null, from `loss` (the fused objective), which is given each segment's output as
+// this pass computes it: then the pass is the forward, the loss and the backward at once.
+template <typename T, class Loss>
+void backward_pass(MlpGradients& grads, Plan<T>& plan, const std::vector<DenseLayer>& layers, const T* grad_out,
+                   int64_t out_width, const Loss& loss) {
+    const std::vector<Block>& blocks = plan.blocks();
+    T* grad_x = grads.x.defined() ? grads.x.data<T>() : nullptr;
+
+    // Stripes of blocks, and where each stripe keeps the partial gradients of the layers it touches.
+    const int64_t stripes = std::min<int64_t>(kStripes, static_cast<int64_t>(blocks.size()));
+    const int64_t block_count = static_cast<int64_t>(blocks.size());
+    auto first_block = [&](int64_t s) { return static_cast<std::size_t>(s * block_count / stripes); };
+    std::vector<std::vector<int64_t>> offset(static_cast<std::size_t>(stripes),
+                                             std::vector<int64_t>(layers.size(), -1));
+    std::vector<int64_t> stripe_begin(static_cast<std::size_t>(stripes) + 1, 0);
+    int64_t partial_size = 0;
+    for (int64_t s = 0; s < stripes; ++s) {
+        stripe_begin[static_cast<std::size_t>(s)] = partial_size;
+        for (std::size_t b = first_block(s); b < first_block(s + 1); ++b)
+            for (std::size_t g = blocks[b].first_segment; g < blocks[b].end_segment; ++g)
+                for (const std::size_t l : plan.path(plan.segment(g)))
+                    if (offset[static_cast<std::size_t>(s)][l] < 0) {
+                        offset[static_cast<std::size_t>(s)][l] = partial_size;
+                        partial_size += plan.layer(l).out * (plan.layer(l).in + 1);  // weight, then bias
+                    }
+    }
+    stripe_begin.back() = partial_size;
+    Tensor partial_tensor = Tensor::empty({partial_size}, dtype_of<T>());
+    T* partial = partial_tensor.data<T>();
+
+    // Through a ReLU: the gradient where the layer's output was positive, into `masked` (which may be g).
+    auto through_relu = [](T* masked, const T* g, const T* output, int64_t n) {
+#pragma omp simd
+        for (int64_t e = 0; e < n; ++e) masked[e] = output[e] > T(0) ? g[e] : T(0);
+    };
+
+    // Each layer's gradient: its stripes' partials added in stripe order.
+    auto add_stripes = [&](T* total, std::size_t l, int64_t shift, int64_t count) {
+        bool first = true;
+        for (int64_t s = 0; s < stripes; ++s) {
+            const int64_t at = offset[static_cast<std::size_t>(s)][l];
+            if (at < 0) continue;
+            const T* part = partial + at + shift;
+            if (first)
+                std::copy(part, part + count, total);
+            else
+#pragma omp simd
+                for (int64_t e = 0; e < count; ++e) total[e] += part[e];
+            first = false;
+        }
+    };
+
+    // One parallel region: the transposes (for the recompute: with kept activations no layer runs forward),
+    // the stripes, then the sums over stripes (each loop ends in a barrier).
+#pragma omp parallel if (plan.parallel())
+    {
+        if (!plan.keeps()) plan.transpose_weights();
+#pragma omp for schedule(dynamic)
+        for (int64_t s = 0; s < stripes; ++s) {
+            std::fill(partial + stripe_begin[static_cast<std::size_t>(s)],
+                      partial + stripe_begin[static_cast<std::size_t>(s) + 1], T(0));
+            // Backward through path[first, last) on `rows` rows: `grad` is the gradient of the last layer's output
+            // (its ReLU not yet applied), outputs[k] the output of layer k, input the input of layer `first`. The
+            // gradient of that input goes to grad_input (nullptr: not needed), before any ReLU that made it.
+            auto backward_layers = [&](const std::vector<std::size_t>& path, std::size_t first, std::size_t last,
+                                       const T* grad, const std::vector<const T*>& outputs, const T* input,
+                                       int64_t rows, T* grad_input) {
+                int buffer = 0;
+                const RawDenseLayer<T>& top = plan.layer(path[last - 1]);
+                if (top.relu) {
+                    T* masked = plan.gradient_buffer(buffer);
+                    buffer ^= 1;
+                    through_relu(masked, grad, outputs[last - 1], rows * top.out);
+                    grad = masked;
+                }
+                for (std::size_t k = last; k-- > first;) {
+                    const RawDenseLayer<T>& layer = plan.layer(path[k]);
+                    const T* layer_input = k > first ? outputs[k - 1] : input;
+                    T* weight_grad = partial + offset[static_cast<std::size_t>(s)][path[k]];
+                    dense_parameter_gradients(weight_grad, weight_grad + layer.out * layer.in, plan.product_scratch(),
+                                              grad, layer_input, rows, layer);
+                    T* target = k > first ? plan.gradient_buffer(buffer) : grad_input;
+                    if (target == nullptr) break;
+                    buffer ^= 1;
+                    // target [rows, in] = grad [rows, out] @ weight [out, in]
+                    gemm_serial(target, grad, layer.out, int64_t{1}, layer.weight, rows, layer.out, layer.in, false);
+                    if (k > first && plan.layer(path[k - 1]).relu) through_relu(target, target, layer_input, rows * layer.in);
+                    grad = target;
+                }
+            };
+            std::vector<const T*> outputs;  // outputs[k]: layer k's output, kept or recomputed
+            for (std::size_t b = first_block(s); b < first_block(s + 1); ++b) {
+                const Block& block = blocks[b];
+                // The prefix on the whole block; the gradient at its output is gathered from the segments
+                // (buffer 2).
+                const typename Plan<T>::Prefix prefix = plan.run_prefix(b, outputs, !plan.keeps());
+                T* prefix_grad = block.prefix > 0 ? plan.gradient_buffer(2) : nullptr;
+                T* free = prefix.free_scratch;
+                for (std::size_t g = block.first_segment; g < block.end_segment; ++g) {
+                    const Segment& segment = plan.segment(g);
+                    const std::vector<std::size_t>& path = plan.path(segment);
+                    const int64_t rows = segment.end - segment.begin, row0 = segment.begin - block.begin;
+                    // The segment's own layers, after the prefix's activations: found where the forward kept
+                    // them, one segment after another, or recomputed into the scratch.
+                    outputs.resize(path.size());
+                    const T* input = prefix.output + row0 * prefix.width;
+                    if (plan.keeps())
+                        free = plan.place_outputs(path, block.prefix, path.size(), rows, free, outputs);
+                    else
+                        plan.run_layers(path, block.prefix, path.size(), input, rows, free, nullptr, outputs);
+                    // The input's gradient: into the prefix's, or x's when there is no prefix (if x needs one).
+                    T* grad_input = block.prefix > 0 ? prefix_grad + row0 * prefix.width : nullptr;
+                    if (block.prefix == 0 && grad_x != nullptr) grad_input = grad_x + segment.begin * plan.in_width();
+                    // The gradient at the segment's output: given, or the loss's, from the output just computed.
+                    const T* grad = grad_out != nullptr ? grad_out + segment.begin * out_width : nullptr;
+                    if (grad == nullptr) {
+                        T* loss_grad = plan.gradient_buffer(3);
+                        loss(segment.begin, segment.end, outputs.back(), loss_grad);
+                        grad = loss_grad;
+                    }
+                    // The prefix's ReLU is applied once, by its own backward below.
+                    backward_layers(path, block.prefix, path.size(), grad, outputs, input, rows, grad_input);
+                }
+                if (block.prefix > 0)
+                    backward_layers(plan.prefix_path(block), 0, block.prefix, prefix_grad, outputs,
+                                    plan.x_rows(block.begin), block.end - block.begin,
+                                    grad_x != nullptr ? grad_x + block.begin * plan.in_width() : nullptr);
+            }
+        }
+
+#pragma omp for schedule(dynamic)
+        for (std::size_t l = 0; l < layers.size(); ++l) {
+            if (!grads.weights[l].defined()) continue;
+            const int64_t weight_size = plan.layer(l).out * plan.layer(l).in;
+            add_stripes(grads.weights[l].data<T>(), l, 0, weight_size);
+            add_stripes(grads.biases[l].data<T>(), l, weight_size, plan.layer(l).out);
+        }
+    }
+}
+
+// The seed's objective on a block's rows (mlp_gaussian_kl): the MLP's output y [rows, 2d] is the reverse step's
+// mean and log-variance; each element's KL goes to kl, and the gradient of sum(grad_value * kl) with respect to y
+// to grad [rows, 2d]: the formulas of gaussian_kl and gaussian_kl_backward, element by element.
+template <typename T>
+struct GaussianKlRows {
+    T* kl;                     // [M, d]
+    const T *mean_q, *std_q;  // [M, d] each
+    int64_t d;
+    T grad_value;
+
+    void operator()(int64_t begin, int64_t end, const T* y, T* grad) const {
+        for (int64_t i = begin; i < end; ++i) {
+            const T* mean_p = y + (i - begin) * 2 * d;
+            const T* log_var_p = mean_p + d;
+            T* grad_mean_p = grad + (i - begin) * 2 * d;
+            T* grad_log_var_p = grad_mean_p + d;
+            const T *mq = mean_q + i * d, *sq = std_q + i * d;
+            for (int64_t j = 0; j < d; ++j) {
+                kl[i * d + j] = formulas::gaussian_kl(mq[j], sq[j], mean_p[j], log_var_p[j]);
+                formulas::gaussian_kl_backward(grad_value, mq[j], sq[j], mean_p[j], log_var_p[j], grad_mean_p[j],
+                                               grad_log_var_p[j]);
+            }
+        }
+    }
+};
+
+struct NoLoss {
+    template <typename T>
+    void operator()(int64_t, int64_t, const T*, T*) const {}
+};
+
+}  // namespace
+
 void mlp_backward(MlpGradients& grads, const Tensor& grad_out, const Tensor& x, const std::vector<DenseLayer>& layers,
                   const std::vector<MlpGroup>& groups, const Tensor& kept) {
     dispatch_floating(x.dtype(), "mlp_backward", [&](auto zero) {
@@ -440,134 +618,17 @@ void mlp_backward(MlpGradients& grads, const Tensor& grad_out, const Tensor& x, 
                         kept.numel(), plan.kept_elements());
             plan.keep_in(const_cast<T*>(kept.data<T>()));  // read only: the backward computes no layer into them
         }
-        const std::vector<Block>& blocks = plan.blocks();
-        const int64_t out_width = grad_out.dim(1);
-        T* grad_x = grads.x.defined() ? grads.x.data<T>() : nullptr;
+        backward_pass(grads, plan, layers, grad_out.data<T>(), grad_out.dim(1), NoLoss{});
+    });
+}
 
-        // Stripes of blocks, and where each stripe keeps the partial gradients of the layers it touches.
-        const int64_t stripes = std::min<int64_t>(kStripes, static_cast<int64_t>(blocks.size()));
-        const int64_t block_count = static_cast<int64_t>(blocks.size());
-        auto first_block = [&](int64_t s) { return static_cast<std::size_t>(s * block_count / stripes); };
-        std::vector<std::vector<int64_t>> offset(static_cast<std::size_t>(stripes),
-                                                 std::vector<int64_t>(layers.size(), -1));
-        std::vector<int64_t> stripe_begin(static_cast<std::size_t>(stripes) + 1, 0);
-        int64_t partial_size = 0;
-        for (int64_t s = 0; s < stripes; ++s) {
-            stripe_begin[static_cast<std::size_t>(s)] = partial_size;
-            for (std::size_t b = first_block(s); b < first_block(s + 1); ++b)
-                for (std::size_t g = blocks[b].first_segment; g < blocks[b].end_segment; ++g)
-                    for (const std::size_t l : plan.path(plan.segment(g)))
-                        if (offset[static_cast<std::size_t>(s)][l] < 0) {
-                            offset[static_cast<std::size_t>(s)][l] = partial_size;
-                            partial_size += plan.layer(l).out * (plan.layer(l).in + 1);  // weight, then bias
-                        }
-        }
-        stripe_begin.back() = partial_size;
-        Tensor partial_tensor = Tensor::empty({partial_size}, x.dtype());
-        T* partial = partial_tensor.data<T>();
-
-        // Through a ReLU: the gradient where the layer's output was positive, into `masked` (which may be g).
-        auto through_relu = [](T* masked, const T* g, const T* output, int64_t n) {
-#pragma omp simd
-            for (int64_t e = 0; e < n; ++e) masked[e] = output[e] > T(0) ? g[e] : T(0);
-        };
-
-        // Each layer's gradient: its stripes' partials added in stripe order.
-        auto add_stripes = [&](T* total, std::size_t l, int64_t shift, int64_t count) {
-            bool first = true;
-            for (int64_t s = 0; s < stripes; ++s) {
-                const int64_t at = offset[static_cast<std::size_t>(s)][l];
-                if (at < 0) continue;
-                const T* part = partial + at + shift;
-                if (first)
-                    std::copy(part, part + count, total);
-                else
-#pragma omp simd
-                    for (int64_t e = 0; e < count; ++e) total[e] += part[e];
-                first = false;
-            }
-        };
-
-        // One parallel region: the transposes (for the recompute: with kept activations no layer runs forward),
-        // the stripes, then the sums over stripes (each loop ends in a barrier).
-#pragma omp parallel if (plan.parallel())
-        {
-            if (!plan.keeps()) plan.transpose_weights();
-#pragma omp for schedule(dynamic)
-            for (int64_t s = 0; s < stripes; ++s) {
-                std::fill(partial + stripe_begin[static_cast<std::size_t>(s)],
-                          partial + stripe_begin[static_cast<std::size_t>(s) + 1], T(0));
-                // Backward through path[first, last) on `rows` rows: `grad` is the gradient of the last layer's output
-                // (its ReLU not yet applied), outputs[k] the output of layer k, input the input of layer `first`. The
-                // gradient of that input goes to grad_input (nullptr: not needed), before any ReLU that made it.
-                auto backward_layers = [&](const std::vector<std::size_t>& path, std::size_t first, std::size_t last,
-                                           const T* grad, const std::vector<const T*>& outputs, const T* input,
-                                           int64_t rows, T* grad_input) {
-                    int buffer = 0;
-                    const RawDenseLayer<T>& top = plan.layer(path[last - 1]);
-                    if (top.relu) {
-                        T* masked = plan.gradient_buffer(buffer);
-                        buffer ^= 1;
-                        through_relu(masked, grad, outputs[last - 1], rows * top.out);
-                        grad = masked;
-                    }
-                    for (std::size_t k = last; k-- > first;) {
-                        const RawDenseLayer<T>& layer = plan.layer(path[k]);
-                        const T* layer_input = k > first ? outputs[k - 1] : input;
-                        T* weight_grad = partial + offset[static_cast<std::size_t>(s)][path[k]];
-                        dense_parameter_gradients(weight_grad, weight_grad + layer.out * layer.in, plan.product_scratch(),
-                                                  grad, layer_input, rows, layer);
-                        T* target = k > first ? plan.gradient_buffer(buffer) : grad_input;
-                        if (target == nullptr) break;
-                        buffer ^= 1;
-                        // target [rows, in] = grad [rows, out] @ weight [out, in]
-                        gemm_serial(target, grad, layer.out, int64_t{1}, layer.weight, rows, layer.out, layer.in, false);
-                        if (k > first && plan.layer(path[k - 1]).relu) through_relu(target, target, layer_input, rows * layer.in);
-                        grad = target;
-                    }
-                };
-                std::vector<const T*> outputs;  // outputs[k]: layer k's output, kept or recomputed
-                for (std::size_t b = first_block(s); b < first_block(s + 1); ++b) {
-                    const Block& block = blocks[b];
-                    // The prefix on the whole block; the gradient at its output is gathered from the segments
-                    // (buffer 2).
-                    const typename Plan<T>::Prefix prefix = plan.run_prefix(b, outputs, !plan.keeps());
-                    T* prefix_grad = block.prefix > 0 ? plan.gradient_buffer(2) : nullptr;
-                    T* free = prefix.free_scratch;
-                    for (std::size_t g = block.first_segment; g < block.end_segment; ++g) {
-                        const Segment& segment = plan.segment(g);
-                        const std::vector<std::size_t>& path = plan.path(segment);
-                        const int64_t rows = segment.end - segment.begin, row0 = segment.begin - block.begin;
-                        // The segment's own layers, after the prefix's activations: found where the forward kept
-                        // them, one segment after another, or recomputed into the scratch.
-                        outputs.resize(path.size());
-                        const T* input = prefix.output + row0 * prefix.width;
-                        if (plan.keeps())
-                            free = plan.place_outputs(path, block.prefix, path.size(), rows, free, outputs);
-                        else
-                            plan.run_layers(path, block.prefix, path.size(), input, rows, free, nullptr, outputs);
-                        // The input's gradient: into the prefix's, or x's when there is no prefix (if x needs one).
-                        T* grad_input = block.prefix > 0 ? prefix_grad + row0 * prefix.width : nullptr;
-                        if (block.prefix == 0 && grad_x != nullptr) grad_input = grad_x + segment.begin * plan.in_width();
-                        // The prefix's ReLU is applied once, by its own backward below.
-                        backward_layers(path, block.prefix, path.size(), grad_out.data<T>() + segment.begin * out_width,
-                                        outputs, input, rows, grad_input);
-                    }
-                    if (block.prefix > 0)
-                        backward_layers(plan.prefix_path(block), 0, block.prefix, prefix_grad, outputs,
-                                        plan.x_rows(block.begin), block.end - block.begin,
-                                        grad_x != nullptr ? grad_x + block.begin * plan.in_width() : nullptr);
-                }
-            }
-
-#pragma omp for schedule(dynamic)
-            for (std::size_t l = 0; l < layers.size(); ++l) {
-                if (!grads.weights[l].defined()) continue;
-                const int64_t weight_size = plan.layer(l).out * plan.layer(l).in;
-                add_stripes(grads.weights[l].data<T>(), l, 0, weight_size);
-                add_stripes(grads.biases[l].data<T>(), l, weight_size, plan.layer(l).out);
-            }
-        }
+void mlp_gaussian_kl(Tensor& kl, MlpGradients& grads, const Tensor& x, const std::vector<DenseLayer>& layers,
+                     const std::vector<MlpGroup>& groups, const Tensor& mean_q, const Tensor& std_q, double grad_value) {
+    dispatch_floating(x.dtype(), "mlp_gaussian_kl", [&](auto zero) {
+        using T = decltype(zero);
+        Plan<T> plan(x, layers, groups);
+        const GaussianKlRows<T> loss{kl.data<T>(), mean_q.data<T>(), std_q.data<T>(), kl.dim(1), T(grad_value)};
+        backward_pass(grads, plan, layers, static_cast<const T*>(nullptr), 2 * kl.dim(1), loss);
     });
 }
 
