@@ -193,10 +193,11 @@ Variable mlp_gaussian_kl(const Variable& x, const std::vector<DenseLayer>& layer
     Tensor loss = swirl::mlp_gaussian_kl(x.data(), dense, groups, mean_q.data(), std_q.data(), grads.get());
     return make_result("mlp_gaussian_kl", std::move(loss), inputs, [grads](const Tensor& grad, InputGradients& in) {
         // The gradients of the loss itself, computed by the forward; times grad unless it is 1 (the loss is the
-        // root of the backward), where the product would change nothing.
+        // root of the backward), where the product would change nothing. A node's backward runs once: its tensors
+        // move on, so that the leaves take them without a copy.
         const double factor = grad.item();
-        auto hand_on = [&](std::size_t i, const Tensor& g) {
-            if (in.needs(i) && g.defined()) in.add(i, factor == 1.0 ? g : swirl::scale(g, factor));
+        auto hand_on = [&](std::size_t i, Tensor& g) {
+            if (in.needs(i) && g.defined()) in.add(i, factor == 1.0 ? std::move(g) : swirl::scale(g, factor));
         };
         for (std::size_t l = 0; l < grads->weights.size(); ++l) {
             hand_on(2 * l, grads->weights[l]);

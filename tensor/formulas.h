@@ -77,6 +77,17 @@ SWIRL_HOST_DEVICE inline void gaussian_kl_backward(T grad, T mean_q, T std_q, T 
     grad_log_var_p = grad * (T(0.5) - T(0.5) * mismatch * inverse_variance);
 }
 
+// Both of the above for one element, exp(-log_var_p) taken once: the same expressions, so the same values.
+template <typename T>
+SWIRL_HOST_DEVICE inline T gaussian_kl_and_backward(T grad, T mean_q, T std_q, T mean_p, T log_var_p, T& grad_mean_p,
+                                                    T& grad_log_var_p) {
+    const T inverse_variance = exp_of(-log_var_p), difference = mean_p - mean_q;
+    const T mismatch = std_q * std_q + difference * difference;
+    grad_mean_p = grad * difference * inverse_variance;
+    grad_log_var_p = grad * (T(0.5) - T(0.5) * mismatch * inverse_variance);
+    return T(0.5) * log_var_p - log_of(std_q) + T(0.5) * mismatch * inverse_variance - T(0.5);
+}
+
 // torch.optim.Adam's single-tensor update, with its constants formed once per tensor in double and rounded
 // to T, as PyTorch passes them: step_size = lr / bias_correction1, denominator = sqrt(v) / sqrt(bc2) + eps.
 template <typename T>

@@ -10,6 +10,10 @@
 // then runs the rest of its own path (its tail), and in the backward the segments' gradients meet again at the
 // head's output before the head runs backward on the whole block.
 //
+// The seed's objective (mlp_gaussian_kl) is the backward pass with a loss in place of grad_out: each block runs
+// forward, its rows' KL and the KL's gradient at the block's output are formed from the output just computed
+// (GaussianKlRows), and the block runs backward, so nothing is kept or recomputed.
+//
 // Weight gradients sum over rows, so their order must not depend on the thread count: the blocks are dealt into
 // at most kStripes contiguous stripes, each stripe adds its blocks in order into its own partial gradients, and
 // the partials are added in stripe order. The stripes depend on the batch only, never on the threads.
@@ -577,7 +581,7 @@ void backward_pass(MlpGradients& grads, Plan<T>& plan, const std::vector<DenseLa
 
 // The seed's objective on a block's rows (mlp_gaussian_kl): the MLP's output y [rows, 2d] is the reverse step's
 // mean and log-variance; each element's KL goes to kl, and the gradient of sum(grad_value * kl) with respect to y
-// to grad [rows, 2d]: the formulas of gaussian_kl and gaussian_kl_backward, element by element.
+// to grad [rows, 2d]: the formulas of gaussian_kl and gaussian_kl_backward, element by element, in one.
 template <typename T>
 struct GaussianKlRows {
     T* kl;                     // [M, d]
@@ -592,11 +596,9 @@ struct GaussianKlRows {
             T* grad_mean_p = grad + (i - begin) * 2 * d;
             T* grad_log_var_p = grad_mean_p + d;
             const T *mq = mean_q + i * d, *sq = std_q + i * d;
-            for (int64_t j = 0; j < d; ++j) {
-                kl[i * d + j] = formulas::gaussian_kl(mq[j], sq[j], mean_p[j], log_var_p[j]);
-                formulas::gaussian_kl_backward(grad_value, mq[j], sq[j], mean_p[j], log_var_p[j], grad_mean_p[j],
-                                               grad_log_var_p[j]);
-            }
+            for (int64_t j = 0; j < d; ++j)
+                kl[i * d + j] = formulas::gaussian_kl_and_backward(grad_value, mq[j], sq[j], mean_p[j], log_var_p[j],
+                                                                   grad_mean_p[j], grad_log_var_p[j]);
         }
     }
 };
