@@ -173,13 +173,8 @@ Variable mlp(const Variable& x, const std::vector<DenseLayer>& layers, const std
                        });
 }
 
-Variable mlp_gaussian_kl(const Variable& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
-                         const Variable& mean_q, const Variable& std_q) {
-    if (records_graph({x, mean_q, std_q})) {
-        const Variable y = mlp(x, layers, groups);
-        const int64_t d = y.shape()[1] / 2;
-        return mean(gaussian_kl(mean_q, std_q, slice_cols(y, 0, d), slice_cols(y, d, 2 * d)));
-    }
+Variable mlp_gaussian_kl(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
+                         const Tensor& mean_q, const Tensor& std_q, const GaussianHead& head) {
     std::vector<swirl::DenseLayer> dense;
     std::vector<Variable> inputs;  // each layer's weight and bias
     for (const DenseLayer& layer : layers) {
@@ -187,10 +182,9 @@ Variable mlp_gaussian_kl(const Variable& x, const std::vector<DenseLayer>& layer
         inputs.push_back(layer.weight);
         inputs.push_back(layer.bias);
     }
-    if (!records_graph(inputs))
-        return Variable(swirl::mlp_gaussian_kl(x.data(), dense, groups, mean_q.data(), std_q.data()));
+    if (!records_graph(inputs)) return Variable(swirl::mlp_gaussian_kl(x, dense, groups, mean_q, std_q, head));
     auto grads = std::make_shared<MlpGradients>();
-    Tensor loss = swirl::mlp_gaussian_kl(x.data(), dense, groups, mean_q.data(), std_q.data(), grads.get());
+    Tensor loss = swirl::mlp_gaussian_kl(x, dense, groups, mean_q, std_q, head, grads.get());
     return make_result("mlp_gaussian_kl", std::move(loss), inputs, [grads](const Tensor& grad, InputGradients& in) {
         // The gradients of the loss itself, computed by the forward; times grad unless it is 1 (the loss is the
         // root of the backward), where the product would change nothing. A node's backward runs once: its tensors

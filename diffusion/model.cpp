@@ -82,18 +82,15 @@ ReverseModel::Stack ReverseModel::stack(const std::vector<StepGroup>& groups) {
     return stack;
 }
 
-bool ReverseModel::fuses_objective() const {
-    return nn::fusion_enabled() && config_.mean_param == MeanParam::mean && config_.variance_param == VarianceParam::free;
-}
+bool ReverseModel::fuses_objective() const { return nn::fusion_enabled(); }
 
-Variable ReverseModel::gaussian_kl_objective(const Variable& xt, const std::vector<StepGroup>& groups,
-                                             const Variable& mean_q, const Variable& std_q) {
-    SWIRL_CHECK(fuses_objective(), "ReverseModel: the fused objective needs fusion on and the seed's parametrization "
-                                   "(mean, free variance), got {}, {}",
-                mean_param_name(config_.mean_param), variance_param_name(config_.variance_param));
+Variable ReverseModel::gaussian_kl_objective(const Tensor& xt, const std::vector<StepGroup>& groups,
+                                             const Tensor& coefficients, const Tensor& mean_q, const Tensor& std_q) {
+    SWIRL_CHECK(fuses_objective(), "ReverseModel: the one-op objective needs fusion on (nn::set_fusion_enabled)");
     SWIRL_CHECK(!groups.empty(), "ReverseModel: no step groups");
     const Stack mlp_stack = stack(groups);
-    return ag::mlp_gaussian_kl(xt, mlp_stack.layers, mlp_stack.rows, mean_q, std_q);
+    return ag::mlp_gaussian_kl(xt, mlp_stack.layers, mlp_stack.rows, mean_q, std_q,
+                               gaussian_head(xt, coefficients, config_.mean_param, config_.variance_param));
 }
 
 }  // namespace swirl::diffusion

@@ -4,6 +4,7 @@
 #include "autograd/functions.h"
 #include "diffusion/schedule.h"
 #include "tensor/error.h"
+#include "tensor/ops.h"
 
 namespace swirl::diffusion {
 
@@ -78,6 +79,19 @@ ReverseStep reverse_step(const Variable& out, const Variable& xt, const Variable
     }
     if (variance_param == VarianceParam::full) step.angle = ag::slice_cols(out, 2 * d, 2 * d + 1);
     return step;
+}
+
+GaussianHead gaussian_head(const Tensor& xt, const Tensor& coefficients, MeanParam mean_param,
+                           VarianceParam variance_param) {
+    auto column = [&](int64_t c) { return slice_cols(coefficients, c, c + 1); };  // [B, 1]
+    GaussianHead head;
+    if (mean_param == MeanParam::eps) head = {xt, column(Schedule::kEpsXt), column(Schedule::kEpsCoef), {}, {}, false};
+    if (variance_param != VarianceParam::free) {
+        head.low = column(Schedule::kLogPosteriorVar);
+        head.high = column(Schedule::kLogBeta);
+    }
+    head.rotated = variance_param == VarianceParam::full;
+    return head;
 }
 
 }  // namespace swirl::diffusion

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "autograd/variable.h"
+#include "tensor/mlp.h"
 
 namespace swirl::diffusion {
 
@@ -49,5 +50,10 @@ struct ReverseStep {
 // (diffusion/schedule.h) -> the reverse step. Differentiable in all three.
 ReverseStep reverse_step(const Variable& out, const Variable& xt, const Variable& coefficients, MeanParam mean_param,
                          VarianceParam variance_param);
+
+// The same reading of a tail's output for the one-pass objective (tensor/mlp.h's GaussianHead): xt [B, d] and the
+// rows' constants [B, Schedule::kColumns], as constants.
+GaussianHead gaussian_head(const Tensor& xt, const Tensor& coefficients, MeanParam mean_param,
+                           VarianceParam variance_param);
 
 }  // namespace swirl::diffusion

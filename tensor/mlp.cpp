@@ -119,57 +119,109 @@ MlpGradients mlp_backward(const Tensor& grad_out, const Tensor& x, const std::ve
 
 namespace {
 
-// The objective's checks against x [M, K] (mean_q [M, d], std_q [M, 1] or [M, d], the stack's output [M, 2d]);
-// returns std_q as [M, d].
+// The objective's checks against x [M, K] (mean_q [M, d], std_q [M, 1] or [M, d], the head's tensors, the
+// stack's output [M, 2d (+ 1 rotated)]); returns std_q as [M, d].
 Tensor check_mlp_gaussian_kl(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
-                             const Tensor& mean_q, const Tensor& std_q) {
+                             const Tensor& mean_q, const Tensor& std_q, const GaussianHead& head) {
     const char* op = "mlp_gaussian_kl";
     const int64_t out_width = check_mlp(x, layers, groups, op);
-    for (const Tensor* t : {&mean_q, &std_q}) {
-        check_same_dtype(x, *t, op);
-        check_same_device(x, *t, op);
-    }
-    const int64_t d = mean_q.rank() == 2 ? mean_q.dim(1) : 0;
-    SWIRL_CHECK(mean_q.rank() == 2 && mean_q.dim(0) == x.dim(0) && d > 0 && out_width == 2 * d,
-                "{}: expected mean_q [{}, d] for a stack with 2d outputs ({} here), got {}", op, x.dim(0), out_width,
-                shape_str(mean_q.shape()));
-    SWIRL_CHECK(std_q.rank() == 2 && std_q.dim(0) == x.dim(0) && (std_q.dim(1) == 1 || std_q.dim(1) == d),
-                "{}: expected std_q [{}, 1] or [{}, {}], got {}", op, x.dim(0), x.dim(0), d, shape_str(std_q.shape()));
+    SWIRL_CHECK(x.dim(0) > 0, "{}: x has no rows (the mean over rows needs one)", op);
+    const int64_t rows = x.dim(0), d = mean_q.rank() == 2 ? mean_q.dim(1) : 0;
+    const int64_t width = 2 * d + (head.rotated ? 1 : 0);
+    SWIRL_CHECK(mean_q.rank() == 2 && mean_q.dim(0) == rows && d > 0 && out_width == width,
+                "{}: expected mean_q [{}, d] for a stack with {} outputs ({} here), got {}", op, rows,
+                head.rotated ? "2d + 1" : "2d", out_width, shape_str(mean_q.shape()));
+    SWIRL_CHECK(!head.rotated || d == 2, "{}: a rotated head is for d = 2, got d = {}", op, d);
+    SWIRL_CHECK(std_q.rank() == 2 && std_q.dim(0) == rows && (std_q.dim(1) == 1 || std_q.dim(1) == d),
+                "{}: expected std_q [{}, 1] or [{}, {}], got {}", op, rows, rows, d, shape_str(std_q.shape()));
+    SWIRL_CHECK(head.xt.defined() == head.eps_xt.defined() && head.xt.defined() == head.eps_coef.defined() &&
+                    head.low.defined() == head.high.defined(),
+                "{}: the head's eps mean needs xt, eps_xt and eps_coef, its bounded log-variance low and high", op);
+    auto check_part = [&](const Tensor& t, int64_t cols, const char* name) {
+        if (!t.defined()) return;
+        check_same_dtype(x, t, op);
+        check_same_device(x, t, op);
+        SWIRL_CHECK(t.shape() == Shape({rows, cols}), "{}: expected the head's {} [{}, {}], got {}", op, name, rows,
+                    cols, shape_str(t.shape()));
+    };
+    check_part(mean_q, d, "mean_q");
+    check_part(std_q, std_q.dim(1), "std_q");
+    check_part(head.xt, d, "xt");
+    check_part(head.eps_xt, 1, "eps_xt");
+    check_part(head.eps_coef, 1, "eps_coef");
+    check_part(head.low, 1, "low");
+    check_part(head.high, 1, "high");
     return std_q.dim(1) == d ? std_q : expand(std_q, mean_q.shape());
 }
 
 }  // namespace
 
 Tensor mlp_gaussian_kl(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
-                       const Tensor& mean_q, const Tensor& std_q, MlpGradients* grads) {
-    if (!x.device().is_cpu() || grads == nullptr) return mlp_gaussian_kl_composed(x, layers, groups, mean_q, std_q, grads);
-    const Tensor std_full = check_mlp_gaussian_kl(x, layers, groups, mean_q, std_q);
+                       const Tensor& mean_q, const Tensor& std_q, const GaussianHead& head, MlpGradients* grads) {
+    if (!x.device().is_cpu() || grads == nullptr)
+        return mlp_gaussian_kl_composed(x, layers, groups, mean_q, std_q, head, grads);
+    const Tensor std_full = check_mlp_gaussian_kl(x, layers, groups, mean_q, std_q, head);
     Tensor kl = Tensor::empty(mean_q.shape(), x.dtype(), x.device());
     *grads = empty_gradients(x, layers, groups, false);
-    // Reads x, mean_q, std_q and the parameters; writes each element's KL and the parameters' gradients.
-    detail::count_kernel(static_cast<int64_t>(x.nbytes() + mean_q.nbytes() + std_full.nbytes() + kl.nbytes()) +
-                         2 * parameter_bytes(layers, groups));
+    // Reads x, q, the head's tensors and the parameters; writes each element's KL and the parameters' gradients.
+    int64_t bytes = static_cast<int64_t>(x.nbytes() + mean_q.nbytes() + std_full.nbytes() + kl.nbytes());
+    for (const Tensor* t : {&head.xt, &head.eps_xt, &head.eps_coef, &head.low, &head.high})
+        if (t->defined()) bytes += static_cast<int64_t>(t->nbytes());
+    detail::count_kernel(bytes + 2 * parameter_bytes(layers, groups));
     const double mean_factor = 1.0 / static_cast<double>(kl.numel());
-    cpu::mlp_gaussian_kl(kl, *grads, x, layers, groups, mean_q, std_full, mean_factor);
+    cpu::mlp_gaussian_kl(kl, *grads, x, layers, groups, mean_q, std_full, head, mean_factor);
     return scale(sum(kl), mean_factor);  // as autograd::mean
 }
 
 Tensor mlp_gaussian_kl_composed(const Tensor& x, const std::vector<DenseLayer>& layers,
                                 const std::vector<MlpGroup>& groups, const Tensor& mean_q, const Tensor& std_q,
-                                MlpGradients* grads) {
-    const Tensor std_full = check_mlp_gaussian_kl(x, layers, groups, mean_q, std_q);
+                                const GaussianHead& head, MlpGradients* grads) {
+    const Tensor std_full = check_mlp_gaussian_kl(x, layers, groups, mean_q, std_q, head);
     const int64_t d = mean_q.dim(1);
     MlpSaved saved;
     const Tensor y = mlp(x, layers, groups, grads != nullptr ? &saved : nullptr);
-    const Tensor mean_p = slice_cols(y, 0, d), log_var_p = slice_cols(y, d, 2 * d);
-    const Tensor kl = gaussian_kl(mean_q, std_full, mean_p, log_var_p);
+    // p from y, as diffusion/parametrization.cpp's reverse_step and ReverseStep::kl_from write it.
+    const Tensor a = slice_cols(y, 0, d), b = slice_cols(y, d, 2 * d);
+    const bool eps = head.xt.defined(), bounded = head.low.defined();
+    const Tensor mean_p = eps ? sub(mul(head.eps_xt, head.xt), mul(head.eps_coef, a)) : a;
+    const Tensor sigmoid_b = bounded ? sigmoid(b) : Tensor(), range = bounded ? sub(head.high, head.low) : Tensor();
+    const Tensor log_var_p = bounded ? add(head.low, mul(sigmoid_b, range)) : b;
+    Tensor kl, cos_angle, sin_back, delta;  // rotated: delta = rotate(mean_q - mean_p, -angle), in p's axes
+    if (head.rotated) {
+        const Tensor angle = slice_cols(y, 2 * d, 2 * d + 1), u = sub(mean_q, mean_p);
+        cos_angle = cos(angle);
+        sin_back = neg(sin(angle));
+        const Tensor u0 = slice_cols(u, 0, 1), u1 = slice_cols(u, 1, 2);
+        delta = concat_cols({sub(mul(cos_angle, u0), mul(sin_back, u1)), add(mul(sin_back, u0), mul(cos_angle, u1))});
+        kl = gaussian_kl(delta, std_full, Tensor::zeros(delta.shape(), delta.dtype(), delta.device()), log_var_p);
+    } else {
+        kl = gaussian_kl(mean_q, std_full, mean_p, log_var_p);
+    }
     const double mean_factor = 1.0 / static_cast<double>(kl.numel());
     if (grads != nullptr) {
-        // d mean / d kl: mean_factor everywhere, as autograd::mean's backward hands it on.
+        // d mean / d kl: mean_factor everywhere, as autograd::mean's backward hands it on; then back through the
+        // KL, the rotation, the eps mean and the bounded log-variance to y's columns.
         const Tensor grad = Tensor::full(kl.shape(), mean_factor, kl.dtype(), kl.device());
         Tensor grad_mean_p, grad_log_var_p;
-        gaussian_kl_backward(grad_mean_p, grad_log_var_p, grad, mean_q, std_full, mean_p, log_var_p);
-        *grads = mlp_backward(concat_cols({grad_mean_p, grad_log_var_p}), x, layers, groups, false, &saved);
+        std::vector<Tensor> grad_y;
+        if (head.rotated) {
+            Tensor grad_zero;  // the KL's gradient at its (zero) mean_p: minus that at delta
+            gaussian_kl_backward(grad_zero, grad_log_var_p, grad, delta, std_full,
+                                 Tensor::zeros(delta.shape(), delta.dtype(), delta.device()), log_var_p);
+            const Tensor g = neg(grad_zero), g0 = slice_cols(g, 0, 1), g1 = slice_cols(g, 1, 2);
+            const Tensor d0 = slice_cols(delta, 0, 1), d1 = slice_cols(delta, 1, 2);
+            // u's gradient is g turned back; the angle's is -(g1 delta0 - g0 delta1); mean_p's is minus u's.
+            grad_mean_p = neg(concat_cols({add(mul(cos_angle, g0), mul(sin_back, g1)),
+                                          sub(mul(cos_angle, g1), mul(sin_back, g0))}));
+            grad_y.push_back(neg(sub(mul(g1, d0), mul(g0, d1))));
+        } else {
+            gaussian_kl_backward(grad_mean_p, grad_log_var_p, grad, mean_q, std_full, mean_p, log_var_p);
+        }
+        const Tensor grad_a = eps ? mul(neg(grad_mean_p), head.eps_coef) : grad_mean_p;
+        const Tensor grad_b = bounded ? mul(mul(grad_log_var_p, range), mul(sigmoid_b, add_scalar(neg(sigmoid_b), 1.0)))
+                                      : grad_log_var_p;
+        grad_y.insert(grad_y.begin(), {grad_a, grad_b});
+        *grads = mlp_backward(concat_cols(grad_y), x, layers, groups, false, &saved);
     }
     return scale(sum(kl), mean_factor);
 }

@@ -56,28 +56,44 @@ struct MlpGradients {
 MlpGradients mlp_backward(const Tensor& grad_out, const Tensor& x, const std::vector<DenseLayer>& layers,
                           const std::vector<MlpGroup>& groups, bool need_x, const MlpSaved* saved = nullptr);
 
-// The seed's objective with the stack as its model, in one pass over the rows: y = mlp(x, layers, groups) [M, 2d]
-// read as the reverse step's mean y[:, :d] and log-variance y[:, d:], and the mean over rows and dimensions of
-//   gaussian_kl(mean_q, std_q, y[:, :d], y[:, d:])                              (tensor/ops.h; mean_q [M, d])
-// where std_q is [M, 1] or [M, d]. With `grads`, it also leaves there that mean's gradients with respect to every
-// layer's weight and bias (undefined for a layer no group uses; x, mean_q and std_q get none). On the CPU each
-// block of rows runs forward, through the KL and backward while its activations are in the cache: no activation
-// is kept or recomputed, and the result is that of the composition below, bit for bit where the compiler
-// contracts the formulas alike. Without `grads` it is the composition (a forward and the KL).
-//   loss = mlp_gaussian_kl(x, layers, groups, mean_q, std_q, &grads);
-Tensor mlp_gaussian_kl(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
-                       const Tensor& mean_q, const Tensor& std_q, MlpGradients* grads = nullptr);
+// How mlp_gaussian_kl reads the stack's output y = [a (d columns), b (d), angle (1, rotated only)] as a Gaussian p
+// (diffusion/parametrization.h, row by row):
+//   mean_p    = a,  or with eps_xt: eps_xt * xt - eps_coef * a          (xt [M, d]; eps_xt, eps_coef [M, 1])
+//   log_var_p = b,  or with low:    low + sigmoid(b) * (high - low)     (low, high [M, 1])
+//   rotated:  p's axes are turned by the angle (d = 2); q is isotropic, so the KL is taken in p's axes, of
+//             rotate(mean_q - mean_p, -angle) against N(0, exp(log_var_p)).
+// The default is the seed's reading: mean and log-variance as they are.
+struct GaussianHead {
+    Tensor xt, eps_xt, eps_coef;
+    Tensor low, high;
+    bool rotated = false;
+};
 
-// The same three composed of linear_into, matmul, relu_backward and sum: what runs on CUDA, and the reference the
-// CPU kernel is tested against. The layers all paths share (the head) run once on all rows, each group's tail on
+// A diffusion objective with the stack as its model, in one pass over the rows: y = mlp(x, layers, groups) read
+// as p through `head`, and the mean over rows and dimensions of KL(q || p), q = N(mean_q, std_q^2) with mean_q
+// [M, d] and std_q [M, 1] or [M, d] (tensor/ops.h's gaussian_kl). With `grads`, it also leaves there that mean's
+// gradients with respect to every layer's weight and bias (undefined for a layer no group uses; x, q and the
+// head's tensors get none). On the CPU each block of rows runs forward, through the KL and backward while its
+// activations are in the cache: no activation is kept or recomputed. The result is that of the composition below
+// (bit for bit for the seed's head on this build; to rounding for the others). Without `grads`, or on CUDA, it is
+// the composition.
+//   loss = mlp_gaussian_kl(x, layers, groups, mean_q, std_q, head, &grads);
+Tensor mlp_gaussian_kl(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
+                       const Tensor& mean_q, const Tensor& std_q, const GaussianHead& head = {},
+                       MlpGradients* grads = nullptr);
+
+// mlp and mlp_backward composed of linear_into, matmul, relu_backward and sum: what runs on CUDA, and the reference
+// the CPU kernel is tested against. The layers all paths share (the head) run once on all rows, each group's tail on
 // its rows. The backward recomputes the activations unless `saved` holds those of this forward.
 Tensor mlp_composed(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
                     MlpSaved* saved = nullptr);
 MlpGradients mlp_backward_composed(const Tensor& grad_out, const Tensor& x, const std::vector<DenseLayer>& layers,
                                    const std::vector<MlpGroup>& groups, bool need_x, const MlpSaved* saved = nullptr);
-// mlp, gaussian_kl, its backward and mlp_backward one after another (on CPU kernels or CUDA).
+// mlp_gaussian_kl as mlp, the head's and gaussian_kl's ops, their backward written out in ops, and mlp_backward
+// one after another (each on its device's kernels: on the CPU the fused MLP's): what runs on CUDA, and the one
+// pass's reference.
 Tensor mlp_gaussian_kl_composed(const Tensor& x, const std::vector<DenseLayer>& layers,
                                 const std::vector<MlpGroup>& groups, const Tensor& mean_q, const Tensor& std_q,
-                                MlpGradients* grads = nullptr);
+                                const GaussianHead& head = {}, MlpGradients* grads = nullptr);
 
 }  // namespace swirl

@@ -213,25 +213,33 @@ PY
     grep -q "kernels, .* MB through its ops' operands" "$work/bench.txt" || fail "bench's text lacks the traffic line"
     echo "ok: bench's text report has the traffic and floor lines" ;;
   bench-profile-adds-up)
-    # --profile's phases, timed each on its own clock, cover the profiled step: they add up to it within 10%.
+    # --profile's phases, timed each on its own clock, cover the profiled step: they add up to it within 10%. Fused,
+    # model, KL and backward are one op; plain (--no-fuse), each its own phase.
     for t_sampling in batch sample; do
-      "$swirl" bench --batch 4096 --steps 20 --warmup 2 --threads 1 --t-sampling "$t_sampling" --param eps \
-        --variance full --profile --json > "$work/profile.json"
-      python3 - "$work/profile.json" "$t_sampling" <<'PY'
+      for path in fused plain; do
+        flags=()
+        [[ $path == plain ]] && flags=(--no-fuse)
+        "$swirl" bench --batch 4096 --steps 20 --warmup 2 --threads 1 --t-sampling "$t_sampling" --param eps \
+          --variance full --profile --json "${flags[@]}" > "$work/profile.json"
+        python3 - "$work/profile.json" "$t_sampling" "$path" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 p = r["profile"]
 phases = p["phases_ms"]
-expected = ["data", "forward process", "model forward", "reverse step and KL", "backward", "Adam"]
+if sys.argv[3] == "fused":
+    expected = ["data", "forward process", "model, KL, backward", "backward", "Adam"]
+else:
+    expected = ["data", "forward process", "model forward", "reverse step and KL", "backward", "Adam"]
 assert list(phases) == expected, list(phases)
 assert all(ms > 0 for ms in phases.values()), phases
 total = sum(phases.values())
 assert abs(total + p["rest_ms"] - p["step_ms"]) < 1e-9 * p["step_ms"], p
 assert 0.9 * p["step_ms"] <= total <= 1.0 * p["step_ms"], (total, p["step_ms"])
 assert (r["param"], r["variance"]) == ("eps", "full"), r
-print(f"ok: bench --profile ({sys.argv[2]}): phases {total:.3f} ms of a {p['step_ms']:.3f} ms step, "
+print(f"ok: bench --profile ({sys.argv[2]}, {sys.argv[3]}): phases {total:.3f} ms of a {p['step_ms']:.3f} ms step, "
       + ", ".join(f"{k} {v:.3f}" for k, v in phases.items()))
 PY
+      done
     done
     "$swirl" bench --batch 500 --steps 2 --warmup 0 --threads 1 --profile > "$work/profile.txt"
     grep -q "profile (2 more steps" "$work/profile.txt" && grep -q "^    backward " "$work/profile.txt" &&

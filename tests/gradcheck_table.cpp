@@ -66,28 +66,36 @@ std::vector<GradcheckCase> gradcheck_table() {
                          return ag::mlp(in[0], {{in[1], in[2], true}, {in[3], in[4], false}, {in[5], in[6], true}},
                                         {{0, 3, {0, 2}}, {3, 3, {0, 1}}, {3, 7, {0, 1}}});
                      }});
-    // The seed's objective as one op. Only the layers as inputs (x and q constants): the forward computes their
-    // gradients in its one pass. Layer 0 is shared, 1 and 2 are two groups' 4-wide tails (one group empty).
-    table.push_back({"mlp_gaussian_kl", "layers only (one pass), x [7, 2] -> 16 -> 4, std_q [7, 1]",
-                     {{16, 2}, {16}, {4, 16}, {4}, {4, 16}, {4}}, [](const V& in) {
-                         auto like_input = [&](const Tensor& t) {
-                             return Variable(t.to(in[0].data().dtype()).to(in[0].data().device()));
-                         };
-                         const Variable x = like_input(Tensor::from_vector(
-                             {0.3, -1.2, 0.8, 0.1, -0.5, 0.4, 1.1, -0.7, 0.2, 0.9, -1.4, 0.6, 0.05, -0.3}, {7, 2}, DType::f64));
-                         const Variable mean_q = like_input(Tensor::from_vector(
-                             {0.2, -0.1, 0.7, 0.3, -0.4, 0.5, 0.9, -0.6, 0.1, 0.8, -1.0, 0.4, 0.0, -0.2}, {7, 2}, DType::f64));
-                         const Variable std_q = like_input(
-                             Tensor::from_vector({0.6, 1.3, 0.9, 0.4, 1.1, 0.7, 0.5}, {7, 1}, DType::f64));
-                         return ag::mlp_gaussian_kl(x, {{in[0], in[1], true}, {in[2], in[3], false}, {in[4], in[5], false}},
-                                                    {{0, 3, {0, 1}}, {3, 3, {0, 2}}, {3, 7, {0, 2}}}, mean_q, std_q);
-                     }});
-    // x, mean_q and std_q [5, 2] carrying gradients too (a learned schedule): the composition of ops.
-    table.push_back({"mlp_gaussian_kl", "x, q and the layers (composed), x [5, 2] -> 8 -> 4",
-                     {{5, 2}, {5, 2}, {5, 2}, {8, 2}, {8}, {4, 8}, {4}}, [](const V& in) {
-                         return ag::mlp_gaussian_kl(in[0], {{in[3], in[4], true}, {in[5], in[6], false}}, {{0, 5, {0, 1}}},
-                                                    in[1], in[2]);
-                     }, true});
+    // The diffusion objective as one op: only the layers are inputs (x, q and the head's constants fixed), and the
+    // forward computes their gradients in its one pass. Layer 0 is shared, 1 and 2 are two groups' tails (one
+    // group empty): 4 wide for the seed's head, 5 for the eps mean with the full covariance (bounded, rotated).
+    for (const bool seed_head : {true, false}) {
+        const int64_t out = seed_head ? 4 : 5;
+        table.push_back({"mlp_gaussian_kl",
+                         seed_head ? "the seed's head, x [7, 2] -> 16 -> 4, std_q [7, 1]"
+                                   : "eps mean, bounded and rotated (full), x [7, 2] -> 16 -> 5",
+                         {{16, 2}, {16}, {out, 16}, {out}, {out, 16}, {out}}, [seed_head](const V& in) {
+                             auto constant = [&](std::vector<double> values, int64_t cols) {
+                                 const int64_t rows = static_cast<int64_t>(values.size()) / cols;
+                                 return Tensor::from_vector(values, {rows, cols}, DType::f64)
+                                     .to(in[0].data().dtype())
+                                     .to(in[0].data().device());
+                             };
+                             const Tensor x = constant({0.3, -1.2, 0.8, 0.1, -0.5, 0.4, 1.1, -0.7, 0.2, 0.9, -1.4, 0.6, 0.05, -0.3}, 2);
+                             const Tensor mean_q = constant({0.2, -0.1, 0.7, 0.3, -0.4, 0.5, 0.9, -0.6, 0.1, 0.8, -1.0, 0.4, 0.0, -0.2}, 2);
+                             const Tensor std_q = constant({0.6, 1.3, 0.9, 0.4, 1.1, 0.7, 0.5}, 1);
+                             GaussianHead head;
+                             if (!seed_head) {
+                                 head = {x, constant({1.1, 0.9, 1.3, 1.0, 0.8, 1.2, 1.05}, 1),
+                                         constant({0.3, 0.5, 0.2, 0.6, 0.4, 0.35, 0.25}, 1),
+                                         constant({-2.5, -3.0, -2.2, -2.8, -3.1, -2.4, -2.6}, 1),
+                                         constant({-1.0, -1.5, -0.9, -1.2, -1.8, -1.1, -0.7}, 1), true};
+                             }
+                             return ag::mlp_gaussian_kl(
+                                 x, {{in[0], in[1], true}, {in[2], in[3], false}, {in[4], in[5], false}},
+                                 {{0, 3, {0, 1}}, {3, 3, {0, 2}}, {3, 7, {0, 2}}}, mean_q, std_q, head);
+                         }});
+    }
     // q's mean and std are constants (fixed values in the inputs' dtype, on their device); the inputs are mean_p
     // and log_var_p.
     for (const bool per_row : {true, false}) {

@@ -340,8 +340,8 @@ TEST_CASE("the CPU's one-pass mlp_gaussian_kl equals mlp, gaussian_kl and their 
                 const Tensor x = Tensor::randn({rows, 2}, gen, dtype);
                 const Posterior q(rows, per_element, dtype, gen);
                 MlpGradients fused, composed;
-                const Tensor loss = mlp_gaussian_kl(x, model.layers, groups, q.mean_q, q.std_q, &fused);
-                const Tensor expected = mlp_gaussian_kl_composed(x, model.layers, groups, q.mean_q, q.std_q, &composed);
+                const Tensor loss = mlp_gaussian_kl(x, model.layers, groups, q.mean_q, q.std_q, {}, &fused);
+                const Tensor expected = mlp_gaussian_kl_composed(x, model.layers, groups, q.mean_q, q.std_q, {}, &composed);
                 CHECK(loss.shape() == Shape{});
                 CHECK(loss.item() == expected.item());
                 check_same_bits(fused, composed);
@@ -377,8 +377,8 @@ TEST_CASE("mlp_gaussian_kl and its composition equal the naive loops and gaussia
     }
     const MlpGradients naive = reference::mlp_backward(grad_out, x, model.layers, groups);
     MlpGradients fused, composed;
-    CHECK(mlp_gaussian_kl(x, model.layers, groups, q.mean_q, q.std_q, &fused).item() == doctest::Approx(kl_sum / n).epsilon(1e-12));
-    CHECK(mlp_gaussian_kl_composed(x, model.layers, groups, q.mean_q, q.std_q, &composed).item() ==
+    CHECK(mlp_gaussian_kl(x, model.layers, groups, q.mean_q, q.std_q, {}, &fused).item() == doctest::Approx(kl_sum / n).epsilon(1e-12));
+    CHECK(mlp_gaussian_kl_composed(x, model.layers, groups, q.mean_q, q.std_q, {}, &composed).item() ==
           doctest::Approx(kl_sum / n).epsilon(1e-12));
     MlpGradients naive_weights = naive;
     naive_weights.x = Tensor();
@@ -397,9 +397,9 @@ TEST_CASE("mlp_gaussian_kl gives the same sums on one thread and on two") {
     const int saved = omp_get_max_threads();
     MlpGradients one, two;
     omp_set_num_threads(1);
-    const Tensor loss_one = mlp_gaussian_kl(x, model.layers, groups, q.mean_q, q.std_q, &one);
+    const Tensor loss_one = mlp_gaussian_kl(x, model.layers, groups, q.mean_q, q.std_q, {}, &one);
     omp_set_num_threads(2);
-    const Tensor loss_two = mlp_gaussian_kl(x, model.layers, groups, q.mean_q, q.std_q, &two);
+    const Tensor loss_two = mlp_gaussian_kl(x, model.layers, groups, q.mean_q, q.std_q, {}, &two);
     omp_set_num_threads(saved);
     CHECK(loss_one.item() == loss_two.item());
     check_same_bits(one, two);
@@ -415,14 +415,82 @@ TEST_CASE("mlp_gaussian_kl names what does not fit: q's shapes, an output that i
     const std::vector<MlpGroup> groups{{0, 10, {0, 1, 2, 3}}};
     const Tensor mean_q = Tensor::zeros({10, 2}, DType::f64), std_q = Tensor::ones({10, 1}, DType::f64);
     MlpGradients grads;
-    CHECK_THROWS_WITH_AS(mlp_gaussian_kl(x, model.layers, groups, Tensor::zeros({10, 3}, DType::f64), std_q, &grads),
+    CHECK_THROWS_WITH_AS(mlp_gaussian_kl(x, model.layers, groups, Tensor::zeros({10, 3}, DType::f64), std_q, {}, &grads),
                          doctest::Contains("expected mean_q [10, d] for a stack with 2d outputs (4 here), got [10, 3]"), Error);
-    CHECK_THROWS_WITH_AS(mlp_gaussian_kl(x, model.layers, groups, mean_q, Tensor::ones({10, 3}, DType::f64), &grads),
+    CHECK_THROWS_WITH_AS(mlp_gaussian_kl(x, model.layers, groups, mean_q, Tensor::ones({10, 3}, DType::f64), {}, &grads),
                          doctest::Contains("expected std_q [10, 1] or [10, 2], got [10, 3]"), Error);
-    CHECK_THROWS_WITH_AS(mlp_gaussian_kl(x, model.layers, groups, mean_q, std_q.to(DType::f32), &grads),
+    CHECK_THROWS_WITH_AS(mlp_gaussian_kl(x, model.layers, groups, mean_q, std_q.to(DType::f32), {}, &grads),
                          doctest::Contains("mlp_gaussian_kl"), Error);
-    CHECK_THROWS_WITH_AS(mlp_gaussian_kl(x, model.layers, {{0, 10, {0, 1}}}, mean_q, std_q, &grads),
+    CHECK_THROWS_WITH_AS(mlp_gaussian_kl(x, model.layers, {{0, 10, {0, 1}}}, mean_q, std_q, {}, &grads),
                          doctest::Contains("2d outputs (8 here)"), Error);
+    GaussianHead rotated;
+    rotated.rotated = true;
+    CHECK_THROWS_WITH_AS(mlp_gaussian_kl(x, model.layers, groups, mean_q, std_q, rotated, &grads),
+                         doctest::Contains("for a stack with 2d + 1 outputs (4 here)"), Error);
+    GaussianHead half_eps;
+    half_eps.xt = x;
+    CHECK_THROWS_WITH_AS(mlp_gaussian_kl(x, model.layers, groups, mean_q, std_q, half_eps, &grads),
+                         doctest::Contains("the head's eps mean needs xt, eps_xt and eps_coef"), Error);
+    GaussianHead wrong_column{x, Tensor::ones({10, 2}, DType::f64), Tensor::ones({10, 1}, DType::f64), {}, {}, false};
+    CHECK_THROWS_WITH_AS(mlp_gaussian_kl(x, model.layers, groups, mean_q, std_q, wrong_column, &grads),
+                         doctest::Contains("expected the head's eps_xt [10, 1], got [10, 2]"), Error);
+    CHECK_THROWS_WITH_AS(mlp_gaussian_kl(x.rows(0, 0), model.layers, {{0, 0, {0, 1, 2, 3}}}, mean_q.rows(0, 0),
+                                         std_q.rows(0, 0), {}, &grads),
+                         doctest::Contains("x has no rows"), Error);
+}
+
+// The diffusion model's other readings of a tail's output (diffusion/parametrization.h): the eps mean, the bounded
+// log-variance, the full covariance's rotation; per-row constants drawn in plausible ranges.
+struct Head {
+    const char* name;
+    bool eps, bounded, rotated;
+    GaussianHead make(const Tensor& x, Generator& gen) const {
+        const int64_t rows = x.dim(0);
+        const DType dtype = x.dtype();
+        GaussianHead head;
+        if (eps) {
+            head.xt = x;
+            head.eps_xt = add_scalar(Tensor::rand({rows, 1}, gen, dtype), 0.5);
+            head.eps_coef = add_scalar(Tensor::rand({rows, 1}, gen, dtype), 0.1);
+        }
+        if (bounded) {
+            head.low = add_scalar(neg(Tensor::rand({rows, 1}, gen, dtype)), -2.0);
+            head.high = add(head.low, add_scalar(Tensor::rand({rows, 1}, gen, dtype), 0.5));
+        }
+        head.rotated = rotated;
+        return head;
+    }
+};
+const Head kHeads[] = {{"eps, free", true, false, false},
+                       {"mean, bounded", false, true, false},
+                       {"eps, bounded", true, true, false},
+                       {"eps, full", true, true, true},
+                       {"mean, rotated, free", false, false, true}};
+
+TEST_CASE("the one pass reads the other heads as their composition does: eps mean, bounded log-variance, rotation") {
+    Generator gen(35);
+    for (DType dtype : {DType::f64, DType::f32}) {
+        for (const Head& h : kHeads) {
+            for (int64_t rows : {3000, 9}) {
+                CAPTURE(dtype_name(dtype));
+                CAPTURE(h.name);
+                CAPTURE(rows);
+                const ModelLike model(64, dtype, gen, h.rotated ? 5 : 4);
+                const auto groups = ModelLike::groups(rows);
+                const Tensor x = Tensor::randn({rows, 2}, gen, dtype);
+                const Posterior q(rows, false, dtype, gen);
+                const GaussianHead head = h.make(x, gen);
+                MlpGradients fused, composed;
+                const double loss = mlp_gaussian_kl(x, model.layers, groups, q.mean_q, q.std_q, head, &fused).item();
+                const double expected =
+                    mlp_gaussian_kl_composed(x, model.layers, groups, q.mean_q, q.std_q, head, &composed).item();
+                const double tol = dtype == DType::f64 ? 1e-12 : 2e-5;
+                CHECK(loss == doctest::Approx(expected).epsilon(tol));
+                check_gradients(fused, composed, tol, tol);
+                CHECK(mlp_gaussian_kl(x, model.layers, groups, q.mean_q, q.std_q, head).item() == expected);
+            }
+        }
+    }
 }
 
 }  // namespace

@@ -35,9 +35,10 @@ void mlp_forward(Tensor& out, const Tensor& x, const std::vector<DenseLayer>& la
 void mlp_backward(MlpGradients& grads, const Tensor& grad_out, const Tensor& x, const std::vector<DenseLayer>& layers,
                   const std::vector<MlpGroup>& groups, const Tensor& kept);
 // The fused objective (tensor/mlp.h's mlp_gaussian_kl) in one pass: kl [M, d] each element's KL, and in grads the
-// weights' and biases' gradients of sum(grad_value * kl); mean_q and std_q [M, d].
+// weights' and biases' gradients of sum(grad_value * kl); mean_q and std_q [M, d], the head's tensors checked.
 void mlp_gaussian_kl(Tensor& kl, MlpGradients& grads, const Tensor& x, const std::vector<DenseLayer>& layers,
-                     const std::vector<MlpGroup>& groups, const Tensor& mean_q, const Tensor& std_q, double grad_value);
+                     const std::vector<MlpGroup>& groups, const Tensor& mean_q, const Tensor& std_q,
+                     const GaussianHead& head, double grad_value);
 
 // The Gaussian KL of tensor/ops.h and its backward; every operand has one shape (std_q materialised).
 void gaussian_kl(Tensor& kl, const Tensor& mean_q, const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p);

@@ -18,13 +18,14 @@
 // at most kStripes contiguous stripes, each stripe adds its blocks in order into its own partial gradients, and
 // the partials are added in stripe order. The stripes depend on the batch only, never on the threads.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <type_traits>
 #include <utility>
 
+#include "tensor/cpu/dense_block.h"
 #include "tensor/cpu/dispatch.h"
 #include "tensor/cpu/gemm.h"
-#include "tensor/cpu/gemm_tile.h"
 #include "tensor/cpu/kernels.h"
 #include "tensor/cpu/parallel.h"
 #include "tensor/formulas.h"
@@ -33,24 +34,14 @@ namespace swirl::cpu {
 
 namespace {
 
-// 256 rows of 64 floats is 64 KB an activation: a block's working set (its activations and three gradient
-// buffers, some 450 KB for the model) stays in the 2 MB L2 cache. 128 and 512 rows measured the same within
+// 256 rows of 64 floats is 64 KB an activation: a block's working set (its activations and four gradient
+// buffers, some 500 KB for the model) stays in the 2 MB L2 cache. 128 and 512 rows measured the same within
 // this machine's noise.
 constexpr int64_t kBlockRows = 256;
 constexpr int64_t kStripes = 32;
 // Activations kept from the forward for the backward, at most: 32 MiB is the seed's model at some 40,000 rows. At
 // batch 64000 the 50 MB it would take cost more than the recompute saves, and the run's peak memory doubles.
 constexpr int64_t kKeepBytes = int64_t{32} << 20;
-
-// A DenseLayer (tensor/mlp.h) as raw pointers, for the kernel's loops.
-template <typename T>
-struct RawDenseLayer {
-    const T* weight;    // [out, in]
-    const T* weight_t;  // [in, out]: the forward's right operand (only when out is a multiple of a vector)
-    const T* bias;      // [out]
-    int64_t in, out;
-    bool relu;
-};
 
 // The rows [begin, end) of one MlpGroup that fall inside a block.
 struct Segment {
@@ -64,157 +55,6 @@ struct Block {
     int64_t begin, end;
     std::size_t first_segment, end_segment, prefix;
 };
-
-template <typename T>
-constexpr int64_t kLanes = 64 / sizeof(T);
-
-// The lane sums of 16 float vectors as one vector: lane q holds the sum of v[q]'s 16 lanes. A tree of shuffles
-// and adds: each level pairs the vectors and halves the lanes each keeps (16 -> 8 -> 4 -> 2 -> 1 partial sums),
-// 30 shuffles and 15 adds where 16 separate reductions would take 64 of each.
-inline TileVector<float>::type lane_sums(const TileVector<float>::type (&v)[16]) {
-    using V = TileVector<float>::type;
-    V eight[8], four[4], two[2];
-    for (int p = 0; p < 8; ++p)  // lanes 0-7: v[2p]'s eight partial sums, 8-15: v[2p + 1]'s
-        eight[p] = __builtin_shufflevector(v[2 * p], v[2 * p + 1], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
-                   __builtin_shufflevector(v[2 * p], v[2 * p + 1], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30,
-                                           31);
-    for (int p = 0; p < 4; ++p)  // four partial sums each of v[4p .. 4p + 3], in order
-        four[p] = __builtin_shufflevector(eight[2 * p], eight[2 * p + 1], 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25,
-                                          26, 27) +
-                  __builtin_shufflevector(eight[2 * p], eight[2 * p + 1], 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29,
-                                          30, 31);
-    for (int p = 0; p < 2; ++p)  // two partial sums each of v[8p .. 8p + 7]
-        two[p] = __builtin_shufflevector(four[2 * p], four[2 * p + 1], 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28,
-                                         29) +
-                 __builtin_shufflevector(four[2 * p], four[2 * p + 1], 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30,
-                                         31);
-    return __builtin_shufflevector(two[0], two[1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30) +
-           __builtin_shufflevector(two[0], two[1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-}
-
-// weight_t [in, out] = weight [out, in]^T for floats, in and out multiples of 16: 16 x 16 tiles transposed in
-// registers. Each stage swaps, inside every 2b x 2b block of the tile, its top-right and bottom-left b x b blocks
-// (b = 1, 2, 4, 8); the four swaps together transpose it. Five times the speed of the element loop (0.2 against
-// 1.0 us for 64 x 64), which a step with one t per sample runs for every tail it trains.
-inline void transpose_tiles(float* __restrict weight_t, const float* __restrict weight, int64_t in, int64_t out) {
-    using V = TileVector<float>::type;
-    for (int64_t jb = 0; jb < out; jb += 16)
-        for (int64_t ib = 0; ib < in; ib += 16) {
-            V r[16];
-            for (int j = 0; j < 16; ++j) std::memcpy(&r[j], weight + (jb + j) * in + ib, sizeof(V));
-            for (int i = 0; i < 16; ++i) {
-                if ((i & 1) != 0) continue;
-                const V top = r[i], bottom = r[i + 1];
-                r[i] = __builtin_shufflevector(top, bottom, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
-                r[i + 1] = __builtin_shufflevector(top, bottom, 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
-            }
-            for (int i = 0; i < 16; ++i) {
-                if ((i & 2) != 0) continue;
-                const V top = r[i], bottom = r[i + 2];
-                r[i] = __builtin_shufflevector(top, bottom, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
-                r[i + 2] = __builtin_shufflevector(top, bottom, 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
-            }
-            for (int i = 0; i < 16; ++i) {
-                if ((i & 4) != 0) continue;
-                const V top = r[i], bottom = r[i + 4];
-                r[i] = __builtin_shufflevector(top, bottom, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
-                r[i + 4] = __builtin_shufflevector(top, bottom, 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
-            }
-            for (int i = 0; i < 16; ++i) {
-                if ((i & 8) != 0) continue;
-                const V top = r[i], bottom = r[i + 8];
-                r[i] = __builtin_shufflevector(top, bottom, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
-                r[i + 8] = __builtin_shufflevector(top, bottom, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
-            }
-            for (int i = 0; i < 16; ++i) std::memcpy(weight_t + (ib + i) * out + jb, &r[i], sizeof(V));
-        }
-}
-
-// y [rows, kOut] = a [rows, in] @ weight^T + bias (then ReLU) for a float layer a few outputs wide (the model's
-// last layer: 4 or 5) and `in` a multiple of 16. kRows rows at a time: each output is a dot product along k in
-// whole vectors, and the kRows x kOut of them are summed across lanes together (lane_sums), which leaves them in
-// y's order, one store. A last group of fewer rows repeats its last row, so every row takes the same arithmetic
-// wherever it falls.
-template <int kOut>
-void narrow_dense_forward(float* y, const float* a, int64_t rows, const RawDenseLayer<float>& layer) {
-    using V = TileVector<float>::type;
-    constexpr int kRows = 16 / kOut;
-    const int64_t in = layer.in;
-    alignas(64) float bias_lanes[16] = {};
-    for (int r = 0; r < kRows; ++r)
-        for (int j = 0; j < kOut; ++j) bias_lanes[r * kOut + j] = layer.bias[j];
-    V bias;
-    std::memcpy(&bias, bias_lanes, sizeof(V));
-    for (int64_t i = 0; i < rows; i += kRows) {
-        const int64_t valid = std::min<int64_t>(kRows, rows - i);
-        V acc[16] = {};  // acc[r kOut + j]; the lanes past kRows kOut stay zero
-        for (int64_t k = 0; k < in; k += 16) {
-            V w[kOut];
-            for (int j = 0; j < kOut; ++j) std::memcpy(&w[j], layer.weight + j * in + k, sizeof(V));
-            for (int r = 0; r < kRows; ++r) {
-                V x;
-                std::memcpy(&x, a + (i + std::min<int64_t>(r, valid - 1)) * in + k, sizeof(V));
-                for (int j = 0; j < kOut; ++j) acc[r * kOut + j] += x * w[j];
-            }
-        }
-        V out = lane_sums(acc) + bias;
-        if (layer.relu) out = out > 0.0f ? out : V{};
-        std::memcpy(y + i * kOut, &out, sizeof(float) * static_cast<std::size_t>(valid * kOut));
-    }
-}
-
-// y [rows, out] = a [rows, in] @ weight^T + bias (then ReLU).
-template <typename T>
-void dense_forward(T* y, const T* a, int64_t rows, const RawDenseLayer<T>& layer) {
-    if (layer.out % kLanes<T> == 0) {
-        gemm_serial(y, a, layer.in, int64_t{1}, layer.weight_t, rows, layer.in, layer.out, false,
-                    Epilogue<T>{layer.bias, layer.relu});
-        return;
-    }
-    if constexpr (std::is_same_v<T, float>) {
-        if (layer.in % 16 == 0 && layer.out == 4) return narrow_dense_forward<4>(y, a, rows, layer);
-        if (layer.in % 16 == 0 && layer.out == 5) return narrow_dense_forward<5>(y, a, rows, layer);
-    }
-    // Other narrow outputs: dot products of a row with the rows of the weight.
-    for (int64_t i = 0; i < rows; ++i) {
-        const T* a_row = a + i * layer.in;
-        for (int64_t j = 0; j < layer.out; ++j) {
-            const T* w_row = layer.weight + j * layer.in;
-            T dot = T(0);
-#pragma omp simd reduction(+ : dot)
-            for (int64_t k = 0; k < layer.in; ++k) dot += a_row[k] * w_row[k];
-            dot += layer.bias[j];
-            y[i * layer.out + j] = layer.relu && dot < T(0) ? T(0) : dot;
-        }
-    }
-}
-
-// weight_grad [out, in] += grad^T [out, rows] @ a [rows, in];  bias_grad [out] += grad's column sums.
-template <typename T>
-void dense_parameter_gradients(T* weight_grad, T* bias_grad, T* scratch, const T* grad, const T* a, int64_t rows,
-                               const RawDenseLayer<T>& layer) {
-    if (layer.in % kLanes<T> == 0 || layer.out % kLanes<T> != 0) {
-        gemm_serial(weight_grad, grad, int64_t{1}, layer.out, a, layer.out, rows, layer.in, true);
-    } else {
-        // A narrow input (the first layer, 2 wide): the transposed product [in, out] is the wide one.
-        gemm_serial(scratch, a, int64_t{1}, layer.in, grad, layer.in, rows, layer.out, false);
-        for (int64_t i = 0; i < layer.in; ++i)
-            for (int64_t j = 0; j < layer.out; ++j) weight_grad[j * layer.in + i] += scratch[i * layer.out + j];
-    }
-    // Four rows a pass: each pass adds into bias_grad once, so the chain of dependent loads and stores through it
-    // is a quarter as long.
-    const int64_t out = layer.out;
-    int64_t i = 0;
-    for (; i + 4 <= rows; i += 4) {
-        const T* g = grad + i * out;
-#pragma omp simd
-        for (int64_t j = 0; j < out; ++j) bias_grad[j] += (g[j] + g[out + j]) + (g[2 * out + j] + g[3 * out + j]);
-    }
-    for (; i < rows; ++i) {
-#pragma omp simd
-        for (int64_t j = 0; j < out; ++j) bias_grad[j] += grad[i * out + j];
-    }
-}
 
 // The blocks, the layers as raw pointers (with transposed weights where the forward wants them), and the scratch
 // of every thread, for one call.
@@ -579,26 +419,76 @@ void backward_pass(MlpGradients& grads, Plan<T>& plan, const std::vector<DenseLa
     }
 }
 
-// The seed's objective on a block's rows (mlp_gaussian_kl): the MLP's output y [rows, 2d] is the reverse step's
-// mean and log-variance; each element's KL goes to kl, and the gradient of sum(grad_value * kl) with respect to y
-// to grad [rows, 2d]: the formulas of gaussian_kl and gaussian_kl_backward, element by element, in one.
+// The objective on a block's rows (mlp_gaussian_kl): the MLP's output y [rows, width] read as p through the head
+// (tensor/mlp.h's GaussianHead), each element's KL(q || p) into kl, and the gradient of sum(grad_value * kl) with
+// respect to y into grad [rows, width]: the formulas of the composition's ops, element by element.
 template <typename T>
 struct GaussianKlRows {
     T* kl;                     // [M, d]
     const T *mean_q, *std_q;  // [M, d] each
     int64_t d;
     T grad_value;
+    // The head: null pointers read y as the seed does (mean and log-variance as they are).
+    const T *xt = nullptr, *eps_xt = nullptr, *eps_coef = nullptr;  // [M, d], [M, 1], [M, 1]
+    const T *low = nullptr, *high = nullptr;                          // [M, 1] each
+    bool rotated = false;
 
     void operator()(int64_t begin, int64_t end, const T* y, T* grad) const {
+        if (xt == nullptr && low == nullptr && !rotated) {
+            for (int64_t i = begin; i < end; ++i) {
+                const T* mean_p = y + (i - begin) * 2 * d;
+                const T* log_var_p = mean_p + d;
+                T* grad_mean_p = grad + (i - begin) * 2 * d;
+                T* grad_log_var_p = grad_mean_p + d;
+                const T *mq = mean_q + i * d, *sq = std_q + i * d;
+                for (int64_t j = 0; j < d; ++j)
+                    kl[i * d + j] = formulas::gaussian_kl_and_backward(grad_value, mq[j], sq[j], mean_p[j],
+                                                                       log_var_p[j], grad_mean_p[j], grad_log_var_p[j]);
+            }
+            return;
+        }
+        const int64_t width = 2 * d + (rotated ? 1 : 0);
         for (int64_t i = begin; i < end; ++i) {
-            const T* mean_p = y + (i - begin) * 2 * d;
-            const T* log_var_p = mean_p + d;
-            T* grad_mean_p = grad + (i - begin) * 2 * d;
-            T* grad_log_var_p = grad_mean_p + d;
+            const T* a = y + (i - begin) * width;
+            const T* b = a + d;
+            T* grad_a = grad + (i - begin) * width;
+            T* grad_b = grad_a + d;
             const T *mq = mean_q + i * d, *sq = std_q + i * d;
-            for (int64_t j = 0; j < d; ++j)
-                kl[i * d + j] = formulas::gaussian_kl_and_backward(grad_value, mq[j], sq[j], mean_p[j], log_var_p[j],
-                                                                   grad_mean_p[j], grad_log_var_p[j]);
+            const T range = low != nullptr ? high[i] - low[i] : T(0);
+            // p's mean and log-variance of element j, and sigmoid(b_j) when the log-variance is bounded.
+            auto mean_p = [&](int64_t j) { return xt != nullptr ? eps_xt[i] * xt[i * d + j] - eps_coef[i] * a[j] : a[j]; };
+            auto sigmoid_b = [&](int64_t j) { return low != nullptr ? formulas::sigmoid(b[j]) : T(0); };
+            auto log_var_p = [&](T sigmoid, int64_t j) { return low != nullptr ? low[i] + sigmoid * range : b[j]; };
+            // From the gradients at mean_p and log_var_p to a's and b's.
+            auto to_outputs = [&](int64_t j, T grad_mean, T grad_log_var, T sigmoid) {
+                grad_a[j] = xt != nullptr ? -grad_mean * eps_coef[i] : grad_mean;
+                grad_b[j] = low != nullptr ? grad_log_var * range * (sigmoid * (T(1) - sigmoid)) : grad_log_var;
+            };
+            if (!rotated) {
+                for (int64_t j = 0; j < d; ++j) {
+                    const T sigmoid = sigmoid_b(j);
+                    T grad_mean, grad_log_var;
+                    kl[i * d + j] = formulas::gaussian_kl_and_backward(grad_value, mq[j], sq[j], mean_p(j),
+                                                                       log_var_p(sigmoid, j), grad_mean, grad_log_var);
+                    to_outputs(j, grad_mean, grad_log_var, sigmoid);
+                }
+                continue;
+            }
+            // d = 2, in p's axes: delta = rotate(mean_q - mean_p, -angle) against N(0, exp(log_var_p)).
+            const T angle = a[2 * d], c = std::cos(angle), s = -std::sin(angle);
+            const T u0 = mq[0] - mean_p(0), u1 = mq[1] - mean_p(1);
+            const T delta0 = c * u0 - s * u1, delta1 = s * u0 + c * u1;
+            const T sigmoid0 = sigmoid_b(0), sigmoid1 = sigmoid_b(1);
+            T zero0, zero1, grad_log_var0, grad_log_var1;  // the KL's gradients at its zero mean: minus delta's
+            kl[i * d] = formulas::gaussian_kl_and_backward(grad_value, delta0, sq[0], T(0), log_var_p(sigmoid0, 0),
+                                                           zero0, grad_log_var0);
+            kl[i * d + 1] = formulas::gaussian_kl_and_backward(grad_value, delta1, sq[1], T(0), log_var_p(sigmoid1, 1),
+                                                               zero1, grad_log_var1);
+            const T g0 = -zero0, g1 = -zero1;
+            // u's gradient is g turned back, mean_p's minus u's; the angle's is -(g1 delta0 - g0 delta1).
+            to_outputs(0, -(c * g0 + s * g1), grad_log_var0, sigmoid0);
+            to_outputs(1, -(c * g1 - s * g0), grad_log_var1, sigmoid1);
+            grad_a[2 * d] = -(g1 * delta0 - g0 * delta1);
         }
     }
 };
@@ -625,12 +515,16 @@ void mlp_backward(MlpGradients& grads, const Tensor& grad_out, const Tensor& x, 
 }
 
 void mlp_gaussian_kl(Tensor& kl, MlpGradients& grads, const Tensor& x, const std::vector<DenseLayer>& layers,
-                     const std::vector<MlpGroup>& groups, const Tensor& mean_q, const Tensor& std_q, double grad_value) {
+                     const std::vector<MlpGroup>& groups, const Tensor& mean_q, const Tensor& std_q,
+                     const GaussianHead& head, double grad_value) {
     dispatch_floating(x.dtype(), "mlp_gaussian_kl", [&](auto zero) {
         using T = decltype(zero);
         Plan<T> plan(x, layers, groups);
-        const GaussianKlRows<T> loss{kl.data<T>(), mean_q.data<T>(), std_q.data<T>(), kl.dim(1), T(grad_value)};
-        backward_pass(grads, plan, layers, static_cast<const T*>(nullptr), 2 * kl.dim(1), loss);
+        auto data = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
+        const GaussianKlRows<T> loss{kl.data<T>(), mean_q.data<T>(),  std_q.data<T>(),     kl.dim(1),
+                                     T(grad_value), data(head.xt),     data(head.eps_xt),   data(head.eps_coef),
+                                     data(head.low), data(head.high), head.rotated};
+        backward_pass(grads, plan, layers, static_cast<const T*>(nullptr), 2 * kl.dim(1) + (head.rotated ? 1 : 0), loss);
     });
 }
 
