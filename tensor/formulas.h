@@ -67,24 +67,31 @@ SWIRL_HOST_DEVICE inline T gaussian_kl(T mean_q, T std_q, T mean_p, T log_var_p)
 }
 
 // grad * d kl / d mean_p = grad (mean_p - mean_q) / var_p and
-// grad * d kl / d log_var_p = grad (0.5 - (std_q^2 + (mean_q - mean_p)^2) / (2 var_p)).
+// grad * d kl / d log_var_p = grad (0.5 - (std_q^2 + (mean_q - mean_p)^2) / (2 var_p)), from 1 / var_p; returns
+// the mismatch std_q^2 + (mean_q - mean_p)^2.
+template <typename T>
+SWIRL_HOST_DEVICE inline T gaussian_kl_gradients(T grad, T mean_q, T std_q, T mean_p, T inverse_variance, T& grad_mean_p,
+                                                 T& grad_log_var_p) {
+    const T difference = mean_p - mean_q;
+    const T mismatch = std_q * std_q + difference * difference;
+    grad_mean_p = grad * difference * inverse_variance;
+    grad_log_var_p = grad * (T(0.5) - T(0.5) * mismatch * inverse_variance);
+    return mismatch;
+}
+
 template <typename T>
 SWIRL_HOST_DEVICE inline void gaussian_kl_backward(T grad, T mean_q, T std_q, T mean_p, T log_var_p, T& grad_mean_p,
                                                    T& grad_log_var_p) {
-    const T inverse_variance = exp_of(-log_var_p), difference = mean_p - mean_q;
-    const T mismatch = std_q * std_q + difference * difference;
-    grad_mean_p = grad * difference * inverse_variance;
-    grad_log_var_p = grad * (T(0.5) - T(0.5) * mismatch * inverse_variance);
+    gaussian_kl_gradients(grad, mean_q, std_q, mean_p, exp_of(-log_var_p), grad_mean_p, grad_log_var_p);
 }
 
-// Both of the above for one element, exp(-log_var_p) taken once: the same expressions, so the same values.
+// gaussian_kl and gaussian_kl_backward of one element at once, exp(-log_var_p) taken once: the same expressions,
+// so the same values.
 template <typename T>
 SWIRL_HOST_DEVICE inline T gaussian_kl_and_backward(T grad, T mean_q, T std_q, T mean_p, T log_var_p, T& grad_mean_p,
                                                     T& grad_log_var_p) {
-    const T inverse_variance = exp_of(-log_var_p), difference = mean_p - mean_q;
-    const T mismatch = std_q * std_q + difference * difference;
-    grad_mean_p = grad * difference * inverse_variance;
-    grad_log_var_p = grad * (T(0.5) - T(0.5) * mismatch * inverse_variance);
+    const T inverse_variance = exp_of(-log_var_p);
+    const T mismatch = gaussian_kl_gradients(grad, mean_q, std_q, mean_p, inverse_variance, grad_mean_p, grad_log_var_p);
     return T(0.5) * log_var_p - log_of(std_q) + T(0.5) * mismatch * inverse_variance - T(0.5);
 }
 
