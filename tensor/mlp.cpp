@@ -132,6 +132,9 @@ Tensor check_mlp_gaussian_kl(const Tensor& x, const std::vector<DenseLayer>& lay
                 "{}: expected mean_q [{}, d] for a stack with {} outputs ({} here), got {}", op, rows,
                 head.rotated ? "2d + 1" : "2d", out_width, shape_str(mean_q.shape()));
     SWIRL_CHECK(!head.rotated || d == 2, "{}: a rotated head is for d = 2, got d = {}", op, d);
+    SWIRL_CHECK(!head.rotated || (std_q.rank() == 2 && std_q.dim(1) == 1),
+                "{}: a rotated head takes an isotropic q: expected std_q [{}, 1], got {}", op, rows,
+                shape_str(std_q.shape()));
     SWIRL_CHECK(std_q.rank() == 2 && std_q.dim(0) == rows && (std_q.dim(1) == 1 || std_q.dim(1) == d),
                 "{}: expected std_q [{}, 1] or [{}, {}], got {}", op, rows, rows, d, shape_str(std_q.shape()));
     SWIRL_CHECK(head.xt.defined() == head.eps_xt.defined() && head.xt.defined() == head.eps_coef.defined() &&

@@ -60,8 +60,8 @@ MlpGradients mlp_backward(const Tensor& grad_out, const Tensor& x, const std::ve
 // (diffusion/parametrization.h, row by row):
 //   mean_p    = a,  or with eps_xt: eps_xt * xt - eps_coef * a          (xt [M, d]; eps_xt, eps_coef [M, 1])
 //   log_var_p = b,  or with low:    low + sigmoid(b) * (high - low)     (low, high [M, 1])
-//   rotated:  p's axes are turned by the angle (d = 2); q is isotropic, so the KL is taken in p's axes, of
-//             rotate(mean_q - mean_p, -angle) against N(0, exp(log_var_p)).
+//   rotated:  p's axes are turned by the angle (d = 2); q is isotropic (std_q [M, 1]), so the KL is taken in
+//             p's axes, of rotate(mean_q - mean_p, -angle) against N(0, exp(log_var_p)).
 // The default is the seed's reading: mean and log-variance as they are.
 struct GaussianHead {
     Tensor xt, eps_xt, eps_coef;

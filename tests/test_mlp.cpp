@@ -410,7 +410,7 @@ TEST_CASE("mlp_gaussian_kl gives the same sums on one thread and on two") {
 
 TEST_CASE("mlp_gaussian_kl names what does not fit: q's shapes, an output that is not 2d wide") {
     Generator gen(34);
-    const ModelLike model(8, DType::f64, gen, 4);
+    const ModelLike model(8, DType::f64, gen, 4), model5(8, DType::f64, gen, 5);
     const Tensor x = Tensor::randn({10, 2}, gen, DType::f64);
     const std::vector<MlpGroup> groups{{0, 10, {0, 1, 2, 3}}};
     const Tensor mean_q = Tensor::zeros({10, 2}, DType::f64), std_q = Tensor::ones({10, 1}, DType::f64);
@@ -427,6 +427,8 @@ TEST_CASE("mlp_gaussian_kl names what does not fit: q's shapes, an output that i
     rotated.rotated = true;
     CHECK_THROWS_WITH_AS(mlp_gaussian_kl(x, model.layers, groups, mean_q, std_q, rotated, &grads),
                          doctest::Contains("for a stack with 2d + 1 outputs (4 here)"), Error);
+    CHECK_THROWS_WITH_AS(mlp_gaussian_kl(x, model5.layers, groups, mean_q, Tensor::ones({10, 2}, DType::f64), rotated, &grads),
+                         doctest::Contains("a rotated head takes an isotropic q: expected std_q [10, 1], got [10, 2]"), Error);
     GaussianHead half_eps;
     half_eps.xt = x;
     CHECK_THROWS_WITH_AS(mlp_gaussian_kl(x, model.layers, groups, mean_q, std_q, half_eps, &grads),
