@@ -173,31 +173,56 @@ Variable mlp(const Variable& x, const std::vector<DenseLayer>& layers, const std
                        });
 }
 
-Variable mlp_gaussian_kl(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
-                         const Tensor& mean_q, const Tensor& std_q, const GaussianHead& head) {
+Variable mlp_gaussian_kl(const Variable& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
+                         const Variable& mean_q, const Variable& std_q, const GaussianHead& head) {
     std::vector<swirl::DenseLayer> dense;
-    std::vector<Variable> inputs;  // each layer's weight and bias
+    std::vector<Variable> inputs;  // each layer's weight and bias, then the per-row inputs that are defined
     for (const DenseLayer& layer : layers) {
         dense.push_back({layer.weight.data(), layer.bias.data(), layer.relu});
         inputs.push_back(layer.weight);
         inputs.push_back(layer.bias);
     }
-    if (!records_graph(inputs)) return Variable(swirl::mlp_gaussian_kl(x, dense, groups, mean_q, std_q, head));
+    const std::vector<Variable> rows{x, mean_q, std_q, head.xt, head.eps_xt, head.eps_coef, head.low, head.high};
+    std::vector<std::size_t> row_input(rows.size(), 0);  // where rows[k] is among the inputs (0: undefined)
+    std::vector<Variable> defined_rows;
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+        if (!rows[k].defined()) continue;
+        row_input[k] = inputs.size();
+        inputs.push_back(rows[k]);
+        defined_rows.push_back(rows[k]);
+    }
+    auto data = [](const Variable& v) { return v.defined() ? v.data() : Tensor(); };
+    const swirl::GaussianHead data_head{data(head.xt), data(head.eps_xt), data(head.eps_coef), data(head.low),
+                                        data(head.high), head.rotated};
+    if (!records_graph(inputs))
+        return Variable(swirl::mlp_gaussian_kl(x.data(), dense, groups, mean_q.data(), std_q.data(), data_head));
     auto grads = std::make_shared<MlpGradients>();
-    Tensor loss = swirl::mlp_gaussian_kl(x, dense, groups, mean_q, std_q, head, grads.get());
-    return make_result("mlp_gaussian_kl", std::move(loss), inputs, [grads](const Tensor& grad, InputGradients& in) {
-        // The gradients of the loss itself, computed by the forward; times grad unless it is 1 (the loss is the
-        // root of the backward), where the product would change nothing. A node's backward runs once: its tensors
-        // move on, so that the leaves take them without a copy.
-        const double factor = grad.item();
-        auto hand_on = [&](std::size_t i, Tensor& g) {
-            if (in.needs(i) && g.defined()) in.add(i, factor == 1.0 ? std::move(g) : swirl::scale(g, factor));
-        };
-        for (std::size_t l = 0; l < grads->weights.size(); ++l) {
-            hand_on(2 * l, grads->weights[l]);
-            hand_on(2 * l + 1, grads->biases[l]);
-        }
-    });
+    // The per-row inputs' gradients only when one of them needs one (a learned schedule).
+    auto row_grads = records_graph(defined_rows) ? std::make_shared<GaussianKlInputGradients>() : nullptr;
+    Tensor loss = swirl::mlp_gaussian_kl(x.data(), dense, groups, mean_q.data(), std_q.data(), data_head, grads.get(),
+                                         row_grads.get());
+    return make_result("mlp_gaussian_kl", std::move(loss), inputs,
+                       [grads, row_grads, row_input](const Tensor& grad, InputGradients& in) {
+                           // The gradients of the loss itself, computed by the forward; times grad unless it is 1
+                           // (the loss is the root of the backward), where the product would change nothing. A
+                           // node's backward runs once: its tensors move on, so that the leaves take them without
+                           // a copy.
+                           const double factor = grad.item();
+                           auto hand_on = [&](std::size_t i, Tensor& g) {
+                               if (in.needs(i) && g.defined())
+                                   in.add(i, factor == 1.0 ? std::move(g) : swirl::scale(g, factor));
+                           };
+                           for (std::size_t l = 0; l < grads->weights.size(); ++l) {
+                               hand_on(2 * l, grads->weights[l]);
+                               hand_on(2 * l + 1, grads->biases[l]);
+                           }
+                           if (row_grads == nullptr) return;
+                           Tensor* parts[] = {&row_grads->x,        &row_grads->mean_q, &row_grads->std_q,
+                                              &row_grads->xt,       &row_grads->eps_xt, &row_grads->eps_coef,
+                                              &row_grads->low,      &row_grads->high};
+                           for (std::size_t k = 0; k < row_input.size(); ++k)
+                               if (row_input[k] != 0) hand_on(row_input[k], *parts[k]);
+                       });
 }
 
 Variable gaussian_kl(const Variable& mean_q, const Variable& std_q, const Variable& mean_p, const Variable& log_var_p) {

@@ -62,14 +62,22 @@ struct DenseLayer {
 };
 Variable mlp(const Variable& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups);
 
+// How mlp_gaussian_kl reads the stack's output as p (tensor/mlp.h's GaussianHead), with Variables: a learned
+// schedule's constants carry gradients. Undefined Variables read y as the seed does.
+struct GaussianHead {
+    Variable xt, eps_xt, eps_coef;  // mean_p = eps_xt * xt - eps_coef * a
+    Variable low, high;             // log_var_p = low + sigmoid(b) * (high - low)
+    bool rotated = false;           // p's axes turned by y's last column
+};
+
 // A diffusion objective as one op (tensor/mlp.h's mlp_gaussian_kl): the mean KL from q = N(mean_q, std_q^2) to p,
 // the output of mlp(x, layers, groups) read through `head`; for the seed's head,
 //   mean(gaussian_kl(mean_q, std_q, slice_cols(y, 0, d), slice_cols(y, d, 2d))).
-// Only the layers get gradients (x, q and the head are constants: a learned schedule composes the ops instead).
-// The forward computes them in the same pass over the rows (on the CPU no activation is kept or recomputed), and
-// the backward hands them on, times the incoming gradient.
-Variable mlp_gaussian_kl(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
-                         const Tensor& mean_q, const Tensor& std_q, const GaussianHead& head = {});
+// The forward computes the gradients of every input that needs one (the layers; x, q and the head's under a
+// learned schedule) in the same pass over the rows (on the CPU no activation is kept or recomputed), and the
+// backward hands them on, times the incoming gradient.
+Variable mlp_gaussian_kl(const Variable& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
+                         const Variable& mean_q, const Variable& std_q, const GaussianHead& head = {});
 
 // KL(q || p) per element between Gaussians q = N(mean_q, std_q^2) (mean_q [B, d], std_q [], [B, 1] or [B, d])
 // and p = N(mean_p, exp(log_var_p)) [B, d], fused (tensor/ops.h):

@@ -84,8 +84,9 @@ ReverseModel::Stack ReverseModel::stack(const std::vector<StepGroup>& groups) {
 
 bool ReverseModel::fuses_objective() const { return nn::fusion_enabled(); }
 
-Variable ReverseModel::gaussian_kl_objective(const Tensor& xt, const std::vector<StepGroup>& groups,
-                                             const Tensor& coefficients, const Tensor& mean_q, const Tensor& std_q) {
+Variable ReverseModel::gaussian_kl_objective(const Variable& xt, const std::vector<StepGroup>& groups,
+                                             const Variable& coefficients, const Variable& mean_q,
+                                             const Variable& std_q) {
     SWIRL_CHECK(fuses_objective(), "ReverseModel: the one-op objective needs fusion on (nn::set_fusion_enabled)");
     SWIRL_CHECK(!groups.empty(), "ReverseModel: no step groups");
     const Stack mlp_stack = stack(groups);

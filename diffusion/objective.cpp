@@ -133,12 +133,11 @@ Variable kl_objective(ReverseModel& model, const Variable& table, const Tensor& 
         q = forward_and_posterior(Variable(x0), Variable(eps), column(Schedule::kSignal), column(Schedule::kNoise),
                                   column(Schedule::kPosteriorX0), column(Schedule::kPosteriorXt));
     }
-    if (model.fuses_objective() && !coefficients.requires_grad()) {
-        // A fixed schedule: the model, the reverse step and the mean KL as one op, which computes the layers'
-        // gradients as it goes (its backward only hands them on).
+    if (model.fuses_objective()) {
+        // The model, the reverse step and the mean KL as one op, which computes the gradients as it goes (its
+        // backward only hands them on).
         profile::Scope phase("model, KL, backward");
-        return model.gaussian_kl_objective(q.xt.data(), groups, coefficients.data(), q.posterior_mean.data(),
-                                           column(Schedule::kPosteriorStd).data());
+        return model.gaussian_kl_objective(q.xt, groups, coefficients, q.posterior_mean, column(Schedule::kPosteriorStd));
     }
     Variable out;  // model.forward(q.xt, groups, coefficients), in its two parts
     {

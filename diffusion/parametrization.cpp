@@ -4,7 +4,6 @@
 #include "autograd/functions.h"
 #include "diffusion/schedule.h"
 #include "tensor/error.h"
-#include "tensor/ops.h"
 
 namespace swirl::diffusion {
 
@@ -81,10 +80,10 @@ ReverseStep reverse_step(const Variable& out, const Variable& xt, const Variable
     return step;
 }
 
-GaussianHead gaussian_head(const Tensor& xt, const Tensor& coefficients, MeanParam mean_param,
-                           VarianceParam variance_param) {
-    auto column = [&](int64_t c) { return slice_cols(coefficients, c, c + 1); };  // [B, 1]
-    GaussianHead head;
+ag::GaussianHead gaussian_head(const Variable& xt, const Variable& coefficients, MeanParam mean_param,
+                               VarianceParam variance_param) {
+    auto column = [&](int64_t c) { return ag::slice_cols(coefficients, c, c + 1); };  // [B, 1]
+    ag::GaussianHead head;
     if (mean_param == MeanParam::eps) head = {xt, column(Schedule::kEpsXt), column(Schedule::kEpsCoef), {}, {}, false};
     if (variance_param != VarianceParam::free) {
         head.low = column(Schedule::kLogPosteriorVar);

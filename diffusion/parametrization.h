@@ -19,7 +19,7 @@
 #include <string>
 
 #include "autograd/variable.h"
-#include "tensor/mlp.h"
+#include "autograd/functions.h"
 
 namespace swirl::diffusion {
 
@@ -51,9 +51,9 @@ struct ReverseStep {
 ReverseStep reverse_step(const Variable& out, const Variable& xt, const Variable& coefficients, MeanParam mean_param,
                          VarianceParam variance_param);
 
-// The same reading of a tail's output for the one-pass objective (tensor/mlp.h's GaussianHead): xt [B, d] and the
-// rows' constants [B, Schedule::kColumns], as constants.
-GaussianHead gaussian_head(const Tensor& xt, const Tensor& coefficients, MeanParam mean_param,
-                           VarianceParam variance_param);
+// The same reading of a tail's output for the one-pass objective (autograd::GaussianHead): from xt [B, d] and the
+// rows' constants [B, Schedule::kColumns] (which carry a learned schedule's gradients).
+autograd::GaussianHead gaussian_head(const Variable& xt, const Variable& coefficients, MeanParam mean_param,
+                                     VarianceParam variance_param);
 
 }  // namespace swirl::diffusion

@@ -159,26 +159,48 @@ Tensor check_mlp_gaussian_kl(const Tensor& x, const std::vector<DenseLayer>& lay
 
 }  // namespace
 
+namespace {
+
+// Empty gradients for q (std_q [M, d]) and the head's defined tensors; x's comes from the stack's backward.
+GaussianKlInputGradients empty_input_gradients(const Tensor& mean_q, const Tensor& std_q, const GaussianHead& head) {
+    auto like = [](const Tensor& t) { return t.defined() ? Tensor::empty(t.shape(), t.dtype(), t.device()) : Tensor(); };
+    return {Tensor(),          like(mean_q),       like(std_q),   like(head.xt),
+            like(head.eps_xt), like(head.eps_coef), like(head.low), like(head.high)};
+}
+
+}  // namespace
+
 Tensor mlp_gaussian_kl(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
-                       const Tensor& mean_q, const Tensor& std_q, const GaussianHead& head, MlpGradients* grads) {
+                       const Tensor& mean_q, const Tensor& std_q, const GaussianHead& head, MlpGradients* grads,
+                       GaussianKlInputGradients* inputs) {
+    SWIRL_CHECK(inputs == nullptr || grads != nullptr, "mlp_gaussian_kl: the inputs' gradients come with the layers'");
     if (!x.device().is_cpu() || grads == nullptr)
-        return mlp_gaussian_kl_composed(x, layers, groups, mean_q, std_q, head, grads);
+        return mlp_gaussian_kl_composed(x, layers, groups, mean_q, std_q, head, grads, inputs);
     const Tensor std_full = check_mlp_gaussian_kl(x, layers, groups, mean_q, std_q, head);
     Tensor kl = Tensor::empty(mean_q.shape(), x.dtype(), x.device());
-    *grads = empty_gradients(x, layers, groups, false);
-    // Reads x, q, the head's tensors and the parameters; writes each element's KL and the parameters' gradients.
+    *grads = empty_gradients(x, layers, groups, inputs != nullptr);
+    // The std's gradient element by element, summed to std_q's shape below.
+    if (inputs != nullptr) *inputs = empty_input_gradients(mean_q, std_full, head);
+    // Reads x, q, the head's tensors and the parameters; writes each element's KL and the gradients.
     int64_t bytes = static_cast<int64_t>(x.nbytes() + mean_q.nbytes() + std_full.nbytes() + kl.nbytes());
     for (const Tensor* t : {&head.xt, &head.eps_xt, &head.eps_coef, &head.low, &head.high})
-        if (t->defined()) bytes += static_cast<int64_t>(t->nbytes());
+        if (t->defined()) bytes += static_cast<int64_t>(t->nbytes()) * (inputs != nullptr ? 2 : 1);
+    if (inputs != nullptr) bytes += static_cast<int64_t>(x.nbytes() + mean_q.nbytes() + std_full.nbytes());
     detail::count_kernel(bytes + 2 * parameter_bytes(layers, groups));
     const double mean_factor = 1.0 / static_cast<double>(kl.numel());
-    cpu::mlp_gaussian_kl(kl, *grads, x, layers, groups, mean_q, std_full, head, mean_factor);
+    cpu::mlp_gaussian_kl(kl, *grads, inputs, x, layers, groups, mean_q, std_full, head, mean_factor);
+    if (inputs != nullptr) {
+        inputs->x = std::move(grads->x);
+        grads->x = Tensor();
+        inputs->std_q = sum_to(inputs->std_q, std_q.shape());
+    }
     return scale(sum(kl), mean_factor);  // as autograd::mean
 }
 
 Tensor mlp_gaussian_kl_composed(const Tensor& x, const std::vector<DenseLayer>& layers,
                                 const std::vector<MlpGroup>& groups, const Tensor& mean_q, const Tensor& std_q,
-                                const GaussianHead& head, MlpGradients* grads) {
+                                const GaussianHead& head, MlpGradients* grads, GaussianKlInputGradients* inputs) {
+    SWIRL_CHECK(inputs == nullptr || grads != nullptr, "mlp_gaussian_kl: the inputs' gradients come with the layers'");
     const Tensor std_full = check_mlp_gaussian_kl(x, layers, groups, mean_q, std_q, head);
     const int64_t d = mean_q.dim(1);
     MlpSaved saved;
@@ -224,7 +246,27 @@ Tensor mlp_gaussian_kl_composed(const Tensor& x, const std::vector<DenseLayer>& 
         const Tensor grad_b = bounded ? mul(mul(grad_log_var_p, range), mul(sigmoid_b, add_scalar(neg(sigmoid_b), 1.0)))
                                       : grad_log_var_p;
         grad_y.insert(grad_y.begin(), {grad_a, grad_b});
-        *grads = mlp_backward(concat_cols(grad_y), x, layers, groups, false, &saved);
+        *grads = mlp_backward(concat_cols(grad_y), x, layers, groups, inputs != nullptr, &saved);
+        if (inputs != nullptr) {
+            // q: the KL sees mean_q - mean_p (turned, when rotated), so mean_q's gradient is mean_p's, negated;
+            // std_q's is grad (std_q / var_p - 1 / std_q). The head: the eps mean's and the bound's chain rules.
+            inputs->x = std::move(grads->x);
+            grads->x = Tensor();
+            inputs->mean_q = neg(grad_mean_p);
+            const Tensor inverse_variance = exp(neg(log_var_p));
+            inputs->std_q = sum_to(mul(grad, sub(mul(std_full, inverse_variance), div(Tensor::full({}, 1.0, x.dtype(), x.device()), std_full))),
+                                   std_q.shape());
+            if (eps) {
+                inputs->xt = mul(grad_mean_p, head.eps_xt);
+                inputs->eps_xt = sum(mul(grad_mean_p, head.xt), 1);
+                inputs->eps_coef = sum(mul(neg(grad_mean_p), a), 1);
+            }
+            if (bounded) {
+                const Tensor along = mul(grad_log_var_p, sigmoid_b);
+                inputs->low = sum(sub(grad_log_var_p, along), 1);
+                inputs->high = sum(along, 1);
+            }
+        }
     }
     return scale(sum(kl), mean_factor);
 }

@@ -69,18 +69,25 @@ struct GaussianHead {
     bool rotated = false;
 };
 
+// The objective's gradients with respect to its per-row inputs (a learned schedule moves all of them): x (through
+// the stack), q's mean and std (std_q's shape), and the head's tensors that are defined (xt: its part through the
+// eps mean only; x's part is in x).
+struct GaussianKlInputGradients {
+    Tensor x, mean_q, std_q, xt, eps_xt, eps_coef, low, high;
+};
+
 // A diffusion objective with the stack as its model, in one pass over the rows: y = mlp(x, layers, groups) read
 // as p through `head`, and the mean over rows and dimensions of KL(q || p), q = N(mean_q, std_q^2) with mean_q
 // [M, d] and std_q [M, 1] or [M, d] (tensor/ops.h's gaussian_kl). With `grads`, it also leaves there that mean's
-// gradients with respect to every layer's weight and bias (undefined for a layer no group uses; x, q and the
-// head's tensors get none). On the CPU each block of rows runs forward, through the KL and backward while its
-// activations are in the cache: no activation is kept or recomputed. The result is that of the composition below
-// (bit for bit for the seed's head on this build; to rounding for the others). Without `grads`, or on CUDA, it is
-// the composition.
+// gradients with respect to every layer's weight and bias (undefined for a layer no group uses), and with `inputs`
+// (which needs `grads`) those with respect to x, q and the head. On the CPU each block of rows runs forward,
+// through the KL and backward while its activations are in the cache: no activation is kept or recomputed. The
+// result is that of the composition below (bit for bit for the seed's head without `inputs` on this build; to
+// rounding otherwise). Without `grads`, or on CUDA, it is the composition.
 //   loss = mlp_gaussian_kl(x, layers, groups, mean_q, std_q, head, &grads);
 Tensor mlp_gaussian_kl(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
                        const Tensor& mean_q, const Tensor& std_q, const GaussianHead& head = {},
-                       MlpGradients* grads = nullptr);
+                       MlpGradients* grads = nullptr, GaussianKlInputGradients* inputs = nullptr);
 
 // mlp and mlp_backward composed of linear_into, matmul, relu_backward and sum: what runs on CUDA, and the reference
 // the CPU kernel is tested against. The layers all paths share (the head) run once on all rows, each group's tail on
@@ -94,6 +101,7 @@ MlpGradients mlp_backward_composed(const Tensor& grad_out, const Tensor& x, cons
 // pass's reference.
 Tensor mlp_gaussian_kl_composed(const Tensor& x, const std::vector<DenseLayer>& layers,
                                 const std::vector<MlpGroup>& groups, const Tensor& mean_q, const Tensor& std_q,
-                                const GaussianHead& head = {}, MlpGradients* grads = nullptr);
+                                const GaussianHead& head = {}, MlpGradients* grads = nullptr,
+                                GaussianKlInputGradients* inputs = nullptr);
 
 }  // namespace swirl

@@ -66,25 +66,26 @@ std::vector<GradcheckCase> gradcheck_table() {
                          return ag::mlp(in[0], {{in[1], in[2], true}, {in[3], in[4], false}, {in[5], in[6], true}},
                                         {{0, 3, {0, 2}}, {3, 3, {0, 1}}, {3, 7, {0, 1}}});
                      }});
-    // The diffusion objective as one op: only the layers are inputs (x, q and the head's constants fixed), and the
-    // forward computes their gradients in its one pass. Layer 0 is shared, 1 and 2 are two groups' tails (one
-    // group empty): 4 wide for the seed's head, 5 for the eps mean with the full covariance (bounded, rotated).
+    // The diffusion objective as one op, which computes its gradients in its forward. First only the layers are
+    // inputs (x, q and the head's constants fixed, a fixed schedule). Layer 0 is shared, 1 and 2 are two groups'
+    // tails (one group empty): 4 wide for the seed's head, 5 for the eps mean with the full covariance (bounded,
+    // rotated).
     for (const bool seed_head : {true, false}) {
         const int64_t out = seed_head ? 4 : 5;
         table.push_back({"mlp_gaussian_kl",
-                         seed_head ? "the seed's head, x [7, 2] -> 16 -> 4, std_q [7, 1]"
-                                   : "eps mean, bounded and rotated (full), x [7, 2] -> 16 -> 5",
+                         seed_head ? "layers only, the seed's head, x [7, 2] -> 16 -> 4, std_q [7, 1]"
+                                   : "layers only, eps mean, bounded and rotated (full), x [7, 2] -> 16 -> 5",
                          {{16, 2}, {16}, {out, 16}, {out}, {out, 16}, {out}}, [seed_head](const V& in) {
                              auto constant = [&](std::vector<double> values, int64_t cols) {
                                  const int64_t rows = static_cast<int64_t>(values.size()) / cols;
-                                 return Tensor::from_vector(values, {rows, cols}, DType::f64)
-                                     .to(in[0].data().dtype())
-                                     .to(in[0].data().device());
+                                 return Variable(Tensor::from_vector(values, {rows, cols}, DType::f64)
+                                                     .to(in[0].data().dtype())
+                                                     .to(in[0].data().device()));
                              };
-                             const Tensor x = constant({0.3, -1.2, 0.8, 0.1, -0.5, 0.4, 1.1, -0.7, 0.2, 0.9, -1.4, 0.6, 0.05, -0.3}, 2);
-                             const Tensor mean_q = constant({0.2, -0.1, 0.7, 0.3, -0.4, 0.5, 0.9, -0.6, 0.1, 0.8, -1.0, 0.4, 0.0, -0.2}, 2);
-                             const Tensor std_q = constant({0.6, 1.3, 0.9, 0.4, 1.1, 0.7, 0.5}, 1);
-                             GaussianHead head;
+                             const Variable x = constant({0.3, -1.2, 0.8, 0.1, -0.5, 0.4, 1.1, -0.7, 0.2, 0.9, -1.4, 0.6, 0.05, -0.3}, 2);
+                             const Variable mean_q = constant({0.2, -0.1, 0.7, 0.3, -0.4, 0.5, 0.9, -0.6, 0.1, 0.8, -1.0, 0.4, 0.0, -0.2}, 2);
+                             const Variable std_q = constant({0.6, 1.3, 0.9, 0.4, 1.1, 0.7, 0.5}, 1);
+                             ag::GaussianHead head;
                              if (!seed_head) {
                                  head = {x, constant({1.1, 0.9, 1.3, 1.0, 0.8, 1.2, 1.05}, 1),
                                          constant({0.3, 0.5, 0.2, 0.6, 0.4, 0.35, 0.25}, 1),
@@ -94,6 +95,25 @@ std::vector<GradcheckCase> gradcheck_table() {
                              return ag::mlp_gaussian_kl(
                                  x, {{in[0], in[1], true}, {in[2], in[3], false}, {in[4], in[5], false}},
                                  {{0, 3, {0, 1}}, {3, 3, {0, 2}}, {3, 7, {0, 2}}}, mean_q, std_q, head);
+                         }});
+    }
+    // Then every input carries a gradient, as under a learned schedule: x (also the eps mean's x_t), q, the head's
+    // columns and the layers, x [5, 2] -> 8 -> 4 or 5; std_q a column. Normal draws, the positive ones through exp
+    // (std_q, the eps columns; low below high), so that the outputs stay moderate and the sigmoid unsaturated.
+    for (const bool seed_head : {true, false}) {
+        const int64_t out = seed_head ? 4 : 5;
+        std::vector<Shape> shapes{{8, 2}, {8}, {out, 8}, {out}, {5, 2}, {5, 2}, {5, 1}};
+        if (!seed_head) shapes.insert(shapes.end(), {{5, 1}, {5, 1}, {5, 1}, {5, 1}});
+        table.push_back({"mlp_gaussian_kl",
+                         seed_head ? "every input, the seed's head" : "every input, eps mean, bounded and rotated (full)",
+                         shapes, [seed_head](const V& in) {
+                             ag::GaussianHead head;
+                             if (!seed_head) {
+                                 const Variable low = ag::add_scalar(ag::neg(ag::exp(in[9])), -1.0);
+                                 head = {in[4], ag::exp(in[7]), ag::exp(in[8]), low, ag::add(low, ag::exp(in[10])), true};
+                             }
+                             return ag::mlp_gaussian_kl(in[4], {{in[0], in[1], true}, {in[2], in[3], false}},
+                                                        {{0, 5, {0, 1}}}, in[5], ag::exp(in[6]), head);
                          }});
     }
     // q's mean and std are constants (fixed values in the inputs' dtype, on their device); the inputs are mean_p

@@ -495,4 +495,53 @@ TEST_CASE("the one pass reads the other heads as their composition does: eps mea
     }
 }
 
+TEST_CASE("the one pass's gradients of x, q and the head (a learned schedule's) equal the composition's") {
+    Generator gen(36);
+    std::vector<Head> heads{{"mean, free (the seed's)", false, false, false}};
+    heads.insert(heads.end(), std::begin(kHeads), std::end(kHeads));
+    for (DType dtype : {DType::f64, DType::f32}) {
+        for (const Head& h : heads) {
+            for (bool per_element : {false, true}) {
+                if (per_element && h.rotated) continue;  // a rotated head takes an isotropic q
+                CAPTURE(dtype_name(dtype));
+                CAPTURE(h.name);
+                CAPTURE(per_element);
+                const int64_t rows = 2000;
+                const ModelLike model(64, dtype, gen, h.rotated ? 5 : 4);
+                const auto groups = ModelLike::groups(rows);
+                const Tensor x = Tensor::randn({rows, 2}, gen, dtype);
+                const Posterior q(rows, per_element, dtype, gen);
+                const GaussianHead head = h.make(x, gen);
+                MlpGradients fused, composed;
+                GaussianKlInputGradients fused_in, composed_in;
+                const double loss =
+                    mlp_gaussian_kl(x, model.layers, groups, q.mean_q, q.std_q, head, &fused, &fused_in).item();
+                const double expected = mlp_gaussian_kl_composed(x, model.layers, groups, q.mean_q, q.std_q, head,
+                                                                 &composed, &composed_in)
+                                            .item();
+                const double tol = dtype == DType::f64 ? 1e-12 : 2e-5;
+                CHECK(loss == doctest::Approx(expected).epsilon(tol));
+                check_gradients(fused, composed, tol, tol);
+                const std::pair<const char*, std::pair<const Tensor*, const Tensor*>> parts[] = {
+                    {"x", {&fused_in.x, &composed_in.x}},
+                    {"mean_q", {&fused_in.mean_q, &composed_in.mean_q}},
+                    {"std_q", {&fused_in.std_q, &composed_in.std_q}},
+                    {"xt", {&fused_in.xt, &composed_in.xt}},
+                    {"eps_xt", {&fused_in.eps_xt, &composed_in.eps_xt}},
+                    {"eps_coef", {&fused_in.eps_coef, &composed_in.eps_coef}},
+                    {"low", {&fused_in.low, &composed_in.low}},
+                    {"high", {&fused_in.high, &composed_in.high}}};
+                for (const auto& [name, pair] : parts) {
+                    CAPTURE(name);
+                    REQUIRE(pair.first->defined() == pair.second->defined());
+                    if (pair.second->defined()) SWIRL_CHECK_CLOSE(*pair.first, *pair.second, tol, tol);
+                }
+                CHECK(fused_in.std_q.shape() == q.std_q.shape());
+                CHECK(fused_in.eps_xt.defined() == h.eps);
+                CHECK(fused_in.low.defined() == h.bounded);
+            }
+        }
+    }
+}
+
 }  // namespace

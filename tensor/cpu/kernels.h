@@ -34,11 +34,12 @@ void mlp_forward(Tensor& out, const Tensor& x, const std::vector<DenseLayer>& la
                  Tensor* kept);
 void mlp_backward(MlpGradients& grads, const Tensor& grad_out, const Tensor& x, const std::vector<DenseLayer>& layers,
                   const std::vector<MlpGroup>& groups, const Tensor& kept);
-// The fused objective (tensor/mlp.h's mlp_gaussian_kl) in one pass: kl [M, d] each element's KL, and in grads the
-// weights' and biases' gradients of sum(grad_value * kl); mean_q and std_q [M, d], the head's tensors checked.
-void mlp_gaussian_kl(Tensor& kl, MlpGradients& grads, const Tensor& x, const std::vector<DenseLayer>& layers,
-                     const std::vector<MlpGroup>& groups, const Tensor& mean_q, const Tensor& std_q,
-                     const GaussianHead& head, double grad_value);
+// The fused objective (tensor/mlp.h's mlp_gaussian_kl) in one pass: kl [M, d] each element's KL, and the
+// gradients of sum(grad_value * kl) defined in grads (the weights' and biases', x's) and in inputs when given
+// (q's, std_q's element by element [M, d], the head's); mean_q and std_q [M, d], the head's tensors checked.
+void mlp_gaussian_kl(Tensor& kl, MlpGradients& grads, GaussianKlInputGradients* inputs, const Tensor& x,
+                     const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups, const Tensor& mean_q,
+                     const Tensor& std_q, const GaussianHead& head, double grad_value);
 
 // The Gaussian KL of tensor/ops.h and its backward; every operand has one shape (std_q materialised).
 void gaussian_kl(Tensor& kl, const Tensor& mean_q, const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p);
