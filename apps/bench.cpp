@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <vector>
 #include <nlohmann/json.hpp>
 #ifdef _OPENMP
@@ -55,13 +56,19 @@ void run_bench(const BenchOptions& options) {
                                         .mean_param = diffusion::parse_mean_param(options.param),
                                         .variance_param = diffusion::parse_variance_param(options.variance)};
     diffusion::ReverseModel model(config, gen, DType::f32, device);
-    nn::Adam adam(model.parameters(), {.lr = options.lr});
     const diffusion::Schedule schedule;
+    // A learned schedule trains its betas with the model, as in swirl train.
+    std::optional<diffusion::LearnedSchedule> learned;
+    if (diffusion::parse_schedule_kind(options.schedule) == diffusion::ScheduleKind::learned) learned.emplace(schedule);
+    std::vector<Variable> parameters = model.parameters();
+    if (learned) parameters.push_back(learned->logits());
+    nn::Adam adam(parameters, {.lr = options.lr});
+    const diffusion::LearnedSchedule* learned_schedule = learned ? &*learned : nullptr;
     const int ranks = distributed::size();
     const int64_t shards = options.shards > 0 ? options.shards : ranks;
     diffusion::check_shards(shards, options.batch, ranks);
     for (int64_t i = 0; i < options.warmup; ++i)
-        diffusion::training_step(model, adam, schedule, nullptr, options.batch, t_sampling, gen, shards).item();
+        diffusion::training_step(model, adam, schedule, learned_schedule, options.batch, t_sampling, gen, shards).item();
 
     // The losses stay on the device, as in `swirl train`, and are read after the clock stops; reading the last one
     // inside the timed span waits for the GPU to finish the steps.
@@ -71,7 +78,7 @@ void run_bench(const BenchOptions& options) {
     const auto start = Clock::now();
     std::vector<Tensor> losses;
     for (int64_t i = 0; i < options.steps; ++i)
-        losses.push_back(diffusion::training_step(model, adam, schedule, nullptr, options.batch, t_sampling, gen, shards));
+        losses.push_back(diffusion::training_step(model, adam, schedule, learned_schedule, options.batch, t_sampling, gen, shards));
     losses.back().item();
     const double seconds = seconds_since(start);
     const double reduce_ms = 1e3 * (distributed::reduce_seconds() - reduce_before) / static_cast<double>(options.steps);
@@ -89,7 +96,7 @@ void run_bench(const BenchOptions& options) {
         synchronize(device);
         const auto profile_start = Clock::now();
         for (int64_t i = 0; i < options.steps; ++i)
-            diffusion::training_step(model, adam, schedule, nullptr, options.batch, t_sampling, gen, shards);
+            diffusion::training_step(model, adam, schedule, learned_schedule, options.batch, t_sampling, gen, shards);
         synchronize(device);
         profile_step_ms = 1e3 * seconds_since(profile_start) / static_cast<double>(options.steps);
         profile::disable();
@@ -137,7 +144,8 @@ void run_bench(const BenchOptions& options) {
             {"memory_floor_ms", memory_floor_ms}, {"floor_ms", floor_ms}, {"floor_share", floor_ms / step_ms},
             {"peak_rss_mb", rss_mb}, {"device_peak_mb", device_peak_mb},
             {"host_tensor_peak_mb", static_cast<double>(host_memory_stats().peak_in_use) / (1 << 20)},
-            {"loss_mean", loss_sum / steps}, {"param", options.param}, {"variance", options.variance}};
+            {"loss_mean", loss_sum / steps}, {"param", options.param}, {"variance", options.variance},
+            {"schedule", options.schedule}};
         if (options.profile) {
             nlohmann::ordered_json by_phase = nlohmann::ordered_json::object();
             for (const profile::PhaseTime& phase : phases) by_phase[phase.name] = phase_ms(phase);
@@ -147,10 +155,11 @@ void run_bench(const BenchOptions& options) {
         fmt::print("{}\n", report.dump());
         return;
     }
-    fmt::print("swirl bench: device {}{}, {} threads, batch {}, t-sampling {}, param {}, variance {}, {} path, {} steps "
-               "after {} warm-up\n",
+    fmt::print("swirl bench: device {}{}, {} threads, batch {}, t-sampling {}, param {}, variance {}, schedule {}, {} path, "
+               "{} steps after {} warm-up\n",
                device_name(device), options.tf32 ? " (tf32)" : "", threads, options.batch, options.t_sampling,
-               options.param, options.variance, options.no_fuse ? "plain" : "fused", options.steps, options.warmup);
+               options.param, options.variance, options.schedule, options.no_fuse ? "plain" : "fused", options.steps,
+               options.warmup);
     fmt::print("  {:.2f} steps/s, {:.0f} samples/s, {:.3f} s\n", steps_per_s, samples_per_s, seconds);
     if (ranks > 1)
         fmt::print("  {} ranks, {} shards: {:.0f} samples/s a rank; the sum over ranks ({}) {:.3f} ms a step ({:.1f}%), "

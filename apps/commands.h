@@ -69,6 +69,7 @@ struct BenchOptions {
     int64_t shards = 0;
     std::string param = "mean";     // the seed's model by default, as scripts/torch_reference.py
     std::string variance = "free";
+    std::string schedule = "seed";  // or learned: the betas train too, as swirl train --schedule learned
     bool profile = false;  // then a second pass of --steps steps, timed phase by phase
     bool json = false;
 };

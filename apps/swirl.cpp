@@ -128,9 +128,11 @@ void add_bench(CLI::App& app, BenchOptions& o) {
         ->check(CLI::IsMember({"mean", "eps"}))->capture_default_str();
     cmd->add_option("--variance", o.variance, "the reverse variance, as swirl train's (the seed's by default)")
         ->check(CLI::IsMember({"free", "bounded", "full"}))->capture_default_str();
+    cmd->add_option("--schedule", o.schedule, "the forward schedule, as swirl train's: seed (fixed) or learned")
+        ->check(CLI::IsMember({"seed", "learned"}))->capture_default_str();
     cmd->add_flag("--profile", o.profile,
-                  "then as many steps again, timed phase by phase (data, forward process, model forward, reverse step "
-                  "and KL, backward, Adam), waiting for the device at each phase's ends");
+                  "then as many steps again, timed phase by phase (data, forward process, model+KL+backward as one op "
+                  "or with --no-fuse each its own, Adam), waiting for the device at each phase's ends");
     cmd->add_flag("--json", o.json, "print one JSON object (steps_per_s, samples_per_s, peak_rss_mb, ...)");
     cmd->callback([&o] { run_bench(o); });
 }

@@ -59,9 +59,14 @@ Tensor training_step(ReverseModel& model, nn::Adam& optimizer, const Schedule& s
         if (learned == nullptr) {
             loss = kl_objective(model, schedule, x0, groups, eps);
         } else {
-            const Variable table = learned->coefficient_table();  // float64 on the CPU
+            Variable table, entropy;  // the learned schedule's constants (float64 on the CPU) and its entropy term
+            {
+                profile::Scope phase("schedule");
+                table = learned->coefficient_table();
+                entropy = final_entropy_term(table);
+            }
             loss = autograd::add(kl_objective(model, autograd::to(table, x0.dtype(), x0.device()), x0, groups, eps),
-                                 autograd::to(final_entropy_term(table), x0.dtype(), x0.device()));
+                                 autograd::to(entropy, x0.dtype(), x0.device()));
         }
         optimizer.zero_grad();
         {

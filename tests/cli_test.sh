@@ -241,6 +241,19 @@ print(f"ok: bench --profile ({sys.argv[2]}, {sys.argv[3]}): phases {total:.3f} m
 PY
       done
     done
+    # A learned schedule: the betas train too (a phase's worth of backward through the schedule's table).
+    "$swirl" bench --batch 512 --steps 5 --warmup 1 --threads 1 --schedule learned --param eps --variance full \
+      --profile --json > "$work/learned.json"
+    python3 - "$work/learned.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+p = r["profile"]
+assert r["schedule"] == "learned", r
+assert list(p["phases_ms"]) == ["data", "schedule", "forward process", "model, KL, backward", "backward", "Adam"], p
+total = sum(p["phases_ms"].values())
+assert 0.9 * p["step_ms"] <= total <= 1.0 * p["step_ms"], (total, p["step_ms"])
+print(f"ok: bench --schedule learned --profile: phases {total:.3f} ms of a {p['step_ms']:.3f} ms step")
+PY
     "$swirl" bench --batch 500 --steps 2 --warmup 0 --threads 1 --profile > "$work/profile.txt"
     grep -q "profile (2 more steps" "$work/profile.txt" && grep -q "^    backward " "$work/profile.txt" &&
       grep -q "^    rest " "$work/profile.txt" || fail "bench --profile's text lacks the phase table"
