@@ -438,19 +438,6 @@ struct GaussianKlRows {
       *grad_eps_coef = nullptr, *grad_low = nullptr, *grad_high = nullptr;
 
     void operator()(int64_t begin, int64_t end, const T* y, T* grad) const {
-        if (xt == nullptr && low == nullptr && !rotated && grad_mean_q == nullptr) {
-            for (int64_t i = begin; i < end; ++i) {
-                const T* mean_p = y + (i - begin) * 2 * d;
-                const T* log_var_p = mean_p + d;
-                T* grad_mean_p = grad + (i - begin) * 2 * d;
-                T* grad_log_var_p = grad_mean_p + d;
-                const T *mq = mean_q + i * d, *sq = std_q + i * d;
-                for (int64_t j = 0; j < d; ++j)
-                    kl[i * d + j] = formulas::gaussian_kl_and_backward(grad_value, mq[j], sq[j], mean_p[j],
-                                                                       log_var_p[j], grad_mean_p[j], grad_log_var_p[j]);
-            }
-            return;
-        }
         const int64_t width = 2 * d + (rotated ? 1 : 0);
         for (int64_t i = begin; i < end; ++i) {
             const T* a = y + (i - begin) * width;
