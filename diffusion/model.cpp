@@ -82,12 +82,10 @@ ReverseModel::Stack ReverseModel::stack(const std::vector<StepGroup>& groups) {
     return stack;
 }
 
-bool ReverseModel::fuses_objective() const { return nn::fusion_enabled(); }
-
 Variable ReverseModel::gaussian_kl_objective(const Variable& xt, const std::vector<StepGroup>& groups,
                                              const Variable& coefficients, const Variable& mean_q,
                                              const Variable& std_q) {
-    SWIRL_CHECK(fuses_objective(), "ReverseModel: the one-op objective needs fusion on (nn::set_fusion_enabled)");
+    SWIRL_CHECK(nn::fusion_enabled(), "ReverseModel: the one-op objective needs fusion on (nn::set_fusion_enabled)");
     SWIRL_CHECK(!groups.empty(), "ReverseModel: no step groups");
     const Stack mlp_stack = stack(groups);
     return ag::mlp_gaussian_kl(xt, mlp_stack.layers, mlp_stack.rows, mean_q, std_q,

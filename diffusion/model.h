@@ -42,10 +42,9 @@ public:
     // The objective in one op (autograd::mlp_gaussian_kl): the mean over rows and dimensions of the KL from
     // q = N(mean_q, std_q^2) to this model's reverse step, given each row's constants [B, Schedule::kColumns];
     // forward, KL and the gradients (the layers'; under a learned schedule x_t's, q's and the constants' too) in
-    // one pass over the rows on the CPU. Only with fusion on: fuses_objective().
+    // one pass over the rows on the CPU. Only with fusion on (nn::fusion_enabled).
     Variable gaussian_kl_objective(const Variable& xt, const std::vector<StepGroup>& groups,
                                    const Variable& coefficients, const Variable& mean_q, const Variable& std_q);
-    bool fuses_objective() const;
     // The reverse step for grouped rows, given each row's schedule constants [B, Schedule::kColumns].
     ReverseStep forward(const Variable& xt, const std::vector<StepGroup>& groups, const Variable& coefficients);
     // xt [B, d], every row at step t (1-based, 2..T).

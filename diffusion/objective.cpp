@@ -133,7 +133,7 @@ Variable kl_objective(ReverseModel& model, const Variable& table, const Tensor& 
         q = forward_and_posterior(Variable(x0), Variable(eps), column(Schedule::kSignal), column(Schedule::kNoise),
                                   column(Schedule::kPosteriorX0), column(Schedule::kPosteriorXt));
     }
-    if (model.fuses_objective()) {
+    if (nn::fusion_enabled()) {
         // The model, the reverse step and the mean KL as one op, which computes the gradients as it goes (its
         // backward only hands them on).
         profile::Scope phase("model, KL, backward");
