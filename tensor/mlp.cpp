@@ -140,6 +140,10 @@ Tensor check_mlp_gaussian_kl(const Tensor& x, const std::vector<DenseLayer>& lay
     SWIRL_CHECK(head.xt.defined() == head.eps_xt.defined() && head.xt.defined() == head.eps_coef.defined() &&
                     head.low.defined() == head.high.defined(),
                 "{}: the head's eps mean needs xt, eps_xt and eps_coef, its bounded log-variance low and high", op);
+    for (const Tensor* t : {&mean_q, &std_q}) {
+        check_same_dtype(x, *t, op);
+        check_same_device(x, *t, op);
+    }
     auto check_part = [&](const Tensor& t, int64_t cols, const char* name) {
         if (!t.defined()) return;
         check_same_dtype(x, t, op);
@@ -147,8 +151,6 @@ Tensor check_mlp_gaussian_kl(const Tensor& x, const std::vector<DenseLayer>& lay
         SWIRL_CHECK(t.shape() == Shape({rows, cols}), "{}: expected the head's {} [{}, {}], got {}", op, name, rows,
                     cols, shape_str(t.shape()));
     };
-    check_part(mean_q, d, "mean_q");
-    check_part(std_q, std_q.dim(1), "std_q");
     check_part(head.xt, d, "xt");
     check_part(head.eps_xt, 1, "eps_xt");
     check_part(head.eps_coef, 1, "eps_coef");
