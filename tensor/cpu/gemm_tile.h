@@ -23,37 +23,58 @@ struct TileVector {
     typedef T type __attribute__((vector_size(64)));  // 16 floats or 8 doubles
 };
 
-// out[r, 16 v + l] (+)= sum_k A[r, k] * b[k, 16 v + l] for r < rows (<= kTileRows), v < kVectors, where
-// A[r, k] = a[r * a_row + k * a_col]; b has row stride ldb, out row stride ldo; then the epilogue.
-template <typename T, int kVectors>
+// out[r, 16 v + l] (+)= sum_k A[r, k] * b[k, 16 v + l] for r < kRows (<= kTileRows), v < kVectors, where
+// A[r, k] = a[r * a_row + k * a_col]; b has row stride ldb, out row stride ldo; then the epilogue. The row count is
+// a template argument so that every loop over the tile unrolls and the accumulators never leave the registers:
+// with a run-time count the compiler kept them on the stack around the k loop, and the tile's start and end took
+// some 40% of its time at the fused MLP's K = 2..64.
+template <typename T, int kVectors, int kRows>
 inline void gemm_tile(T* out, int64_t ldo, const T* a, int64_t a_row, int64_t a_col, const T* b, int64_t ldb, int64_t K,
-                      int64_t rows, bool accumulate, const Epilogue<T>& epilogue = {}) {
+                      bool accumulate, const Epilogue<T>& epilogue = {}) {
+    static_assert(kRows >= 1 && kRows <= kTileRows && kVectors >= 1 && kVectors <= 4);
     using V = typename TileVector<T>::type;
     constexpr int64_t kLanes = 64 / sizeof(T);
-    V acc[kTileRows][kVectors];
-    for (int64_t r = 0; r < kTileRows; ++r)
-        for (int v = 0; v < kVectors; ++v) {
-            if (accumulate && r < rows)
-                std::memcpy(&acc[r][v], out + r * ldo + v * kLanes, sizeof(V));
-            else if (epilogue.bias != nullptr)
-                std::memcpy(&acc[r][v], epilogue.bias + v * kLanes, sizeof(V));
-            else
-                acc[r][v] = V{};
-        }
+    V acc[kRows][kVectors];
+    if (accumulate) {
+        for (int r = 0; r < kRows; ++r)
+            for (int v = 0; v < kVectors; ++v) std::memcpy(&acc[r][v], out + r * ldo + v * kLanes, sizeof(V));
+    } else if (epilogue.bias != nullptr) {
+        V bias[kVectors];
+        for (int v = 0; v < kVectors; ++v) std::memcpy(&bias[v], epilogue.bias + v * kLanes, sizeof(V));
+        for (int r = 0; r < kRows; ++r)
+            for (int v = 0; v < kVectors; ++v) acc[r][v] = bias[v];
+    } else {
+        for (int r = 0; r < kRows; ++r)
+            for (int v = 0; v < kVectors; ++v) acc[r][v] = V{};
+    }
     for (int64_t k = 0; k < K; ++k) {
         V b_vec[kVectors];
         for (int v = 0; v < kVectors; ++v) std::memcpy(&b_vec[v], b + k * ldb + v * kLanes, sizeof(V));
-        for (int64_t r = 0; r < kTileRows; ++r) {
-            // Rows past `rows` repeat the last valid row: harmless work, never stored, no branch in the loop.
-            const T a_rk = a[(r < rows ? r : rows - 1) * a_row + k * a_col];
+        for (int r = 0; r < kRows; ++r) {
+            const T a_rk = a[r * a_row + k * a_col];
             for (int v = 0; v < kVectors; ++v) acc[r][v] += a_rk * b_vec[v];
         }
     }
-    for (int64_t r = 0; r < rows; ++r)
-        for (int v = 0; v < kVectors; ++v) {
-            if (epilogue.relu) acc[r][v] = acc[r][v] > T(0) ? acc[r][v] : V{};
-            std::memcpy(out + r * ldo + v * kLanes, &acc[r][v], sizeof(V));
-        }
+    if (epilogue.relu)
+        for (int r = 0; r < kRows; ++r)
+            for (int v = 0; v < kVectors; ++v) acc[r][v] = acc[r][v] > T(0) ? acc[r][v] : V{};
+    for (int r = 0; r < kRows; ++r)
+        for (int v = 0; v < kVectors; ++v) std::memcpy(out + r * ldo + v * kLanes, &acc[r][v], sizeof(V));
+}
+
+// The same for a run-time row count (1..kTileRows): a full tile, or the last rows of a product.
+template <typename T, int kVectors>
+inline void gemm_tile(T* out, int64_t ldo, const T* a, int64_t a_row, int64_t a_col, const T* b, int64_t ldb, int64_t K,
+                      int64_t rows, bool accumulate, const Epilogue<T>& epilogue = {}) {
+    static_assert(kTileRows == 6);
+    switch (rows) {
+        case 6: gemm_tile<T, kVectors, 6>(out, ldo, a, a_row, a_col, b, ldb, K, accumulate, epilogue); break;
+        case 5: gemm_tile<T, kVectors, 5>(out, ldo, a, a_row, a_col, b, ldb, K, accumulate, epilogue); break;
+        case 4: gemm_tile<T, kVectors, 4>(out, ldo, a, a_row, a_col, b, ldb, K, accumulate, epilogue); break;
+        case 3: gemm_tile<T, kVectors, 3>(out, ldo, a, a_row, a_col, b, ldb, K, accumulate, epilogue); break;
+        case 2: gemm_tile<T, kVectors, 2>(out, ldo, a, a_row, a_col, b, ldb, K, accumulate, epilogue); break;
+        default: gemm_tile<T, kVectors, 1>(out, ldo, a, a_row, a_col, b, ldb, K, accumulate, epilogue); break;
+    }
 }
 
 }  // namespace swirl::cpu
