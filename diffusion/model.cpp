@@ -42,14 +42,14 @@ nn::Sequential& ReverseModel::tail(int64_t t) {
     return (*network_tail)[static_cast<std::size_t>(t - 1)];
 }
 
-ReverseStep ReverseModel::forward(const Variable& xt, const std::vector<StepGroup>& groups, const Variable& coefficients) {
-    return reverse_step(network(xt, groups), xt, coefficients, config_.mean_param, config_.variance_param);
+ReverseStep ReverseModel::forward(const Variable& xt, const std::vector<StepGroup>& groups, const StepConstants& constants) {
+    return reverse_step(network(xt, groups), xt, constants, config_.mean_param, config_.variance_param);
 }
 
 ReverseStep ReverseModel::forward(const Variable& xt, int64_t t, const Schedule& schedule) {
     const std::vector<StepGroup> groups{{t, 0, xt.data().dim(0)}};
     const Tensor& x = xt.data();
-    return forward(xt, groups, Variable(step_coefficients(schedule, groups, x.dim(0), x.dtype(), x.device())));
+    return forward(xt, groups, StepConstants(schedule, groups, x.dim(0), x.dtype(), x.device()));
 }
 
 Variable ReverseModel::network(const Variable& xt, const std::vector<StepGroup>& groups) {
@@ -83,13 +83,13 @@ ReverseModel::Stack ReverseModel::stack(const std::vector<StepGroup>& groups) {
 }
 
 Variable ReverseModel::gaussian_kl_objective(const Variable& xt, const std::vector<StepGroup>& groups,
-                                             const Variable& coefficients, const Variable& mean_q,
+                                             const StepConstants& constants, const Variable& mean_q,
                                              const Variable& std_q) {
     SWIRL_CHECK(nn::fusion_enabled(), "ReverseModel: the one-op objective needs fusion on (nn::set_fusion_enabled)");
     SWIRL_CHECK(!groups.empty(), "ReverseModel: no step groups");
     const Stack mlp_stack = stack(groups);
     return ag::mlp_gaussian_kl(xt, mlp_stack.layers, mlp_stack.rows, mean_q, std_q,
-                               gaussian_head(xt, coefficients, config_.mean_param, config_.variance_param));
+                               gaussian_head(xt, constants, config_.mean_param, config_.variance_param));
 }
 
 }  // namespace swirl::diffusion

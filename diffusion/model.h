@@ -25,11 +25,6 @@ struct ModelConfig {
     double data_scale = 1.0;
 };
 
-// A block of rows that share one diffusion step t: rows [begin, end) of the batch.
-struct StepGroup {
-    int64_t t, begin, end;
-};
-
 class ReverseModel : public nn::Module {
 public:
     ReverseModel(const ModelConfig& config, Generator& gen, DType dtype = DType::f32, Device device = Device::cpu());
@@ -40,13 +35,13 @@ public:
     // MLP.forward(xt, t - 1) before its chunk.
     Variable network(const Variable& xt, const std::vector<StepGroup>& groups);
     // The objective in one op (autograd::mlp_gaussian_kl): the mean over rows and dimensions of the KL from
-    // q = N(mean_q, std_q^2) to this model's reverse step, given each row's constants [B, Schedule::kColumns];
+    // q = N(mean_q, std_q^2) to this model's reverse step, given each row's schedule constants;
     // forward, KL and the gradients (the layers'; under a learned schedule x_t's, q's and the constants' too) in
     // one pass over the rows on the CPU. Only with fusion on (nn::fusion_enabled).
     Variable gaussian_kl_objective(const Variable& xt, const std::vector<StepGroup>& groups,
-                                   const Variable& coefficients, const Variable& mean_q, const Variable& std_q);
-    // The reverse step for grouped rows, given each row's schedule constants [B, Schedule::kColumns].
-    ReverseStep forward(const Variable& xt, const std::vector<StepGroup>& groups, const Variable& coefficients);
+                                   const StepConstants& constants, const Variable& mean_q, const Variable& std_q);
+    // The reverse step for grouped rows, given each row's schedule constants.
+    ReverseStep forward(const Variable& xt, const std::vector<StepGroup>& groups, const StepConstants& constants);
     // xt [B, d], every row at step t (1-based, 2..T).
     ReverseStep forward(const Variable& xt, int64_t t, const Schedule& schedule);
 

@@ -72,29 +72,6 @@ ForwardSample forward_process(const Schedule& schedule, const Tensor& x0, const 
     return {q.xt.data(), q.posterior_mean.data(), schedule.posterior_std(t)};
 }
 
-namespace {
-// The groups as runs of table rows; they must cover the batch in order, each with a step in 2..steps.
-std::vector<RowRun> row_runs(const std::vector<StepGroup>& groups, int64_t batch, int64_t steps) {
-    std::vector<RowRun> runs;
-    int64_t covered = 0;
-    for (const StepGroup& g : groups) {
-        SWIRL_CHECK(g.begin == covered && g.begin <= g.end && g.end <= batch && 2 <= g.t && g.t <= steps,
-                    "step group t = {} rows [{}, {}) does not continue a batch of {} at row {} with steps 2..{}", g.t,
-                    g.begin, g.end, batch, covered, steps);
-        runs.push_back({g.t, g.end - g.begin});
-        covered = g.end;
-    }
-    SWIRL_CHECK(covered == batch, "step groups leave rows [{}, {}) of the batch without a step", covered, batch);
-    return runs;
-}
-}  // namespace
-
-Tensor step_coefficients(const Schedule& schedule, const std::vector<StepGroup>& groups, int64_t batch, DType dtype,
-                         Device device) {
-    // The rows are runs of table rows: nothing per row crosses to a GPU.
-    return repeat_rows(schedule.coefficient_table(dtype, device), row_runs(groups, batch, schedule.steps()));
-}
-
 Variable kl_objective(ReverseModel& model, const Schedule& schedule, const Tensor& x0,
                       const std::vector<StepGroup>& groups, Generator& gen) {
     Tensor eps = Tensor::empty(x0.shape(), x0.dtype(), x0.device());
@@ -102,32 +79,16 @@ Variable kl_objective(ReverseModel& model, const Schedule& schedule, const Tenso
     return kl_objective(model, schedule, x0, groups, eps);
 }
 
-Variable step_coefficients(const Variable& table, const std::vector<StepGroup>& groups, int64_t batch) {
-    if (!table.requires_grad()) {
-        const std::vector<RowRun> runs = row_runs(groups, batch, table.shape()[0] - 1);
-        return Variable(repeat_rows(table.data(), runs));
-    }
-    std::vector<int64_t> index;
-    for (const RowRun& run : row_runs(groups, batch, table.shape()[0] - 1))
-        index.insert(index.end(), static_cast<std::size_t>(run.count), run.row);
-    return ag::index_select(table, Tensor::from_indices(index, table.data().device()));
-}
-
-Variable kl_objective(ReverseModel& model, const Schedule& schedule, const Tensor& x0,
+namespace {
+// The objective given each row's constants (of a fixed schedule or of a learned one's table).
+Variable kl_objective(ReverseModel& model, const StepConstants& constants, const Tensor& x0,
                       const std::vector<StepGroup>& groups, const Tensor& eps) {
-    return kl_objective(model, Variable(schedule.coefficient_table(x0.dtype(), x0.device())), x0, groups, eps);
-}
-
-Variable kl_objective(ReverseModel& model, const Variable& table, const Tensor& x0, const std::vector<StepGroup>& groups,
-                      const Tensor& eps) {
     check_same_shape(x0, eps, "kl_objective");
-    Variable coefficients;
     ForwardVariables q;
-    auto column = [&](int64_t c) { return ag::slice_cols(coefficients, c, c + 1); };
+    auto column = [&](int64_t c) { return constants.column(c); };
     {
         profile::Scope phase("forward process");
         // Each row's step constants as columns [B, 1]: the forward process and the posterior for all rows at once.
-        coefficients = step_coefficients(table, groups, x0.dim(0));
         // With a learned schedule the noise is frozen and x_t moves with the betas (the reparametrized forward
         // process).
         q = forward_and_posterior(Variable(x0), Variable(eps), column(Schedule::kSignal), column(Schedule::kNoise),
@@ -137,18 +98,29 @@ Variable kl_objective(ReverseModel& model, const Variable& table, const Tensor& 
         // The model, the reverse step and the mean KL as one op, which computes the gradients as it goes (its
         // backward only hands them on).
         profile::Scope phase("model, KL, backward");
-        return model.gaussian_kl_objective(q.xt, groups, coefficients, q.posterior_mean, column(Schedule::kPosteriorStd));
+        return model.gaussian_kl_objective(q.xt, groups, constants, q.posterior_mean, column(Schedule::kPosteriorStd));
     }
-    Variable out;  // model.forward(q.xt, groups, coefficients), in its two parts
+    Variable out;  // model.forward(q.xt, groups, constants), in its two parts
     {
         profile::Scope phase("model forward");
         out = model.network(q.xt, groups);
     }
     profile::Scope phase("reverse step and KL");
     const ModelConfig& config = model.config();
-    const ReverseStep p = reverse_step(out, q.xt, coefficients, config.mean_param, config.variance_param);
+    const ReverseStep p = reverse_step(out, q.xt, constants, config.mean_param, config.variance_param);
     // The mean over rows and dimensions, as the seed's KL.mean().
     return ag::mean(p.kl_from(q.posterior_mean, column(Schedule::kPosteriorStd)));
+}
+}  // namespace
+
+Variable kl_objective(ReverseModel& model, const Schedule& schedule, const Tensor& x0,
+                      const std::vector<StepGroup>& groups, const Tensor& eps) {
+    return kl_objective(model, StepConstants(schedule, groups, x0.dim(0), x0.dtype(), x0.device()), x0, groups, eps);
+}
+
+Variable kl_objective(ReverseModel& model, const Variable& table, const Tensor& x0, const std::vector<StepGroup>& groups,
+                      const Tensor& eps) {
+    return kl_objective(model, StepConstants(table, groups, x0.dim(0)), x0, groups, eps);
 }
 
 Variable final_entropy_term(const Variable& table) {

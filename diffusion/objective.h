@@ -29,14 +29,6 @@ struct ForwardSample {
 };
 ForwardSample forward_process(const Schedule& schedule, const Tensor& x0, const Tensor& eps, int64_t t);
 
-// The schedule's constants for each row's step (Schedule::coefficient_table's columns): [B, kColumns]. The groups
-// must cover the batch in order, as draw_steps makes them; the rows are then runs of table rows (repeat_rows).
-Tensor step_coefficients(const Schedule& schedule, const std::vector<StepGroup>& groups, int64_t batch, DType dtype,
-                         Device device);
-// The same from a table [T + 1, kColumns] that may carry gradients (a learned schedule's): its rows are gathered
-// with autograd::index_select, whose backward sums each step's rows into that step's table row.
-Variable step_coefficients(const Variable& table, const std::vector<StepGroup>& groups, int64_t batch);
-
 // The seed's get_loss for a batch x0 [B, d] whose steps are `groups`, with the forward noise eps [B, d], the
 // schedule's constants from `table` [T + 1, kColumns] in x0's dtype and device ...
 Variable kl_objective(ReverseModel& model, const Variable& table, const Tensor& x0, const std::vector<StepGroup>& groups,

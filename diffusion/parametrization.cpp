@@ -54,17 +54,16 @@ Tensor ReverseStep::draw(const Tensor& eps) const {
     return (mean + (angle.defined() ? ag::rotate(along_axes, angle) : along_axes)).data();
 }
 
-ReverseStep reverse_step(const Variable& out, const Variable& xt, const Variable& coefficients, MeanParam mean_param,
+ReverseStep reverse_step(const Variable& out, const Variable& xt, const StepConstants& constants, MeanParam mean_param,
                          VarianceParam variance_param) {
     const int64_t d = xt.data().rank() == 2 ? xt.shape()[1] : 0;
     const int64_t width = output_width(d, variance_param);
     SWIRL_CHECK(out.data().rank() == 2 && d > 0 && out.shape()[0] == xt.shape()[0] && out.shape()[1] == width &&
-                    coefficients.data().rank() == 2 && coefficients.shape()[0] == xt.shape()[0] &&
-                    coefficients.shape()[1] == Schedule::kColumns,
-                "reverse_step: expected out [B, {}], xt [B, d], coefficients [B, {}] ({} variance), got {}, {}, {}",
-                width == 2 * d ? "2d" : "2d + 1", Schedule::kColumns, variance_param_name(variance_param),
-                shape_str(out.shape()), shape_str(xt.shape()), shape_str(coefficients.shape()));
-    auto column = [&](int64_t c) { return ag::slice_cols(coefficients, c, c + 1); };  // [B, 1]
+                    constants.rows() == xt.shape()[0],
+                "reverse_step: expected out [B, {}], xt [B, d] and constants for B rows ({} variance), got {}, {}, {} rows",
+                width == 2 * d ? "2d" : "2d + 1", variance_param_name(variance_param), shape_str(out.shape()),
+                shape_str(xt.shape()), constants.rows());
+    auto column = [&](int64_t c) { return constants.column(c); };  // [B, 1]
     const Variable a = ag::slice_cols(out, 0, d), b = ag::slice_cols(out, d, 2 * d);  // and the angle after them
     ReverseStep step;
     step.mean = mean_param == MeanParam::mean
@@ -80,9 +79,9 @@ ReverseStep reverse_step(const Variable& out, const Variable& xt, const Variable
     return step;
 }
 
-ag::GaussianHead gaussian_head(const Variable& xt, const Variable& coefficients, MeanParam mean_param,
+ag::GaussianHead gaussian_head(const Variable& xt, const StepConstants& constants, MeanParam mean_param,
                                VarianceParam variance_param) {
-    auto column = [&](int64_t c) { return ag::slice_cols(coefficients, c, c + 1); };  // [B, 1]
+    auto column = [&](int64_t c) { return constants.column(c); };  // [B, 1]
     ag::GaussianHead head;
     if (mean_param == MeanParam::eps) head = {xt, column(Schedule::kEpsXt), column(Schedule::kEpsCoef), {}, {}, false};
     if (variance_param != VarianceParam::free) {

@@ -20,6 +20,7 @@
 
 #include "autograd/variable.h"
 #include "autograd/functions.h"
+#include "diffusion/schedule.h"
 
 namespace swirl::diffusion {
 
@@ -46,14 +47,14 @@ struct ReverseStep {
     Tensor draw(const Tensor& eps) const;
 };
 
-// out [B, output_width(d)] (a tail's output), xt [B, d], and each row's schedule constants [B, Schedule::kColumns]
-// (diffusion/schedule.h) -> the reverse step. Differentiable in all three.
-ReverseStep reverse_step(const Variable& out, const Variable& xt, const Variable& coefficients, MeanParam mean_param,
+// out [B, output_width(d)] (a tail's output), xt [B, d], and each row's schedule constants (diffusion/schedule.h)
+// -> the reverse step. Differentiable in all three.
+ReverseStep reverse_step(const Variable& out, const Variable& xt, const StepConstants& constants, MeanParam mean_param,
                          VarianceParam variance_param);
 
 // The same reading of a tail's output for the one-pass objective (autograd::GaussianHead): from xt [B, d] and the
-// rows' constants [B, Schedule::kColumns] (which carry a learned schedule's gradients).
-autograd::GaussianHead gaussian_head(const Variable& xt, const Variable& coefficients, MeanParam mean_param,
+// rows' constants (which carry a learned schedule's gradients).
+autograd::GaussianHead gaussian_head(const Variable& xt, const StepConstants& constants, MeanParam mean_param,
                                      VarianceParam variance_param);
 
 }  // namespace swirl::diffusion

@@ -2,6 +2,7 @@
 #include "diffusion/schedule.h"
 
 #include <cmath>
+#include <utility>
 
 #include "autograd/functions.h"
 #include "tensor/error.h"
@@ -92,9 +93,7 @@ void fill_unused_rows(double* table) {
 }
 }  // namespace
 
-Tensor Schedule::coefficient_table(DType dtype, Device device) const {
-    for (const Tensor& table : tables_)
-        if (table.dtype() == dtype && table.device() == device) return table;
+std::vector<double> Schedule::host_table() const {
     std::vector<double> table(static_cast<std::size_t>((steps() + 1) * kColumns), 0.0);
     for (int64_t t = 2; t <= steps(); ++t) {
         double* row = table.data() + t * kColumns;
@@ -109,8 +108,27 @@ Tensor Schedule::coefficient_table(DType dtype, Device device) const {
         row[kLogBeta] = std::log(beta(t));
     }
     fill_unused_rows(table.data());
-    tables_.push_back(Tensor::from_vector(table, {steps() + 1, kColumns}, dtype, device));
+    return table;
+}
+
+Tensor Schedule::coefficient_table(DType dtype, Device device) const {
+    for (const Tensor& table : tables_)
+        if (table.dtype() == dtype && table.device() == device) return table;
+    tables_.push_back(Tensor::from_vector(host_table(), {steps() + 1, kColumns}, dtype, device));
     return tables_.back();
+}
+
+Tensor Schedule::coefficient_columns(DType dtype, Device device) const {
+    for (const Tensor& columns : columns_)
+        if (columns.dtype() == dtype && columns.device() == device) return columns;
+    const std::vector<double> table = host_table();
+    const auto rows = static_cast<std::size_t>(steps() + 1);
+    std::vector<double> by_column(table.size());
+    for (std::size_t t = 0; t < rows; ++t)
+        for (std::size_t c = 0; c < static_cast<std::size_t>(kColumns); ++c)
+            by_column[c * rows + t] = table[t * static_cast<std::size_t>(kColumns) + c];
+    columns_.push_back(Tensor::from_vector(by_column, {kColumns, steps() + 1}, dtype, device));
+    return columns_.back();
 }
 
 Variable coefficient_table(const Variable& betas) {
@@ -147,6 +165,46 @@ Variable coefficient_table(const Variable& betas) {
     fill_unused_rows(unused.data());
     return ag::concat_rows(
         {Variable(Tensor::from_vector(unused, {2, Schedule::kColumns}, DType::f64, device)), ag::concat(columns)});
+}
+
+StepConstants::StepConstants(const Schedule& schedule, const std::vector<StepGroup>& groups, int64_t batch,
+                             DType dtype, Device device)
+    : by_column_(schedule.coefficient_columns(dtype, device)), rows_(batch) {
+    set_runs(groups, schedule.steps());
+}
+
+StepConstants::StepConstants(Variable table, const std::vector<StepGroup>& groups, int64_t batch)
+    : table_(std::move(table)), rows_(batch) {
+    SWIRL_CHECK(table_.data().rank() == 2 && table_.shape()[1] == Schedule::kColumns && table_.shape()[0] >= 3,
+                "step constants: expected a table [T + 1, {}] (T >= 2), got {}", Schedule::kColumns,
+                shape_str(table_.shape()));
+    set_runs(groups, table_.shape()[0] - 1);
+    if (table_.requires_grad()) {
+        std::vector<int64_t> index;
+        for (const RowRun& run : runs_) index.insert(index.end(), static_cast<std::size_t>(run.count), run.row);
+        index_ = Tensor::from_indices(index, table_.data().device());
+    }
+}
+
+void StepConstants::set_runs(const std::vector<StepGroup>& groups, int64_t steps) {
+    steps_ = steps;
+    int64_t covered = 0;
+    for (const StepGroup& g : groups) {
+        SWIRL_CHECK(g.begin == covered && g.begin <= g.end && g.end <= rows_ && 2 <= g.t && g.t <= steps,
+                    "step group t = {} rows [{}, {}) does not continue a batch of {} at row {} with steps 2..{}", g.t,
+                    g.begin, g.end, rows_, covered, steps);
+        runs_.push_back({g.t, g.end - g.begin});
+        covered = g.end;
+    }
+    SWIRL_CHECK(covered == rows_, "step groups leave rows [{}, {}) of the batch without a step", covered, rows_);
+}
+
+Variable StepConstants::column(int64_t c) const {
+    SWIRL_CHECK(0 <= c && c < Schedule::kColumns, "step constants: column {} is not one of the table's {}", c,
+                Schedule::kColumns);
+    if (by_column_.defined()) return Variable(repeat_rows(by_column_.rows(c, c + 1).reshape({steps_ + 1, 1}), runs_));
+    if (index_.defined()) return ag::index_select(ag::slice_cols(table_, c, c + 1), index_);
+    return Variable(repeat_rows(slice_cols(table_.data(), c, c + 1), runs_));
 }
 
 LearnedSchedule::LearnedSchedule(const Schedule& initial) : beta_1_(initial.beta(1)) {

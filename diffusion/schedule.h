@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "autograd/variable.h"
+#include "tensor/ops.h"
 #include "tensor/tensor.h"
 
 namespace swirl::diffusion {
@@ -56,6 +57,9 @@ public:
     // (diffusion/parametrization.h): 1 / sqrt(alpha_t), beta_t / (sqrt(alpha_t) sqrt(1 - alpha_bar_t)), and the
     // bounds of the reverse variance, log posterior_std^2 and log beta_t.
     Tensor coefficient_table(DType dtype, Device device) const;
+    // The same table by columns, [kColumns, T + 1] (row c is column c), made and kept alike: a column of it is a
+    // view, so a step's constants (StepConstants) need no copy of the column before they repeat it per row.
+    Tensor coefficient_columns(DType dtype, Device device) const;
     enum Column : int64_t {
         kSignal = 0, kNoise, kPosteriorX0, kPosteriorXt, kPosteriorStd, kEpsXt, kEpsCoef, kLogPosteriorVar, kLogBeta,
         kColumns
@@ -67,7 +71,40 @@ private:
     void check_step(int64_t t, int64_t first) const;
 
     std::vector<double> betas_, alpha_bars_;  // index t - 1
+    std::vector<double> host_table() const;   // coefficient_table's values, row-major, float64
     mutable std::vector<Tensor> tables_;      // coefficient_table's, one per dtype and device asked for
+    mutable std::vector<Tensor> columns_;     // coefficient_columns', likewise
+};
+
+// A block of rows that share one diffusion step t: rows [begin, end) of the batch.
+struct StepGroup {
+    int64_t t, begin, end;
+};
+
+// Each row's schedule constants, one column at a time: column(c) [B, 1] holds, row by row, column c of the table
+// [T + 1, kColumns] at the row's step. The groups must cover the batch in order, as draw_steps makes them, so a
+// column is the table's column repeated in runs (repeat_rows: nothing per row crosses to a GPU); a table that
+// carries gradients (a learned schedule's) is read with autograd::index_select instead, whose backward sums each
+// step's rows into its table row. No [B, kColumns] matrix is made: at batch 64000 the matrix and the copies of
+// its columns were most of the forward process (0.3 of its 0.4 ms).
+class StepConstants {
+public:
+    // A fixed schedule's, in dtype on device.
+    StepConstants(const Schedule& schedule, const std::vector<StepGroup>& groups, int64_t batch, DType dtype,
+                  Device device);
+    // From a table [T + 1, kColumns] that may carry gradients (a learned schedule's).
+    StepConstants(Variable table, const std::vector<StepGroup>& groups, int64_t batch);
+    Variable column(int64_t c) const;  // c: a Schedule::Column
+    int64_t rows() const { return rows_; }
+
+private:
+    void set_runs(const std::vector<StepGroup>& groups, int64_t steps);
+
+    Tensor by_column_;  // a fixed schedule's coefficient_columns
+    Variable table_;    // or the table
+    Tensor index_;      // the rows' table rows, when the table carries gradients
+    std::vector<RowRun> runs_;
+    int64_t rows_, steps_ = 0;
 };
 
 // The table of Schedule::coefficient_table as autograd ops on betas [T, 1] (float64): differentiable, so that a

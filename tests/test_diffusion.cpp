@@ -53,6 +53,39 @@ TEST_CASE("the posterior is defined for t = 2..T only: t = 1 has no predecessor 
     CHECK(schedule.alpha_bar(0) == 1.0);
 }
 
+TEST_CASE("step constants give each row its step's table column, from a fixed schedule or a table with gradients") {
+    const Schedule schedule({6});
+    const std::vector<StepGroup> groups = {{2, 0, 3}, {5, 3, 4}, {6, 4, 7}};
+    const std::vector<int64_t> step_of_row = {2, 2, 2, 5, 6, 6, 6};
+    const Tensor table = schedule.coefficient_table(DType::f64, Device::cpu());
+    const Variable learned(table.clone(), true);
+    const StepConstants fixed(schedule, groups, 7, DType::f64, Device::cpu()), from_table(Variable(table), groups, 7),
+        with_grad(learned, groups, 7);
+    for (int64_t c = 0; c < Schedule::kColumns; ++c)
+        for (const StepConstants* constants : {&fixed, &from_table, &with_grad}) {
+            const Tensor column = constants->column(c).data();
+            REQUIRE(column.shape() == Shape{7, 1});
+            for (int64_t i = 0; i < 7; ++i) CHECK(column.at(i, 0) == table.at(step_of_row[static_cast<std::size_t>(i)], c));
+        }
+    CHECK(schedule.coefficient_columns(DType::f32, Device::cpu()).shape() == Shape{Schedule::kColumns, 7});
+    // A table's rows gather their rows' gradients: step 2's row gets three rows' worth, step 3 none.
+    ag::sum(with_grad.column(Schedule::kNoise)).backward();
+    CHECK(learned.grad().at(2, Schedule::kNoise) == 3.0);
+    CHECK(learned.grad().at(5, Schedule::kNoise) == 1.0);
+    CHECK(learned.grad().at(3, Schedule::kNoise) == 0.0);
+    CHECK(learned.grad().at(2, Schedule::kSignal) == 0.0);
+    // The groups must tile the batch in order, with steps in 2..T.
+    CHECK_THROWS_WITH_AS(StepConstants(schedule, {{2, 0, 3}, {5, 4, 7}}, 7, DType::f64, Device::cpu()),
+                         doctest::Contains("does not continue a batch of 7 at row 3"), Error);
+    CHECK_THROWS_WITH_AS(StepConstants(schedule, {{2, 0, 3}}, 7, DType::f64, Device::cpu()),
+                         doctest::Contains("leave rows [3, 7) of the batch without a step"), Error);
+    CHECK_THROWS_WITH_AS(StepConstants(schedule, {{7, 0, 7}}, 7, DType::f64, Device::cpu()),
+                         doctest::Contains("with steps 2..6"), Error);
+    CHECK_THROWS_WITH_AS(StepConstants(Variable(slice_cols(table, 0, 4)), groups, 7),
+                         doctest::Contains("expected a table [T + 1, 9]"), Error);
+    CHECK_THROWS_WITH_AS(fixed.column(Schedule::kColumns), doctest::Contains("column 9 is not one of"), Error);
+}
+
 TEST_CASE("the fused Gaussian KL equals the seed's form composed of autograd ops, values and gradients") {
     // The seed: std_p = sqrt(exp(log_var)); kl = log std_p - log std_q + (std_q^2 + (mean_q - mean_p)^2) / (2 std_p^2) - 1/2.
     Generator gen(31);

@@ -30,6 +30,19 @@ Tensor rows_of(const Schedule& schedule, const std::vector<int64_t>& steps) {
     return concat_rows(rows);
 }
 
+// The constants of rows at `steps` (a group a row) from a table [T + 1, kColumns], or from the schedule's.
+StepConstants constants_of(const Variable& table, const std::vector<int64_t>& steps) {
+    std::vector<StepGroup> groups;
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+        const auto row = static_cast<int64_t>(i);
+        groups.push_back({steps[i], row, row + 1});
+    }
+    return StepConstants(table, groups, static_cast<int64_t>(steps.size()));
+}
+StepConstants constants_of(const Schedule& schedule, const std::vector<int64_t>& steps) {
+    return constants_of(Variable(schedule.coefficient_table(DType::f64, Device::cpu())), steps);
+}
+
 std::string temp_path(const char* stem) {
     return (std::filesystem::temp_directory_path() / fmt::format("swirl_{}_{}.safetensors", stem, ::getpid())).string();
 }
@@ -41,9 +54,9 @@ TEST_CASE("the eps mean is (x_t - beta_t / sqrt(1 - abar_t) eps_hat) / sqrt(alph
     const std::vector<int64_t> steps = {2, 7, 21, 40};
     Generator gen(1);
     const Tensor out = Tensor::randn({4, 4}, gen, DType::f64), xt = Tensor::randn({4, 2}, gen, DType::f64);
-    const Variable coefficients(rows_of(schedule, steps));
-    const ReverseStep eps = reverse_step(Variable(out), Variable(xt), coefficients, MeanParam::eps, VarianceParam::free);
-    const ReverseStep seed = reverse_step(Variable(out), Variable(xt), coefficients, MeanParam::mean, VarianceParam::free);
+    const StepConstants constants = constants_of(schedule, steps);
+    const ReverseStep eps = reverse_step(Variable(out), Variable(xt), constants, MeanParam::eps, VarianceParam::free);
+    const ReverseStep seed = reverse_step(Variable(out), Variable(xt), constants, MeanParam::mean, VarianceParam::free);
     for (int64_t i = 0; i < 4; ++i) {
         const int64_t t = steps[static_cast<std::size_t>(i)];
         for (int64_t k = 0; k < 2; ++k) {
@@ -64,7 +77,7 @@ TEST_CASE("the eps mean with the true noise is the posterior mean") {
     for (int64_t t : {2, 15, 40}) {
         const ForwardSample q = forward_process(schedule, x0, eps, t);
         const Tensor out = concat_cols({eps, Tensor::zeros({5, 2}, DType::f64)});
-        const ReverseStep p = reverse_step(Variable(out), Variable(q.xt), Variable(rows_of(schedule, {t, t, t, t, t})),
+        const ReverseStep p = reverse_step(Variable(out), Variable(q.xt), constants_of(schedule, {t, t, t, t, t}),
                                            MeanParam::eps, VarianceParam::free);
         SWIRL_CHECK_CLOSE(p.mean.data(), q.posterior_mean, 1e-10, 1e-13);
     }
@@ -77,7 +90,7 @@ TEST_CASE("the bounded variance lies between the posterior's and beta_t, at thei
     out = concat_cols({slice_cols(out, 0, 2), scale(slice_cols(out, 2, 4), 30.0)});  // saturate some sigmoids
     const std::vector<int64_t> steps = {2, 20, 40};
     const ReverseStep p = reverse_step(Variable(out), Variable(Tensor::zeros({3, 2}, DType::f64)),
-                                       Variable(rows_of(schedule, steps)), MeanParam::mean, VarianceParam::bounded);
+                                       constants_of(schedule, steps), MeanParam::mean, VarianceParam::bounded);
     for (int64_t i = 0; i < 3; ++i) {
         const int64_t t = steps[static_cast<std::size_t>(i)];
         const double low = 2 * std::log(schedule.posterior_std(t)), high = std::log(schedule.beta(t));
@@ -87,26 +100,27 @@ TEST_CASE("the bounded variance lies between the posterior's and beta_t, at thei
         }
     }
     const ReverseStep middle = reverse_step(Variable(Tensor::zeros({1, 4}, DType::f64)), Variable(Tensor::zeros({1, 2}, DType::f64)),
-                                            Variable(rows_of(schedule, {9})), MeanParam::eps, VarianceParam::bounded);
+                                            constants_of(schedule, {9}), MeanParam::eps, VarianceParam::bounded);
     CHECK(middle.log_var.data().at(0, 0) ==
           doctest::Approx(0.5 * (2 * std::log(schedule.posterior_std(9)) + std::log(schedule.beta(9)))).epsilon(1e-13));
 }
 
 TEST_CASE("reverse_step passes gradcheck in every parametrization, through the output, x_t and the constants") {
     const Schedule schedule({6});
-    const Tensor constants = rows_of(schedule, {2, 4, 6});
+    const Tensor table = schedule.coefficient_table(DType::f64, Device::cpu());
     for (MeanParam mean : {MeanParam::mean, MeanParam::eps})
         for (VarianceParam variance : {VarianceParam::free, VarianceParam::bounded, VarianceParam::full}) {
             CAPTURE(mean_param_name(mean));
             CAPTURE(variance_param_name(variance));
             auto f = [&](const std::vector<Variable>& in) {
-                // The constants move around the schedule's own values (their logs stay defined).
-                const Variable c = ag::mul(in[2], Variable(constants));
+                // The table moves around the schedule's own values (their logs stay defined); its rows reach the
+                // step through StepConstants' index_select.
+                const StepConstants c = constants_of(ag::mul(in[2], Variable(table)), {2, 4, 6});
                 const ReverseStep p = reverse_step(in[0], in[1], c, mean, variance);
                 return p.angle.defined() ? ag::concat({p.mean, p.log_var, p.angle}) : ag::concat({p.mean, p.log_var});
             };
             Generator gen(4);
-            Tensor factors = Tensor::empty({3, Schedule::kColumns}, DType::f64);
+            Tensor factors = Tensor::empty({7, Schedule::kColumns}, DType::f64);
             uniform_(factors, gen, 0.8, 1.2);
             const ag::GradcheckReport report = ag::gradcheck(
                 f, {Tensor::randn({3, output_width(2, variance)}, gen, DType::f64), Tensor::randn({3, 2}, gen, DType::f64), factors});
@@ -138,7 +152,7 @@ TEST_CASE("the full covariance: its KL is that of 2x2 matrices, its draws are me
     out = concat_cols({slice_cols(out, 0, 4), scale(slice_cols(out, 4, 5), 3.0)});  // angles around the circle
     const Tensor xt = Tensor::randn({4, 2}, gen, DType::f64), mean_q = Tensor::randn({4, 2}, gen, DType::f64);
     const Tensor coefficients = rows_of(schedule, steps);
-    const ReverseStep p = reverse_step(Variable(out), Variable(xt), Variable(coefficients), MeanParam::eps, VarianceParam::full);
+    const ReverseStep p = reverse_step(Variable(out), Variable(xt), constants_of(schedule, steps), MeanParam::eps, VarianceParam::full);
     const Tensor std_q = slice_cols(coefficients, Schedule::kPosteriorStd, Schedule::kPosteriorStd + 1);
     const Tensor kl = sum(p.kl_from(Variable(mean_q), Variable(std_q)).data(), 1);  // [4, 1]
     const Tensor eps = Tensor::randn({4, 2}, gen, DType::f64);
@@ -163,24 +177,24 @@ TEST_CASE("the full covariance: its KL is that of 2x2 matrices, its draws are me
     }
     // With every angle 0 the full covariance is the bounded diagonal one.
     const Tensor flat = concat_cols({slice_cols(out, 0, 4), Tensor::zeros({4, 1}, DType::f64)});
-    const ReverseStep turned = reverse_step(Variable(flat), Variable(xt), Variable(coefficients), MeanParam::eps, VarianceParam::full);
-    const ReverseStep bounded = reverse_step(Variable(slice_cols(out, 0, 4)), Variable(xt), Variable(coefficients), MeanParam::eps,
+    const ReverseStep turned = reverse_step(Variable(flat), Variable(xt), constants_of(schedule, steps), MeanParam::eps, VarianceParam::full);
+    const ReverseStep bounded = reverse_step(Variable(slice_cols(out, 0, 4)), Variable(xt), constants_of(schedule, steps), MeanParam::eps,
                                              VarianceParam::bounded);
     SWIRL_CHECK_CLOSE(turned.kl_from(Variable(mean_q), Variable(std_q)).data(),
                       bounded.kl_from(Variable(mean_q), Variable(std_q)).data(), 1e-14, 1e-15);
     CHECK(turned.draw(eps).to_vector() == bounded.draw(eps).to_vector());
     // The covariance is for 2-D data, and the output must carry the angle.
     CHECK_THROWS_WITH_AS(output_width(3, VarianceParam::full), doctest::Contains("2-D data, got 3"), Error);
-    CHECK_THROWS_WITH_AS(reverse_step(Variable(slice_cols(out, 0, 4)), Variable(xt), Variable(coefficients), MeanParam::eps,
+    CHECK_THROWS_WITH_AS(reverse_step(Variable(slice_cols(out, 0, 4)), Variable(xt), constants_of(schedule, steps), MeanParam::eps,
                                       VarianceParam::full),
                          doctest::Contains("expected out [B, 2d + 1]"), Error);
 }
 
 TEST_CASE("the full covariance's KL passes gradcheck through both means, the posterior's std and the output") {
     const Schedule schedule({6});
-    const Tensor constants = rows_of(schedule, {2, 4, 6});
+    const StepConstants constants = constants_of(schedule, {2, 4, 6});
     auto f = [&](const std::vector<Variable>& in) {
-        const ReverseStep p = reverse_step(in[0], in[1], Variable(constants), MeanParam::eps, VarianceParam::full);
+        const ReverseStep p = reverse_step(in[0], in[1], constants, MeanParam::eps, VarianceParam::full);
         return p.kl_from(in[2], in[3]);
     };
     Generator gen(10);

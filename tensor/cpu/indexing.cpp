@@ -1,4 +1,5 @@
 // CPU column copies (slice, concat) and row gather / scatter-add (the per-sample timestep heads).
+#include <algorithm>
 #include <cstdint>
 
 #include "tensor/cpu/dispatch.h"
@@ -54,6 +55,11 @@ void repeat_rows(Tensor& out, const Tensor& x, const std::vector<RowRun>& runs) 
         const U* in = static_cast<const U*>(x.raw_data());
         for (const RowRun& run : runs) {
             const U* source = in + run.row * N;
+            if (N == 1) {  // a column (the per-row step constants): one fill the compiler vectorises
+                std::fill(o, o + run.count, source[0]);
+                o += run.count;
+                continue;
+            }
             for (int64_t r = 0; r < run.count; ++r, o += N)
                 for (int64_t j = 0; j < N; ++j) o[j] = source[j];
         }
