@@ -87,10 +87,12 @@ TEST_CASE("matmul matches a naive triple loop for every transpose combination an
 }
 
 TEST_CASE("matmul's fast paths equal the naive loops on the model's shapes") {
-    // N = 64 (tiles), N = 2 and 4 (narrow outputs), K = 20000 (split sums), with every transpose combination.
+    // N = 64 (tiles), N = 2 and 4 (narrow outputs), K = 20000 (split sums), with every transpose combination; M
+    // leaves every count of rows (1..5) in a last tile of 6, each a micro-kernel of its own (gemm_tile.h).
     Generator gen(12);
     const std::vector<std::array<int64_t, 3>> shapes = {{1000, 64, 64}, {1000, 2, 64}, {1000, 64, 4}, {64, 20000, 64},
-                                                        {64, 20000, 2}, {4, 20000, 64}, {37, 5, 48}, {3, 7, 16}};
+                                                        {64, 20000, 2}, {4, 20000, 64}, {37, 5, 48}, {3, 7, 16},
+                                                        {8, 9, 64},     {11, 3, 32},    {6, 1, 16}};
     for (DType dtype : {DType::f32, DType::f64}) {
         for (const auto& [M, K, N] : shapes) {
             for (bool ta : {false, true})
