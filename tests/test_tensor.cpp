@@ -1,6 +1,10 @@
 // Behaviour of tensor/: factories, views, every op against a naive loop, broadcasting, error messages.
 #include <doctest/doctest.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include <array>
 #include <cmath>
 #include <functional>
@@ -173,6 +177,10 @@ TEST_CASE("sum, sum along an axis, sum_to and expand") {
     auto m = Tensor::from_vector({1, 2, 3, 4, 5, 6}, {2, 3}, DType::f64);
     CHECK(sum(m).item() == 21.0);
     CHECK(sum(m).shape() == Shape{});
+    std::vector<double> counting(1029);  // a whole block of 1024 and a part, neither a multiple of the 8 lanes
+    for (std::size_t i = 0; i < counting.size(); ++i) counting[i] = static_cast<double>(i + 1);
+    CHECK(sum(Tensor::from_vector(counting, {1029}, DType::f32)).item() == 1029.0 * 1030.0 / 2.0);
+    CHECK(sum(Tensor::from_vector({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, {11}, DType::f64)).item() == 66.0);
     CHECK(sum(m, 0).to_vector() == std::vector<double>{5, 7, 9});
     CHECK(sum(m, 0).shape() == Shape{1, 3});
     CHECK(sum(m, 1).to_vector() == std::vector<double>{6, 15});
@@ -185,11 +193,24 @@ TEST_CASE("sum, sum along an axis, sum_to and expand") {
 
 TEST_CASE("long sums are exact enough and identical for any thread count") {
     Generator gen(8);
-    auto x = Tensor::randn({100000, 3}, gen);
-    auto total = sum(x).item();
-    double reference = 0.0;
-    for (double v : x.to_vector()) reference += v;
-    CHECK(total == doctest::Approx(reference).epsilon(1e-6));
+    for (int64_t rows : {100000, 700001}) {  // the second splits its blocks over the threads, with a ragged end
+        CAPTURE(rows);
+        auto x = Tensor::randn({rows, 3}, gen);
+        auto total = sum(x).item();
+        double reference = 0.0;
+        for (double v : x.to_vector()) reference += v;
+        CHECK(total == doctest::Approx(reference).epsilon(1e-6));
+#ifdef _OPENMP
+        const int saved = omp_get_max_threads();
+        omp_set_num_threads(1);
+        const double one = sum(x).item();
+        omp_set_num_threads(2);
+        const double two = sum(x).item();
+        omp_set_num_threads(saved);
+        CHECK(one == total);
+        CHECK(two == total);
+#endif
+    }
 }
 
 TEST_CASE("columns slice, concatenate back into the original and are written in place") {
