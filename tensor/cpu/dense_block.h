@@ -148,6 +148,26 @@ void dense_forward(T* y, const T* a, int64_t rows, const RawDenseLayer<T>& layer
     }
 }
 
+// grad_input [rows, in] = grad [rows, out] @ weight [out, in]. For an input a few wide (the first layer's x, whose
+// gradient a learned schedule wants) the general loop runs one scalar multiply-add at a time (12% of the best
+// recipe's step at hidden 128); instead the weight goes transposed into scratch [in, out] and each element is a
+// dot product of a row of grad with a row of it, lane-summed as the narrow forward's.
+template <typename T>
+void dense_input_gradient(T* grad_input, T* scratch, const T* grad, int64_t rows, const RawDenseLayer<T>& layer) {
+    if constexpr (std::is_same_v<T, float>) {
+        if (layer.out % 16 == 0 && (layer.in == 2 || layer.in == 4 || layer.in == 5)) {
+            for (int64_t o = 0; o < layer.out; ++o)
+                for (int64_t i = 0; i < layer.in; ++i) scratch[i * layer.out + o] = layer.weight[o * layer.in + i];
+            static constexpr float kZeros[16] = {};
+            const RawDenseLayer<float> dots{scratch, nullptr, kZeros, layer.out, layer.in, false};
+            if (layer.in == 2) return narrow_dense_forward<2>(grad_input, grad, rows, dots);
+            if (layer.in == 4) return narrow_dense_forward<4>(grad_input, grad, rows, dots);
+            return narrow_dense_forward<5>(grad_input, grad, rows, dots);
+        }
+    }
+    gemm_serial(grad_input, grad, layer.out, int64_t{1}, layer.weight, rows, layer.out, layer.in, false);
+}
+
 // weight_grad [out, in] += grad^T [out, rows] @ a [rows, in];  bias_grad [out] += grad's column sums.
 template <typename T>
 void dense_parameter_gradients(T* weight_grad, T* bias_grad, T* scratch, const T* grad, const T* a, int64_t rows,

@@ -364,7 +364,7 @@ void backward_pass(MlpGradients& grads, Plan<T>& plan, const std::vector<DenseLa
                     if (target == nullptr) break;
                     buffer ^= 1;
                     // target [rows, in] = grad [rows, out] @ weight [out, in]
-                    gemm_serial(target, grad, layer.out, int64_t{1}, layer.weight, rows, layer.out, layer.in, false);
+                    dense_input_gradient(target, plan.product_scratch(), grad, rows, layer);
                     if (k > first && plan.layer(path[k - 1]).relu) through_relu(target, target, layer_input, rows * layer.in);
                     grad = target;
                 }
