@@ -337,7 +337,8 @@ void check_index(const Tensor& index, int64_t rows, const Tensor& like, const ch
     check_same_device(index, like, op);
     if (index.device().is_cpu()) {
         const int64_t* idx = index.data<int64_t>();
-        for (int64_t r = 0; r < index.numel(); ++r)
+        const int64_t n = index.numel();  // once: numel() is a call, which the throwing check keeps in the loop
+        for (int64_t r = 0; r < n; ++r)
             SWIRL_CHECK(0 <= idx[r] && idx[r] < rows, "{}: index {} at position {} is out of range [0, {})", op,
                         idx[r], r, rows);
     }
