@@ -235,7 +235,7 @@ void adam_update(std::vector<AdamTarget>& targets, const AdamOptions& options) {
                           t.exp_avg_sq.data<T>() + item.begin, item.count, constants[item.target]);
         };
         const auto count = static_cast<int64_t>(items.size());
-        if (total <= kParallelElements) {
+        if (total <= kParallelAdamElements) {
             for (const Item& item : items) run(item);
             return;
         }
