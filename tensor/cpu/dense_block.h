@@ -90,7 +90,8 @@ inline void transpose_tiles(float* __restrict weight_t, const float* __restrict 
 }
 
 // y [rows, kOut] = a [rows, in] @ weight^T + bias (then ReLU) for a float layer a few outputs wide (the model's
-// last layer: 4 or 5) and `in` a multiple of 16. kRows rows at a time: each output is a dot product along k in
+// last layer: 4 or 5; and, with the transposed weight, x's gradient through the first: dense_input_gradient) and
+// `in` a multiple of 16. kRows rows at a time: each output is a dot product along k in
 // whole vectors, and the kRows x kOut of them are summed across lanes together (lane_sums), which leaves them in
 // y's order, one store. A last group of fewer rows repeats its last row, so every row takes the same arithmetic
 // wherever it falls.
