@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <optional>
 #include <vector>
 #include <nlohmann/json.hpp>
@@ -38,7 +39,9 @@ double peak_rss_mb() {
 }  // namespace
 
 void run_bench(const BenchOptions& options) {
-    SWIRL_CHECK(options.batch > 0 && options.steps > 0 && options.warmup >= 0, "--batch and --steps must be positive");
+    SWIRL_CHECK(options.batch > 0 && options.steps > 0, "--batch and --steps must be positive");
+    SWIRL_CHECK(options.warmup >= 0 && options.warmup_seconds >= 0 && std::isfinite(options.warmup_seconds),
+                "--warmup and --warmup-seconds must be >= 0, got {} and {}", options.warmup, options.warmup_seconds);
     const Device device = distributed::rank_device(options.device);
     check_device_available(device);
     SWIRL_CHECK(!options.tf32 || !device.is_cpu(), "--tf32 needs --device cuda: the CPU has no TF32");
@@ -67,8 +70,15 @@ void run_bench(const BenchOptions& options) {
     const int ranks = distributed::size();
     const int64_t shards = options.shards > 0 ? options.shards : ranks;
     diffusion::check_shards(shards, options.batch, ranks);
-    for (int64_t i = 0; i < options.warmup; ++i)
+    // Warm-up: --warmup steps, and more until --warmup-seconds have passed on every rank (the ranks agree on each
+    // step, since a step's gradient sum needs them all). Each step's loss is read, so a GPU has finished it.
+    int64_t warmup_steps = 0;
+    const auto warmup_start = Clock::now();
+    while (warmup_steps < options.warmup ||
+           distributed::max_over_ranks(seconds_since(warmup_start) < options.warmup_seconds ? 1 : 0) == 1) {
         diffusion::training_step(model, adam, schedule, learned_schedule, options.batch, t_sampling, gen, shards).item();
+        ++warmup_steps;
+    }
 
     // The losses stay on the device, as in `swirl train`, and are read after the clock stops; reading the last one
     // inside the timed span waits for the GPU to finish the steps.
@@ -136,7 +146,7 @@ void run_bench(const BenchOptions& options) {
             {"fused", !options.no_fuse}, {"batch", options.batch}, {"ranks", ranks}, {"shards", shards},
             {"samples_per_s_per_rank", samples_per_s / ranks}, {"allreduce_ms_per_step", reduce_ms},
             {"allreduce_mb_per_step", reduce_mb}, {"allreduce_transport", distributed::transport()},
-            {"steps", options.steps}, {"t_sampling", options.t_sampling}, {"seconds", seconds},
+            {"steps", options.steps}, {"warmup_steps", warmup_steps}, {"t_sampling", options.t_sampling}, {"seconds", seconds},
             {"steps_per_s", steps_per_s}, {"samples_per_s", samples_per_s}, {"gflops", gflops},
             {"fma_peak_gflops", peak}, {"peak_share", gflops / peak}, {"bandwidth_gbs", bandwidth},
             {"flops_per_step", flops_per_step}, {"bytes_per_step", bytes_per_step},
@@ -159,7 +169,7 @@ void run_bench(const BenchOptions& options) {
                "{} steps after {} warm-up\n",
                device_name(device), options.tf32 ? " (tf32)" : "", threads, options.batch, options.t_sampling,
                options.param, options.variance, options.schedule, options.no_fuse ? "plain" : "fused", options.steps,
-               options.warmup);
+               warmup_steps);
     fmt::print("  {:.2f} steps/s, {:.0f} samples/s, {:.3f} s\n", steps_per_s, samples_per_s, seconds);
     if (ranks > 1)
         fmt::print("  {} ranks, {} shards: {:.0f} samples/s a rank; the sum over ranks ({}) {:.3f} ms a step ({:.1f}%), "

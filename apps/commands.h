@@ -58,6 +58,9 @@ struct BenchOptions {
     int64_t batch = 64000;
     int64_t steps = 20;
     int64_t warmup = 3;
+    // ...and untimed steps until this long has passed: a virtual machine's idle cores answer a wake-up slowly until
+    // they have been busy a while (the first ~0.1 s of a run at batch 4096 runs at half speed on two threads).
+    double warmup_seconds = 0.5;
     int threads = 0;
     std::string device = "cpu";
     std::string t_sampling = "batch";  // as the seed (and scripts/torch_reference.py) by default

@@ -112,7 +112,10 @@ void add_bench(CLI::App& app, BenchOptions& o) {
     CLI::App* cmd = app.add_subcommand("bench", "time real training steps: throughput, GFLOP/s against the FMA peak, memory");
     cmd->add_option("--batch", o.batch, "samples per step")->check(at_least(1))->capture_default_str();
     cmd->add_option("--steps", o.steps, "timed steps")->check(at_least(1))->capture_default_str();
-    cmd->add_option("--warmup", o.warmup, "untimed steps first")->check(at_least(0))->capture_default_str();
+    cmd->add_option("--warmup", o.warmup, "untimed steps first, at least")->check(at_least(0))->capture_default_str();
+    cmd->add_option("--warmup-seconds", o.warmup_seconds,
+                    "and untimed steps until this long has passed (a VM's idle cores wake slowly until they are warm)")
+        ->check(at_least(0))->capture_default_str();
     cmd->add_option("--threads", o.threads, "CPU threads (0: all cores)")->check(at_least(0))->capture_default_str();
     cmd->add_option("--device", o.device, "cpu or cuda[:N]")->capture_default_str();
     cmd->add_option("--t-sampling", o.t_sampling, "batch or sample")->check(CLI::IsMember({"batch", "sample"}))->capture_default_str();

@@ -208,6 +208,18 @@ print(f"ok: bench --json ({sys.argv[2]}): {r['kernels_per_step']:.0f} kernels, {
       f"floor {r['floor_ms']:.3f} ms of {r['step_ms']:.3f} ms")
 PY
     done
+    # The warm-up: --warmup steps at least, and more until --warmup-seconds have passed.
+    "$swirl" bench --batch 500 --steps 2 --warmup 2 --warmup-seconds 0 --threads 1 --json > "$work/fixed.json"
+    "$swirl" bench --batch 500 --steps 2 --warmup 1 --warmup-seconds 0.2 --threads 1 --json > "$work/timed.json"
+    python3 - "$work/fixed.json" "$work/timed.json" <<'PY'
+import json, sys
+fixed, timed = (json.load(open(path)) for path in sys.argv[1:])
+assert fixed["warmup_steps"] == 2, fixed["warmup_steps"]
+# A step at batch 500 takes well under 0.1 s even under the sanitizers, so 0.2 s needs more than the one step.
+assert timed["warmup_steps"] > 1 and timed["warmup_steps"] * timed["step_ms"] > 0.5 * 200, (timed["warmup_steps"], timed["step_ms"])
+print(f"ok: bench warms up --warmup steps ({fixed['warmup_steps']}), or for --warmup-seconds 0.2 ({timed['warmup_steps']} steps)")
+PY
+    expect_exit 2 "--warmup-seconds: must be a number >= 0" "$swirl" bench --batch 500 --steps 2 --warmup-seconds -1
     "$swirl" bench --batch 500 --steps 2 --warmup 0 --threads 1 > "$work/bench.txt"
     grep -q "floor .* ms = max(FLOPs at the FMA peak" "$work/bench.txt" || fail "bench's text lacks the floor line"
     grep -q "kernels, .* MB through its ops' operands" "$work/bench.txt" || fail "bench's text lacks the traffic line"
