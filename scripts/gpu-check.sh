@@ -70,7 +70,7 @@ for run in "${runs[@]}"; do
   set -- $run
   batch=$1 mode=$2 tf32=$([ "${3:-}" = tf32 ] && echo --tf32 || true)
   steps=$([ "$batch" -ge 1000000 ] && echo 10 || echo 50)
-  build/gpu/apps/swirl bench --device "$device" --batch "$batch" --steps "$steps" --warmup 3 --t-sampling "$mode" $tf32 \
+  build/gpu/apps/swirl bench --device "$device" --batch "$batch" --steps "$steps" --warmup 3 --warmup-seconds 0.5 --t-sampling "$mode" $tf32 \
     --json >> "$table" 2>> "$log" || echo "swirl bench failed at $batch, $mode $tf32: $(tail -1 "$log")"
   [ "$torch_ok" = 1 ] && [ -z "$tf32" ] || continue
   per_sample=$([ "$mode" = sample ] && echo --per-sample-t || true)

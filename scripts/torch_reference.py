@@ -29,7 +29,9 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--batch', type=int, default=4096)
     parser.add_argument('--steps', type=int, default=200, help='timed steps')
-    parser.add_argument('--warmup', type=int, default=3, help='untimed steps first')
+    parser.add_argument('--warmup', type=int, default=3, help='untimed steps first, at least')
+    parser.add_argument('--warmup-seconds', type=float, default=0.5,
+                        help='and untimed steps until this long has passed (as swirl bench)')
     parser.add_argument('--lr', type=float, default=1e-4)
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--device', default='cpu', help='cpu or cuda')
@@ -115,17 +117,19 @@ def main():
         optimizer.step()
         return loss.detach()
 
-    for _ in range(args.warmup):
+    warmup_steps, warmup_start = 0, time.perf_counter()
+    while warmup_steps < args.warmup or time.perf_counter() - warmup_start < args.warmup_seconds:
         step()
-    if args.device != 'cpu':
-        torch.cuda.synchronize()
+        if args.device != 'cpu':
+            torch.cuda.synchronize()
+        warmup_steps += 1
     start = time.perf_counter()
     losses = [step() for _ in range(args.steps)]  # read back after the clock stops, as swirl bench
     if args.device != 'cpu':
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     report = {'impl': 'pytorch-' + torch.__version__, 'device': args.device, 'threads': args.threads,
-              'batch': args.batch, 'steps': args.steps, 'seconds': seconds,
+              'batch': args.batch, 'steps': args.steps, 'warmup_steps': warmup_steps, 'seconds': seconds,
               't_sampling': 'sample' if args.per_sample_t else 'batch',
               'steps_per_s': args.steps / seconds, 'samples_per_s': args.steps * args.batch / seconds,
               'loss_mean': float(torch.stack(losses).mean())}
