@@ -262,14 +262,17 @@ TEST_CASE("Adam's update kernel follows torch.optim.Adam on one element") {
 
 TEST_CASE("a multi-tensor Adam step equals the formula applied element by element, across dtypes and step counts") {
     Generator gen(8);
-    // Mixed dtypes (two kernel calls), an empty tensor, one big enough to go parallel, steps 1..5.
+    // Mixed dtypes (two kernel calls), an empty tensor, one big enough to go parallel, step counts that repeat
+    // (the kernel computes a run's constants once) and change.
     const std::vector<std::pair<Shape, DType>> specs = {{{7, 3}, DType::f32}, {{0, 4}, DType::f32}, {{5}, DType::f64},
-                                                        {{1100, 1000}, DType::f32}, {{64}, DType::f64}};
+                                                        {{1100, 1000}, DType::f32}, {{64}, DType::f64},
+                                                        {{4}, DType::f32}, {{2, 2}, DType::f32}};
+    const std::vector<int64_t> steps = {1, 1, 2, 3, 3, 3, 5};
     std::vector<AdamTarget> many, single;
     for (std::size_t i = 0; i < specs.size(); ++i) {
         const auto& [shape, dtype] = specs[i];
         AdamTarget t{Tensor::randn(shape, gen, dtype), Tensor::randn(shape, gen, dtype), Tensor::randn(shape, gen, dtype),
-                     square(Tensor::randn(shape, gen, dtype)), static_cast<int64_t>(i + 1)};
+                     square(Tensor::randn(shape, gen, dtype)), steps[i]};
         many.push_back(t);
         single.push_back({t.param.clone(), t.grad, t.exp_avg.clone(), t.exp_avg_sq.clone(), t.step});
     }

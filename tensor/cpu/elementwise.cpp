@@ -223,8 +223,12 @@ void adam_update(std::vector<AdamTarget>& targets, const AdamOptions& options) {
         std::vector<Item> items;
         int64_t total = 0;
         for (std::size_t t = 0; t < targets.size(); ++t) {
-            constants.push_back(formulas::adam_constants_at<T>(options.lr, options.beta1, options.beta2, options.eps,
-                                                               options.weight_decay, targets[t].step));
+            // A model's tensors mostly share their step count: its constants (two pow calls) once per run of equals.
+            if (t == 0 || targets[t].step != targets[t - 1].step)
+                constants.push_back(formulas::adam_constants_at<T>(options.lr, options.beta1, options.beta2,
+                                                                   options.eps, options.weight_decay, targets[t].step));
+            else
+                constants.push_back(constants.back());
             const int64_t n = targets[t].param.numel();
             for (int64_t begin = 0; begin < n; begin += kChunk) items.push_back({t, begin, std::min(kChunk, n - begin)});
             total += n;
