@@ -147,6 +147,36 @@ TEST_CASE("mlp gives the same sums on one thread and on two") {
 #endif
 }
 
+TEST_CASE("a layer one stripe touches sums into its gradient directly, beside layers several stripes share") {
+    // 20000 rows are 79 blocks in 32 stripes: the head's layers and the second tail run in every stripe (their
+    // partials are added in stripe order), the first tail's 100 rows lie in the first block only (its gradients
+    // are summed straight into the result). Both equal the composition, on one thread and on two alike.
+    Generator gen(29);
+    const ModelLike model(64, DType::f32, gen);
+    const int64_t rows = 20000;
+    const std::vector<MlpGroup> groups = {{0, 100, {0, 1, 2, 3}}, {100, rows, {0, 1, 4, 5}}};
+    const Tensor x = Tensor::randn({rows, 2}, gen), grad_out = Tensor::randn({rows, 4}, gen);
+    const MlpGradients expected = mlp_backward_composed(grad_out, x, model.layers, groups, true);
+#ifdef _OPENMP
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+#endif
+    const MlpGradients one = mlp_backward(grad_out, x, model.layers, groups, true);
+#ifdef _OPENMP
+    omp_set_num_threads(2);
+#endif
+    const MlpGradients two = mlp_backward(grad_out, x, model.layers, groups, true);
+#ifdef _OPENMP
+    omp_set_num_threads(saved);
+#endif
+    check_gradients(one, expected, 1e-4, 1e-4);
+    for (std::size_t l = 0; l < model.layers.size(); ++l) {
+        CAPTURE(l);
+        CHECK(one.weights[l].to_vector() == two.weights[l].to_vector());
+        CHECK(one.biases[l].to_vector() == two.biases[l].to_vector());
+    }
+}
+
 TEST_CASE("mlp names what does not fit: widths, groups, repeated layers, shapes of the gradient") {
     Generator gen(24);
     const ModelLike model(8, DType::f64, gen);

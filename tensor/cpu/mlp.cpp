@@ -16,7 +16,8 @@
 //
 // Weight gradients sum over rows, so their order must not depend on the thread count: the blocks are dealt into
 // at most kStripes contiguous stripes, each stripe adds its blocks in order into its own partial gradients, and
-// the partials are added in stripe order. The stripes depend on the batch only, never on the threads.
+// the partials are added in stripe order (a layer only one stripe touches is summed straight into its gradient).
+// The stripes depend on the batch only, never on the threads.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -287,27 +288,46 @@ void backward_pass(MlpGradients& grads, Plan<T>& plan, const std::vector<DenseLa
     const std::vector<Block>& blocks = plan.blocks();
     T* grad_x = grads.x.defined() ? grads.x.data<T>() : nullptr;
 
-    // Stripes of blocks, and where each stripe keeps the partial gradients of the layers it touches.
+    // Stripes of blocks, and which layers each stripe touches.
     const int64_t stripes = std::min<int64_t>(kStripes, static_cast<int64_t>(blocks.size()));
     const int64_t block_count = static_cast<int64_t>(blocks.size());
     auto first_block = [&](int64_t s) { return static_cast<std::size_t>(s * block_count / stripes); };
+    std::vector<std::vector<char>> touches(static_cast<std::size_t>(stripes), std::vector<char>(layers.size(), 0));
+    std::vector<int64_t> touched_by(layers.size(), 0);
+    for (int64_t s = 0; s < stripes; ++s)
+        for (std::size_t b = first_block(s); b < first_block(s + 1); ++b)
+            for (std::size_t g = blocks[b].first_segment; g < blocks[b].end_segment; ++g)
+                for (const std::size_t l : plan.path(plan.segment(g)))
+                    if (!touches[static_cast<std::size_t>(s)][l]) {
+                        touches[static_cast<std::size_t>(s)][l] = 1;
+                        ++touched_by[l];
+                    }
+    // Where each stripe sums a layer's gradients: a layer only one stripe touches (one t per sample: most tails; a
+    // small batch: all layers) straight into its gradient tensors, the others into the stripe's partials, which
+    // are added in stripe order after the stripes. The same sums in the same order either way.
+    auto lone = [&](std::size_t l) { return touched_by[l] == 1 && grads.weights[l].defined(); };
     std::vector<std::vector<int64_t>> offset(static_cast<std::size_t>(stripes),
                                              std::vector<int64_t>(layers.size(), -1));
     std::vector<int64_t> stripe_begin(static_cast<std::size_t>(stripes) + 1, 0);
     int64_t partial_size = 0;
     for (int64_t s = 0; s < stripes; ++s) {
         stripe_begin[static_cast<std::size_t>(s)] = partial_size;
-        for (std::size_t b = first_block(s); b < first_block(s + 1); ++b)
-            for (std::size_t g = blocks[b].first_segment; g < blocks[b].end_segment; ++g)
-                for (const std::size_t l : plan.path(plan.segment(g)))
-                    if (offset[static_cast<std::size_t>(s)][l] < 0) {
-                        offset[static_cast<std::size_t>(s)][l] = partial_size;
-                        partial_size += plan.layer(l).out * (plan.layer(l).in + 1);  // weight, then bias
-                    }
+        for (std::size_t l = 0; l < layers.size(); ++l)
+            if (touches[static_cast<std::size_t>(s)][l] && !lone(l)) {
+                offset[static_cast<std::size_t>(s)][l] = partial_size;
+                partial_size += plan.layer(l).out * (plan.layer(l).in + 1);  // weight, then bias
+            }
     }
     stripe_begin.back() = partial_size;
     Tensor partial_tensor = Tensor::empty({partial_size}, dtype_of<T>());
     T* partial = partial_tensor.data<T>();
+    auto weight_sum = [&](int64_t s, std::size_t l) {
+        return lone(l) ? grads.weights[l].data<T>() : partial + offset[static_cast<std::size_t>(s)][l];
+    };
+    auto bias_sum = [&](int64_t s, std::size_t l) {
+        return lone(l) ? grads.biases[l].data<T>() : partial + offset[static_cast<std::size_t>(s)][l] +
+                                                         plan.layer(l).out * plan.layer(l).in;
+    };
 
     // Through a ReLU: the gradient where the layer's output was positive, into `masked` (which may be g).
     auto through_relu = [](T* masked, const T* g, const T* output, int64_t n) {
@@ -340,6 +360,11 @@ void backward_pass(MlpGradients& grads, Plan<T>& plan, const std::vector<DenseLa
         for (int64_t s = 0; s < stripes; ++s) {
             std::fill(partial + stripe_begin[static_cast<std::size_t>(s)],
                       partial + stripe_begin[static_cast<std::size_t>(s) + 1], T(0));
+            for (std::size_t l = 0; l < layers.size(); ++l)
+                if (touches[static_cast<std::size_t>(s)][l] && lone(l)) {
+                    std::fill_n(weight_sum(s, l), plan.layer(l).out * plan.layer(l).in, T(0));
+                    std::fill_n(bias_sum(s, l), plan.layer(l).out, T(0));
+                }
             // Backward through path[first, last) on `rows` rows: `grad` is the gradient of the last layer's output
             // (its ReLU not yet applied), outputs[k] the output of layer k, input the input of layer `first`. The
             // gradient of that input goes to grad_input (nullptr: not needed), before any ReLU that made it.
@@ -357,8 +382,7 @@ void backward_pass(MlpGradients& grads, Plan<T>& plan, const std::vector<DenseLa
                 for (std::size_t k = last; k-- > first;) {
                     const RawDenseLayer<T>& layer = plan.layer(path[k]);
                     const T* layer_input = k > first ? outputs[k - 1] : input;
-                    T* weight_grad = partial + offset[static_cast<std::size_t>(s)][path[k]];
-                    dense_parameter_gradients(weight_grad, weight_grad + layer.out * layer.in, plan.product_scratch(),
+                    dense_parameter_gradients(weight_sum(s, path[k]), bias_sum(s, path[k]), plan.product_scratch(),
                                               grad, layer_input, rows, layer);
                     T* target = k > first ? plan.gradient_buffer(buffer) : grad_input;
                     if (target == nullptr) break;
@@ -411,7 +435,7 @@ void backward_pass(MlpGradients& grads, Plan<T>& plan, const std::vector<DenseLa
 
 #pragma omp for schedule(dynamic)
         for (std::size_t l = 0; l < layers.size(); ++l) {
-            if (!grads.weights[l].defined()) continue;
+            if (!grads.weights[l].defined() || lone(l)) continue;
             const int64_t weight_size = plan.layer(l).out * plan.layer(l).in;
             add_stripes(grads.weights[l].data<T>(), l, 0, weight_size);
             add_stripes(grads.biases[l].data<T>(), l, weight_size, plan.layer(l).out);
