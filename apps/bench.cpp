@@ -70,13 +70,16 @@ void run_bench(const BenchOptions& options) {
     const int ranks = distributed::size();
     const int64_t shards = options.shards > 0 ? options.shards : ranks;
     diffusion::check_shards(shards, options.batch, ranks);
+    auto step = [&] {
+        return diffusion::training_step(model, adam, schedule, learned_schedule, options.batch, t_sampling, gen, shards);
+    };
     // Warm-up: --warmup steps, and more until --warmup-seconds have passed on every rank (the ranks agree on each
     // step, since a step's gradient sum needs them all). Each step's loss is read, so a GPU has finished it.
     int64_t warmup_steps = 0;
     const auto warmup_start = Clock::now();
     while (warmup_steps < options.warmup ||
            distributed::max_over_ranks(seconds_since(warmup_start) < options.warmup_seconds ? 1 : 0) == 1) {
-        diffusion::training_step(model, adam, schedule, learned_schedule, options.batch, t_sampling, gen, shards).item();
+        step().item();
         ++warmup_steps;
     }
 
@@ -88,7 +91,7 @@ void run_bench(const BenchOptions& options) {
     const auto start = Clock::now();
     std::vector<Tensor> losses;
     for (int64_t i = 0; i < options.steps; ++i)
-        losses.push_back(diffusion::training_step(model, adam, schedule, learned_schedule, options.batch, t_sampling, gen, shards));
+        losses.push_back(step());
     losses.back().item();
     const double seconds = seconds_since(start);
     const double reduce_ms = 1e3 * (distributed::reduce_seconds() - reduce_before) / static_cast<double>(options.steps);
@@ -105,8 +108,7 @@ void run_bench(const BenchOptions& options) {
         distributed::max_over_ranks(0);
         synchronize(device);
         const auto profile_start = Clock::now();
-        for (int64_t i = 0; i < options.steps; ++i)
-            diffusion::training_step(model, adam, schedule, learned_schedule, options.batch, t_sampling, gen, shards);
+        for (int64_t i = 0; i < options.steps; ++i) step();
         synchronize(device);
         profile_step_ms = 1e3 * seconds_since(profile_start) / static_cast<double>(options.steps);
         profile::disable();
