@@ -111,24 +111,33 @@ std::vector<double> Schedule::host_table() const {
     return table;
 }
 
+namespace {
+// The tensor in `cache` of this dtype and device, made by make() and kept there the first time it is asked for.
+template <class Make>
+Tensor cached(std::vector<Tensor>& cache, DType dtype, Device device, const Make& make) {
+    for (const Tensor& tensor : cache)
+        if (tensor.dtype() == dtype && tensor.device() == device) return tensor;
+    cache.push_back(make());
+    return cache.back();
+}
+}  // namespace
+
 Tensor Schedule::coefficient_table(DType dtype, Device device) const {
-    for (const Tensor& table : tables_)
-        if (table.dtype() == dtype && table.device() == device) return table;
-    tables_.push_back(Tensor::from_vector(host_table(), {steps() + 1, kColumns}, dtype, device));
-    return tables_.back();
+    return cached(tables_, dtype, device, [&] {
+        return Tensor::from_vector(host_table(), {steps() + 1, kColumns}, dtype, device);
+    });
 }
 
 Tensor Schedule::coefficient_columns(DType dtype, Device device) const {
-    for (const Tensor& columns : columns_)
-        if (columns.dtype() == dtype && columns.device() == device) return columns;
-    const std::vector<double> table = host_table();
-    const auto rows = static_cast<std::size_t>(steps() + 1);
-    std::vector<double> by_column(table.size());
-    for (std::size_t t = 0; t < rows; ++t)
-        for (std::size_t c = 0; c < static_cast<std::size_t>(kColumns); ++c)
-            by_column[c * rows + t] = table[t * static_cast<std::size_t>(kColumns) + c];
-    columns_.push_back(Tensor::from_vector(by_column, {kColumns, steps() + 1}, dtype, device));
-    return columns_.back();
+    return cached(columns_, dtype, device, [&] {
+        const std::vector<double> table = host_table();
+        const auto rows = static_cast<std::size_t>(steps() + 1);
+        std::vector<double> by_column(table.size());
+        for (std::size_t t = 0; t < rows; ++t)
+            for (std::size_t c = 0; c < static_cast<std::size_t>(kColumns); ++c)
+                by_column[c * rows + t] = table[t * static_cast<std::size_t>(kColumns) + c];
+        return Tensor::from_vector(by_column, {kColumns, steps() + 1}, dtype, device);
+    });
 }
 
 Variable coefficient_table(const Variable& betas) {
