@@ -55,6 +55,20 @@ void check_gradients(const MlpGradients& actual, const MlpGradients& expected, d
     }
 }
 
+// The same gradients to the bit: x's (when either has one) and every layer's.
+void check_same_bits(const MlpGradients& actual, const MlpGradients& expected) {
+    REQUIRE(actual.x.defined() == expected.x.defined());
+    if (expected.x.defined()) CHECK(actual.x.to_vector() == expected.x.to_vector());
+    REQUIRE(actual.weights.size() == expected.weights.size());
+    for (std::size_t l = 0; l < expected.weights.size(); ++l) {
+        CAPTURE(l);
+        REQUIRE(actual.weights[l].defined() == expected.weights[l].defined());
+        if (!expected.weights[l].defined()) continue;
+        CHECK(actual.weights[l].to_vector() == expected.weights[l].to_vector());
+        CHECK(actual.biases[l].to_vector() == expected.biases[l].to_vector());
+    }
+}
+
 TEST_CASE("the CPU mlp kernel equals its composition from linear, matmul and sum, forward and backward") {
     // 3000 rows: many blocks and stripes; hidden 64 (whole vectors) and 12 (the reference loop's widths).
     Generator gen(21);
@@ -136,12 +150,8 @@ TEST_CASE("mlp gives the same sums on one thread and on two") {
     const MlpGradients two = mlp_backward(grad_out, x, model.layers, groups, true);
     omp_set_num_threads(saved);
     CHECK(y_one.to_vector() == y_two.to_vector());
-    CHECK(one.x.to_vector() == two.x.to_vector());
-    for (std::size_t l = 0; l < model.layers.size(); ++l) {
-        CAPTURE(l);
-        CHECK(one.weights[l].to_vector() == two.weights[l].to_vector());
-        CHECK(one.biases[l].to_vector() == two.biases[l].to_vector());
-    }
+    REQUIRE(one.x.defined());
+    check_same_bits(one, two);
 #else
     MESSAGE("built without OpenMP: one thread only");
 #endif
@@ -170,11 +180,7 @@ TEST_CASE("a layer one stripe touches sums into its gradient directly, beside la
     omp_set_num_threads(saved);
 #endif
     check_gradients(one, expected, 1e-4, 1e-4);
-    for (std::size_t l = 0; l < model.layers.size(); ++l) {
-        CAPTURE(l);
-        CHECK(one.weights[l].to_vector() == two.weights[l].to_vector());
-        CHECK(one.biases[l].to_vector() == two.biases[l].to_vector());
-    }
+    check_same_bits(one, two);
 }
 
 TEST_CASE("mlp names what does not fit: widths, groups, repeated layers, shapes of the gradient") {
@@ -343,18 +349,6 @@ struct Posterior {
           std_q(add_scalar(Tensor::rand({rows, per_element ? int64_t{2} : int64_t{1}}, gen, dtype), 0.05)) {}
 };
 
-void check_same_bits(const MlpGradients& actual, const MlpGradients& expected) {
-    REQUIRE(actual.weights.size() == expected.weights.size());
-    CHECK_FALSE(actual.x.defined());
-    for (std::size_t l = 0; l < expected.weights.size(); ++l) {
-        CAPTURE(l);
-        REQUIRE(actual.weights[l].defined() == expected.weights[l].defined());
-        if (!expected.weights[l].defined()) continue;
-        CHECK(actual.weights[l].to_vector() == expected.weights[l].to_vector());
-        CHECK(actual.biases[l].to_vector() == expected.biases[l].to_vector());
-    }
-}
-
 TEST_CASE("the CPU's one-pass mlp_gaussian_kl equals mlp, gaussian_kl and their backwards one after another, bit for bit") {
     // 50000 rows: the composition's backward recomputes (past kKeepBytes); 3000 keeps; 9 is one block.
     Generator gen(31);
@@ -374,6 +368,7 @@ TEST_CASE("the CPU's one-pass mlp_gaussian_kl equals mlp, gaussian_kl and their 
                 const Tensor expected = mlp_gaussian_kl_composed(x, model.layers, groups, q.mean_q, q.std_q, {}, &composed);
                 CHECK(loss.shape() == Shape{});
                 CHECK(loss.item() == expected.item());
+                CHECK_FALSE(fused.x.defined());
                 check_same_bits(fused, composed);
                 // Without gradients: the forward and the KL alone, the same loss.
                 CHECK(mlp_gaussian_kl(x, model.layers, groups, q.mean_q, q.std_q).item() == expected.item());
@@ -432,6 +427,7 @@ TEST_CASE("mlp_gaussian_kl gives the same sums on one thread and on two") {
     const Tensor loss_two = mlp_gaussian_kl(x, model.layers, groups, q.mean_q, q.std_q, {}, &two);
     omp_set_num_threads(saved);
     CHECK(loss_one.item() == loss_two.item());
+    CHECK_FALSE(one.x.defined());
     check_same_bits(one, two);
 #else
     MESSAGE("built without OpenMP: one thread only");
