@@ -32,9 +32,9 @@ void Adam::step() {
         if (!parameter.grad().defined()) continue;
         ParameterState& state = states_[i];
         ++state.step;
-        targets.push_back({parameter.data(), parameter.grad(), state.exp_avg, state.exp_avg_sq, state.step});
+        targets.push_back({&parameter.data(), &parameter.grad(), &state.exp_avg, &state.exp_avg_sq, state.step});
     }
-    adam_update_(std::move(targets), options_);
+    adam_update_(targets, options_);
 }
 
 void Adam::zero_grad() {

@@ -20,8 +20,11 @@ struct Broadcast2D {
 };
 
 // Adam's hyper-parameters (torch.optim.Adam's, with L2 weight decay added to the gradient): the one struct for
-// them, from nn::Adam down to the kernels. And one tensor of a multi-tensor update: handles to its four tensors
-// (written in place) and its own step count (1 on the first).
+// them, from nn::Adam down to the kernels. And one tensor of a multi-tensor update: its four tensors, the caller's
+// (param and the moments written in place), and its own step count (1 on the first). Pointers, not handles: the
+// seed's model hands on 164 tensors a step, and with four handles each (reference counts up and down, copies)
+// Adam's phase took 0.07-0.09 ms at batch 4096 with one t per sample, 0.05 ms with pointers. The tensors must
+// outlive the call.
 struct AdamOptions {
     double lr = 1e-3;
     double beta1 = 0.9, beta2 = 0.999;
@@ -29,7 +32,10 @@ struct AdamOptions {
     double weight_decay = 0.0;
 };
 struct AdamTarget {
-    Tensor param, grad, exp_avg, exp_avg_sq;
+    Tensor* param = nullptr;
+    const Tensor* grad = nullptr;
+    Tensor* exp_avg = nullptr;
+    Tensor* exp_avg_sq = nullptr;
     int64_t step = 1;
 };
 

@@ -530,40 +530,44 @@ void normal_rows_(Tensor& x, Generator& gen, int64_t total_rows, int64_t first_r
     });
 }
 
-void adam_update_(std::vector<AdamTarget> targets, const AdamOptions& options) {
+void adam_update_(const std::vector<AdamTarget>& targets, const AdamOptions& options) {
     for (const AdamTarget& target : targets) {
-        check_floating(target.param, "adam_update_");
-        for (const Tensor* t : {&target.grad, &target.exp_avg, &target.exp_avg_sq}) {
-            check_binary(target.param, *t, "adam_update_");
-            check_same_shape(target.param, *t, "adam_update_");
+        SWIRL_CHECK(target.param != nullptr && target.grad != nullptr && target.exp_avg != nullptr &&
+                        target.exp_avg_sq != nullptr,
+                    "adam_update_: a target lacks one of its four tensors");
+        check_floating(*target.param, "adam_update_");
+        for (const Tensor* t : std::initializer_list<const Tensor*>{target.grad, target.exp_avg, target.exp_avg_sq}) {
+            check_binary(*target.param, *t, "adam_update_");
+            check_same_shape(*target.param, *t, "adam_update_");
         }
         SWIRL_CHECK(target.step >= 1, "adam_update_: step must be >= 1, got {}", target.step);
     }
-    auto bytes_of = [](const std::vector<AdamTarget>& group) {
-        int64_t bytes = 0;
-        for (const AdamTarget& t : group) bytes += 7 * static_cast<int64_t>(t.param.nbytes());  // reads 4, writes 3
-        return bytes;
-    };
-    // One kernel call per (device, dtype), the targets in their given order (moved, not copied); empty tensors need
-    // none. One model on one device is a single pass and a single call.
+    // One kernel call per (device, dtype), the targets in their given order; empty tensors need none. One model on
+    // one device is a single pass and a single call.
     std::vector<bool> done(targets.size(), false);
+    std::vector<AdamTarget> group;
+    group.reserve(targets.size());
     for (std::size_t first = 0; first < targets.size(); ++first) {
         if (done[first]) continue;
-        const Device device = targets[first].param.device();
-        const DType dtype = targets[first].param.dtype();
-        std::vector<AdamTarget> group;
+        const Device device = targets[first].param->device();
+        const DType dtype = targets[first].param->dtype();
+        group.clear();
+        int64_t bytes = 0;  // reads 4 tensors, writes 3
         for (std::size_t i = first; i < targets.size(); ++i) {
-            if (done[i] || targets[i].param.device() != device || targets[i].param.dtype() != dtype) continue;
+            const Tensor& param = *targets[i].param;
+            if (done[i] || param.dtype() != dtype || param.device() != device) continue;
             done[i] = true;
-            if (targets[i].param.numel() > 0) group.push_back(std::move(targets[i]));
+            const auto nbytes = static_cast<int64_t>(param.nbytes());
+            if (nbytes > 0) group.push_back(targets[i]);
+            bytes += 7 * nbytes;
         }
-        if (!group.empty()) SWIRL_DISPATCH_COUNTED(bytes_of(group), device, adam_update, group, options);
+        if (!group.empty()) SWIRL_DISPATCH_COUNTED(bytes, device, adam_update, group, options);
     }
 }
 
 void adam_update_(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, const AdamOptions& options,
                   int64_t step) {
-    adam_update_({{param, grad, exp_avg, exp_avg_sq, step}}, options);
+    adam_update_({{&param, &grad, &exp_avg, &exp_avg_sq, step}}, options);
 }
 
 }  // namespace swirl

@@ -123,7 +123,7 @@ void normal_rows_(Tensor& x, Generator& gen, int64_t total_rows, int64_t first_r
 //   param -= lr * (m / (1 - beta1^step)) / (sqrt(v / (1 - beta2^step)) + eps)
 // All targets of one device and dtype go to one kernel call (a GPU gets a launch per up to 16 tensors, not one
 // per tensor), as torch.optim.Adam's foreach path; each target keeps its own step count.
-void adam_update_(std::vector<AdamTarget> targets, const AdamOptions& options);
+void adam_update_(const std::vector<AdamTarget>& targets, const AdamOptions& options);
 // The same for one parameter at its step `step` (1 on the first update).
 void adam_update_(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, const AdamOptions& options,
                   int64_t step);

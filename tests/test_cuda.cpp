@@ -137,15 +137,19 @@ TEST_CASE("every tensor op agrees between CPU and CUDA in f64 and f32") {
         });
         // 40 tensors of the multi-tensor step: three launches of up to 16, each tensor with its own step count.
         check_op("adam_update_ on 40 tensors", {m, randn({37, 23}), randn({37, 23}), positive({37, 23})}, [](auto& in) {
+            std::vector<Tensor> tensors;  // param, grad, exp_avg, exp_avg_sq of each target
+            tensors.reserve(4 * 40);       // the targets point into it
             std::vector<AdamTarget> targets;
-            std::vector<Tensor> results;
             for (int64_t k = 0; k < 40; ++k) {
                 const int64_t rows = 1 + k % 37;
-                targets.push_back({in[0].rows(0, rows).clone(), in[1].rows(0, rows), in[2].rows(0, rows).clone(),
-                                   in[3].rows(0, rows).clone(), 1 + k % 7});
+                for (std::size_t i = 0; i < 4; ++i)
+                    tensors.push_back(i == 1 ? in[1].rows(0, rows) : in[i].rows(0, rows).clone());
+                Tensor* t = &tensors[tensors.size() - 4];
+                targets.push_back({&t[0], &t[1], &t[2], &t[3], 1 + k % 7});
             }
             adam_update_(targets, {1e-2, 0.9, 0.999, 1e-8, 0.01});
-            for (const AdamTarget& t : targets) results.push_back(concat_cols({t.param, t.exp_avg, t.exp_avg_sq}));
+            std::vector<Tensor> results;
+            for (const AdamTarget& t : targets) results.push_back(concat_cols({*t.param, *t.exp_avg, *t.exp_avg_sq}));
             return concat_rows(results);
         });
     }

@@ -268,20 +268,27 @@ TEST_CASE("a multi-tensor Adam step equals the formula applied element by elemen
                                                         {{1100, 1000}, DType::f32}, {{64}, DType::f64},
                                                         {{4}, DType::f32}, {{2, 2}, DType::f32}};
     const std::vector<int64_t> steps = {1, 1, 2, 3, 3, 3, 5};
-    std::vector<AdamTarget> many, single;
+    struct Four {
+        Tensor param, grad, exp_avg, exp_avg_sq;
+        int64_t step;
+        AdamTarget target() { return {&param, &grad, &exp_avg, &exp_avg_sq, step}; }
+    };
+    std::vector<Four> many, single;
     for (std::size_t i = 0; i < specs.size(); ++i) {
         const auto& [shape, dtype] = specs[i];
-        AdamTarget t{Tensor::randn(shape, gen, dtype), Tensor::randn(shape, gen, dtype), Tensor::randn(shape, gen, dtype),
-                     square(Tensor::randn(shape, gen, dtype)), steps[i]};
+        Four t{Tensor::randn(shape, gen, dtype), Tensor::randn(shape, gen, dtype), Tensor::randn(shape, gen, dtype),
+               square(Tensor::randn(shape, gen, dtype)), steps[i]};
         many.push_back(t);
         single.push_back({t.param.clone(), t.grad, t.exp_avg.clone(), t.exp_avg_sq.clone(), t.step});
     }
+    std::vector<AdamTarget> targets;
+    for (Four& t : many) targets.push_back(t.target());
     const AdamOptions hyper{1e-2, 0.8, 0.99, 1e-6, 0.05};
     const OpTraffic before = op_traffic();
-    adam_update_(many, hyper);
+    adam_update_(targets, hyper);
     CHECK(op_traffic().kernels - before.kernels == 2);  // one call per dtype; the empty tensor takes none
     // The reference: the formula element by element, in plain loops (no work items, no chunks).
-    auto reference = [&](AdamTarget& t, auto zero) {
+    auto reference = [&](Four& t, auto zero) {
         using T = decltype(zero);
         const auto c = formulas::adam_constants_at<T>(hyper.lr, hyper.beta1, hyper.beta2, hyper.eps, hyper.weight_decay,
                                                       t.step);
@@ -289,7 +296,7 @@ TEST_CASE("a multi-tensor Adam step equals the formula applied element by elemen
             formulas::adam_element(t.param.data<T>()[i], t.grad.data<T>()[i], t.exp_avg.data<T>()[i],
                                    t.exp_avg_sq.data<T>()[i], c);
     };
-    for (AdamTarget& t : single) {
+    for (Four& t : single) {
         if (t.param.dtype() == DType::f32)
             reference(t, float{});
         else
@@ -301,9 +308,13 @@ TEST_CASE("a multi-tensor Adam step equals the formula applied element by elemen
         CHECK(many[i].exp_avg.to_vector() == single[i].exp_avg.to_vector());
         CHECK(many[i].exp_avg_sq.to_vector() == single[i].exp_avg_sq.to_vector());
     }
-    CHECK_THROWS_WITH_AS(adam_update_({{Tensor::zeros({2}), Tensor::zeros({3}), Tensor::zeros({2}), Tensor::zeros({2}), 1}},
-                                      hyper),
+    Four mismatched{Tensor::zeros({2}), Tensor::zeros({3}), Tensor::zeros({2}), Tensor::zeros({2}), 1};
+    CHECK_THROWS_WITH_AS(adam_update_({mismatched.target()}, hyper),
                          doctest::Contains("adam_update_: shape mismatch, [2] vs [3]"), Error);
+    AdamTarget lacking = mismatched.target();
+    lacking.exp_avg = nullptr;
+    CHECK_THROWS_WITH_AS(adam_update_({lacking}, hyper),
+                         doctest::Contains("adam_update_: a target lacks one of its four tensors"), Error);
 }
 
 namespace {

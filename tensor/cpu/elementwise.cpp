@@ -210,8 +210,8 @@ void adam_elements(T* __restrict p, const T* __restrict g, T* __restrict m, T* _
 
 }  // namespace
 
-void adam_update(std::vector<AdamTarget>& targets, const AdamOptions& options) {
-    dispatch_floating(targets.front().param.dtype(), "adam_update", [&](auto zero) {
+void adam_update(const std::vector<AdamTarget>& targets, const AdamOptions& options) {
+    dispatch_floating(targets.front().param->dtype(), "adam_update", [&](auto zero) {
         using T = decltype(zero);
         // Work items of at most kChunk elements of one tensor; on one thread unless there is a lot of work.
         constexpr int64_t kChunk = 1 << 16;
@@ -221,6 +221,8 @@ void adam_update(std::vector<AdamTarget>& targets, const AdamOptions& options) {
         };
         std::vector<formulas::AdamConstants<T>> constants;
         std::vector<Item> items;
+        constants.reserve(targets.size());
+        items.reserve(targets.size());
         int64_t total = 0;
         for (std::size_t t = 0; t < targets.size(); ++t) {
             // A model's tensors mostly share their step count: its constants (two pow calls) once per run of equals.
@@ -229,14 +231,15 @@ void adam_update(std::vector<AdamTarget>& targets, const AdamOptions& options) {
                                                                    options.eps, options.weight_decay, targets[t].step));
             else
                 constants.push_back(constants.back());
-            const int64_t n = targets[t].param.numel();
+            const int64_t n = targets[t].param->numel();
             for (int64_t begin = 0; begin < n; begin += kChunk) items.push_back({t, begin, std::min(kChunk, n - begin)});
             total += n;
         }
         auto run = [&](const Item& item) {
-            AdamTarget& t = targets[item.target];
-            adam_elements(t.param.data<T>() + item.begin, t.grad.data<T>() + item.begin, t.exp_avg.data<T>() + item.begin,
-                          t.exp_avg_sq.data<T>() + item.begin, item.count, constants[item.target]);
+            const AdamTarget& t = targets[item.target];
+            adam_elements(t.param->data<T>() + item.begin, t.grad->data<T>() + item.begin,
+                          t.exp_avg->data<T>() + item.begin, t.exp_avg_sq->data<T>() + item.begin, item.count,
+                          constants[item.target]);
         };
         const auto count = static_cast<int64_t>(items.size());
         if (total <= kParallelAdamElements) {

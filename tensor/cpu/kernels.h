@@ -65,6 +65,6 @@ void uniform(Tensor& x, uint64_t seed, uint64_t first_counter, uint64_t first_el
 void normal(Tensor& x, uint64_t seed, uint64_t first_counter, uint64_t first_element, double mean, double stddev);
 
 // Every target on this device, all of one floating dtype, none empty, shapes checked; written through the handles.
-void adam_update(std::vector<AdamTarget>& targets, const AdamOptions& options);
+void adam_update(const std::vector<AdamTarget>& targets, const AdamOptions& options);
 
 }  // namespace swirl::cpu

@@ -232,8 +232,8 @@ void add_inplace(Tensor& dst, const Tensor& src) {
     SWIRL_CUDA_CHECK_LAUNCH();
 }
 
-void adam_update(std::vector<AdamTarget>& targets, const AdamOptions& options) {
-    floating(targets.front().param.dtype(), [&](auto zero) {
+void adam_update(const std::vector<AdamTarget>& targets, const AdamOptions& options) {
+    floating(targets.front().param->dtype(), [&](auto zero) {
         using T = decltype(zero);
         AdamTable<T> table{};
         auto launch = [&] {
@@ -242,16 +242,16 @@ void adam_update(std::vector<AdamTarget>& targets, const AdamOptions& options) {
             SWIRL_CUDA_CHECK_LAUNCH();
             table.count = 0;
         };
-        for (AdamTarget& target : targets) {
+        for (const AdamTarget& target : targets) {
             const int s = table.count;
-            table.param[s] = ptr<T>(target.param);
-            table.grad[s] = ptr<T>(target.grad);
-            table.exp_avg[s] = ptr<T>(target.exp_avg);
-            table.exp_avg_sq[s] = ptr<T>(target.exp_avg_sq);
+            table.param[s] = ptr<T>(*target.param);
+            table.grad[s] = ptr<T>(*target.grad);
+            table.exp_avg[s] = ptr<T>(*target.exp_avg);
+            table.exp_avg_sq[s] = ptr<T>(*target.exp_avg_sq);
             table.constants[s] = formulas::adam_constants_at<T>(options.lr, options.beta1, options.beta2, options.eps,
                                                                 options.weight_decay, target.step);
             if (s == 0) table.begin[0] = 0;
-            table.begin[s + 1] = table.begin[s] + target.param.numel();
+            table.begin[s + 1] = table.begin[s] + target.param->numel();
             table.count = s + 1;
             if (table.count == kAdamPerLaunch) launch();
         }

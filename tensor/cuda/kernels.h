@@ -45,6 +45,6 @@ void gaussian_kl_backward(Tensor& grad_mean_p, Tensor& grad_log_var_p, const Ten
                           const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p);
 
 // Every target on this device, all of one floating dtype, none empty, shapes checked; written through the handles.
-void adam_update(std::vector<AdamTarget>& targets, const AdamOptions& options);
+void adam_update(const std::vector<AdamTarget>& targets, const AdamOptions& options);
 
 }  // namespace swirl::cuda
