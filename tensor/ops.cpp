@@ -534,7 +534,8 @@ void adam_update_(const std::vector<AdamTarget>& targets, const AdamOptions& opt
     for (const AdamTarget& target : targets) {
         SWIRL_CHECK(target.param != nullptr && target.grad != nullptr && target.exp_avg != nullptr &&
                         target.exp_avg_sq != nullptr,
-                    "adam_update_: a target lacks one of its four tensors");
+                    "adam_update_: a target lacks one of its four tensors (param, grad, exp_avg and exp_avg_sq must "
+                    "all be given)");
         check_floating(*target.param, "adam_update_");
         for (const Tensor* t : std::initializer_list<const Tensor*>{target.grad, target.exp_avg, target.exp_avg_sq}) {
             check_binary(*target.param, *t, "adam_update_");

@@ -64,7 +64,7 @@ void add_inplace(Tensor& dst, const Tensor& src);
 void uniform(Tensor& x, uint64_t seed, uint64_t first_counter, uint64_t first_element, double low, double high);
 void normal(Tensor& x, uint64_t seed, uint64_t first_counter, uint64_t first_element, double mean, double stddev);
 
-// Every target on this device, all of one floating dtype, none empty, shapes checked; written through the handles.
+// Every target on this device, all of one floating dtype, none empty, shapes checked; written through its pointers.
 void adam_update(const std::vector<AdamTarget>& targets, const AdamOptions& options);
 
 }  // namespace swirl::cpu

@@ -44,7 +44,7 @@ void gaussian_kl(Tensor& kl, const Tensor& mean_q, const Tensor& std_q, const Te
 void gaussian_kl_backward(Tensor& grad_mean_p, Tensor& grad_log_var_p, const Tensor& grad, const Tensor& mean_q,
                           const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p);
 
-// Every target on this device, all of one floating dtype, none empty, shapes checked; written through the handles.
+// Every target on this device, all of one floating dtype, none empty, shapes checked; written through its pointers.
 void adam_update(const std::vector<AdamTarget>& targets, const AdamOptions& options);
 
 }  // namespace swirl::cuda
