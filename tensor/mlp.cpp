@@ -62,22 +62,25 @@ void check_mlp_backward(const Tensor& grad_out, const Tensor& x, const std::vect
                 shape_str(grad_out.shape()), x.dim(0), out_width);
 }
 
-// Whether some rows go through layer l (an empty group uses nothing).
-bool layer_used(const std::vector<MlpGroup>& groups, std::size_t l) {
-    return std::any_of(groups.begin(), groups.end(), [l](const MlpGroup& g) {
-        return g.begin < g.end && std::find(g.path.begin(), g.path.end(), l) != g.path.end();
-    });
+// used[l]: whether some rows go through layer l (an empty group uses nothing). One walk over the paths: with one
+// t per sample, 40 groups and 82 layers, asking layer by layer took some 6 µs of a step (`perf`).
+std::vector<char> used_layers(std::size_t layer_count, const std::vector<MlpGroup>& groups) {
+    std::vector<char> used(layer_count, 0);
+    for (const MlpGroup& g : groups)
+        if (g.begin < g.end)
+            for (const std::size_t l : g.path) used[l] = 1;
+    return used;
 }
 
 // Undefined gradients for the layers no group uses, empty ones (to be written) for the rest.
-MlpGradients empty_gradients(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
+MlpGradients empty_gradients(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<char>& used,
                              bool need_x) {
     MlpGradients grads;
     if (need_x) grads.x = Tensor::empty(x.shape(), x.dtype(), x.device());
     grads.weights.resize(layers.size());
     grads.biases.resize(layers.size());
     for (std::size_t l = 0; l < layers.size(); ++l)
-        if (layer_used(groups, l)) {
+        if (used[l]) {
             grads.weights[l] = Tensor::empty(layers[l].weight.shape(), x.dtype(), x.device());
             grads.biases[l] = Tensor::empty(layers[l].bias.shape(), x.dtype(), x.device());
         }
@@ -85,10 +88,10 @@ MlpGradients empty_gradients(const Tensor& x, const std::vector<DenseLayer>& lay
 }
 
 // The bytes of the layers some group uses, weights and biases.
-int64_t parameter_bytes(const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups) {
+int64_t parameter_bytes(const std::vector<DenseLayer>& layers, const std::vector<char>& used) {
     int64_t bytes = 0;
     for (std::size_t l = 0; l < layers.size(); ++l)
-        if (layer_used(groups, l)) bytes += static_cast<int64_t>(layers[l].weight.nbytes() + layers[l].bias.nbytes());
+        if (used[l]) bytes += static_cast<int64_t>(layers[l].weight.nbytes() + layers[l].bias.nbytes());
     return bytes;
 }
 
@@ -100,7 +103,8 @@ Tensor mlp(const Tensor& x, const std::vector<DenseLayer>& layers, const std::ve
     if (saved != nullptr) *saved = {};  // nothing from an earlier forward may stay
     const int64_t out_width = check_mlp(x, layers, groups, "mlp");
     Tensor out = Tensor::empty({x.dim(0), out_width}, x.dtype(), x.device());
-    detail::count_kernel(static_cast<int64_t>(x.nbytes() + out.nbytes()) + parameter_bytes(layers, groups));
+    detail::count_kernel(static_cast<int64_t>(x.nbytes() + out.nbytes()) +
+                         parameter_bytes(layers, used_layers(layers.size(), groups)));
     cpu::mlp_forward(out, x, layers, groups, saved != nullptr ? &saved->kept : nullptr);
     return out;
 }
@@ -109,10 +113,11 @@ MlpGradients mlp_backward(const Tensor& grad_out, const Tensor& x, const std::ve
                           const std::vector<MlpGroup>& groups, bool need_x, const MlpSaved* saved) {
     if (!x.device().is_cpu()) return mlp_backward_composed(grad_out, x, layers, groups, need_x, saved);  // same checks
     check_mlp_backward(grad_out, x, layers, groups);
-    MlpGradients grads = empty_gradients(x, layers, groups, need_x);
+    const std::vector<char> used = used_layers(layers.size(), groups);
+    MlpGradients grads = empty_gradients(x, layers, used, need_x);
     // Reads grad_out, x and the parameters, writes the parameters' gradients (and x's).
     detail::count_kernel(static_cast<int64_t>(grad_out.nbytes() + x.nbytes() + (need_x ? x.nbytes() : 0)) +
-                         2 * parameter_bytes(layers, groups));
+                         2 * parameter_bytes(layers, used));
     cpu::mlp_backward(grads, grad_out, x, layers, groups, saved != nullptr ? saved->kept : Tensor());
     return grads;
 }
@@ -180,7 +185,8 @@ Tensor mlp_gaussian_kl(const Tensor& x, const std::vector<DenseLayer>& layers, c
         return mlp_gaussian_kl_composed(x, layers, groups, mean_q, std_q, head, grads, inputs);
     const Tensor std_full = check_mlp_gaussian_kl(x, layers, groups, mean_q, std_q, head);
     Tensor kl = Tensor::empty(mean_q.shape(), x.dtype(), x.device());
-    *grads = empty_gradients(x, layers, groups, inputs != nullptr);
+    const std::vector<char> used = used_layers(layers.size(), groups);
+    *grads = empty_gradients(x, layers, used, inputs != nullptr);
     // The std's gradient element by element, summed to std_q's shape below.
     if (inputs != nullptr) *inputs = empty_input_gradients(mean_q, std_full, head);
     // Reads x, q, the head's tensors and the parameters; writes each element's KL and the gradients.
@@ -188,7 +194,7 @@ Tensor mlp_gaussian_kl(const Tensor& x, const std::vector<DenseLayer>& layers, c
     for (const Tensor* t : {&head.xt, &head.eps_xt, &head.eps_coef, &head.low, &head.high})
         if (t->defined()) bytes += static_cast<int64_t>(t->nbytes()) * (inputs != nullptr ? 2 : 1);
     if (inputs != nullptr) bytes += static_cast<int64_t>(x.nbytes() + mean_q.nbytes() + std_full.nbytes());
-    detail::count_kernel(bytes + 2 * parameter_bytes(layers, groups));
+    detail::count_kernel(bytes + 2 * parameter_bytes(layers, used));
     const double mean_factor = 1.0 / static_cast<double>(kl.numel());
     cpu::mlp_gaussian_kl(kl, *grads, inputs, x, layers, groups, mean_q, std_full, head, mean_factor);
     if (inputs != nullptr) {
