@@ -21,9 +21,9 @@ struct Broadcast2D {
 
 // Adam's hyper-parameters (torch.optim.Adam's, with L2 weight decay added to the gradient): the one struct for
 // them, from nn::Adam down to the kernels. And one tensor of a multi-tensor update: its four tensors, the caller's
-// (param and the moments written in place), and its own step count (1 on the first). Pointers, not handles: the
-// seed's model hands on 164 tensors a step, and with four handles each (reference counts up and down, copies)
-// Adam's phase took 0.07-0.09 ms at batch 4096 with one t per sample, 0.05 ms with pointers. The tensors must
+// (param and the moments written in place), and its own step count (1 on the first). Pointers, not handles: a
+// per-sample step of the seed's model hands on 160 tensors, and with four handles each (reference counts up and
+// down, copies) Adam's phase took 0.07-0.09 ms at batch 4096, 0.05 ms with pointers. The tensors must
 // outlive the call.
 struct AdamOptions {
     double lr = 1e-3;

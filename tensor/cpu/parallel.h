@@ -17,9 +17,9 @@ constexpr int64_t kParallelMultiplyAdds = int64_t{1} << 25;  // matrix products:
 // ~60 ns; exp, log, sin, cos): a batch of a few thousand points is worth the second thread.
 constexpr int64_t kParallelCostlyElements = int64_t{1} << 12;
 // Adam's parameters, all tensors together. The best recipe's 690,000 (hidden 128, a tail per step) update in
-// 0.24-0.29 ms a step on two threads against 0.35-0.38 on one (batch 4096); the per-sample model's 181,000 at
-// hidden 64 stay on one: there the update (0.06 ms at batch 128) costs less than waking the second thread, and
-// two threads measured 0.79x.
+// 0.24-0.29 ms a step on two threads against 0.35-0.38 on one (batch 4096); the 177,000 a per-sample step of the
+// seed's model updates (hidden 64) stay on one: there the update (0.06 ms at batch 128) costs less than waking
+// the second thread, and two threads measured 0.79x.
 constexpr int64_t kParallelAdamElements = int64_t{1} << 19;
 
 // The threads a parallel region may use, and the calling thread's index in it (for per-thread scratch).
