@@ -162,7 +162,9 @@ Variable mlp(const Variable& x, const std::vector<DenseLayer>& layers, const std
     // Inputs: x, then weight and bias of each layer. Kept: x, and whatever the forward saves for its backward (on
     // the CPU the activations of a small enough batch); nothing when no graph is recorded (sampling, evaluation).
     auto saved = std::make_shared<MlpSaved>();
-    return make_result("mlp", swirl::mlp(x_data, dense, groups, records_graph(inputs) ? saved.get() : nullptr), inputs,
+    Tensor out = swirl::mlp(x_data, dense, groups, records_graph(inputs) ? saved.get() : nullptr);
+    // The inputs move on to the node (one parameter handle each: hundreds of layers with one t per sample).
+    return make_result("mlp", std::move(out), std::move(inputs),
                        [x_data, dense, groups, saved](const Tensor& grad, InputGradients& in) {
                            MlpGradients grads = mlp_backward(grad, x_data, dense, groups, in.needs(0), saved.get());
                            if (in.needs(0)) in.add(0, grads.x);
@@ -201,7 +203,7 @@ Variable mlp_gaussian_kl(const Variable& x, const std::vector<DenseLayer>& layer
     auto row_grads = records_graph(defined_rows) ? std::make_shared<GaussianKlInputGradients>() : nullptr;
     Tensor loss = swirl::mlp_gaussian_kl(x.data(), dense, groups, mean_q.data(), std_q.data(), data_head, grads.get(),
                                          row_grads.get());
-    return make_result("mlp_gaussian_kl", std::move(loss), inputs,
+    return make_result("mlp_gaussian_kl", std::move(loss), std::move(inputs),
                        [grads, row_grads, row_input](const Tensor& grad, InputGradients& in) {
                            // The gradients of the loss itself, computed by the forward; times grad unless it is 1
                            // (the loss is the root of the backward), where the product would change nothing. A

@@ -57,6 +57,7 @@ Variable make_result(const char* name, Tensor output, std::vector<Variable> inpu
 
     auto node = std::make_shared<Node>();
     node->name = name;
+    node->inputs.reserve(inputs.size());
     for (const Variable& input : inputs) node->inputs.push_back(input.impl());
     node->backward = std::move(backward);
     Variable result(std::move(output), true);
