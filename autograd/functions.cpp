@@ -163,7 +163,7 @@ Variable mlp(const Variable& x, const std::vector<DenseLayer>& layers, const std
     // the CPU the activations of a small enough batch); nothing when no graph is recorded (sampling, evaluation).
     auto saved = std::make_shared<MlpSaved>();
     Tensor out = swirl::mlp(x_data, dense, groups, records_graph(inputs) ? saved.get() : nullptr);
-    // The inputs move on to the node (one parameter handle each: hundreds of layers with one t per sample).
+    // The inputs move on to the node: x and two handles a layer (up to 165 for the seed's model).
     return make_result("mlp", std::move(out), std::move(inputs),
                        [x_data, dense, groups, saved](const Tensor& grad, InputGradients& in) {
                            MlpGradients grads = mlp_backward(grad, x_data, dense, groups, in.needs(0), saved.get());
