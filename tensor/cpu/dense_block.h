@@ -89,6 +89,16 @@ inline void transpose_tiles(float* __restrict weight_t, const float* __restrict 
         }
 }
 
+// weight_t [in, out] = weight [out, in]^T: in register tiles where they fit, else element by element.
+template <typename T>
+void transpose_weight(T* weight_t, const T* weight, int64_t in, int64_t out) {
+    if constexpr (std::is_same_v<T, float>) {
+        if (in % 16 == 0 && out % 16 == 0) return transpose_tiles(weight_t, weight, in, out);
+    }
+    for (int64_t i = 0; i < in; ++i)  // contiguous writes, strided reads
+        for (int64_t j = 0; j < out; ++j) weight_t[i * out + j] = weight[j * in + i];
+}
+
 // y [rows, kOut] = a [rows, in] @ weight^T + bias (then ReLU) for a float layer a few outputs wide (the model's
 // last layer: 4 or 5; and, with the transposed weight, x's gradient through the first: dense_input_gradient) and
 // `in` a multiple of 16. kRows rows at a time: each output is a dot product along k in
@@ -157,8 +167,7 @@ template <typename T>
 void dense_input_gradient(T* grad_input, T* scratch, const T* grad, int64_t rows, const RawDenseLayer<T>& layer) {
     if constexpr (std::is_same_v<T, float>) {
         if (layer.out % 16 == 0 && (layer.in == 2 || layer.in == 4 || layer.in == 5)) {
-            for (int64_t o = 0; o < layer.out; ++o)
-                for (int64_t i = 0; i < layer.in; ++i) scratch[i * layer.out + o] = layer.weight[o * layer.in + i];
+            transpose_weight(scratch, layer.weight, layer.in, layer.out);
             static constexpr float kZeros[16] = {};
             const RawDenseLayer<float> dots{scratch, nullptr, kZeros, layer.out, layer.in, false};
             if (layer.in == 2) return narrow_dense_forward<2>(grad_input, grad, rows, dots);

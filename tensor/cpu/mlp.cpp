@@ -127,15 +127,7 @@ public:
 #pragma omp for schedule(dynamic)
         for (std::size_t t = 0; t < to_transpose_.size(); ++t) {
             const RawDenseLayer<T>& layer = layers_[to_transpose_[t].first];
-            T* weight_t = to_transpose_[t].second;
-            if constexpr (std::is_same_v<T, float>) {
-                if (layer.in % 16 == 0 && layer.out % 16 == 0) {
-                    transpose_tiles(weight_t, layer.weight, layer.in, layer.out);
-                    continue;
-                }
-            }
-            for (int64_t i = 0; i < layer.in; ++i)  // contiguous writes, strided reads
-                for (int64_t j = 0; j < layer.out; ++j) weight_t[i * layer.out + j] = layer.weight[j * layer.in + i];
+            transpose_weight(to_transpose_[t].second, layer.weight, layer.in, layer.out);
         }
     }
 
