@@ -270,7 +270,7 @@ TEST_CASE("the composed mlp's backward from the forward's saved activations equa
     }
 }
 
-TEST_CASE("the CPU mlp kernel's backward from kept activations equals its recomputing one; a large batch keeps none") {
+TEST_CASE("the CPU mlp kernel's backward from kept activations equals its recomputing one, and a large batch keeps none") {
     Generator gen(25);
     for (DType dtype : {DType::f64, DType::f32}) {
         for (bool last_relu : {false, true}) {

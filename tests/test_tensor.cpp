@@ -480,7 +480,7 @@ TEST_CASE("profile scopes count nothing when off, add up each phase's calls when
     profile::disable();
 }
 
-TEST_CASE("under mpirun plain --device cuda puts each local rank on its own GPU; explicit choices are kept") {
+TEST_CASE("under mpirun plain --device cuda puts each local rank on its own GPU, and explicit choices are kept") {
     CHECK(distributed::rank_device("cuda", 0, 2) == Device::cuda(0));
     CHECK(distributed::rank_device("cuda", 1, 2) == Device::cuda(1));
     CHECK(distributed::rank_device("cuda", 3, 2) == Device::cuda(1));  // more ranks than GPUs: round robin
@@ -491,7 +491,7 @@ TEST_CASE("under mpirun plain --device cuda puts each local rank on its own GPU;
     CHECK_THROWS_AS(distributed::rank_device("gpu", 0, 2), Error);
 }
 
-TEST_CASE("NCCL sums over ranks only when every rank has a GPU of its own; a run of one sums nothing") {
+TEST_CASE("NCCL sums over ranks only when every rank has a GPU of its own, and a run of one sums nothing") {
     using distributed::each_rank_on_its_own_gpu;
     CHECK(each_rank_on_its_own_gpu({"node1 0000:3b:00.0", "node1 0000:5e:00.0"}));
     CHECK(each_rank_on_its_own_gpu({"node1 0000:3b:00.0", "node2 0000:3b:00.0"}));  // one bus id, two machines
