@@ -6,6 +6,8 @@
 #include <omp.h>
 #endif
 
+#include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "helpers.h"
@@ -181,6 +183,42 @@ TEST_CASE("a layer one stripe touches sums into its gradient directly, beside la
 #endif
     check_gradients(one, expected, 1e-4, 1e-4);
     check_same_bits(one, two);
+}
+
+TEST_CASE("groups smaller than a block (one t per sample) start a block whole, and the kernel equals its composition") {
+    // Groups of 5 to 257 rows in turn on the two tails, as a per-sample step's: a group that fits a block and would
+    // be cut at a block's end starts the next block, unless that leaves the block less than half full; groups of
+    // 256 and 257 rows, a group at a block's start. 3000 rows keep their activations and run on one thread; 40000
+    // recompute them and run on two.
+    const int64_t sizes[] = {100, 90, 120, 30, 256, 140, 200, 5, 257, 60, 110, 170, 101};
+    Generator gen(27);
+    for (int64_t rows : {3000, 40000}) {
+        CAPTURE(rows);
+        const ModelLike model(64, DType::f32, gen);
+        std::vector<MlpGroup> groups;
+        for (int64_t begin = 0, g = 0; begin < rows; ++g) {
+            const int64_t end = std::min(rows, begin + sizes[g % std::size(sizes)]);
+            groups.push_back({begin, end, g % 2 == 0 ? std::vector<std::size_t>{0, 1, 2, 3} : std::vector<std::size_t>{0, 1, 4, 5}});
+            begin = end;
+        }
+        const Tensor x = Tensor::randn({rows, 2}, gen), grad_out = Tensor::randn({rows, 4}, gen);
+        SWIRL_CHECK_CLOSE(mlp(x, model.layers, groups), mlp_composed(x, model.layers, groups), 1e-4, 1e-4);
+        const MlpGradients recomputed = mlp_backward(grad_out, x, model.layers, groups, true);
+        check_gradients(recomputed, mlp_backward_composed(grad_out, x, model.layers, groups, true), 1e-4, 1e-4);
+        MlpSaved saved;
+        mlp(x, model.layers, groups, &saved);
+        REQUIRE(saved.kept.defined() == (rows == 3000));
+        check_same_bits(mlp_backward(grad_out, x, model.layers, groups, true, &saved), recomputed);
+#ifdef _OPENMP
+        const int threads = omp_get_max_threads();
+        omp_set_num_threads(1);
+        const MlpGradients one = mlp_backward(grad_out, x, model.layers, groups, true);
+        omp_set_num_threads(2);
+        const MlpGradients two = mlp_backward(grad_out, x, model.layers, groups, true);
+        omp_set_num_threads(threads);
+        check_same_bits(one, two);
+#endif
+    }
 }
 
 TEST_CASE("mlp names what does not fit: widths, groups, repeated layers, shapes of the gradient") {

@@ -78,11 +78,21 @@ public:
             multiply_adds_ += (group.end - group.begin) * path_multiply_adds;
             max_activations_ = std::max(max_activations_, activations);
         }
-        // Blocks of kBlockRows rows, cut into the segments of the groups they overlap.
+        // Blocks of kBlockRows rows, cut into the segments of the groups they overlap; a group that fits a block
+        // but would be cut at a block's end starts the next block instead, when the block keeps at least half its
+        // rows. One t per sample at batch 4096 (~100 rows a group) then runs each tail as one segment, whose weight
+        // gradients sum on one stripe, instead of some 16 of the 39 tails in two pieces on two stripes.
         std::size_t group = 0;
         const int64_t rows = x.dim(0);
-        for (int64_t begin = 0; begin < rows; begin += kBlockRows) {
-            Block block{begin, std::min(rows, begin + kBlockRows), segments_.size(), 0, 0};
+        for (int64_t begin = 0; begin < rows;) {
+            int64_t end = std::min(rows, begin + kBlockRows);
+            std::size_t last = group;  // the group of row end - 1
+            while (groups[last].end < end) ++last;
+            if (groups[last].end > end && groups[last].end - groups[last].begin <= kBlockRows &&
+                groups[last].begin - begin >= kBlockRows / 2)
+                end = groups[last].begin;
+            Block block{begin, end, segments_.size(), 0, 0};
+            begin = end;
             for (int64_t at = block.begin; at < block.end;) {
                 while (groups[group].end <= at) ++group;  // skips empty groups too
                 const int64_t end = std::min(block.end, groups[group].end);
