@@ -242,7 +242,8 @@ void adam_update(const std::vector<AdamTarget>& targets, const AdamOptions& opti
                           constants[item.target]);
         };
         const auto count = static_cast<int64_t>(items.size());
-        if (total <= kParallelAdamElements) {
+        const bool team_awake = take_parallel_products();
+        if (total <= kParallelAdamElements && !(team_awake && total > kParallelAdamWarmElements)) {
             for (const Item& item : items) run(item);
             return;
         }

@@ -75,6 +75,7 @@ void gemm_tiles(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, in
         for (int64_t tile = 0; tile < tiles; ++tile) run_tile(tile);
         return;
     }
+    note_parallel_products();
 #pragma omp parallel for schedule(static)
     for (int64_t tile = 0; tile < tiles; ++tile) run_tile(tile);
 }

@@ -3,6 +3,7 @@
 // a training step ran slower on two threads than on one until these were raised from 2^15 / 2^16.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #ifdef _OPENMP
@@ -21,6 +22,19 @@ constexpr int64_t kParallelCostlyElements = int64_t{1} << 12;
 // seed's model updates (hidden 64) stay on one: there the update (0.06 ms at batch 128) costs less than waking
 // the second thread, and two threads measured 0.79x.
 constexpr int64_t kParallelAdamElements = int64_t{1} << 19;
+// ... or from this many, when the step's matrix products have run on the thread team (note_parallel_products):
+// then the second thread is still spinning after the products' region (the few tens of microseconds to Adam), and
+// if Adam left it to fall asleep, the next step's first parallel region (the data's random fills, at batch 4096 a
+// region of some 7 us) would wait for its wake-up instead. One t per sample at batch 4096 (177,000 parameters):
+// Adam 0.049 -> 0.032 ms and the data's noise 0.036 -> 0.007 ms a step. At batch 128 nothing runs on the team,
+// and Adam stays on one thread: waking the sleeping thread for it measured 0.87x.
+constexpr int64_t kParallelAdamWarmElements = int64_t{1} << 16;
+
+// Set by the matrix products that run on the team (the fused MLP, matmul); read and cleared by Adam. Each step's
+// products run before its optimizer, so Adam sees whether this step's did.
+inline std::atomic<bool> parallel_products{false};
+inline void note_parallel_products() { parallel_products.store(true, std::memory_order_relaxed); }
+inline bool take_parallel_products() { return parallel_products.exchange(false, std::memory_order_relaxed); }
 
 // The threads a parallel region may use, and the calling thread's index in it (for per-thread scratch).
 inline int max_threads() {
