@@ -18,16 +18,14 @@ constexpr int64_t kParallelMultiplyAdds = int64_t{1} << 25;  // matrix products:
 // ~60 ns; exp, log, sin, cos): a batch of a few thousand points is worth the second thread.
 constexpr int64_t kParallelCostlyElements = int64_t{1} << 12;
 // Adam's parameters, all tensors together. The best recipe's 690,000 (hidden 128, a tail per step) update in
-// 0.24-0.29 ms a step on two threads against 0.35-0.38 on one (batch 4096); the 177,000 a per-sample step of the
-// seed's model updates (hidden 64) stay on one: there the update (0.06 ms at batch 128) costs less than waking
-// the second thread, and two threads measured 0.79x.
+// 0.24-0.29 ms a step on two threads against 0.35-0.38 on one (batch 4096).
 constexpr int64_t kParallelAdamElements = int64_t{1} << 19;
-// ... or from this many, when the step's matrix products have run on the thread team (note_parallel_products):
+// ... or from this many when the step's matrix products have run on the thread team (note_parallel_products):
 // then the second thread is still spinning after the products' region (the few tens of microseconds to Adam), and
 // if Adam left it to fall asleep, the next step's first parallel region (the data's random fills, at batch 4096 a
-// region of some 7 us) would wait for its wake-up instead. One t per sample at batch 4096 (177,000 parameters):
-// Adam 0.049 -> 0.032 ms and the data's noise 0.036 -> 0.007 ms a step. At batch 128 nothing runs on the team,
-// and Adam stays on one thread: waking the sleeping thread for it measured 0.87x.
+// region of some 7 us) would wait for its wake-up instead. One t per sample at batch 4096 (the seed's model,
+// 177,000 parameters): Adam 0.049 -> 0.032 ms and the data's noise 0.036 -> 0.007 ms a step. At batch 128 nothing
+// runs on the team, and the same 177,000 stay on one thread: waking the sleeping thread for them measured 0.79x.
 constexpr int64_t kParallelAdamWarmElements = int64_t{1} << 16;
 
 // Set by the matrix products that run on the team (the fused MLP, matmul); read and cleared by Adam. Each step's
