@@ -81,7 +81,8 @@ public:
         // Blocks of kBlockRows rows, cut into the segments of the groups they overlap; a group that fits a block
         // but would be cut at a block's end starts the next block instead, when the block keeps at least half its
         // rows. One t per sample at batch 4096 (~100 rows a group) then runs each tail as one segment, whose weight
-        // gradients sum on one stripe, instead of up to 15 of the 39 tails (one at each of the 15 inner block ends) in two pieces on two stripes.
+        // gradients sum on one stripe, instead of up to 15 of the 39 tails (one at each inner block end) in two
+        // pieces on two stripes.
         std::size_t group = 0;
         const int64_t rows = x.dim(0);
         for (int64_t begin = 0; begin < rows;) {
