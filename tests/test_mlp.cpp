@@ -198,7 +198,9 @@ TEST_CASE("groups smaller than a block (one t per sample) start a block whole, a
         std::vector<MlpGroup> groups;
         for (int64_t begin = 0, g = 0; begin < rows; ++g) {
             const int64_t end = std::min(rows, begin + sizes[g % std::size(sizes)]);
-            groups.push_back({begin, end, g % 2 == 0 ? std::vector<std::size_t>{0, 1, 2, 3} : std::vector<std::size_t>{0, 1, 4, 5}});
+            const std::vector<std::size_t> path = g % 2 == 0 ? std::vector<std::size_t>{0, 1, 2, 3}
+                                                             : std::vector<std::size_t>{0, 1, 4, 5};
+            groups.push_back({begin, end, path});
             begin = end;
         }
         const Tensor x = Tensor::randn({rows, 2}, gen), grad_out = Tensor::randn({rows, 4}, gen);

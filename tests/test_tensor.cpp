@@ -325,7 +325,8 @@ TEST_CASE("Adam's update of a mid-sized model on the team, after parallel produc
     auto model = [&](uint64_t seed) {
         Generator g(seed);
         std::vector<Tensor> t;
-        for (int i = 0; i < 4 * 160; ++i) t.push_back(i % 4 == 3 ? square(Tensor::randn({1100}, g)) : Tensor::randn({1100}, g));
+        for (int i = 0; i < 4 * 160; ++i)  // param, grad, exp_avg, exp_avg_sq (not negative)
+            t.push_back(i % 4 == 3 ? square(Tensor::randn({1100}, g)) : Tensor::randn({1100}, g));
         return t;
     };
     std::vector<Tensor> team = model(5), alone = model(5);
