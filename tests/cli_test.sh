@@ -224,6 +224,29 @@ PY
     grep -q "floor .* ms = max(FLOPs at the FMA peak" "$work/bench.txt" || fail "bench's text lacks the floor line"
     grep -q "kernels, .* MB through its ops' operands" "$work/bench.txt" || fail "bench's text lacks the traffic line"
     echo "ok: bench's text report has the traffic and floor lines" ;;
+  bench-ab-sets-two-runs-side-by-side)
+    # scripts/bench-ab.sh: a table row per batch, B / A as medians over the rounds; --a-args and --b-args reach one
+    # side each (one binary against itself in two t-sampling modes), and a flag B refuses fails the script.
+    bash "$here/../scripts/bench-ab.sh" "$swirl" "$swirl" --rounds 2 --batches "256 300" --steps 5 \
+      --a-args "--t-sampling batch" --b-args "--t-sampling sample" -- --threads 1 --warmup 1 > "$work/ab.txt"
+    python3 - "$work/ab.txt" <<'PY'
+import re, sys
+rows = [line for line in open(sys.argv[1]) if re.match(r"\| \d", line)]
+assert [r.split("|")[1].strip() for r in rows] == ["256", "300"], rows
+for r in rows:
+    a, b, median, span = (c.strip() for c in r.split("|")[2:6])
+    low, high = (float(x) for x in span.split(".."))
+    assert float(a.replace(",", "")) > 0 and float(b.replace(",", "")) > 0 and low <= float(median) <= high, r
+print("ok: bench-ab.sh prints a row per batch, the median ratio within its range:", " / ".join(r.strip() for r in rows))
+PY
+    set +e
+    bash "$here/../scripts/bench-ab.sh" "$swirl" "$swirl" --rounds 1 --batches 256 --steps 2 \
+      --b-args "--t-sampling nonsense" > /dev/null 2> "$work/ab.err"
+    code=$?
+    set -e
+    [ "$code" -ne 0 ] && grep -q "nonsense not in" "$work/ab.err" || fail "bench-ab.sh with a bad --b-args: exit $code"
+    expect_exit 2 "unknown argument '--bogus'" bash "$here/../scripts/bench-ab.sh" "$swirl" "$swirl" --bogus
+    echo "ok: bench-ab.sh fails on a flag its B refuses" ;;
   bench-profile-adds-up)
     # --profile's phases, timed each on its own clock, cover the profiled step: they add up to it within 10%. Fused,
     # model, KL and backward are one op; plain (--no-fuse), each its own phase.
