@@ -133,10 +133,39 @@ void narrow_dense_forward(float* y, const float* a, int64_t rows, const RawDense
     }
 }
 
-// y [rows, out] = a [rows, in] @ weight^T + bias (then ReLU).
+// y [rows, out] = a [rows, in] @ weight^T + bias (then ReLU) for a float layer whose weight was not transposed
+// (few rows run through it: one t per sample at a small batch gives each tail a few rows, and transposing a 64 x 64
+// weight costs as much as a dozen rows of this), in and out multiples of 16: a row's outputs 16 at a time, each a
+// dot product along k in whole vectors, summed across lanes together (lane_sums) into one vector of outputs.
+inline void dot_dense_forward(float* y, const float* a, int64_t rows, const RawDenseLayer<float>& layer) {
+    using V = TileVector<float>::type;
+    const int64_t in = layer.in;
+    for (int64_t i = 0; i < rows; ++i) {
+        for (int64_t j0 = 0; j0 < layer.out; j0 += 16) {
+            V acc[16] = {};
+            for (int64_t k = 0; k < in; k += 16) {
+                V x;
+                std::memcpy(&x, a + i * in + k, sizeof(V));
+                for (int j = 0; j < 16; ++j) {
+                    V w;
+                    std::memcpy(&w, layer.weight + (j0 + j) * in + k, sizeof(V));
+                    acc[j] += x * w;
+                }
+            }
+            V bias;
+            std::memcpy(&bias, layer.bias + j0, sizeof(V));
+            V out = lane_sums(acc) + bias;
+            if (layer.relu) out = out > 0.0f ? out : V{};
+            std::memcpy(y + i * layer.out + j0, &out, sizeof(V));
+        }
+    }
+}
+
+// y [rows, out] = a [rows, in] @ weight^T + bias (then ReLU): the register tiles on the transposed weight when the
+// plan made one, else dot products.
 template <typename T>
 void dense_forward(T* y, const T* a, int64_t rows, const RawDenseLayer<T>& layer) {
-    if (layer.out % kLanes<T> == 0) {
+    if (layer.weight_t != nullptr) {
         gemm_serial(y, a, layer.in, int64_t{1}, layer.weight_t, rows, layer.in, layer.out, false,
                     Epilogue<T>{layer.bias, layer.relu});
         return;
@@ -144,8 +173,9 @@ void dense_forward(T* y, const T* a, int64_t rows, const RawDenseLayer<T>& layer
     if constexpr (std::is_same_v<T, float>) {
         if (layer.in % 16 == 0 && layer.out == 4) return narrow_dense_forward<4>(y, a, rows, layer);
         if (layer.in % 16 == 0 && layer.out == 5) return narrow_dense_forward<5>(y, a, rows, layer);
+        if (layer.in % 16 == 0 && layer.out % 16 == 0) return dot_dense_forward(y, a, rows, layer);
     }
-    // Other narrow outputs: dot products of a row with the rows of the weight.
+    // Other widths (and float64 layers not transposed): dot products of a row with the rows of the weight.
     for (int64_t i = 0; i < rows; ++i) {
         const T* a_row = a + i * layer.in;
         for (int64_t j = 0; j < layer.out; ++j) {

@@ -43,6 +43,9 @@ constexpr int64_t kStripes = 32;
 // Activations kept from the forward for the backward, at most: 32 MiB is the seed's model at some 40,000 rows. At
 // batch 64000 the 50 MB it would take cost more than the recompute saves, and the run's peak memory doubles.
 constexpr int64_t kKeepBytes = int64_t{32} << 20;
+// A layer fewer rows than this run through takes dot products with its weight instead of transposing it for the
+// register tiles (a 64 x 64 transpose costs about what a dozen rows of dot products do).
+constexpr int64_t kTransposeRows = 16;
 
 // The rows [begin, end) of one MlpGroup that fall inside a block.
 struct Segment {
@@ -64,12 +67,12 @@ class Plan {
 public:
     Plan(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups)
         : groups_(groups), x_(x.data<T>()), in_width_(x.dim(1)) {
-        std::vector<bool> used(layers.size(), false);
+        std::vector<int64_t> rows_through(layers.size(), 0);
         for (const MlpGroup& group : groups) {
             if (group.begin == group.end) continue;
             int64_t activations = 0, path_multiply_adds = 0;
             for (const std::size_t l : group.path) {
-                used[l] = true;
+                rows_through[l] += group.end - group.begin;
                 activations += layers[l].weight.dim(0);
                 path_multiply_adds += layers[l].weight.numel();
                 max_width_ = std::max({max_width_, layers[l].weight.dim(0), layers[l].weight.dim(1)});
@@ -112,15 +115,20 @@ public:
             block.prefix = prefix;
             blocks_.push_back(block);
         }
+        // The forward's register tiles want the weight transposed, for a layer as wide as a vector that enough rows
+        // run through to pay for the transpose; the others take dot products with the weight as it is.
+        auto transposes = [&](std::size_t l) {
+            return rows_through[l] >= kTransposeRows && layers[l].weight.dim(0) % kLanes<T> == 0;
+        };
         int64_t transposed_size = 0;
         for (std::size_t l = 0; l < layers.size(); ++l)
-            if (used[l] && layers[l].weight.dim(0) % kLanes<T> == 0) transposed_size += layers[l].weight.numel();
+            if (transposes(l)) transposed_size += layers[l].weight.numel();
         transposed_ = Tensor::empty({transposed_size}, x.dtype());
         T* transposed = transposed_.data<T>();
         for (std::size_t l = 0; l < layers.size(); ++l) {
             const int64_t out = layers[l].weight.dim(0), in = layers[l].weight.dim(1);
             layers_.push_back({layers[l].weight.data<T>(), nullptr, layers[l].bias.data<T>(), in, out, layers[l].relu});
-            if (!used[l] || out % kLanes<T> != 0) continue;
+            if (!transposes(l)) continue;
             layers_.back().weight_t = transposed;
             to_transpose_.emplace_back(l, transposed);
             transposed += out * in;
