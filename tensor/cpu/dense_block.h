@@ -208,17 +208,19 @@ void dense_input_gradient(T* grad_input, T* scratch, const T* grad, int64_t rows
     gemm_serial(grad_input, grad, layer.out, int64_t{1}, layer.weight, rows, layer.out, layer.in, false);
 }
 
-// weight_grad [out, in] += grad^T [out, rows] @ a [rows, in];  bias_grad [out] += grad's column sums.
+// weight_grad [out, in] += grad^T [out, rows] @ a [rows, in] (= when not accumulate: the first rows of a sum, so
+// that it needs no zeros first);  bias_grad [out] += grad's column sums.
 template <typename T>
 void dense_parameter_gradients(T* weight_grad, T* bias_grad, T* scratch, const T* grad, const T* a, int64_t rows,
-                               const RawDenseLayer<T>& layer) {
+                               const RawDenseLayer<T>& layer, bool accumulate) {
     if (layer.in % kLanes<T> == 0 || layer.out % kLanes<T> != 0) {
-        gemm_serial(weight_grad, grad, int64_t{1}, layer.out, a, layer.out, rows, layer.in, true);
+        gemm_serial(weight_grad, grad, int64_t{1}, layer.out, a, layer.out, rows, layer.in, accumulate);
     } else {
         // A narrow input (the first layer, 2 wide): the transposed product [in, out] is the wide one.
         gemm_serial(scratch, a, int64_t{1}, layer.in, grad, layer.in, rows, layer.out, false);
         for (int64_t i = 0; i < layer.in; ++i)
-            for (int64_t j = 0; j < layer.out; ++j) weight_grad[j * layer.in + i] += scratch[i * layer.out + j];
+            for (int64_t j = 0; j < layer.out; ++j)
+                weight_grad[j * layer.in + i] = (accumulate ? weight_grad[j * layer.in + i] : T(0)) + scratch[i * layer.out + j];
     }
     // Four rows a pass: each pass adds into bias_grad once, so the chain of dependent loads and stores through it
     // is a quarter as long.
