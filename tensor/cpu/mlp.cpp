@@ -133,7 +133,7 @@ public:
             to_transpose_.emplace_back(l, transposed);
             transposed += out * in;
         }
-        parallel_ = multiply_adds_ > kParallelMultiplyAdds && blocks_.size() > 1;
+        parallel_ = multiply_adds_ > kParallelMlpMultiplyAdds && blocks_.size() > 1;
         if (parallel_) note_parallel_products();
         const int threads = parallel_ ? max_threads() : 1;
         scratch_per_thread_ = (max_activations_ + 4 * max_width_) * kBlockRows + max_weight_;
