@@ -219,8 +219,10 @@ void dense_parameter_gradients(T* weight_grad, T* bias_grad, T* scratch, const T
         // A narrow input (the first layer, 2 wide): the transposed product [in, out] is the wide one.
         gemm_serial(scratch, a, int64_t{1}, layer.in, grad, layer.in, rows, layer.out, false);
         for (int64_t i = 0; i < layer.in; ++i)
-            for (int64_t j = 0; j < layer.out; ++j)
-                weight_grad[j * layer.in + i] = (accumulate ? weight_grad[j * layer.in + i] : T(0)) + scratch[i * layer.out + j];
+            for (int64_t j = 0; j < layer.out; ++j) {
+                T& sum = weight_grad[j * layer.in + i];
+                sum = (accumulate ? sum : T(0)) + scratch[i * layer.out + j];
+            }
     }
     // Four rows a pass: each pass adds into bias_grad once, so the chain of dependent loads and stores through it
     // is a quarter as long.

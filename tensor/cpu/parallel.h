@@ -14,11 +14,11 @@ namespace swirl::cpu {
 
 constexpr int64_t kParallelElements = int64_t{1} << 20;      // elementwise ops and reductions: elements
 constexpr int64_t kParallelMultiplyAdds = int64_t{1} << 25;  // matrix products: M * K * N
-// The fused MLP's one region a pass (tensor/cpu/mlp.cpp), its multiply-adds: from some 1,950 rows of the seed's model
-// (8,576 a row). Two threads against one, `bench-ab.sh` 5 rounds: 1.73x at batch 2048 (1.87x at 4096) on an idle
-// machine, 0.73x (0.84x) while a busy loop holds one of the two cores. Smaller batches gain as much when idle
+// The fused MLP's one region a pass (tensor/cpu/mlp.cpp), its multiply-adds: from some 1,950 rows of the seed's
+// model (8,576 a row). Two threads against one, `bench-ab.sh` 5 rounds: 1.73x at batch 2048 (1.87x at 4096) on an
+// idle machine, 0.73x (0.84x) while a busy loop holds one of the two cores. Smaller batches gain as much when idle
 // (1.76x at 1024, 1.65x at 512, 1.29x at 128 with blocks of a quarter of the batch) but collapse under that load
-// (0.53x, 0.46x, 0.20x: a region of a few tens of microseconds waits for a preempted thread), so they stay on one.
+// (0.53x, 0.46x, 0.20x: a region of a few tens of microseconds waits for a preempted thread): they stay on one.
 constexpr int64_t kParallelMlpMultiplyAdds = int64_t{1} << 24;
 // Ops that cost tens of ns an element (random fills: a normal is a Philox block, a log and a cosine in double,
 // ~60 ns; exp, log, sin, cos): a batch of a few thousand points is worth the second thread.
