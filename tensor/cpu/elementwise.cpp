@@ -13,11 +13,11 @@ namespace swirl::cpu {
 namespace {
 
 
-// out[i] = f(x[i]), on one thread up to `serial_up_to` elements (a plain simd loop: the one-thread path of an
+// out[i] = f(x[i]), on one thread below `parallel_from` elements (a plain simd loop: the one-thread path of an
 // OpenMP `if` clause is not always vectorised).
 template <typename T, typename F>
-void map_unary(T* out, const T* x, int64_t n, F f, int64_t serial_up_to = kParallelElements) {
-    if (n <= serial_up_to) {
+void map_unary(T* out, const T* x, int64_t n, F f, int64_t parallel_from = kParallelElements + 1) {
+    if (n < parallel_from) {
 #pragma omp simd
         for (int64_t i = 0; i < n; ++i) out[i] = f(x[i]);
         return;
@@ -258,7 +258,7 @@ void gaussian_kl(Tensor& kl, const Tensor& mean_q, const Tensor& std_q, const Te
         T* out = kl.data<T>();
         const T *mq = mean_q.data<T>(), *sq = std_q.data<T>(), *mp = mean_p.data<T>(), *lv = log_var_p.data<T>();
         const int64_t n = kl.numel();
-#pragma omp parallel for simd schedule(static) if (n > kParallelCostlyElements)
+#pragma omp parallel for simd schedule(static) if (n >= kParallelCostlyElements)
         for (int64_t i = 0; i < n; ++i) out[i] = formulas::gaussian_kl(mq[i], sq[i], mp[i], lv[i]);
     });
 }
@@ -271,7 +271,7 @@ void gaussian_kl_backward(Tensor& grad_mean_p, Tensor& grad_log_var_p, const Ten
         const T *g = grad.data<T>(), *mq = mean_q.data<T>(), *sq = std_q.data<T>(), *mp = mean_p.data<T>(),
                 *lv = log_var_p.data<T>();
         const int64_t n = grad.numel();
-#pragma omp parallel for simd schedule(static) if (n > kParallelCostlyElements)
+#pragma omp parallel for simd schedule(static) if (n >= kParallelCostlyElements)
         for (int64_t i = 0; i < n; ++i) formulas::gaussian_kl_backward(g[i], mq[i], sq[i], mp[i], lv[i], gm[i], glv[i]);
     });
 }

@@ -21,7 +21,10 @@ constexpr int64_t kParallelMultiplyAdds = int64_t{1} << 25;  // matrix products:
 // (0.53x, 0.46x, 0.20x: a region of a few tens of microseconds waits for a preempted thread): they stay on one.
 constexpr int64_t kParallelMlpMultiplyAdds = int64_t{1} << 24;
 // Ops that cost tens of ns an element (random fills: a normal is a Philox block, a log and a cosine in double,
-// ~60 ns; exp, log, sin, cos): a batch of a few thousand points is worth the second thread.
+// ~60 ns; exp, log, sin, cos): a batch of a few thousand points is worth the second thread. From this many
+// elements (n >= it; the two above count from above them): batch 4096's swiss roll and steps (4096 draws each) go
+// on the team, which the fused MLP keeps awake from batch 2048 on: the data phase at 4096 measured 0.043-0.057 ->
+// 0.033-0.039 ms with one t per sample, 0.031-0.034 -> 0.026-0.033 with one t per batch (three profiles each).
 constexpr int64_t kParallelCostlyElements = int64_t{1} << 12;
 // Adam's parameters, all tensors together. The best recipe's 690,000 (hidden 128, a tail per step) update in
 // 0.24-0.29 ms a step on two threads against 0.35-0.38 on one (batch 4096).

@@ -49,7 +49,7 @@ void float_normals(float* p, int64_t n, uint64_t seed, uint64_t first_counter, u
                    float stddev) {
     const uint64_t first_block = first_element / 4, last_block = (first_element + static_cast<uint64_t>(n) - 1) / 4;
     const int64_t chunks = static_cast<int64_t>((last_block - first_block) / kBlocksPerChunk + 1);
-#pragma omp parallel for schedule(static) if (n > kParallelCostlyElements)
+#pragma omp parallel for schedule(static) if (n >= kParallelCostlyElements)
     for (int64_t chunk = 0; chunk < chunks; ++chunk) {
         const uint64_t block = first_block + static_cast<uint64_t>(chunk * kBlocksPerChunk);
         float z[4][kBlocksPerChunk];
@@ -72,7 +72,7 @@ void uniform(Tensor& x, uint64_t seed, uint64_t first_counter, uint64_t first_el
         T* p = x.data<T>();
         const int64_t n = x.numel();
         const uint64_t counter = first_counter + first_element, key = seed;
-#pragma omp parallel for schedule(static) if (n > kParallelCostlyElements)
+#pragma omp parallel for schedule(static) if (n >= kParallelCostlyElements)
         for (int64_t i = 0; i < n; ++i) {
             const std::array<uint32_t, 4> words = philox4x32_10(counter + static_cast<uint64_t>(i), key);
             p[i] = static_cast<T>(low + (high - low) * uniform_from_words(words[0], words[1]));
@@ -90,7 +90,7 @@ void normal(Tensor& x, uint64_t seed, uint64_t first_counter, uint64_t first_ele
             float_normals(p, n, seed, first_counter, first_element, static_cast<float>(mean), static_cast<float>(stddev));
         } else {
             const uint64_t counter = first_counter + first_element;
-#pragma omp parallel for schedule(static) if (n > kParallelCostlyElements)
+#pragma omp parallel for schedule(static) if (n >= kParallelCostlyElements)
             for (int64_t i = 0; i < n; ++i)
                 p[i] = mean + stddev * normal_from_words(philox4x32_10(counter + static_cast<uint64_t>(i), seed));
         }
