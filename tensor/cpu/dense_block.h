@@ -100,13 +100,14 @@ void transpose_weight(T* weight_t, const T* weight, int64_t in, int64_t out) {
 }
 
 // y [rows, kOut] = a [rows, in] @ weight^T + bias (then ReLU) for a float layer a few outputs wide (the model's
-// last layer: 4 or 5; and, with the transposed weight, x's gradient through the first: dense_input_gradient) and
-// `in` a multiple of 16. kRows rows at a time: each output is a dot product along k in
-// whole vectors, and the kRows x kOut of them are summed across lanes together (lane_sums), which leaves them in
-// y's order, one store. A last group of fewer rows repeats its last row, so every row takes the same arithmetic
-// wherever it falls.
+// last layer: 4 or 5; and, with the transposed weight, x's gradient through the first: dense_input_gradient; and
+// 16 outputs of a wider layer not transposed: dense_forward) and `in` a multiple of 16. kRows rows at a time: each
+// output is a dot product along k in whole vectors, and the kRows x kOut of them are summed across lanes together
+// (lane_sums), which leaves them in y's order, one store. A last group of fewer rows repeats its last row, so every
+// row takes the same arithmetic wherever it falls. y_row is y's row stride (kOut, or a wider output's width).
 template <int kOut>
-void narrow_dense_forward(float* y, const float* a, int64_t rows, const RawDenseLayer<float>& layer) {
+void narrow_dense_forward(float* y, const float* a, int64_t rows, const RawDenseLayer<float>& layer,
+                          int64_t y_row = kOut) {
     using V = TileVector<float>::type;
     constexpr int kRows = 16 / kOut;
     const int64_t in = layer.in;
@@ -129,35 +130,13 @@ void narrow_dense_forward(float* y, const float* a, int64_t rows, const RawDense
         }
         V out = lane_sums(acc) + bias;
         if (layer.relu) out = out > 0.0f ? out : V{};
-        std::memcpy(y + i * kOut, &out, sizeof(float) * static_cast<std::size_t>(valid * kOut));
-    }
-}
-
-// y [rows, out] = a [rows, in] @ weight^T + bias (then ReLU) for a float layer whose weight was not transposed
-// (few rows run through it: one t per sample at a small batch gives each tail a few rows, and transposing a 64 x 64
-// weight costs as much as a dozen rows of this), in and out multiples of 16: a row's outputs 16 at a time, each a
-// dot product along k in whole vectors, summed across lanes together (lane_sums) into one vector of outputs.
-inline void dot_dense_forward(float* y, const float* a, int64_t rows, const RawDenseLayer<float>& layer) {
-    using V = TileVector<float>::type;
-    const int64_t in = layer.in;
-    for (int64_t i = 0; i < rows; ++i) {
-        for (int64_t j0 = 0; j0 < layer.out; j0 += 16) {
-            V acc[16] = {};
-            for (int64_t k = 0; k < in; k += 16) {
-                V x;
-                std::memcpy(&x, a + i * in + k, sizeof(V));
-                for (int j = 0; j < 16; ++j) {
-                    V w;
-                    std::memcpy(&w, layer.weight + (j0 + j) * in + k, sizeof(V));
-                    acc[j] += x * w;
-                }
-            }
-            V bias;
-            std::memcpy(&bias, layer.bias + j0, sizeof(V));
-            V out = lane_sums(acc) + bias;
-            if (layer.relu) out = out > 0.0f ? out : V{};
-            std::memcpy(y + i * layer.out + j0, &out, sizeof(V));
+        if (y_row == kOut) {
+            std::memcpy(y + i * kOut, &out, sizeof(float) * static_cast<std::size_t>(valid * kOut));
+            continue;
         }
+        alignas(64) float lanes[16];
+        std::memcpy(lanes, &out, sizeof(V));
+        for (int64_t r = 0; r < valid; ++r) std::memcpy(y + (i + r) * y_row, lanes + r * kOut, sizeof(float) * kOut);
     }
 }
 
@@ -173,7 +152,16 @@ void dense_forward(T* y, const T* a, int64_t rows, const RawDenseLayer<T>& layer
     if constexpr (std::is_same_v<T, float>) {
         if (layer.in % 16 == 0 && layer.out == 4) return narrow_dense_forward<4>(y, a, rows, layer);
         if (layer.in % 16 == 0 && layer.out == 5) return narrow_dense_forward<5>(y, a, rows, layer);
-        if (layer.in % 16 == 0 && layer.out % 16 == 0) return dot_dense_forward(y, a, rows, layer);
+        if (layer.in % 16 == 0 && layer.out % 16 == 0) {
+            // A layer few rows run through, its weight not transposed (transposing a 64 x 64 weight costs about a
+            // dozen rows of this): 16 outputs a pass, each block of 16 weight rows as a 16-wide layer.
+            for (int64_t j0 = 0; j0 < layer.out; j0 += 16) {
+                const RawDenseLayer<float> block{layer.weight + j0 * layer.in, nullptr, layer.bias + j0, layer.in, 16,
+                                                 layer.relu};
+                narrow_dense_forward<16>(y + j0, a, rows, block, layer.out);
+            }
+            return;
+        }
     }
     // Other widths (and float64 layers not transposed): dot products of a row with the rows of the weight.
     for (int64_t i = 0; i < rows; ++i) {
