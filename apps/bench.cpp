@@ -167,9 +167,9 @@ void run_bench(const BenchOptions& options) {
         fmt::print("{}\n", report.dump());
         return;
     }
-    fmt::print("swirl bench: device {}{}, {} threads, batch {}, t-sampling {}, param {}, variance {}, schedule {}, {} path, "
+    fmt::print("swirl bench: device {}{}, {} thread{}, batch {}, t-sampling {}, param {}, variance {}, schedule {}, {} path, "
                "{} steps after {} warm-up\n",
-               device_name(device), options.tf32 ? " (tf32)" : "", threads, options.batch, options.t_sampling,
+               device_name(device), options.tf32 ? " (tf32)" : "", threads, threads == 1 ? "" : "s", options.batch, options.t_sampling,
                options.param, options.variance, options.schedule, options.no_fuse ? "plain" : "fused", options.steps,
                warmup_steps);
     fmt::print("  {:.2f} steps/s, {:.0f} samples/s, {:.3f} s\n", steps_per_s, samples_per_s, seconds);

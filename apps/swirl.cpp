@@ -1,13 +1,18 @@
 // swirl: train the 2015 diffusion model on a swiss roll, sample from it, evaluate it.
 // Exit codes: 0 success, 1 runtime failure (one line on stderr), 2 usage error (CLI11's message).
 #include <CLI/CLI.hpp>
+#include <sched.h>
 #include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <new>
 #include <string>
+#include <vector>
 #include <fmt/format.h>
 
 #include "apps/commands.h"
@@ -152,6 +157,31 @@ void add_bench(CLI::App& app, BenchOptions& o) {
 //   nodes, their closures, tensor handles); glibc's per-thread cache keeps 7 of each size, and the rest go through
 //   the arena's bins and their consolidation, a fifth of a step's time at batch 128. A deeper cache measured
 //   1.06-1.11x the samples/s there. Left alone when GLIBC_TUNABLES is set.
+// The run started here keeps this thread's CPU affinity, which libgomp may already have narrowed: see below.
+
+#ifdef _OPENMP
+// Under OMP_PROC_BIND, OMP_PLACES or GOMP_CPU_AFFINITY, libgomp binds the initial thread to its first place as it
+// loads, before main(); execv would hand that one place's CPUs to the run it starts, which would then see one CPU
+// and start one thread (2x slower on two cores). So the thread gets back the CPUs of all places first: the ones
+// libgomp found in the affinity the process started with (with no binding there are no places, nothing to do).
+// Best effort: if the kernel refuses, the run goes on as libgomp left it.
+void restore_places_affinity() {
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    bool any = false;
+    for (int place = 0; place < omp_get_num_places(); ++place) {
+        std::vector<int> ids(static_cast<std::size_t>(omp_get_place_num_procs(place)));
+        omp_get_place_proc_ids(place, ids.data());
+        for (int id : ids) {
+            if (id < 0 || id >= CPU_SETSIZE) continue;
+            CPU_SET(id, &cpus);
+            any = true;
+        }
+    }
+    if (any) ::sched_setaffinity(0, sizeof(cpus), &cpus);
+}
+#endif
+
 void tune_runtime_libraries(char** argv) {
     // Once: the run started here marks itself, so that a variable the loader drops cannot make it loop.
     if (std::getenv("SWIRL_REEXECUTED") != nullptr) return;
@@ -173,6 +203,9 @@ void tune_runtime_libraries(char** argv) {
     const ssize_t length = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
     if (length <= 0) return;
     path[length] = '\0';
+#ifdef _OPENMP
+    restore_places_affinity();
+#endif
     ::execv(path, argv);  // returns only on failure: then carry on with the defaults
 }
 

@@ -185,6 +185,26 @@ PY
     cmp "$work/learned-1/checkpoint.safetensors" "$work/learned-2/checkpoint.safetensors" ||
       fail "--schedule learned: --threads 1 and --threads 2 give different checkpoints"
     echo "ok: --threads 1 and --threads 2 give identical checkpoints and losses (both t-samplings, and a learned schedule)" ;;
+  omp-binding-keeps-every-cpu)
+    # swirl runs itself again to set libgomp's spin; under OMP_PROC_BIND, OMP_PLACES or GOMP_CPU_AFFINITY libgomp
+    # has bound the first run's thread to one place by then, and the second run must not inherit that one CPU.
+    cpus=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
+    threads_under() {  # threads_under [taskset -c L] VAR=VALUE: the threads swirl bench starts
+      env -u OMP_NUM_THREADS -u GOMP_SPINCOUNT -u OMP_WAIT_POLICY -u GLIBC_TUNABLES "$@" \
+        "$swirl" bench --batch 64 --steps 2 --warmup 1 --warmup-seconds 0 --json |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["threads"])'
+    }
+    for binding in OMP_PROC_BIND=true OMP_PLACES=cores "GOMP_CPU_AFFINITY=0-$((cpus - 1))"; do
+      got=$(threads_under "$binding")
+      [ "$got" -eq "$cpus" ] || fail "$binding: swirl bench started $got threads on $cpus CPUs"
+      echo "ok: $binding: $got threads on $cpus CPUs"
+    done
+    if [ "$cpus" -ge 2 ]; then  # and a narrower affinity the user chose stays narrow
+      got=$(taskset -c 0 env OMP_PROC_BIND=true env -u OMP_NUM_THREADS "$swirl" bench --batch 64 --steps 2 --warmup 1 \
+            --warmup-seconds 0 --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["threads"])')
+      [ "$got" -eq 1 ] || fail "taskset -c 0 with OMP_PROC_BIND=true: $got threads, expected 1"
+      echo "ok: taskset -c 0 with OMP_PROC_BIND=true: 1 thread"
+    fi ;;
   bench-reports-speed-and-floor)
     for t_sampling in batch sample; do
       "$swirl" bench --batch 2000 --steps 4 --warmup 1 --threads 1 --t-sampling "$t_sampling" --json > "$work/bench.json"
