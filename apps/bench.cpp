@@ -169,9 +169,9 @@ void run_bench(const BenchOptions& options) {
     }
     fmt::print("swirl bench: device {}{}, {} thread{}, batch {}, t-sampling {}, param {}, variance {}, schedule {}, {} path, "
                "{} steps after {} warm-up\n",
-               device_name(device), options.tf32 ? " (tf32)" : "", threads, threads == 1 ? "" : "s", options.batch, options.t_sampling,
-               options.param, options.variance, options.schedule, options.no_fuse ? "plain" : "fused", options.steps,
-               warmup_steps);
+               device_name(device), options.tf32 ? " (tf32)" : "", threads, threads == 1 ? "" : "s", options.batch,
+               options.t_sampling, options.param, options.variance, options.schedule,
+               options.no_fuse ? "plain" : "fused", options.steps, warmup_steps);
     fmt::print("  {:.2f} steps/s, {:.0f} samples/s, {:.3f} s\n", steps_per_s, samples_per_s, seconds);
     if (ranks > 1)
         fmt::print("  {} ranks, {} shards: {:.0f} samples/s a rank; the sum over ranks ({}) {:.3f} ms a step ({:.1f}%), "
