@@ -48,8 +48,8 @@ void run_bench(const BenchOptions& options) {
     set_cuda_allow_tf32(options.tf32);
     nn::set_fusion_enabled(!options.no_fuse);
     const diffusion::TSampling t_sampling = diffusion::parse_t_sampling(options.t_sampling);
+    set_threads(options.threads);
 #ifdef _OPENMP
-    if (options.threads > 0) omp_set_num_threads(options.threads);
     const int threads = omp_get_max_threads();
 #else
     const int threads = 1;

@@ -160,13 +160,9 @@ void add_bench(CLI::App& app, BenchOptions& o) {
 // The run started here keeps this thread's CPU affinity, which libgomp may already have narrowed: see below.
 
 #ifdef _OPENMP
-// Under OMP_PROC_BIND, OMP_PLACES or GOMP_CPU_AFFINITY, libgomp binds the initial thread to its first place as it
-// loads, before main(); execv would hand that one place's CPUs to the run it starts, which would then see one CPU
-// and start one thread (2x slower on two cores). So the thread gets back the CPUs of all places first: the ones
-// libgomp found in the affinity the process started with (with no binding there are no places, nothing to do).
-// Best effort: if the kernel refuses, the run goes on as libgomp left it.
-void restore_places_affinity() {
-    cpu_set_t cpus;
+// The CPUs of all of libgomp's places into `cpus`; false when there are none (no OMP_PROC_BIND, OMP_PLACES or
+// GOMP_CPU_AFFINITY: then libgomp binds nothing). libgomp found them in the affinity the process started with.
+bool places_cpus(cpu_set_t& cpus) {
     CPU_ZERO(&cpus);
     bool any = false;
     for (int place = 0; place < omp_get_num_places(); ++place) {
@@ -178,7 +174,16 @@ void restore_places_affinity() {
             any = true;
         }
     }
-    if (any) ::sched_setaffinity(0, sizeof(cpus), &cpus);
+    return any;
+}
+
+// Under a binding libgomp binds the initial thread to its first place as it loads, before main(); execv would hand
+// that one place's CPUs to the run it starts, which would then see one CPU and start one thread (2x slower on two
+// cores). So the thread gets back the CPUs of all places first. Best effort: if the kernel refuses, the run goes
+// on as libgomp left it.
+void restore_places_affinity() {
+    cpu_set_t cpus;
+    if (places_cpus(cpus)) ::sched_setaffinity(0, sizeof(cpus), &cpus);
 }
 #endif
 
@@ -210,6 +215,31 @@ void tune_runtime_libraries(char** argv) {
 }
 
 }  // namespace
+
+void swirl::app::set_threads(int threads) {
+#ifdef _OPENMP
+    if (threads > 0) omp_set_num_threads(threads);
+#endif
+    const int ranks_here = distributed::local_size();
+    if (threads > 0 || ranks_here < 1 || distributed::rank() != 0) return;
+    // The CPUs this rank's threads may use: the places' under a binding (libgomp has bound this thread to the
+    // first place by now), else the process's affinity, which mpirun set.
+    cpu_set_t cpus;
+#ifdef _OPENMP
+    const bool bound = places_cpus(cpus);
+#else
+    const bool bound = false;
+#endif
+    if (!bound && ::sched_getaffinity(0, sizeof(cpus), &cpus) != 0) return;
+    const int usable = CPU_COUNT(&cpus);
+    const long online = ::sysconf(_SC_NPROCESSORS_ONLN);
+    if (online <= 0 || static_cast<long>(usable) * ranks_here >= online) return;
+    fmt::print(stderr,
+               "swirl: note: mpirun left each rank {} of this machine's {} CPUs for its threads ({} rank{} here; Open "
+               "MPI binds a rank to one core by default): mpirun --map-by slot:PE=N gives each rank N cores, "
+               "--bind-to none lifts the binding\n",
+               usable, online, ranks_here, ranks_here == 1 ? "" : "s");
+}
 
 namespace {
 // "swirl: error: ..." in a run of one; "swirl: rank 1: error: ..." under mpirun, so a failing rank is named.

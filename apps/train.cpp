@@ -193,9 +193,7 @@ int run_train(const TrainOptions& given_options) {
     const TSampling t_sampling = parse_t_sampling(options.t_sampling);
     const fs::path out(options.out);
     if (writer) prepare_output(out);
-#ifdef _OPENMP
-    if (options.threads > 0) omp_set_num_threads(options.threads);
-#endif
+    set_threads(options.threads);
     autograd::set_detect_anomaly(options.detect_anomaly);
     set_cuda_allow_tf32(options.tf32);
     nn::set_fusion_enabled(!options.no_fuse);

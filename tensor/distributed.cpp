@@ -158,6 +158,12 @@ int local_rank() {
     return -1;
 }
 
+int local_size() {
+    for (const char* name : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"})
+        if (int value = env_int(name); value >= 0) return value;
+    return -1;
+}
+
 Device rank_device(const std::string& text, int local_rank, int cuda_count) {
     if (text == "cuda" && local_rank >= 0 && cuda_count > 0) return Device::cuda(local_rank % cuda_count);
     return parse_device(text);

@@ -30,6 +30,9 @@ int launcher_rank();
 // This process's rank among the ranks on its machine as the launcher says (OMPI_COMM_WORLD_LOCAL_RANK,
 // MPI_LOCALRANKID), -1 when no launcher started it.
 int local_rank();
+// How many ranks the launcher started on this machine (OMPI_COMM_WORLD_LOCAL_SIZE, MPI_LOCALNRANKS), -1 when no
+// launcher started this process.
+int local_size();
 // The device a rank trains on, from its --device `text`: plain "cuda" on a rank with a local rank is GPU
 // local_rank % cuda_count, one rank per GPU (more ranks than GPUs share them round robin); "cpu", "cuda:N", or
 // any rank without a launcher, is parse_device(text).

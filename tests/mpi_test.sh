@@ -129,5 +129,27 @@ PY
     mpi --oversubscribe -np 2 "$swirl" bench --batch 2048 --steps 2 --warmup 0 --threads 1 > "$work/bench.txt"
     grep -q "the sum over ranks (mpi) " "$work/bench.txt" || fail "bench's text does not name the transport: $(cat "$work/bench.txt")"
     echo "ok: bench's text names the transport of the sum over ranks" ;;
+  a-bound-rank-is-told)
+    # Open MPI binds a rank to one core by default: `mpirun -np 1 swirl train` would run one thread on a machine of
+    # more. Rank 0 says so in one line, with the flags that give a rank more cores; no line when it has them.
+    cpus=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
+    if [ "$cpus" -lt 2 ]; then echo "skipped: one CPU, so no rank can have fewer than the machine"; exit 0; fi
+    bench=(bench --batch 64 --steps 2 --warmup 1 --warmup-seconds 0)
+    mpi -np 1 --bind-to core "$swirl" "${bench[@]}" > /dev/null 2> "$work/bound.txt"
+    grep -q "^swirl: note: mpirun left each rank 1 of this machine's $cpus CPUs .*--map-by slot:PE=N" "$work/bound.txt" ||
+      fail "-np 1 bound to a core: no note on stderr: $(cat "$work/bound.txt")"
+    [ "$(wc -l < "$work/bound.txt")" -eq 1 ] || fail "more than one line on stderr: $(cat "$work/bound.txt")"
+    echo "ok: -np 1 bound to one core of $cpus: $(cat "$work/bound.txt")"
+    for flags in "--bind-to none" "--map-by slot:PE=$cpus"; do
+      # shellcheck disable=SC2086 # the flags are words
+      mpi -np 1 $flags "$swirl" "${bench[@]}" --json > "$work/free.json" 2> "$work/free.txt"
+      [ ! -s "$work/free.txt" ] || fail "-np 1 $flags: unexpected stderr: $(cat "$work/free.txt")"
+      threads=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["threads"])' "$work/free.json")
+      [ "$threads" -eq "$cpus" ] || fail "-np 1 $flags: $threads threads on $cpus CPUs"
+      echo "ok: -np 1 $flags: $threads threads, no note"
+    done
+    mpi -np 1 --bind-to core "$swirl" "${bench[@]}" --threads 1 > /dev/null 2> "$work/chosen.txt"
+    [ ! -s "$work/chosen.txt" ] || fail "--threads 1 chosen: unexpected stderr: $(cat "$work/chosen.txt")"
+    echo "ok: no note when --threads is given" ;;
   *) fail "unknown scenario $scenario" ;;
 esac
