@@ -78,7 +78,7 @@ struct BenchOptions {
 };
 
 // Sets the OpenMP threads (--threads; 0 keeps libgomp's count: the CPUs this process may run on). Under mpirun
-// with 0, rank 0 says in one line on stderr when the launcher left the ranks fewer CPUs than the machine has (Open
+// with 0, rank 0 says in one line on stderr when the launcher left the ranks fewer CPUs than it may use itself (Open
 // MPI binds each rank to one core by default, so `mpirun -np 1` would train on one thread) and which flags give
 // them more.
 void set_threads(int threads);

@@ -232,13 +232,18 @@ void swirl::app::set_threads(int threads) {
 #endif
     if (!bound && ::sched_getaffinity(0, sizeof(cpus), &cpus) != 0) return;
     const int usable = CPU_COUNT(&cpus);
-    const long online = ::sysconf(_SC_NPROCESSORS_ONLN);
-    if (online <= 0 || static_cast<long>(usable) * ranks_here >= online) return;
+    // The CPUs the job has here: the launcher's own (mpirun, orted or slurmstepd is the parent, unbound, with the
+    // container's or the allocation's CPUs), else every CPU online.
+    cpu_set_t launcher;
+    const long here = ::sched_getaffinity(::getppid(), sizeof(launcher), &launcher) == 0
+                          ? CPU_COUNT(&launcher)
+                          : ::sysconf(_SC_NPROCESSORS_ONLN);
+    if (here <= 0 || static_cast<long>(usable) * ranks_here >= here) return;
     fmt::print(stderr,
-               "swirl: note: mpirun left each rank {} of this machine's {} CPUs for its threads ({} rank{} here; Open "
-               "MPI binds a rank to one core by default): mpirun --map-by slot:PE=N gives each rank N cores, "
-               "--bind-to none lifts the binding\n",
-               usable, online, ranks_here, ranks_here == 1 ? "" : "s");
+               "swirl: note: mpirun left each rank {} of the {} CPUs here for its threads ({} rank{} here; Open MPI "
+               "binds a rank to one core by default): mpirun --map-by slot:PE=N gives each rank N cores, --bind-to "
+               "none lifts the binding\n",
+               usable, here, ranks_here, ranks_here == 1 ? "" : "s");
 }
 
 namespace {

@@ -136,7 +136,7 @@ PY
     if [ "$cpus" -lt 2 ]; then echo "skipped: one CPU, so no rank can have fewer than the machine"; exit 0; fi
     bench=(bench --batch 64 --steps 2 --warmup 1 --warmup-seconds 0)
     mpi -np 1 --bind-to core "$swirl" "${bench[@]}" > /dev/null 2> "$work/bound.txt"
-    grep -q "^swirl: note: mpirun left each rank 1 of this machine's $cpus CPUs .*--map-by slot:PE=N" "$work/bound.txt" ||
+    grep -q "^swirl: note: mpirun left each rank 1 of the $cpus CPUs here .*--map-by slot:PE=N" "$work/bound.txt" ||
       fail "-np 1 bound to a core: no note on stderr: $(cat "$work/bound.txt")"
     [ "$(wc -l < "$work/bound.txt")" -eq 1 ] || fail "more than one line on stderr: $(cat "$work/bound.txt")"
     echo "ok: -np 1 bound to one core of $cpus: $(cat "$work/bound.txt")"
@@ -148,6 +148,10 @@ PY
       [ "$threads" -eq "$cpus" ] || fail "-np 1 $flags: $threads threads on $cpus CPUs"
       echo "ok: -np 1 $flags: $threads threads, no note"
     done
+    # The CPUs here are the launcher's: under taskset -c 0 one rank on one core has all of them.
+    taskset -c 0 "$mpiexec" -np 1 --bind-to core "$swirl" "${bench[@]}" > /dev/null 2> "$work/narrow.txt"
+    [ ! -s "$work/narrow.txt" ] || fail "taskset -c 0 mpirun -np 1: unexpected stderr: $(cat "$work/narrow.txt")"
+    echo "ok: taskset -c 0 mpirun -np 1: the rank has the launcher's one CPU, no note"
     mpi -np 1 --bind-to core "$swirl" "${bench[@]}" --threads 1 > /dev/null 2> "$work/chosen.txt"
     [ ! -s "$work/chosen.txt" ] || fail "--threads 1 chosen: unexpected stderr: $(cat "$work/chosen.txt")"
     echo "ok: no note when --threads is given" ;;
