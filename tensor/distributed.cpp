@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <algorithm>
 #include <set>
 
@@ -35,6 +36,13 @@ double bytes_reduced = 0.0;
 int env_int(const char* name) {
     const char* text = std::getenv(name);
     return text != nullptr ? std::atoi(text) : -1;
+}
+
+// The first of the launchers' variables that is set (Open MPI's, MPICH's, PMI's), or -1.
+int first_env_int(std::initializer_list<const char*> names) {
+    for (const char* name : names)
+        if (int value = env_int(name); value >= 0) return value;
+    return -1;
 }
 
 #ifdef SWIRL_WITH_MPI
@@ -146,23 +154,11 @@ bool built_with_mpi() {
 #endif
 }
 
-int launcher_rank() {
-    for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"})
-        if (int value = env_int(name); value >= 0) return value;
-    return -1;
-}
+int launcher_rank() { return first_env_int({"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"}); }
 
-int local_rank() {
-    for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "PMIX_LOCAL_RANK"})
-        if (int value = env_int(name); value >= 0) return value;
-    return -1;
-}
+int local_rank() { return first_env_int({"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "PMIX_LOCAL_RANK"}); }
 
-int local_size() {
-    for (const char* name : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"})
-        if (int value = env_int(name); value >= 0) return value;
-    return -1;
-}
+int local_size() { return first_env_int({"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"}); }
 
 Device rank_device(const std::string& text, int local_rank, int cuda_count) {
     if (text == "cuda" && local_rank >= 0 && cuda_count > 0) return Device::cuda(local_rank % cuda_count);

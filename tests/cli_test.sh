@@ -189,7 +189,7 @@ PY
     # swirl runs itself again to set libgomp's spin; under OMP_PROC_BIND, OMP_PLACES or GOMP_CPU_AFFINITY libgomp
     # has bound the first run's thread to one place by then, and the second run must not inherit that one CPU.
     cpus=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
-    threads_under() {  # threads_under [taskset -c L] VAR=VALUE: the threads swirl bench starts
+    threads_under() {  # threads_under VAR=VALUE [taskset -c L]: the threads swirl bench starts
       env -u OMP_NUM_THREADS -u GOMP_SPINCOUNT -u OMP_WAIT_POLICY -u GLIBC_TUNABLES "$@" \
         "$swirl" bench --batch 64 --steps 2 --warmup 1 --warmup-seconds 0 --json |
         python3 -c 'import json, sys; print(json.load(sys.stdin)["threads"])'
@@ -200,8 +200,7 @@ PY
       echo "ok: $binding: $got threads on $cpus CPUs"
     done
     if [ "$cpus" -ge 2 ]; then  # and a narrower affinity the user chose stays narrow
-      got=$(taskset -c 0 env OMP_PROC_BIND=true env -u OMP_NUM_THREADS "$swirl" bench --batch 64 --steps 2 --warmup 1 \
-            --warmup-seconds 0 --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["threads"])')
+      got=$(threads_under OMP_PROC_BIND=true taskset -c 0)
       [ "$got" -eq 1 ] || fail "taskset -c 0 with OMP_PROC_BIND=true: $got threads, expected 1"
       echo "ok: taskset -c 0 with OMP_PROC_BIND=true: 1 thread"
     fi ;;
