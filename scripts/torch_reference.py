@@ -112,7 +112,10 @@ def main():
 
     def step():
         loss = loss_of(swiss_roll(args.batch, args.gpu_data, args.device))
-        optimizer.zero_grad()
+        # The seed ran on PyTorch >= 2.4, whose zero_grad() sets the gradients to None, so Adam skips a tail no row
+        # used (as swirl does). Debian's 1.13 would zero them instead, and Adam would then update every tail ever
+        # used on every step: 20 times the parameters with one t per batch.
+        optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         return loss.detach()
