@@ -10,6 +10,15 @@ endif()
 if(SWIRL_NATIVE)
   target_compile_options(swirl_options INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-march=native>)
 endif()
+
+# The copies of the CPU kernels (tensor/cpu/capability.h): one for this machine's CPU with -march=native; on
+# x86-64 without it, one for each level the run-time choice picks from (tensor/cpu/choose.cpp); elsewhere one for
+# the compiler's target (aarch64: NEON). "native" names the single copy compiled for the compiler's flags.
+if(NOT SWIRL_NATIVE AND SWIRL_CPU_DISPATCH AND CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
+  set(SWIRL_CPU_COPIES baseline avx2 avx512)
+else()
+  set(SWIRL_CPU_COPIES native)
+endif()
 if(SWIRL_SANITIZE)
   target_compile_options(swirl_options INTERFACE
     $<$<COMPILE_LANGUAGE:CXX>:-fsanitize=${SWIRL_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all>)

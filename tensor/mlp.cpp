@@ -105,7 +105,7 @@ Tensor mlp(const Tensor& x, const std::vector<DenseLayer>& layers, const std::ve
     Tensor out = Tensor::empty({x.dim(0), out_width}, x.dtype(), x.device());
     detail::count_kernel(static_cast<int64_t>(x.nbytes() + out.nbytes()) +
                          parameter_bytes(layers, used_layers(layers.size(), groups)));
-    cpu::mlp_forward(out, x, layers, groups, saved != nullptr ? &saved->kept : nullptr);
+    cpu::kernels().mlp_forward(out, x, layers, groups, saved != nullptr ? &saved->kept : nullptr);
     return out;
 }
 
@@ -118,7 +118,7 @@ MlpGradients mlp_backward(const Tensor& grad_out, const Tensor& x, const std::ve
     // Reads grad_out, x and the parameters, writes the parameters' gradients (and x's).
     detail::count_kernel(static_cast<int64_t>(grad_out.nbytes() + x.nbytes() + (need_x ? x.nbytes() : 0)) +
                          2 * parameter_bytes(layers, used));
-    cpu::mlp_backward(grads, grad_out, x, layers, groups, saved != nullptr ? saved->kept : Tensor());
+    cpu::kernels().mlp_backward(grads, grad_out, x, layers, groups, saved != nullptr ? saved->kept : Tensor());
     return grads;
 }
 
@@ -196,7 +196,7 @@ Tensor mlp_gaussian_kl(const Tensor& x, const std::vector<DenseLayer>& layers, c
     if (inputs != nullptr) bytes += static_cast<int64_t>(x.nbytes() + mean_q.nbytes() + std_full.nbytes());
     detail::count_kernel(bytes + 2 * parameter_bytes(layers, used));
     const double mean_factor = 1.0 / static_cast<double>(kl.numel());
-    cpu::mlp_gaussian_kl(kl, *grads, inputs, x, layers, groups, mean_q, std_full, head, mean_factor);
+    cpu::kernels().mlp_gaussian_kl(kl, *grads, inputs, x, layers, groups, mean_q, std_full, head, mean_factor);
     if (inputs != nullptr) {
         inputs->x = std::move(grads->x);
         grads->x = Tensor();

@@ -16,15 +16,16 @@
 #define SWIRL_CUDA_KERNEL(device, kernel, ...) SWIRL_FAIL("{}: this swirl was built without CUDA", #kernel)
 #endif
 
-// Runs the kernel of the tensor's device: cpu::kernel(...) or, on the tensor's GPU, cuda::kernel(...), and counts
-// it in op_traffic() with the bytes it reads and writes: those given, or (SWIRL_DISPATCH) all of its tensor arguments.
+// Runs the kernel of the tensor's device: cpu::kernels().kernel(...) (the copy for this CPU, tensor/cpu/kernels.h)
+// or, on the tensor's GPU, cuda::kernel(...), and counts it in op_traffic() with the bytes it reads and writes:
+// those given, or (SWIRL_DISPATCH) all of its tensor arguments.
 #define SWIRL_DISPATCH_COUNTED(bytes, device, kernel, ...)   \
     do {                                                      \
         ::swirl::detail::count_kernel(bytes);                 \
         if ((device).is_cuda()) {                             \
             SWIRL_CUDA_KERNEL((device), kernel, __VA_ARGS__); \
         } else {                                              \
-            cpu::kernel(__VA_ARGS__);                         \
+            cpu::kernels().kernel(__VA_ARGS__);               \
         }                                                     \
     } while (0)
 #define SWIRL_DISPATCH(device, kernel, ...) \

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "tensor/cpu/kernels.h"
 #include "tensor/host_allocator.h"
 #ifdef SWIRL_WITH_CUDA
 #include "tensor/cuda/runtime.h"
@@ -21,34 +22,20 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-// The CPU's fused multiply-add peak on `threads` threads, measured: independent FMA chains on 16 accumulators
-// of 16 floats (one AVX-512 register each), long enough that the loop overhead vanishes. The best of five rounds:
-// on a shared machine a round during which another process held a core reads as little as half the peak (seen
-// here: 246 to 531 GFLOP/s on one 2-core machine within a minute), and the peak is what the cores can do.
+// The CPU's fused multiply-add peak on `threads` threads, measured with the kernels that run (the copy
+// cpu::kernels() chose: its vector width, and as many independent chains as its register tile has accumulators),
+// long enough that the loop overhead vanishes. The best of five rounds: on a shared machine a round during which
+// another process held a core reads as little as half the peak, and the peak is what the cores can do.
 double cpu_fma_peak_gflops([[maybe_unused]] int threads) {  // unused without OpenMP
-    constexpr int kAccumulators = 16, kLanes = 16, kRounds = 5;
+    constexpr int kRounds = 5;
     constexpr int64_t kIterations = 5'000'000;
+    const cpu::Kernels& kernels = cpu::kernels();
     double best = 0.0;
     for (int round = 0; round < kRounds; ++round) {
         double flops = 0.0;
         const auto start = Clock::now();
 #pragma omp parallel num_threads(threads) reduction(+ : flops)
-        {
-            alignas(64) float acc[kAccumulators][kLanes];
-            for (int a = 0; a < kAccumulators; ++a)
-                for (int l = 0; l < kLanes; ++l) acc[a][l] = 1e-3f * static_cast<float>(a + l);
-            const float scale = 0.999999f, shift = 1e-7f;
-            for (int64_t it = 0; it < kIterations; ++it)
-                for (int a = 0; a < kAccumulators; ++a)
-#pragma omp simd
-                    for (int l = 0; l < kLanes; ++l) acc[a][l] = acc[a][l] * scale + shift;
-            float sink = 0;
-            for (int a = 0; a < kAccumulators; ++a)
-                for (int l = 0; l < kLanes; ++l) sink += acc[a][l];
-            // Keep the result observable so the loop is not removed.
-            if (sink == 12345.0f) std::fprintf(stderr, " ");
-            flops += 2.0 * kAccumulators * kLanes * static_cast<double>(kIterations);
-        }
+        flops += kernels.fma_chains(kIterations);
         best = std::max(best, flops / seconds_since(start) / 1e9);
     }
     return best;

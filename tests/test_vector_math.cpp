@@ -10,7 +10,7 @@
 #include "tensor/cpu/vector_math.h"
 #include "tensor/ops.h"
 
-namespace vm = swirl::cpu::vector_math;
+namespace vm = swirl::cpu::SWIRL_CPU_NAMESPACE::vector_math;  // the copy for this translation unit's flags
 
 namespace {
 // Float's unit roundoff: a correctly rounded float is within u of the exact value, relatively.

@@ -8,11 +8,14 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 
+#include "tensor/cpu/capability.h"
 #include "tensor/cpu/gemm.h"
 #include "tensor/cpu/gemm_tile.h"
 
-namespace swirl::cpu {
+SWIRL_CPU_TARGET_BEGIN
+namespace swirl::cpu::SWIRL_CPU_NAMESPACE {
 
 // A DenseLayer (tensor/mlp.h) as raw pointers, for the kernel's loops.
 template <typename T>
@@ -24,68 +27,79 @@ struct RawDenseLayer {
     bool relu;
 };
 
-template <typename T>
-constexpr int64_t kLanes = 64 / sizeof(T);
-
-// The lane sums of 16 float vectors as one vector: lane q holds the sum of v[q]'s 16 lanes. A tree of shuffles
-// and adds: each level pairs the vectors and halves the lanes each keeps (16 -> 8 -> 4 -> 2 -> 1 partial sums),
-// 30 shuffles and 15 adds where 16 separate reductions would take 64 of each.
-inline TileVector<float>::type lane_sums(const TileVector<float>::type (&v)[16]) {
-    using V = TileVector<float>::type;
-    V eight[8], four[4], two[2];
-    for (int p = 0; p < 8; ++p)  // lanes 0-7: v[2p]'s eight partial sums, 8-15: v[2p + 1]'s
-        eight[p] = __builtin_shufflevector(v[2 * p], v[2 * p + 1], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
-                   __builtin_shufflevector(v[2 * p], v[2 * p + 1], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30,
-                                           31);
-    for (int p = 0; p < 4; ++p)  // four partial sums each of v[4p .. 4p + 3], in order
-        four[p] = __builtin_shufflevector(eight[2 * p], eight[2 * p + 1], 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25,
-                                          26, 27) +
-                  __builtin_shufflevector(eight[2 * p], eight[2 * p + 1], 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29,
-                                          30, 31);
-    for (int p = 0; p < 2; ++p)  // two partial sums each of v[8p .. 8p + 7]
-        two[p] = __builtin_shufflevector(four[2 * p], four[2 * p + 1], 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28,
-                                         29) +
-                 __builtin_shufflevector(four[2 * p], four[2 * p + 1], 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30,
-                                         31);
-    return __builtin_shufflevector(two[0], two[1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30) +
-           __builtin_shufflevector(two[0], two[1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+// Shuffles whose lane indices are computed at compile time: __builtin_shufflevector(a, b, indices...) reads lane
+// i of the pair (a, b) as a's lane i for i < L and b's lane i - L above.
+template <typename Index, typename V, int... kI>
+inline V shuffle(V a, V b, std::integer_sequence<int, kI...>) {
+    return __builtin_shufflevector(a, b, Index{}(kI)...);
 }
 
-// weight_t [in, out] = weight [out, in]^T for floats, in and out multiples of 16: 16 x 16 tiles transposed in
-// registers. Each stage swaps, inside every 2b x 2b block of the tile, its top-right and bottom-left b x b blocks
-// (b = 1, 2, 4, 8); the four swaps together transpose it. Five times the speed of the element loop (0.2 against
-// 1.0 us for 64 x 64), which a step with one t per sample runs for every tail it trains.
+// The lane sums of L vectors of L floats (L = kLanes<float>) as one vector: lane q holds the sum of v[q]'s lanes. A
+// tree of shuffles and adds: each stage pairs the vectors, and each vector of the pair gives the sums of the two
+// halves of every group of lanes it holds, so a stage halves both the vectors and the lanes a partial sum spans
+// (16 -> 8 -> 4 -> 2 -> 1 with AVX-512): 2(L - 1) shuffles and L - 1 adds where L reductions would take L log L.
+using FloatVector = Vector<float>::type;
+constexpr int kFloatLanes = static_cast<int>(kLanes<float>);
+
+// One stage: a and b each hold kL / g groups of g partial sums; the result holds a's groups, then b's, each as
+// g / 2 sums of its two halves.
+template <int g>
+inline FloatVector halve_groups(FloatVector a, FloatVector b) {
+    constexpr int L = kFloatLanes, groups = L / g, h = g / 2;
+    // Output lane j * h + i takes lane i of group j's first half (second half: + h); groups >= `groups` are b's.
+    constexpr auto first_half = [](int lane) {
+        const int j = lane / h, i = lane % h;
+        return (j < groups ? 0 : L) + (j % groups) * g + i;
+    };
+    constexpr auto second_half = [](int lane) {
+        const int j = lane / h, i = lane % h;
+        return (j < groups ? 0 : L) + (j % groups) * g + i + h;
+    };
+    const auto lanes = std::make_integer_sequence<int, L>{};
+    return shuffle<decltype(first_half)>(a, b, lanes) + shuffle<decltype(second_half)>(a, b, lanes);
+}
+
+template <int g, std::size_t n>
+inline FloatVector lane_sums_of(const FloatVector (&v)[n]) {
+    if constexpr (n == 1) {
+        return v[0];
+    } else {
+        FloatVector half[n / 2];
+        for (std::size_t p = 0; p < n / 2; ++p) half[p] = halve_groups<g>(v[2 * p], v[2 * p + 1]);
+        return lane_sums_of<g / 2>(half);
+    }
+}
+
+inline FloatVector lane_sums(const FloatVector (&v)[kFloatLanes]) { return lane_sums_of<kFloatLanes>(v); }
+
+// weight_t [in, out] = weight [out, in]^T for floats, in and out multiples of L = kLanes<float>: L x L tiles
+// transposed in registers. Stage b (1, 2, 4, ... L / 2) swaps, inside every 2b x 2b block of the tile, its
+// top-right and bottom-left b x b blocks; the stages together transpose it. Some five times the speed of the
+// element loop, which a step with one t per sample runs for every tail it trains.
+template <int b>
+inline void transpose_stage(FloatVector (&r)[kFloatLanes]) {
+    constexpr int L = kFloatLanes;
+    // Row i (i & b == 0) keeps its lanes j with j & b == 0 and takes row i + b's lanes j - b; row i + b the reverse.
+    constexpr auto upper = [](int j) { return (j & b) == 0 ? j : L + j - b; };
+    constexpr auto lower = [](int j) { return (j & b) == 0 ? j + b : L + j; };
+    const auto lanes = std::make_integer_sequence<int, L>{};
+    for (int i = 0; i < L; ++i) {
+        if ((i & b) != 0) continue;
+        const FloatVector top = r[i], bottom = r[i + b];
+        r[i] = shuffle<decltype(upper)>(top, bottom, lanes);
+        r[i + b] = shuffle<decltype(lower)>(top, bottom, lanes);
+    }
+    if constexpr (2 * b < L) transpose_stage<2 * b>(r);
+}
+
 inline void transpose_tiles(float* __restrict weight_t, const float* __restrict weight, int64_t in, int64_t out) {
-    using V = TileVector<float>::type;
-    for (int64_t jb = 0; jb < out; jb += 16)
-        for (int64_t ib = 0; ib < in; ib += 16) {
-            V r[16];
-            for (int j = 0; j < 16; ++j) std::memcpy(&r[j], weight + (jb + j) * in + ib, sizeof(V));
-            for (int i = 0; i < 16; ++i) {
-                if ((i & 1) != 0) continue;
-                const V top = r[i], bottom = r[i + 1];
-                r[i] = __builtin_shufflevector(top, bottom, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
-                r[i + 1] = __builtin_shufflevector(top, bottom, 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
-            }
-            for (int i = 0; i < 16; ++i) {
-                if ((i & 2) != 0) continue;
-                const V top = r[i], bottom = r[i + 2];
-                r[i] = __builtin_shufflevector(top, bottom, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
-                r[i + 2] = __builtin_shufflevector(top, bottom, 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
-            }
-            for (int i = 0; i < 16; ++i) {
-                if ((i & 4) != 0) continue;
-                const V top = r[i], bottom = r[i + 4];
-                r[i] = __builtin_shufflevector(top, bottom, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
-                r[i + 4] = __builtin_shufflevector(top, bottom, 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
-            }
-            for (int i = 0; i < 16; ++i) {
-                if ((i & 8) != 0) continue;
-                const V top = r[i], bottom = r[i + 8];
-                r[i] = __builtin_shufflevector(top, bottom, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
-                r[i + 8] = __builtin_shufflevector(top, bottom, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
-            }
-            for (int i = 0; i < 16; ++i) std::memcpy(weight_t + (ib + i) * out + jb, &r[i], sizeof(V));
+    constexpr int L = kFloatLanes;
+    for (int64_t jb = 0; jb < out; jb += L)
+        for (int64_t ib = 0; ib < in; ib += L) {
+            FloatVector r[L];
+            for (int j = 0; j < L; ++j) std::memcpy(&r[j], weight + (jb + j) * in + ib, sizeof(FloatVector));
+            transpose_stage<1>(r);
+            for (int i = 0; i < L; ++i) std::memcpy(weight_t + (ib + i) * out + jb, &r[i], sizeof(FloatVector));
         }
 }
 
@@ -93,7 +107,7 @@ inline void transpose_tiles(float* __restrict weight_t, const float* __restrict 
 template <typename T>
 void transpose_weight(T* weight_t, const T* weight, int64_t in, int64_t out) {
     if constexpr (std::is_same_v<T, float>) {
-        if (in % 16 == 0 && out % 16 == 0) return transpose_tiles(weight_t, weight, in, out);
+        if (in % kFloatLanes == 0 && out % kFloatLanes == 0) return transpose_tiles(weight_t, weight, in, out);
     }
     for (int64_t i = 0; i < in; ++i)  // contiguous writes, strided reads
         for (int64_t j = 0; j < out; ++j) weight_t[i * out + j] = weight[j * in + i];
@@ -101,25 +115,27 @@ void transpose_weight(T* weight_t, const T* weight, int64_t in, int64_t out) {
 
 // y [rows, kOut] = a [rows, in] @ weight^T + bias (then ReLU) for a float layer a few outputs wide (the model's
 // last layer: 4 or 5; and, with the transposed weight, x's gradient through the first: dense_input_gradient; and
-// 16 outputs of a wider layer not transposed: dense_forward) and `in` a multiple of 16. kRows rows at a time: each
-// output is a dot product along k in whole vectors, and the kRows x kOut of them are summed across lanes together
-// (lane_sums), which leaves them in y's order, one store. A last group of fewer rows repeats its last row, so every
-// row takes the same arithmetic wherever it falls. y_row is y's row stride (kOut, or a wider output's width).
+// L = kLanes<float> outputs of a wider layer not transposed: dense_forward), kOut <= L and `in` a multiple of L.
+// kRows = L / kOut rows at a time: each output is a dot product along k in whole vectors, and the kRows x kOut of
+// them are summed across lanes together (lane_sums), which leaves them in y's order, one store. A last group of
+// fewer rows repeats its last row, so every row takes the same arithmetic wherever it falls. y_row is y's row
+// stride (kOut, or a wider output's width).
 template <int kOut>
 void narrow_dense_forward(float* y, const float* a, int64_t rows, const RawDenseLayer<float>& layer,
                           int64_t y_row = kOut) {
-    using V = TileVector<float>::type;
-    constexpr int kRows = 16 / kOut;
+    using V = FloatVector;
+    constexpr int L = kFloatLanes, kRows = L / kOut;
+    static_assert(kRows >= 1, "a narrow layer is at most one vector wide");
     const int64_t in = layer.in;
-    alignas(64) float bias_lanes[16] = {};
+    alignas(64) float bias_lanes[L] = {};
     for (int r = 0; r < kRows; ++r)
         for (int j = 0; j < kOut; ++j) bias_lanes[r * kOut + j] = layer.bias[j];
     V bias;
     std::memcpy(&bias, bias_lanes, sizeof(V));
     for (int64_t i = 0; i < rows; i += kRows) {
         const int64_t valid = std::min<int64_t>(kRows, rows - i);
-        V acc[16] = {};  // acc[r kOut + j]; the lanes past kRows kOut stay zero
-        for (int64_t k = 0; k < in; k += 16) {
+        V acc[L] = {};  // acc[r kOut + j]; the lanes past kRows kOut stay zero
+        for (int64_t k = 0; k < in; k += L) {
             V w[kOut];
             for (int j = 0; j < kOut; ++j) std::memcpy(&w[j], layer.weight + j * in + k, sizeof(V));
             for (int r = 0; r < kRows; ++r) {
@@ -134,7 +150,7 @@ void narrow_dense_forward(float* y, const float* a, int64_t rows, const RawDense
             std::memcpy(y + i * kOut, &out, sizeof(float) * static_cast<std::size_t>(valid * kOut));
             continue;
         }
-        alignas(64) float lanes[16];
+        alignas(64) float lanes[L];
         std::memcpy(lanes, &out, sizeof(V));
         for (int64_t r = 0; r < valid; ++r) std::memcpy(y + (i + r) * y_row, lanes + r * kOut, sizeof(float) * kOut);
     }
@@ -150,15 +166,18 @@ void dense_forward(T* y, const T* a, int64_t rows, const RawDenseLayer<T>& layer
         return;
     }
     if constexpr (std::is_same_v<T, float>) {
-        if (layer.in % 16 == 0 && layer.out == 4) return narrow_dense_forward<4>(y, a, rows, layer);
-        if (layer.in % 16 == 0 && layer.out == 5) return narrow_dense_forward<5>(y, a, rows, layer);
-        if (layer.in % 16 == 0 && layer.out % 16 == 0) {
+        constexpr int L = kFloatLanes;
+        if (layer.in % L == 0 && layer.out == 4 && 4 <= L) return narrow_dense_forward<4>(y, a, rows, layer);
+        if constexpr (5 <= L) {
+            if (layer.in % L == 0 && layer.out == 5) return narrow_dense_forward<5>(y, a, rows, layer);
+        }
+        if (layer.in % L == 0 && layer.out % L == 0) {
             // A layer few rows run through, its weight not transposed (transposing a 64 x 64 weight costs about a
-            // dozen rows of this): 16 outputs a pass, each block of 16 weight rows as a 16-wide layer.
-            for (int64_t j0 = 0; j0 < layer.out; j0 += 16) {
-                const RawDenseLayer<float> block{layer.weight + j0 * layer.in, nullptr, layer.bias + j0, layer.in, 16,
+            // dozen rows of this): L outputs a pass, each block of L weight rows as an L-wide layer.
+            for (int64_t j0 = 0; j0 < layer.out; j0 += L) {
+                const RawDenseLayer<float> block{layer.weight + j0 * layer.in, nullptr, layer.bias + j0, layer.in, L,
                                                  layer.relu};
-                narrow_dense_forward<16>(y + j0, a, rows, block, layer.out);
+                narrow_dense_forward<L>(y + j0, a, rows, block, layer.out);
             }
             return;
         }
@@ -184,13 +203,14 @@ void dense_forward(T* y, const T* a, int64_t rows, const RawDenseLayer<T>& layer
 template <typename T>
 void dense_input_gradient(T* grad_input, T* scratch, const T* grad, int64_t rows, const RawDenseLayer<T>& layer) {
     if constexpr (std::is_same_v<T, float>) {
-        if (layer.out % 16 == 0 && (layer.in == 2 || layer.in == 4 || layer.in == 5)) {
+        constexpr int L = kFloatLanes;
+        if (layer.out % L == 0 && (layer.in == 2 || layer.in == 4 || (layer.in == 5 && 5 <= L))) {
             transpose_weight(scratch, layer.weight, layer.in, layer.out);
-            static constexpr float kZeros[16] = {};
+            static constexpr float kZeros[L] = {};
             const RawDenseLayer<float> dots{scratch, nullptr, kZeros, layer.out, layer.in, false};
             if (layer.in == 2) return narrow_dense_forward<2>(grad_input, grad, rows, dots);
             if (layer.in == 4) return narrow_dense_forward<4>(grad_input, grad, rows, dots);
-            return narrow_dense_forward<5>(grad_input, grad, rows, dots);
+            if constexpr (5 <= L) return narrow_dense_forward<5>(grad_input, grad, rows, dots);
         }
     }
     gemm_serial(grad_input, grad, layer.out, int64_t{1}, layer.weight, rows, layer.out, layer.in, false);
@@ -227,4 +247,5 @@ void dense_parameter_gradients(T* weight_grad, T* bias_grad, T* scratch, const T
     }
 }
 
-}  // namespace swirl::cpu
+}  // namespace swirl::cpu::SWIRL_CPU_NAMESPACE
+SWIRL_CPU_TARGET_END

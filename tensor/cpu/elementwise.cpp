@@ -3,12 +3,13 @@
 #include <type_traits>
 
 #include "tensor/cpu/dispatch.h"
-#include "tensor/cpu/kernels.h"
+#include "tensor/cpu/capability.h"
 #include "tensor/cpu/parallel.h"
 #include "tensor/cpu/vector_math.h"
 #include "tensor/formulas.h"
 
-namespace swirl::cpu {
+SWIRL_CPU_TARGET_BEGIN
+namespace swirl::cpu::SWIRL_CPU_NAMESPACE {
 
 namespace {
 
@@ -276,4 +277,5 @@ void gaussian_kl_backward(Tensor& grad_mean_p, Tensor& grad_log_var_p, const Ten
     });
 }
 
-}  // namespace swirl::cpu
+}  // namespace swirl::cpu::SWIRL_CPU_NAMESPACE
+SWIRL_CPU_TARGET_END

@@ -4,7 +4,10 @@
 
 #include <cstdint>
 
-namespace swirl::cpu {
+#include "tensor/cpu/capability.h"
+
+SWIRL_CPU_TARGET_BEGIN
+namespace swirl::cpu::SWIRL_CPU_NAMESPACE {
 
 // What happens to an output before it is stored: a bias row that starts the sum (nullptr: none; not used when
 // accumulating into the output) and a ReLU after, so that Linear (+ ReLU) runs in one pass over its output.
@@ -21,4 +24,5 @@ template <typename T>
 void gemm_serial(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, int64_t M, int64_t K, int64_t N,
                  bool accumulate, const Epilogue<T>& epilogue = {});
 
-}  // namespace swirl::cpu
+}  // namespace swirl::cpu::SWIRL_CPU_NAMESPACE
+SWIRL_CPU_TARGET_END

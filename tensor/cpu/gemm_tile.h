@@ -1,29 +1,26 @@
-// The register-blocked micro-kernel behind the CPU matmul's fast path: a tile of kTileRows output rows by up
-// to 64 columns lives in vector registers (6 rows x 4 vectors of 16 floats = 24 accumulators) while k runs, so
-// each multiply-add needs no load or store of the output. GCC/Clang vector extensions keep it portable: with AVX-512
-// a vector is one register, with AVX2 two. Tested against reference::matmul (tensor/reference.h).
+// The register-blocked micro-kernel behind the CPU matmul's fast path: a tile of kTileRows output rows by
+// kTileVectors vectors lives in vector registers while k runs, so each multiply-add needs no load or store of the
+// output. Its size comes from the copy's register file (tensor/cpu/capability.h): 6 x 4 vectors of 16 floats with
+// AVX-512's 32 registers, 6 x 2 of 8 with AVX2's 16. GCC/Clang vector extensions say it once for every instruction
+// set. Tested against reference::matmul (tensor/reference.h).
 #pragma once
 
 #include <cstdint>
 #include <cstring>
 
+#include "tensor/cpu/capability.h"
 #include "tensor/cpu/gemm.h"
 
-namespace swirl::cpu {
+SWIRL_CPU_TARGET_BEGIN
+namespace swirl::cpu::SWIRL_CPU_NAMESPACE {
 
-// 6 rows x 4 vectors = 24 accumulators, plus 4 vectors of b and one broadcast of a: 29 of the 32 AVX-512
-// registers. 7 rows need 33 and spill one accumulator to the stack every k; it still won when every product
-// streamed [64000, 64] tensors from memory, but on the fused MLP's blocks in cache 6 rows run 5-25% faster
-// (best of 15 timings: 139-145 vs 94-117 GFLOP/s for a 256-row forward, 141 vs 127-134 for a weight gradient).
-constexpr int64_t kTileRows = 6;
-constexpr int64_t kTileVectorWidth = 16;  // floats per vector
+// The tile: kTileRows x kTileVectors accumulators, kTileVectors vectors of b and one broadcast of a. A tile that
+// needs more registers than the file has spills an accumulator to the stack on every multiply-add; one that uses
+// far fewer leaves the multiply-add units waiting on each chain's latency.
+constexpr int64_t kTileRows = kCapability.tile_rows;
+constexpr int kTileVectors = kCapability.tile_vectors;
 
-template <typename T>
-struct TileVector {
-    typedef T type __attribute__((vector_size(64)));  // 16 floats or 8 doubles
-};
-
-// out[r, 16 v + l] (+)= sum_k A[r, k] * b[k, 16 v + l] for r < kRows (<= kTileRows), v < kVectors, where
+// out[r, L v + l] (+)= sum_k A[r, k] * b[k, L v + l] (L = kLanes<T>) for r < kRows (<= kTileRows), v < kVectors, where
 // A[r, k] = a[r * a_row + k * a_col]; b has row stride ldb, out row stride ldo; then the epilogue. The row count is
 // a template argument so that every loop over the tile unrolls and the accumulators never leave the registers:
 // with a run-time count the compiler kept them on the stack around the k loop, and the tile's start and end took
@@ -31,16 +28,15 @@ struct TileVector {
 template <typename T, int kVectors, int kRows>
 inline void gemm_tile(T* out, int64_t ldo, const T* a, int64_t a_row, int64_t a_col, const T* b, int64_t ldb, int64_t K,
                       bool accumulate, const Epilogue<T>& epilogue = {}) {
-    static_assert(kRows >= 1 && kRows <= kTileRows && kVectors >= 1 && kVectors <= 4);
-    using V = typename TileVector<T>::type;
-    constexpr int64_t kLanes = 64 / sizeof(T);
+    static_assert(kRows >= 1 && kRows <= kTileRows && kVectors >= 1 && kVectors <= kTileVectors);
+    using V = typename Vector<T>::type;
     V acc[kRows][kVectors];
     if (accumulate) {
         for (int r = 0; r < kRows; ++r)
-            for (int v = 0; v < kVectors; ++v) std::memcpy(&acc[r][v], out + r * ldo + v * kLanes, sizeof(V));
+            for (int v = 0; v < kVectors; ++v) std::memcpy(&acc[r][v], out + r * ldo + v * kLanes<T>, sizeof(V));
     } else if (epilogue.bias != nullptr) {
         V bias[kVectors];
-        for (int v = 0; v < kVectors; ++v) std::memcpy(&bias[v], epilogue.bias + v * kLanes, sizeof(V));
+        for (int v = 0; v < kVectors; ++v) std::memcpy(&bias[v], epilogue.bias + v * kLanes<T>, sizeof(V));
         for (int r = 0; r < kRows; ++r)
             for (int v = 0; v < kVectors; ++v) acc[r][v] = bias[v];
     } else {
@@ -49,7 +45,7 @@ inline void gemm_tile(T* out, int64_t ldo, const T* a, int64_t a_row, int64_t a_
     }
     for (int64_t k = 0; k < K; ++k) {
         V b_vec[kVectors];
-        for (int v = 0; v < kVectors; ++v) std::memcpy(&b_vec[v], b + k * ldb + v * kLanes, sizeof(V));
+        for (int v = 0; v < kVectors; ++v) std::memcpy(&b_vec[v], b + k * ldb + v * kLanes<T>, sizeof(V));
         for (int r = 0; r < kRows; ++r) {
             const T a_rk = a[r * a_row + k * a_col];
             for (int v = 0; v < kVectors; ++v) acc[r][v] += a_rk * b_vec[v];
@@ -59,22 +55,33 @@ inline void gemm_tile(T* out, int64_t ldo, const T* a, int64_t a_row, int64_t a_
         for (int r = 0; r < kRows; ++r)
             for (int v = 0; v < kVectors; ++v) acc[r][v] = acc[r][v] > T(0) ? acc[r][v] : V{};
     for (int r = 0; r < kRows; ++r)
-        for (int v = 0; v < kVectors; ++v) std::memcpy(out + r * ldo + v * kLanes, &acc[r][v], sizeof(V));
+        for (int v = 0; v < kVectors; ++v) std::memcpy(out + r * ldo + v * kLanes<T>, &acc[r][v], sizeof(V));
 }
 
 // The same for a run-time row count (1..kTileRows): a full tile, or the last rows of a product.
-template <typename T, int kVectors>
-inline void gemm_tile(T* out, int64_t ldo, const T* a, int64_t a_row, int64_t a_col, const T* b, int64_t ldb, int64_t K,
-                      int64_t rows, bool accumulate, const Epilogue<T>& epilogue = {}) {
-    static_assert(kTileRows == 6);
-    switch (rows) {
-        case 6: gemm_tile<T, kVectors, 6>(out, ldo, a, a_row, a_col, b, ldb, K, accumulate, epilogue); break;
-        case 5: gemm_tile<T, kVectors, 5>(out, ldo, a, a_row, a_col, b, ldb, K, accumulate, epilogue); break;
-        case 4: gemm_tile<T, kVectors, 4>(out, ldo, a, a_row, a_col, b, ldb, K, accumulate, epilogue); break;
-        case 3: gemm_tile<T, kVectors, 3>(out, ldo, a, a_row, a_col, b, ldb, K, accumulate, epilogue); break;
-        case 2: gemm_tile<T, kVectors, 2>(out, ldo, a, a_row, a_col, b, ldb, K, accumulate, epilogue); break;
-        default: gemm_tile<T, kVectors, 1>(out, ldo, a, a_row, a_col, b, ldb, K, accumulate, epilogue); break;
+template <typename T, int kVectors, int kRows = kTileRows>
+inline void gemm_tile_rows(T* out, int64_t ldo, const T* a, int64_t a_row, int64_t a_col, const T* b, int64_t ldb,
+                           int64_t K, int64_t rows, bool accumulate, const Epilogue<T>& epilogue = {}) {
+    if constexpr (kRows > 1) {
+        if (rows < kRows)
+            return gemm_tile_rows<T, kVectors, kRows - 1>(out, ldo, a, a_row, a_col, b, ldb, K, rows, accumulate,
+                                                          epilogue);
     }
+    gemm_tile<T, kVectors, kRows>(out, ldo, a, a_row, a_col, b, ldb, K, accumulate, epilogue);
 }
 
-}  // namespace swirl::cpu
+// And for a run-time count of vectors (1..kTileVectors): a full tile's columns, or the last ones of a product.
+template <typename T, int kVectors = kTileVectors>
+inline void gemm_tile_rows_vectors(T* out, int64_t ldo, const T* a, int64_t a_row, int64_t a_col, const T* b,
+                                   int64_t ldb, int64_t K, int64_t rows, int64_t vectors, bool accumulate,
+                                   const Epilogue<T>& epilogue = {}) {
+    if constexpr (kVectors > 1) {
+        if (vectors < kVectors)
+            return gemm_tile_rows_vectors<T, kVectors - 1>(out, ldo, a, a_row, a_col, b, ldb, K, rows, vectors,
+                                                           accumulate, epilogue);
+    }
+    gemm_tile_rows<T, kVectors>(out, ldo, a, a_row, a_col, b, ldb, K, rows, accumulate, epilogue);
+}
+
+}  // namespace swirl::cpu::SWIRL_CPU_NAMESPACE
+SWIRL_CPU_TARGET_END

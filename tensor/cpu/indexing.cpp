@@ -3,9 +3,10 @@
 #include <cstdint>
 
 #include "tensor/cpu/dispatch.h"
-#include "tensor/cpu/kernels.h"
+#include "tensor/cpu/capability.h"
 
-namespace swirl::cpu {
+SWIRL_CPU_TARGET_BEGIN
+namespace swirl::cpu::SWIRL_CPU_NAMESPACE {
 
 namespace {
 
@@ -79,4 +80,5 @@ void index_add_rows(Tensor& out, const Tensor& index, const Tensor& src) {
     });
 }
 
-}  // namespace swirl::cpu
+}  // namespace swirl::cpu::SWIRL_CPU_NAMESPACE
+SWIRL_CPU_TARGET_END

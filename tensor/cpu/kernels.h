@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "tensor/backend.h"
 #include "tensor/mlp.h"
@@ -12,59 +14,114 @@
 
 namespace swirl::cpu {
 
+// Each kernel's signature, once: every copy of the kernels (tensor/cpu/capability.h) declares its functions with
+// these types, and the table below holds pointers to them.
+
 // out and x have one shape.
-void unary(Tensor& out, const Tensor& x, UnaryOp op);
-void affine(Tensor& out, const Tensor& x, double scale, double shift);  // out = scale * x + shift
-void relu_backward(Tensor& grad_in, const Tensor& grad_out, const Tensor& out);
+using UnaryKernel = void(Tensor& out, const Tensor& x, UnaryOp op);
+using AffineKernel = void(Tensor& out, const Tensor& x, double scale, double shift);  // out = scale * x + shift
+using ReluBackwardKernel = void(Tensor& grad_in, const Tensor& grad_out, const Tensor& out);
 // out is [layout.rows, layout.cols]; a and b are read through the layout's strides.
-void binary(Tensor& out, const Tensor& a, const Tensor& b, BinaryOp op, const Broadcast2D& layout);
+using BinaryKernel = void(Tensor& out, const Tensor& a, const Tensor& b, BinaryOp op, const Broadcast2D& layout);
 // out [rows, cols] = x read through the layout's a-strides (b-strides unused).
-void expand(Tensor& out, const Tensor& x, const Broadcast2D& layout);
+using ExpandKernel = void(Tensor& out, const Tensor& x, const Broadcast2D& layout);
 
 // out [M, N] = op(a) [M, K] @ op(b) [K, N] (tested against reference::matmul, tensor/reference.h).
-void matmul(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b);
+using MatmulKernel = void(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b);
 // out [M, N] = x [M, K] @ weight [N, K]^T + bias [N], then ReLU if fuse_relu.
-void linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias, bool fuse_relu);
+using LinearKernel = void(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias, bool fuse_relu);
 
 // The fused MLP (tensor/mlp.h), shapes checked by tensor/mlp.cpp. mlp_forward: out [M, N] from x [M, K]; given
 // `kept`, it leaves there the activations when they are small enough to keep (else an undefined tensor).
 // mlp_backward writes the gradients that are defined in grads (x's; the weights and biases of the layers used),
 // from the kept activations when defined, recomputing them otherwise.
-void mlp_forward(Tensor& out, const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
-                 Tensor* kept);
-void mlp_backward(MlpGradients& grads, const Tensor& grad_out, const Tensor& x, const std::vector<DenseLayer>& layers,
-                  const std::vector<MlpGroup>& groups, const Tensor& kept);
+using MlpForwardKernel = void(Tensor& out, const Tensor& x, const std::vector<DenseLayer>& layers,
+                              const std::vector<MlpGroup>& groups, Tensor* kept);
+using MlpBackwardKernel = void(MlpGradients& grads, const Tensor& grad_out, const Tensor& x,
+                               const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
+                               const Tensor& kept);
 // The fused objective (tensor/mlp.h's mlp_gaussian_kl) in one pass: kl [M, d] each element's KL, and the
 // gradients of sum(grad_value * kl) defined in grads (the weights' and biases', x's) and in inputs when given
 // (q's, std_q's element by element [M, d], the head's); mean_q and std_q [M, d], the head's tensors checked.
-void mlp_gaussian_kl(Tensor& kl, MlpGradients& grads, GaussianKlInputGradients* inputs, const Tensor& x,
-                     const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups, const Tensor& mean_q,
-                     const Tensor& std_q, const GaussianHead& head, double grad_value);
+using MlpGaussianKlKernel = void(Tensor& kl, MlpGradients& grads, GaussianKlInputGradients* inputs, const Tensor& x,
+                                 const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
+                                 const Tensor& mean_q, const Tensor& std_q, const GaussianHead& head,
+                                 double grad_value);
 
 // The Gaussian KL of tensor/ops.h and its backward; every operand has one shape (std_q materialised).
-void gaussian_kl(Tensor& kl, const Tensor& mean_q, const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p);
-void gaussian_kl_backward(Tensor& grad_mean_p, Tensor& grad_log_var_p, const Tensor& grad, const Tensor& mean_q,
-                          const Tensor& std_q, const Tensor& mean_p, const Tensor& log_var_p);
+using GaussianKlKernel = void(Tensor& kl, const Tensor& mean_q, const Tensor& std_q, const Tensor& mean_p,
+                              const Tensor& log_var_p);
+using GaussianKlBackwardKernel = void(Tensor& grad_mean_p, Tensor& grad_log_var_p, const Tensor& grad,
+                                      const Tensor& mean_q, const Tensor& std_q, const Tensor& mean_p,
+                                      const Tensor& log_var_p);
 
-void sum_all(Tensor& out, const Tensor& x);   // out [] (or any one-element shape)
-void sum_rows(Tensor& out, const Tensor& x);  // x [M, N] -> out [1, N], summing over the rows
-void sum_cols(Tensor& out, const Tensor& x);  // x [M, N] -> out [M, 1], summing over the columns
+// sum_all: out [] (or any one-element shape); sum_rows: x [M, N] -> out [1, N], summing over the rows;
+// sum_cols: x [M, N] -> out [M, 1], summing over the columns.
+using ReduceKernel = void(Tensor& out, const Tensor& x);
 
 // dst[:, dst_col + c] = src[:, src_col + c] for c in [0, count); dst [M, Nd], src [M, Ns].
-void copy_cols(Tensor& dst, int64_t dst_col, const Tensor& src, int64_t src_col, int64_t count);
-void index_select_rows(Tensor& out, const Tensor& x, const Tensor& index);  // out [R, N], x [M, N], index [R]
-void index_add_rows(Tensor& out, const Tensor& index, const Tensor& src);   // out [M, N], src [R, N]
-void repeat_rows(Tensor& out, const Tensor& x, const std::vector<RowRun>& runs);  // out [sum of counts, N]
+using CopyColsKernel = void(Tensor& dst, int64_t dst_col, const Tensor& src, int64_t src_col, int64_t count);
+using IndexSelectRowsKernel = void(Tensor& out, const Tensor& x, const Tensor& index);  // out [R, N], x [M, N], index [R]
+using IndexAddRowsKernel = void(Tensor& out, const Tensor& index, const Tensor& src);   // out [M, N], src [R, N]
+using RepeatRowsKernel = void(Tensor& out, const Tensor& x, const std::vector<RowRun>& runs);  // out [sum of counts, N]
 
-void fill(Tensor& x, double value);
-void copy(Tensor& dst, const Tensor& src);  // same element count, any dtypes
-void add_inplace(Tensor& dst, const Tensor& src);
+using FillKernel = void(Tensor& x, double value);
+using CopyKernel = void(Tensor& dst, const Tensor& src);  // same element count, any dtypes
+using AddInplaceKernel = void(Tensor& dst, const Tensor& src);
 // x[i] is element first_element + i of a draw whose first counter is first_counter; which Philox blocks an
 // element uses is in random.cpp. Results depend on neither the threads nor the part of the draw filled.
-void uniform(Tensor& x, uint64_t seed, uint64_t first_counter, uint64_t first_element, double low, double high);
-void normal(Tensor& x, uint64_t seed, uint64_t first_counter, uint64_t first_element, double mean, double stddev);
+using UniformKernel = void(Tensor& x, uint64_t seed, uint64_t first_counter, uint64_t first_element, double low,
+                           double high);
+using NormalKernel = void(Tensor& x, uint64_t seed, uint64_t first_counter, uint64_t first_element, double mean,
+                          double stddev);
 
 // Every target on this device, all of one floating dtype, none empty, shapes checked; written through its pointers.
-void adam_update(const std::vector<AdamTarget>& targets, const AdamOptions& options);
+using AdamUpdateKernel = void(const std::vector<AdamTarget>& targets, const AdamOptions& options);
+
+// The multiply-add peak of this copy's vectors on the calling thread: independent chains of float multiply-adds on
+// as many accumulators as the copy's register tile, `iterations` rounds. Returns the floating-point operations
+// done (2 a multiply-add and lane); the caller times it (tensor/probe.cpp).
+using FmaChainsKernel = double(int64_t iterations);
+
+// One copy's kernels: what tensor/ops.cpp and tensor/mlp.cpp call, through kernels().
+struct Kernels {
+    const char* capability;  // "baseline", "avx2", "avx512" or "neon": the instruction set they were compiled for
+    int vector_floats;       // floats in one of its vectors
+    UnaryKernel* unary;
+    AffineKernel* affine;
+    ReluBackwardKernel* relu_backward;
+    BinaryKernel* binary;
+    ExpandKernel* expand;
+    MatmulKernel* matmul;
+    LinearKernel* linear;
+    MlpForwardKernel* mlp_forward;
+    MlpBackwardKernel* mlp_backward;
+    MlpGaussianKlKernel* mlp_gaussian_kl;
+    GaussianKlKernel* gaussian_kl;
+    GaussianKlBackwardKernel* gaussian_kl_backward;
+    ReduceKernel* sum_all;
+    ReduceKernel* sum_rows;
+    ReduceKernel* sum_cols;
+    CopyColsKernel* copy_cols;
+    IndexSelectRowsKernel* index_select_rows;
+    IndexAddRowsKernel* index_add_rows;
+    RepeatRowsKernel* repeat_rows;
+    FillKernel* fill;
+    CopyKernel* copy;
+    AddInplaceKernel* add_inplace;
+    UniformKernel* uniform;
+    NormalKernel* normal;
+    AdamUpdateKernel* adam_update;
+    FmaChainsKernel* fma_chains;
+};
+
+// The kernels this process runs: the copy for the environment's SWIRL_CPU_CAPABILITY (baseline, avx2, avx512 or
+// neon) when it is set, else the best copy the CPU can run. Chosen on the first call. Throws swirl::Error when
+// SWIRL_CPU_CAPABILITY names a capability that is unknown, not in this build, or beyond this CPU.
+const Kernels& kernels();
+
+// The capabilities this build carries copies of, lowest first, and which of them this CPU can run.
+std::vector<std::string> built_capabilities();
+bool cpu_supports(const std::string& capability);
 
 }  // namespace swirl::cpu

@@ -8,10 +8,11 @@
 #include "tensor/cpu/dispatch.h"
 #include "tensor/cpu/gemm.h"
 #include "tensor/cpu/gemm_tile.h"
-#include "tensor/cpu/kernels.h"
+#include "tensor/cpu/capability.h"
 #include "tensor/cpu/parallel.h"
 
-namespace swirl::cpu {
+SWIRL_CPU_TARGET_BEGIN
+namespace swirl::cpu::SWIRL_CPU_NAMESPACE {
 
 namespace {
 
@@ -53,22 +54,15 @@ constexpr int64_t kSplitAbove = 16384, kChunk = 4096;
 template <typename T>
 void gemm_tiles(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, int64_t M, int64_t k0, int64_t k1,
                 int64_t N, bool accumulate, bool parallel, const Epilogue<T>& epilogue = {}) {
-    constexpr int64_t lanes = 64 / sizeof(T);
+    constexpr int64_t tile_width = kTileVectors * kLanes<T>;
     const int64_t tiles = (M + kTileRows - 1) / kTileRows;
     auto run_tile = [&](int64_t tile) {
         const int64_t i0 = tile * kTileRows, rows = std::min(kTileRows, M - i0);
-        for (int64_t c0 = 0; c0 < N; c0 += 4 * lanes) {
-            T* o = out + i0 * N + c0;
-            const T* a_tile = a + i0 * a_row + k0 * a_col;
-            const T* b_tile = b + k0 * N + c0;
+        for (int64_t c0 = 0; c0 < N; c0 += tile_width) {
             const Epilogue<T> columns{epilogue.bias == nullptr ? nullptr : epilogue.bias + c0, epilogue.relu};
-            const int64_t K = k1 - k0;
-            switch (std::min<int64_t>(4, (N - c0) / lanes)) {
-                case 4: gemm_tile<T, 4>(o, N, a_tile, a_row, a_col, b_tile, N, K, rows, accumulate, columns); break;
-                case 3: gemm_tile<T, 3>(o, N, a_tile, a_row, a_col, b_tile, N, K, rows, accumulate, columns); break;
-                case 2: gemm_tile<T, 2>(o, N, a_tile, a_row, a_col, b_tile, N, K, rows, accumulate, columns); break;
-                default: gemm_tile<T, 1>(o, N, a_tile, a_row, a_col, b_tile, N, K, rows, accumulate, columns); break;
-            }
+            gemm_tile_rows_vectors(out + i0 * N + c0, N, a + i0 * a_row + k0 * a_col, a_row, a_col, b + k0 * N + c0, N,
+                                   k1 - k0, rows, std::min<int64_t>(kTileVectors, (N - c0) / kLanes<T>), accumulate,
+                                   columns);
         }
     };
     if (!parallel) {
@@ -100,12 +94,12 @@ void gemm_narrow(T* out, const T* a, int64_t a_row, const T* b, int64_t M, int64
     }
 }
 
-// The fast path for N a multiple of one vector (16 floats, 8 doubles), and two ways around narrow outputs;
-// anything else takes the reference loop.
+// The fast path for N a multiple of one vector (kLanes<T>: 16 floats with AVX-512, 8 with AVX2), and two ways
+// around narrow outputs; anything else takes the reference loop.
 template <typename T>
 void gemm_rows(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, int64_t M, int64_t K, int64_t N,
                bool accumulate) {
-    constexpr int64_t lanes = 64 / sizeof(T);
+    constexpr int64_t lanes = kLanes<T>;
     const bool narrow = N > 0 && N < lanes && M > 0;
     if (narrow && a_row == 1 && M % lanes == 0) {
         // a is stored [K, M] (a weight gradient, K = batch): out^T [N, M] = b^T @ a takes the fast path with the
@@ -159,7 +153,7 @@ std::vector<T> transposed(const T* m, int64_t rows, int64_t cols) {
 template <typename T>
 void gemm_serial(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, int64_t M, int64_t K, int64_t N,
                  bool accumulate, const Epilogue<T>& epilogue) {
-    if (N % static_cast<int64_t>(64 / sizeof(T)) == 0) {
+    if (N % kLanes<T> == 0) {
         gemm_tiles(out, a, a_row, a_col, b, M, 0, K, N, accumulate, false, epilogue);
         return;
     }
@@ -202,7 +196,7 @@ void linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bi
         std::vector<T> weight_t = transposed(weight.data<T>(), N, K);  // [N, K] -> [K, N]
         T* o = out.data<T>();
         const T* bias_row = bias.data<T>();
-        if (N % static_cast<int64_t>(64 / sizeof(T)) == 0) {
+        if (N % kLanes<T> == 0) {
             // The fast path: bias and ReLU applied in the tiles' epilogue, one pass over the output.
             gemm_tiles(o, x.data<T>(), K, int64_t{1}, weight_t.data(), M, 0, K, N, false, M * K * N > kParallelMultiplyAdds,
                        Epilogue<T>{bias_row, fuse_relu});
@@ -219,4 +213,5 @@ void linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bi
     });
 }
 
-}  // namespace swirl::cpu
+}  // namespace swirl::cpu::SWIRL_CPU_NAMESPACE
+SWIRL_CPU_TARGET_END

@@ -27,11 +27,12 @@
 #include "tensor/cpu/dense_block.h"
 #include "tensor/cpu/dispatch.h"
 #include "tensor/cpu/gemm.h"
-#include "tensor/cpu/kernels.h"
+#include "tensor/cpu/capability.h"
 #include "tensor/cpu/parallel.h"
 #include "tensor/formulas.h"
 
-namespace swirl::cpu {
+SWIRL_CPU_TARGET_BEGIN
+namespace swirl::cpu::SWIRL_CPU_NAMESPACE {
 
 namespace {
 
@@ -597,4 +598,5 @@ void mlp_gaussian_kl(Tensor& kl, MlpGradients& grads, GaussianKlInputGradients* 
     });
 }
 
-}  // namespace swirl::cpu
+}  // namespace swirl::cpu::SWIRL_CPU_NAMESPACE
+SWIRL_CPU_TARGET_END

@@ -10,12 +10,13 @@
 #include <type_traits>
 
 #include "tensor/cpu/dispatch.h"
-#include "tensor/cpu/kernels.h"
+#include "tensor/cpu/capability.h"
 #include "tensor/cpu/parallel.h"
 #include "tensor/cpu/vector_math.h"
 #include "tensor/generator.h"
 
-namespace swirl::cpu {
+SWIRL_CPU_TARGET_BEGIN
+namespace swirl::cpu::SWIRL_CPU_NAMESPACE {
 
 namespace {
 
@@ -97,4 +98,5 @@ void normal(Tensor& x, uint64_t seed, uint64_t first_counter, uint64_t first_ele
     });
 }
 
-}  // namespace swirl::cpu
+}  // namespace swirl::cpu::SWIRL_CPU_NAMESPACE
+SWIRL_CPU_TARGET_END

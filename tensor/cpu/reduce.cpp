@@ -4,10 +4,11 @@
 #include <vector>
 
 #include "tensor/cpu/dispatch.h"
-#include "tensor/cpu/kernels.h"
+#include "tensor/cpu/capability.h"
 #include "tensor/cpu/parallel.h"
 
-namespace swirl::cpu {
+SWIRL_CPU_TARGET_BEGIN
+namespace swirl::cpu::SWIRL_CPU_NAMESPACE {
 
 namespace {
 
@@ -93,4 +94,5 @@ void sum_cols(Tensor& out, const Tensor& x) {
     });
 }
 
-}  // namespace swirl::cpu
+}  // namespace swirl::cpu::SWIRL_CPU_NAMESPACE
+SWIRL_CPU_TARGET_END

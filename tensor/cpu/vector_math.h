@@ -9,7 +9,10 @@
 #include <cstdint>
 #include <numbers>
 
-namespace swirl::cpu::vector_math {
+#include "tensor/cpu/capability.h"
+
+SWIRL_CPU_TARGET_BEGIN
+namespace swirl::cpu::SWIRL_CPU_NAMESPACE::vector_math {
 
 // log(x) for a positive, normal float. x = m 2^e with m in [sqrt(1/2), sqrt(2)), read off the bits; then
 // log(m) = 2 atanh(s) with s = (m - 1) / (m + 1), |s| <= 0.172, whose odd series to s^9 leaves 3e-10.
@@ -77,4 +80,5 @@ inline float cos(float x) {
     return cosine;
 }
 
-}  // namespace swirl::cpu::vector_math
+}  // namespace swirl::cpu::SWIRL_CPU_NAMESPACE::vector_math
+SWIRL_CPU_TARGET_END
