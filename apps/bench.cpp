@@ -15,6 +15,7 @@
 
 #include "apps/commands.h"
 #include "diffusion/training.h"
+#include "tensor/cpu/kernels.h"
 #include "tensor/distributed.h"
 #include "tensor/error.h"
 #include "tensor/host_allocator.h"
@@ -142,9 +143,11 @@ void run_bench(const BenchOptions& options) {
     const double memory_floor_ms = 1e3 * bytes_per_step / (bandwidth * 1e9);
     const double floor_ms = std::max(compute_floor_ms, memory_floor_ms);
     const double step_ms = 1e3 * seconds / steps;
+    const cpu::Kernels& cpu_kernels = cpu::kernels();  // the CPU kernels that ran (and that the FMA probe measured)
     if (options.json) {
         nlohmann::ordered_json report = {
-            {"impl", "swirl"}, {"device", device_name(device)}, {"threads", threads}, {"tf32", options.tf32},
+            {"impl", "swirl"}, {"device", device_name(device)}, {"cpu_capability", cpu_kernels.capability},
+            {"vector_floats", cpu_kernels.vector_floats}, {"threads", threads}, {"tf32", options.tf32},
             {"fused", !options.no_fuse}, {"batch", options.batch}, {"ranks", ranks}, {"shards", shards},
             {"samples_per_s_per_rank", samples_per_s / ranks}, {"allreduce_ms_per_step", reduce_ms},
             {"allreduce_mb_per_step", reduce_mb}, {"allreduce_transport", distributed::transport()},
@@ -167,9 +170,10 @@ void run_bench(const BenchOptions& options) {
         fmt::print("{}\n", report.dump());
         return;
     }
-    fmt::print("swirl bench: device {}{}, {} thread{}, batch {}, t-sampling {}, param {}, variance {}, schedule {}, {} path, "
-               "{} steps after {} warm-up\n",
-               device_name(device), options.tf32 ? " (tf32)" : "", threads, threads == 1 ? "" : "s", options.batch,
+    fmt::print("swirl bench: device {}{}, CPU kernels {} ({} floats a vector), {} thread{}, batch {}, t-sampling {}, "
+               "param {}, variance {}, schedule {}, {} path, {} steps after {} warm-up\n",
+               device_name(device), options.tf32 ? " (tf32)" : "", cpu_kernels.capability, cpu_kernels.vector_floats,
+               threads, threads == 1 ? "" : "s", options.batch,
                options.t_sampling, options.param, options.variance, options.schedule,
                options.no_fuse ? "plain" : "fused", options.steps, warmup_steps);
     fmt::print("  {:.2f} steps/s, {:.0f} samples/s, {:.3f} s\n", steps_per_s, samples_per_s, seconds);

@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "apps/commands.h"
+#include "tensor/cpu/kernels.h"
 #include "tensor/distributed.h"
 #include "tensor/device.h"
 #include "tensor/dtype.h"
@@ -291,6 +292,7 @@ int main(int argc, char** argv) {
     add_bench(app, bench);
     try {
         swirl::distributed::init(&argc, &argv);
+        swirl::cpu::kernels();  // chosen now: a SWIRL_CPU_CAPABILITY this CPU or build lacks is an error before any work
         if (swirl::distributed::size() > 1) {
             std::string command_line;
             for (int i = 1; i < argc; ++i) command_line += std::string(i > 1 ? " " : "") + argv[i];

@@ -2,6 +2,7 @@
 // best one this CPU can run. Compiled for the baseline, like everything outside the copies, so that it runs first
 // on any CPU. The build says which copies exist: SWIRL_CPU_COPIES_PORTABLE (baseline, avx2 and avx512 on x86-64),
 // otherwise the one copy of capability.h's choice for the compiler's -march.
+#include <atomic>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -38,28 +39,32 @@ std::vector<std::string> runnable() {
     return names;
 }
 
-const Kernels& choose() {
-    const std::vector<const Kernels*> built = copies();
-    const char* forced = std::getenv("SWIRL_CPU_CAPABILITY");
-    if (forced == nullptr || *forced == '\0') {
-        for (auto copy = built.rbegin(); copy != built.rend(); ++copy)
-            if (cpu_supports((*copy)->capability)) return **copy;
-        SWIRL_FAIL("this CPU cannot run any of swirl's kernels ({}): rebuild with -DSWIRL_NATIVE=ON",
-                   fmt::join(built_capabilities(), ", "));
-    }
-    const std::string name = forced;
+// The copy named `name`, checked against this build and this CPU.
+const Kernels& named(const std::string& name, const char* source) {
     SWIRL_CHECK(name == "baseline" || name == "avx2" || name == "avx512" || name == "neon",
-                "SWIRL_CPU_CAPABILITY={}: expected baseline, avx2, avx512 or neon", name);
-    for (const Kernels* copy : built) {
+                "{}{}: expected baseline, avx2, avx512 or neon", source, name);
+    for (const Kernels* copy : copies()) {
         if (name != copy->capability) continue;
-        SWIRL_CHECK(cpu_supports(name), "SWIRL_CPU_CAPABILITY={}: this CPU lacks {}; it can run {}", name, name,
+        SWIRL_CHECK(cpu_supports(name), "{}{}: this CPU lacks {}; it can run {}", source, name, name,
                     fmt::join(runnable(), ", "));
         return *copy;
     }
-    SWIRL_FAIL("SWIRL_CPU_CAPABILITY={}: this build has kernels for {} only (a portable build, -DSWIRL_NATIVE=OFF, has "
-               "baseline, avx2 and avx512)",
-               name, fmt::join(built_capabilities(), ", "));
+    SWIRL_FAIL("{}{}: this build has kernels for {} only (a portable build, -DSWIRL_NATIVE=OFF, has baseline, avx2 "
+               "and avx512 on x86-64)",
+               source, name, fmt::join(built_capabilities(), ", "));
 }
+
+const Kernels& choose() {
+    const char* forced = std::getenv("SWIRL_CPU_CAPABILITY");
+    if (forced != nullptr && *forced != '\0') return named(forced, "SWIRL_CPU_CAPABILITY=");
+    const std::vector<const Kernels*> built = copies();
+    for (auto copy = built.rbegin(); copy != built.rend(); ++copy)
+        if (cpu_supports((*copy)->capability)) return **copy;
+    SWIRL_FAIL("this CPU cannot run any of swirl's CPU kernels ({}): rebuild with -DSWIRL_NATIVE=ON",
+               fmt::join(built_capabilities(), ", "));
+}
+
+std::atomic<const Kernels*> chosen{nullptr};
 
 }  // namespace
 
@@ -92,8 +97,14 @@ std::vector<std::string> built_capabilities() {
 }
 
 const Kernels& kernels() {
-    static const Kernels& chosen = choose();
-    return chosen;
+    const Kernels* current = chosen.load(std::memory_order_acquire);
+    if (current == nullptr) {
+        current = &choose();
+        chosen.store(current, std::memory_order_release);
+    }
+    return *current;
 }
+
+void use_capability(const std::string& name) { chosen.store(&named(name, "CPU capability "), std::memory_order_release); }
 
 }  // namespace swirl::cpu

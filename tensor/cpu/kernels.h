@@ -120,6 +120,9 @@ struct Kernels {
 // SWIRL_CPU_CAPABILITY names a capability that is unknown, not in this build, or beyond this CPU.
 const Kernels& kernels();
 
+// Runs the copy for `name` from now on (tests compare the copies; call it while no op runs). Throws as kernels().
+void use_capability(const std::string& name);
+
 // The capabilities this build carries copies of, lowest first, and which of them this CPU can run.
 std::vector<std::string> built_capabilities();
 bool cpu_supports(const std::string& capability);
