@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "apps/commands.h"
 #include "tensor/cpu/kernels.h"
@@ -290,6 +291,20 @@ int main(int argc, char** argv) {
     add_sample(app, sample);
     add_eval(app, eval);
     add_bench(app, bench);
+    // The copies of the CPU kernels (tensor/cpu/kernels.h): which this build has, which this CPU runs, which runs.
+    app.add_flag_callback(
+           "--cpu-capabilities",
+           [] {
+               std::string runs;
+               for (const std::string& name : swirl::cpu::built_capabilities())
+                   if (swirl::cpu::cpu_supports(name)) runs += (runs.empty() ? "" : " ") + name;
+               fmt::print("built: {}\nthis CPU runs: {}\nchosen: {}\n", fmt::join(swirl::cpu::built_capabilities(), " "),
+                          runs, swirl::cpu::kernels().capability);
+               throw CLI::Success();
+           },
+           "print the CPU kernels this build has (one per instruction set), those this CPU runs and the one chosen "
+           "(SWIRL_CPU_CAPABILITY forces one), then exit")
+        ->trigger_on_parse();
     try {
         swirl::distributed::init(&argc, &argv);
         swirl::cpu::kernels();  // chosen now: a SWIRL_CPU_CAPABILITY this CPU or build lacks is an error before any work
