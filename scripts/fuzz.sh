@@ -21,7 +21,7 @@ bash scripts/install-deps.sh clang-14 libclang-rt-14-dev
 # The libraries get ASan+UBSan and libFuzzer's coverage instrumentation; the reader needs no OpenMP or CUDA.
 CC=clang-14 CXX=clang++-14 cmake -S "$source_dir" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSWIRL_FUZZ=ON -DSWIRL_SANITIZE=address,undefined,fuzzer-no-link -DSWIRL_CUDA=OFF -DSWIRL_OPENMP=OFF \
-  -DSWIRL_BUILD_APPS=OFF -DSWIRL_BUILD_TESTS=OFF -DSWIRL_NATIVE=OFF >/dev/null
+  -DSWIRL_BUILD_APPS=OFF -DSWIRL_BUILD_TESTS=OFF -DSWIRL_NATIVE=OFF -DSWIRL_CPU_DISPATCH=OFF >/dev/null
 targets=$(ninja -C "$build" -t targets all)  # not piped into grep -q: with pipefail, ninja's SIGPIPE would fail it
 if ! grep -q '^fuzz_safetensors:' <<<"$targets"; then
   echo "fuzz.sh: no fuzz_safetensors target; does $source_dir/CMakeLists.txt add tests/fuzz when SWIRL_FUZZ is ON?" >&2

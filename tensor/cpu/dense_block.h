@@ -113,45 +113,53 @@ void transpose_weight(T* weight_t, const T* weight, int64_t in, int64_t out) {
         for (int64_t j = 0; j < out; ++j) weight_t[i * out + j] = weight[j * in + i];
 }
 
+// How many vectors of lane sums a narrow layer of kOut outputs fills a pass: one, holding L / kOut rows' outputs;
+// or two, where one would leave most of a vector's lanes unused or hold no whole row (5 outputs in 8 lanes: one row
+// in 8 lanes, three rows in 16).
+template <int kOut>
+constexpr int kNarrowVectors = kOut == kFloatLanes || kFloatLanes / kOut >= 2 ? 1 : 2;
+
 // y [rows, kOut] = a [rows, in] @ weight^T + bias (then ReLU) for a float layer a few outputs wide (the model's
 // last layer: 4 or 5; and, with the transposed weight, x's gradient through the first: dense_input_gradient; and
-// L = kLanes<float> outputs of a wider layer not transposed: dense_forward), kOut <= L and `in` a multiple of L.
-// kRows = L / kOut rows at a time: each output is a dot product along k in whole vectors, and the kRows x kOut of
-// them are summed across lanes together (lane_sums), which leaves them in y's order, one store. A last group of
-// fewer rows repeats its last row, so every row takes the same arithmetic wherever it falls. y_row is y's row
-// stride (kOut, or a wider output's width).
+// L = kLanes<float> outputs of a wider layer not transposed: dense_forward), kOut <= 2L and `in` a multiple of L.
+// kRows rows at a time (kNarrowVectors L / kOut): each output is a dot product along k in whole vectors, and the
+// kRows x kOut of them are summed across lanes together (lane_sums, L vectors into one), which leaves them in y's
+// order. A last group of fewer rows repeats its last row, so every row takes the same arithmetic wherever it
+// falls. y_row is y's row stride (kOut, or a wider output's width).
 template <int kOut>
 void narrow_dense_forward(float* y, const float* a, int64_t rows, const RawDenseLayer<float>& layer,
                           int64_t y_row = kOut) {
     using V = FloatVector;
-    constexpr int L = kFloatLanes, kRows = L / kOut;
-    static_assert(kRows >= 1, "a narrow layer is at most one vector wide");
+    constexpr int L = kFloatLanes, kVectors = kNarrowVectors<kOut>, kRows = kVectors * L / kOut;
+    static_assert(kRows >= 1, "a narrow layer is at most two vectors wide");
     const int64_t in = layer.in;
-    alignas(64) float bias_lanes[L] = {};
+    alignas(64) float bias_lanes[kVectors * L] = {};
     for (int r = 0; r < kRows; ++r)
         for (int j = 0; j < kOut; ++j) bias_lanes[r * kOut + j] = layer.bias[j];
-    V bias;
-    std::memcpy(&bias, bias_lanes, sizeof(V));
     for (int64_t i = 0; i < rows; i += kRows) {
         const int64_t valid = std::min<int64_t>(kRows, rows - i);
-        V acc[L] = {};  // acc[r kOut + j]; the lanes past kRows kOut stay zero
+        V acc[kVectors][L] = {};  // acc[(r kOut + j) / L][(r kOut + j) % L]; the lanes past kRows kOut stay zero
         for (int64_t k = 0; k < in; k += L) {
             V w[kOut];
             for (int j = 0; j < kOut; ++j) std::memcpy(&w[j], layer.weight + j * in + k, sizeof(V));
             for (int r = 0; r < kRows; ++r) {
                 V x;
                 std::memcpy(&x, a + (i + std::min<int64_t>(r, valid - 1)) * in + k, sizeof(V));
-                for (int j = 0; j < kOut; ++j) acc[r * kOut + j] += x * w[j];
+                for (int j = 0; j < kOut; ++j) acc[(r * kOut + j) / L][(r * kOut + j) % L] += x * w[j];
             }
         }
-        V out = lane_sums(acc) + bias;
-        if (layer.relu) out = out > 0.0f ? out : V{};
-        if (y_row == kOut) {
-            std::memcpy(y + i * kOut, &out, sizeof(float) * static_cast<std::size_t>(valid * kOut));
+        alignas(64) float lanes[kVectors * L];
+        for (int v = 0; v < kVectors; ++v) {
+            V bias, out;
+            std::memcpy(&bias, bias_lanes + v * L, sizeof(V));
+            out = lane_sums(acc[v]) + bias;
+            if (layer.relu) out = out > 0.0f ? out : V{};
+            std::memcpy(lanes + v * L, &out, sizeof(V));
+        }
+        if (y_row == kOut && valid == kRows) {  // a whole group: one store of a size the compiler knows
+            std::memcpy(y + i * kOut, lanes, sizeof(float) * kRows * kOut);
             continue;
         }
-        alignas(64) float lanes[L];
-        std::memcpy(lanes, &out, sizeof(V));
         for (int64_t r = 0; r < valid; ++r) std::memcpy(y + (i + r) * y_row, lanes + r * kOut, sizeof(float) * kOut);
     }
 }
@@ -167,10 +175,8 @@ void dense_forward(T* y, const T* a, int64_t rows, const RawDenseLayer<T>& layer
     }
     if constexpr (std::is_same_v<T, float>) {
         constexpr int L = kFloatLanes;
-        if (layer.in % L == 0 && layer.out == 4 && 4 <= L) return narrow_dense_forward<4>(y, a, rows, layer);
-        if constexpr (5 <= L) {
-            if (layer.in % L == 0 && layer.out == 5) return narrow_dense_forward<5>(y, a, rows, layer);
-        }
+        if (layer.in % L == 0 && layer.out == 4) return narrow_dense_forward<4>(y, a, rows, layer);
+        if (layer.in % L == 0 && layer.out == 5) return narrow_dense_forward<5>(y, a, rows, layer);
         if (layer.in % L == 0 && layer.out % L == 0) {
             // A layer few rows run through, its weight not transposed (transposing a 64 x 64 weight costs about a
             // dozen rows of this): L outputs a pass, each block of L weight rows as an L-wide layer.
@@ -204,13 +210,13 @@ template <typename T>
 void dense_input_gradient(T* grad_input, T* scratch, const T* grad, int64_t rows, const RawDenseLayer<T>& layer) {
     if constexpr (std::is_same_v<T, float>) {
         constexpr int L = kFloatLanes;
-        if (layer.out % L == 0 && (layer.in == 2 || layer.in == 4 || (layer.in == 5 && 5 <= L))) {
+        if (layer.out % L == 0 && (layer.in == 2 || layer.in == 4 || layer.in == 5)) {
             transpose_weight(scratch, layer.weight, layer.in, layer.out);
-            static constexpr float kZeros[L] = {};
+            static constexpr float kZeros[8] = {};  // the bias of at most 5 outputs
             const RawDenseLayer<float> dots{scratch, nullptr, kZeros, layer.out, layer.in, false};
             if (layer.in == 2) return narrow_dense_forward<2>(grad_input, grad, rows, dots);
             if (layer.in == 4) return narrow_dense_forward<4>(grad_input, grad, rows, dots);
-            if constexpr (5 <= L) return narrow_dense_forward<5>(grad_input, grad, rows, dots);
+            return narrow_dense_forward<5>(grad_input, grad, rows, dots);
         }
     }
     gemm_serial(grad_input, grad, layer.out, int64_t{1}, layer.weight, rows, layer.out, layer.in, false);
