@@ -2,6 +2,8 @@
 // dense layers, are tensor/reference.h; the elementwise kernels are themselves plain loops).
 // Outputs come first, then inputs; shapes are checked by tensor/ops.cpp before these are called.
 // Every reduction adds in a fixed order that does not depend on the thread count.
+// The kernels exist in one copy per instruction set the build carries (tensor/cpu/capability.h); callers reach the
+// copy this CPU runs through the table kernels() returns: cpu::kernels().matmul(out, a, b, false, false).
 #pragma once
 
 #include <cstdint>
