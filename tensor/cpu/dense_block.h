@@ -139,13 +139,29 @@ void narrow_dense_forward(float* y, const float* a, int64_t rows, const RawDense
     for (int64_t i = 0; i < rows; i += kRows) {
         const int64_t valid = std::min<int64_t>(kRows, rows - i);
         V acc[kVectors][L] = {};  // acc[(r kOut + j) / L][(r kOut + j) % L]; the lanes past kRows kOut stay zero
+        const float* row[kRows];
+        for (int r = 0; r < kRows; ++r) row[r] = a + (i + std::min<int64_t>(r, valid - 1)) * in;
         for (int64_t k = 0; k < in; k += L) {
-            V w[kOut];
-            for (int j = 0; j < kOut; ++j) std::memcpy(&w[j], layer.weight + j * in + k, sizeof(V));
-            for (int r = 0; r < kRows; ++r) {
-                V x;
-                std::memcpy(&x, a + (i + std::min<int64_t>(r, valid - 1)) * in + k, sizeof(V));
-                for (int j = 0; j < kOut; ++j) acc[(r * kOut + j) / L][(r * kOut + j) % L] += x * w[j];
+            if constexpr (kRows * kOut + kRows < kCapability.vector_registers) {
+                // The accumulators and a vector of each row fit the registers; each weight vector is loaded where
+                // it is used, as the multiply-adds' memory operand (an array of them would live on the stack).
+                V x[kRows];
+                for (int r = 0; r < kRows; ++r) std::memcpy(&x[r], row[r] + k, sizeof(V));
+                for (int j = 0; j < kOut; ++j) {
+                    V w;
+                    std::memcpy(&w, layer.weight + j * in + k, sizeof(V));
+                    for (int r = 0; r < kRows; ++r) acc[(r * kOut + j) / L][(r * kOut + j) % L] += x[r] * w;
+                }
+            } else {
+                // The accumulators nearly fill the registers (5 outputs of 3 rows in AVX2's 16): the weight
+                // vectors go to the stack once and serve as memory operands, one row's vector at a time.
+                V w[kOut];
+                for (int j = 0; j < kOut; ++j) std::memcpy(&w[j], layer.weight + j * in + k, sizeof(V));
+                for (int r = 0; r < kRows; ++r) {
+                    V x;
+                    std::memcpy(&x, row[r] + k, sizeof(V));
+                    for (int j = 0; j < kOut; ++j) acc[(r * kOut + j) / L][(r * kOut + j) % L] += x * w[j];
+                }
             }
         }
         alignas(64) float lanes[kVectors * L];
