@@ -295,11 +295,8 @@ int main(int argc, char** argv) {
     app.add_flag_callback(
            "--cpu-capabilities",
            [] {
-               std::string runs;
-               for (const std::string& name : swirl::cpu::built_capabilities())
-                   if (swirl::cpu::cpu_supports(name)) runs += (runs.empty() ? "" : " ") + name;
                fmt::print("built: {}\nthis CPU runs: {}\nchosen: {}\n", fmt::join(swirl::cpu::built_capabilities(), " "),
-                          runs, swirl::cpu::kernels().capability);
+                          fmt::join(swirl::cpu::runnable_capabilities(), " "), swirl::cpu::kernels().capability);
                throw CLI::Success();
            },
            "print the CPU kernels this build has (one per instruction set), those this CPU runs and the one chosen "

@@ -21,13 +21,6 @@ using namespace swirl::diffusion;
 
 namespace {
 
-std::vector<std::string> runnable_capabilities() {
-    std::vector<std::string> names;
-    for (const std::string& name : cpu::built_capabilities())
-        if (cpu::cpu_supports(name)) names.push_back(name);
-    return names;
-}
-
 // Ten steps of the seed's recipe at batch 4096 (large enough that the fused MLP runs on the thread team), from one
 // seed: the losses, then every parameter, as one float64 vector.
 struct Trained {
@@ -57,7 +50,7 @@ struct KeepCapability {
 }  // namespace
 
 TEST_CASE("every CPU capability this machine runs trains to the same losses and weights within rounding") {
-    const std::vector<std::string> names = runnable_capabilities();
+    const std::vector<std::string> names = cpu::runnable_capabilities();
     if (names.size() < 2) {
         MESSAGE("[skip] one copy of the CPU kernels to run here (" << cpu::kernels().capability
                                                                     << "): build with -DSWIRL_NATIVE=OFF for several");
@@ -87,7 +80,7 @@ TEST_CASE("every CPU capability this machine runs gives the same bits on one thr
 #else
     KeepCapability keep;
     const int saved_threads = omp_get_max_threads();
-    for (const std::string& name : runnable_capabilities()) {
+    for (const std::string& name : cpu::runnable_capabilities()) {
         CAPTURE(name);
         cpu::use_capability(name);
         for (TSampling mode : {TSampling::batch, TSampling::sample}) {

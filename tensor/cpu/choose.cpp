@@ -31,14 +31,6 @@ std::vector<const Kernels*> copies() {
 #endif
 }
 
-// The copies this CPU can run, by name.
-std::vector<std::string> runnable() {
-    std::vector<std::string> names;
-    for (const std::string& name : built_capabilities())
-        if (cpu_supports(name)) names.push_back(name);
-    return names;
-}
-
 // The copy named `name`, checked against this build and this CPU.
 const Kernels& named(const std::string& name, const char* source) {
     SWIRL_CHECK(name == "baseline" || name == "avx2" || name == "avx512" || name == "neon",
@@ -46,7 +38,7 @@ const Kernels& named(const std::string& name, const char* source) {
     for (const Kernels* copy : copies()) {
         if (name != copy->capability) continue;
         SWIRL_CHECK(cpu_supports(name), "{}{}: this CPU lacks {}; it can run {}", source, name, name,
-                    fmt::join(runnable(), ", "));
+                    fmt::join(runnable_capabilities(), ", "));
         return *copy;
     }
     SWIRL_FAIL("{}{}: this build has kernels for {} only (a portable build, -DSWIRL_NATIVE=OFF, has baseline, avx2 "
@@ -93,6 +85,13 @@ bool cpu_supports(const std::string& capability) {
 std::vector<std::string> built_capabilities() {
     std::vector<std::string> names;
     for (const Kernels* copy : copies()) names.emplace_back(copy->capability);
+    return names;
+}
+
+std::vector<std::string> runnable_capabilities() {
+    std::vector<std::string> names;
+    for (const std::string& name : built_capabilities())
+        if (cpu_supports(name)) names.push_back(name);
     return names;
 }
 

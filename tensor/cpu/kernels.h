@@ -125,8 +125,10 @@ const Kernels& kernels();
 // Runs the copy for `name` from now on (tests compare the copies; call it while no op runs). Throws as kernels().
 void use_capability(const std::string& name);
 
-// The capabilities this build carries copies of, lowest first, and which of them this CPU can run.
+// The capabilities this build carries copies of, lowest first; those of them this CPU can run; whether it can run
+// one capability.
 std::vector<std::string> built_capabilities();
+std::vector<std::string> runnable_capabilities();
 bool cpu_supports(const std::string& capability);
 
 }  // namespace swirl::cpu
