@@ -205,14 +205,13 @@ Variable mlp_gaussian_kl(const Variable& x, const std::vector<DenseLayer>& layer
                                          row_grads.get());
     return make_result("mlp_gaussian_kl", std::move(loss), std::move(inputs),
                        [grads, row_grads, row_input](const Tensor& grad, InputGradients& in) {
-                           // The gradients of the loss itself, computed by the forward; times grad unless it is 1
-                           // (the loss is the root of the backward), where the product would change nothing. A
-                           // node's backward runs once: its tensors move on, so that the leaves take them without
-                           // a copy.
-                           const double factor = grad.item();
+                           // The gradients of the loss itself, computed by the forward, times grad: on grad's
+                           // device, as a broadcast product (reading it to the host would stall a GPU every
+                           // step), or not at all when grad is backward()'s seed of one. A node's backward runs
+                           // once: its tensors move on, so that the leaves take them without a copy.
                            auto hand_on = [&](std::size_t i, Tensor& g) {
                                if (in.needs(i) && g.defined())
-                                   in.add(i, factor == 1.0 ? std::move(g) : swirl::scale(g, factor));
+                                   in.add(i, in.incoming_is_one() ? std::move(g) : swirl::mul(g, grad));
                            };
                            for (std::size_t l = 0; l < grads->weights.size(); ++l) {
                                hand_on(2 * l, grads->weights[l]);

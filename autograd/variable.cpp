@@ -69,8 +69,10 @@ void Variable::backward() const {
     SWIRL_CHECK(defined() && data().numel() == 1,
                 "backward: without a seed gradient the output must have one element, got {}; pass a gradient",
                 defined() ? shape_str(shape()) : "undefined");
-    backward(Tensor::ones(shape(), data().dtype(), data().device()));
+    backward_from(Tensor::ones(shape(), data().dtype(), data().device()), true);
 }
+
+void Variable::backward(const Tensor& grad_output) const { backward_from(grad_output, false); }
 
 namespace {
 
@@ -96,7 +98,7 @@ std::vector<VariableImpl*> topological_order(VariableImpl* root) {
 
 }  // namespace
 
-void Variable::backward(const Tensor& grad_output) const {
+void Variable::backward_from(const Tensor& grad_output, bool seed_is_one) const {
     SWIRL_CHECK(defined() && requires_grad(),
                 "backward: this variable does not require a gradient (no input requires one, or it was computed "
                 "under NoGradGuard)");
@@ -134,7 +136,7 @@ void Variable::backward(const Tensor& grad_output) const {
                     "backward: the graph through '{}' was already freed by an earlier backward(); run the forward "
                     "pass again",
                     node->name);
-        InputGradients inputs(node->inputs);
+        InputGradients inputs(node->inputs, seed_is_one && impl == impl_.get());
         node->backward(grad->second, inputs);
         node->backward = nullptr;  // frees what the op saved for backward
         if (detect_anomaly)

@@ -49,21 +49,30 @@ public:
     const std::shared_ptr<VariableImpl>& impl() const { return impl_; }
 
 private:
+    // seed_is_one: grad_output is known to be all ones without reading it (backward() made it).
+    void backward_from(const Tensor& grad_output, bool seed_is_one) const;
+
     std::shared_ptr<VariableImpl> impl_;
 };
 
 // Where a backward function sends the gradient of each of its node's inputs.
 class InputGradients {
 public:
-    explicit InputGradients(const std::vector<std::shared_ptr<VariableImpl>>& inputs) : inputs_(inputs) {}
+    InputGradients(const std::vector<std::shared_ptr<VariableImpl>>& inputs, bool incoming_is_one)
+        : inputs_(inputs), incoming_is_one_(incoming_is_one) {}
     // Whether input i wants a gradient: a backward function skips the work for inputs that do not.
     bool needs(std::size_t i) const { return inputs_[i]->requires_grad; }
+    // Whether the node's incoming gradient is the seed of backward() (all ones), known without reading it: a
+    // backward function may then hand on gradients it already holds unscaled. Reading the gradient to find out
+    // would copy it to the host and wait for the device.
+    bool incoming_is_one() const { return incoming_is_one_; }
     // Adds dLoss/dInput_i; its shape must be input i's shape.
     void add(std::size_t i, Tensor grad);
     std::vector<std::pair<VariableImpl*, Tensor>>& collected() { return collected_; }
 
 private:
     const std::vector<std::shared_ptr<VariableImpl>>& inputs_;
+    bool incoming_is_one_;
     std::vector<std::pair<VariableImpl*, Tensor>> collected_;
 };
 

@@ -35,7 +35,7 @@ namespace swirl {
 
 namespace detail {
 
-std::atomic<int64_t> dispatched_kernels{0}, dispatched_bytes{0}, transfers{0}, transfer_bytes{0};
+std::atomic<int64_t> dispatched_kernels{0}, dispatched_bytes{0}, transfers{0}, transfer_bytes{0}, host_reads{0};
 
 int64_t operand_bytes_of(const Tensor& t) { return static_cast<int64_t>(t.nbytes()); }
 template <typename U>
@@ -48,12 +48,14 @@ void count_kernel(int64_t bytes) {
     dispatched_bytes.fetch_add(bytes, std::memory_order_relaxed);
 }
 
+void count_host_read() { host_reads.fetch_add(1, std::memory_order_relaxed); }
+
 }  // namespace detail
 
 OpTraffic op_traffic() {
     return {detail::dispatched_kernels.load(std::memory_order_relaxed),
             detail::dispatched_bytes.load(std::memory_order_relaxed), detail::transfers.load(std::memory_order_relaxed),
-            detail::transfer_bytes.load(std::memory_order_relaxed)};
+            detail::transfer_bytes.load(std::memory_order_relaxed), detail::host_reads.load(std::memory_order_relaxed)};
 }
 
 void check_same_shape(const Tensor& a, const Tensor& b, const char* op) {

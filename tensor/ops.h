@@ -19,17 +19,20 @@ namespace swirl {
 // (an operand read twice, or a product re-reading its inputs, moves more); a fused op's internal traffic stays in
 // cache and is not counted. swirl bench divides it by the memory bandwidth for the step's floor.
 // Copies between the host and a device (Tensor::to, item, to_vector) are counted apart: each waits for the GPU,
-// so a training step should make none (tests/test_cuda.cpp checks it).
+// so a training step should make none (tests/test_cuda.cpp checks it). Host reads (item, at, to_vector,
+// to_indices) are counted on every device, so a CPU-only test sees a read that would be a transfer on a GPU.
 struct OpTraffic {
     int64_t kernels = 0;
     int64_t bytes = 0;
     int64_t transfers = 0;
     int64_t transfer_bytes = 0;
+    int64_t host_reads = 0;
 };
 OpTraffic op_traffic();
 
 namespace detail {
 void count_kernel(int64_t bytes);  // for kernels dispatched outside tensor/ops.cpp (tensor/mlp.cpp)
+void count_host_read();            // Tensor::to_vector and to_indices
 }  // namespace detail
 
 // Elementwise, any shape -> same shape.

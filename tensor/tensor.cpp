@@ -143,6 +143,7 @@ double Tensor::at(int64_t i, int64_t j) const {
 }
 
 std::vector<double> Tensor::to_vector() const {
+    detail::count_host_read();
     Tensor host = to(Device::cpu()).to(DType::f64);
     const double* p = host.data<double>();
     return std::vector<double>(p, p + numel());
@@ -150,6 +151,7 @@ std::vector<double> Tensor::to_vector() const {
 
 std::vector<int64_t> Tensor::to_indices() const {
     check_dtype(*this, DType::i64, "to_indices");
+    detail::count_host_read();
     Tensor host = to(Device::cpu());
     const int64_t* p = host.data<int64_t>();
     return std::vector<int64_t>(p, p + numel());

@@ -236,6 +236,7 @@ TEST_CASE("a warm training step on CUDA copies nothing between host and device a
         Tensor loss;
         for (int step = 0; step < 3; ++step) loss = training_step(model, adam, schedule, nullptr, 4096, mode, gen);
         CHECK(op_traffic().transfers == before.transfers);  // each would wait for the GPU
+        CHECK(op_traffic().host_reads == before.host_reads);
         CHECK(cuda::memory_stats().driver_allocations == warm.driver_allocations);
         CHECK(std::isfinite(loss.item()));
     }

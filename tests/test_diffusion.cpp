@@ -12,6 +12,7 @@
 #include "diffusion/objective.h"
 #include "diffusion/sampler.h"
 #include "diffusion/swiss_roll.h"
+#include "diffusion/training.h"
 #include "helpers.h"
 #include "tensor/error.h"
 #include "tensor/ops.h"
@@ -228,6 +229,56 @@ TEST_CASE("the plain path (fusion off) gives the fused path's loss and gradients
             }
         }
     }
+}
+
+TEST_CASE("a training step reads nothing back to the host: on a GPU each read would be a transfer and a stall") {
+    // op_traffic counts host reads on every device, so this CPU test sees what a GPU step would wait for.
+    for (bool fused : {true, false}) {
+        for (TSampling mode : {TSampling::batch, TSampling::sample}) {
+            for (int64_t shards : {1, 2}) {
+                CAPTURE(fused);
+                CAPTURE(t_sampling_name(mode));
+                CAPTURE(shards);
+                nn::set_fusion_enabled(fused);
+                Generator gen(3);
+                ReverseModel model({8, 2, 16, MeanParam::eps, VarianceParam::bounded}, gen, DType::f32);
+                nn::Adam adam(model.parameters(), {.lr = 1e-3});
+                const Schedule schedule({8});
+                training_step(model, adam, schedule, nullptr, 256, mode, gen, shards);  // Adam's state exists now
+                const OpTraffic before = op_traffic();
+                training_step(model, adam, schedule, nullptr, 256, mode, gen, shards);
+                CHECK(op_traffic().host_reads == before.host_reads);
+                nn::set_fusion_enabled(true);
+            }
+        }
+    }
+}
+
+TEST_CASE("the one-op objective scales its gradients by the incoming gradient without reading it") {
+    Generator init(4);
+    ReverseModel model({8, 2, 16, MeanParam::eps, VarianceParam::bounded}, init, DType::f64);
+    const Schedule schedule({8});
+    auto gradients = [&](const Tensor* seed) {
+        Generator gen(6);
+        const Tensor x0 = sample_swiss_roll(64, gen, 0.0, DType::f64);
+        model.zero_grad();
+        Variable loss = kl_objective(model, schedule, x0, draw_steps(64, 8, TSampling::sample, gen), gen);
+        REQUIRE(loss.grad_fn()->name == std::string("mlp_gaussian_kl"));
+        const OpTraffic before = op_traffic();
+        seed == nullptr ? loss.backward() : loss.backward(*seed);
+        CHECK(op_traffic().host_reads == before.host_reads);
+        std::vector<double> all;
+        for (const Variable& p : model.parameters())
+            if (p.grad().defined())
+                for (double g : p.grad().to_vector()) all.push_back(g);
+        return all;
+    };
+    const std::vector<double> unit = gradients(nullptr);
+    const Tensor three = Tensor::full({}, -3.0, DType::f64);
+    const std::vector<double> scaled = gradients(&three);
+    REQUIRE(unit.size() == scaled.size());
+    REQUIRE(!unit.empty());
+    for (std::size_t i = 0; i < unit.size(); ++i) CHECK(scaled[i] == doctest::Approx(-3.0 * unit[i]).epsilon(1e-15));
 }
 
 TEST_CASE("under a learned schedule the one-op objective gives the plain path's loss and gradients, the betas' too") {
