@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <utility>
 
 #include "tensor/error.h"
 
@@ -67,8 +68,10 @@ void save_checkpoint(const std::string& path, const ReverseModel& model, const n
     write_safetensors(path, tensors, metadata);
 }
 
-Checkpoint read_checkpoint(const std::string& path) {
-    Checkpoint checkpoint{path, read_safetensors(path), {}};
+Checkpoint read_checkpoint(const std::string& path) { return read_checkpoint(read_safetensors(path), path); }
+
+Checkpoint read_checkpoint(SafetensorsContents contents, const std::string& path) {
+    Checkpoint checkpoint{path, std::move(contents), {}};
     const Metadata& m = checkpoint.contents.metadata;
     auto format = m.find("format");
     SWIRL_CHECK(format != m.end() && format->second == kCheckpointFormat,
@@ -153,13 +156,28 @@ Schedule checkpoint_schedule(const Checkpoint& checkpoint) {
     for (std::size_t i = 0; i < betas.size(); ++i)
         SWIRL_CHECK(betas[i] > 0 && betas[i] < 1, "{}: '{}' has beta_{} = {}, outside (0, 1)", checkpoint.path,
                     kBetasName, i + 1, betas[i]);
+    // Training resumes from the logits; sampling and eval read the betas: both must describe one schedule. The
+    // writer stores betas = sigmoid(logits) of the same float64 values, so they agree to rounding.
+    const double seed_beta_1 = Schedule(info.schedule).beta(1);
+    SWIRL_CHECK(std::abs(betas[0] - seed_beta_1) <= 1e-12 * seed_beta_1,
+                "{}: '{}' has beta_1 = {}, but the schedule's metadata gives {} (beta_1 is not learned)", checkpoint.path,
+                kBetasName, betas[0], seed_beta_1);
+    const std::vector<double> logits = schedule_tensor(checkpoint, kLogitsName, info.model.steps - 1);
+    for (std::size_t i = 0; i < logits.size(); ++i) {
+        SWIRL_CHECK(std::isfinite(logits[i]), "{}: '{}' holds {} for step {}: the logits must be finite",
+                    checkpoint.path, kLogitsName, logits[i], i + 2);
+        const double beta = 1.0 / (1.0 + std::exp(-logits[i]));
+        SWIRL_CHECK(std::abs(beta - betas[i + 1]) <= 1e-12 * betas[i + 1],
+                    "{}: '{}' and '{}' disagree at step {}: sigmoid(logit) = {:.17g}, beta = {:.17g}", checkpoint.path,
+                    kLogitsName, kBetasName, i + 2, beta, betas[i + 1]);
+    }
     return Schedule::from_betas(betas);
 }
 
 LearnedSchedule learned_schedule(const Checkpoint& checkpoint) {
     const CheckpointInfo& info = checkpoint.info;
     SWIRL_CHECK(info.schedule_kind == ScheduleKind::learned, "{}: the schedule is not learned", checkpoint.path);
-    const Schedule schedule = checkpoint_schedule(checkpoint);
+    const Schedule schedule = checkpoint_schedule(checkpoint);  // checks the betas and the logits agree
     const std::vector<double> logits = schedule_tensor(checkpoint, kLogitsName, info.model.steps - 1);
     return LearnedSchedule(schedule.beta(1), Tensor::from_vector(logits, {info.model.steps - 1}, DType::f64));
 }

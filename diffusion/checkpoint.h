@@ -42,6 +42,8 @@ struct Checkpoint {
 // Reads and validates: the format and version, every architecture field, the tensors of the model it
 // describes. Throws swirl::Error naming the file and the first problem.
 Checkpoint read_checkpoint(const std::string& path);
+// The same from a parsed file (`path` names it in error messages): what the checkpoint fuzzer drives.
+Checkpoint read_checkpoint(SafetensorsContents contents, const std::string& path);
 
 // The model the checkpoint describes, on `device` in `dtype`, with its weights loaded.
 ReverseModel model_from_checkpoint(const Checkpoint& checkpoint, DType dtype, Device device);

@@ -403,6 +403,46 @@ TEST_CASE("a checkpoint of another architecture is refused with both shapes name
     std::filesystem::remove(path);
 }
 
+TEST_CASE("a learned schedule whose logits are not finite or disagree with its betas is refused in one line") {
+    // By learned_schedule (a resumed run) and by checkpoint_schedule (sample, eval) alike.
+    Generator init(13);
+    ReverseModel model({6, 2, 8}, init);
+    LearnedSchedule learned{Schedule({6})};
+    NoGradGuard no_grad;
+    Tensor logits = learned.logits().data();  // [5, 1] float64 on the CPU, shared with the schedule
+    logits.data<double>()[2] += 0.25;  // a schedule that training moved away from its start
+    const std::string path =
+        (std::filesystem::temp_directory_path() / fmt::format("swirl_learned_{}.safetensors", ::getpid())).string();
+    save_checkpoint(path, model, nullptr, {model.config(), {6}, ScheduleKind::learned, 3, 0, 0, {}}, &learned);
+    const SafetensorsContents good = read_safetensors(path);
+    const LearnedSchedule restored = learned_schedule(read_checkpoint(path));
+    CHECK(restored.logits().data().to_vector() == learned.logits().data().to_vector());
+    // Damaged behind valid checksums: the file is rewritten whole, so only the checkpoint layer can notice.
+    auto damaged = [&](const std::string& name, int64_t i, double value) {
+        NamedTensors tensors = good.tensors;
+        for (auto& [tensor_name, tensor] : tensors)
+            if (tensor_name == name) {
+                tensor = tensor.clone();
+                tensor.data<double>()[i] = value;
+            }
+        write_safetensors(path, tensors, good.metadata);
+        return read_checkpoint(path);
+    };
+    const double logit_4 = logits.data<double>()[2];
+    CHECK_THROWS_WITH_AS(learned_schedule(damaged("schedule.logits", 2, std::nan(""))),
+                         doctest::Contains("'schedule.logits' holds nan for step 4: the logits must be finite"), Error);
+    CHECK_THROWS_WITH_AS(learned_schedule(damaged("schedule.logits", 2, INFINITY)),
+                         doctest::Contains("the logits must be finite"), Error);
+    CHECK_THROWS_WITH_AS(learned_schedule(damaged("schedule.logits", 2, logit_4 + 1e-6)),
+                         doctest::Contains("'schedule.logits' and 'schedule.betas' disagree at step 4"), Error);
+    CHECK_THROWS_WITH_AS(checkpoint_schedule(damaged("schedule.logits", 2, logit_4 + 1e-6)),
+                         doctest::Contains("disagree at step 4"), Error);
+    CHECK_THROWS_WITH_AS(learned_schedule(damaged("schedule.betas", 0, Schedule({6}).beta(1) * 1.5)),
+                         doctest::Contains("'schedule.betas' has beta_1"), Error);
+    CHECK_NOTHROW(learned_schedule(damaged("schedule.logits", 2, logit_4)));  // the same values again: accepted
+    std::filesystem::remove(path);
+}
+
 TEST_CASE("a checkpoint written by PyTorch from the seed's model loads and reproduces PyTorch's outputs") {
     const Checkpoint checkpoint = read_checkpoint(test::golden_path("interop_checkpoint.safetensors"));
     ReverseModel model = model_from_checkpoint(checkpoint, DType::f32, Device::cpu());
