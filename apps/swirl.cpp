@@ -259,9 +259,10 @@ void print_error(const char* what) {
 }
 
 // Under mpirun a rank that fails must end the job: the others would wait for it in the next sum for ever. So must
-// one whose NCCL communicator fails to close at the end.
-int finish(int code) {
-    if (code != 0 && swirl::distributed::size() > 1) {
+// one whose NCCL communicator fails to close at the end. A code the ranks agreed on (a command's own return, such
+// as 143 after SIGTERM) ends each rank normally: MPI_Abort would kill ranks still writing and print a crash.
+int finish(int code, bool agreed = false) {
+    if (code != 0 && !agreed && swirl::distributed::size() > 1) {
         std::fflush(stdout);
         std::fflush(stderr);
         swirl::distributed::abort_job(code);
@@ -326,5 +327,5 @@ int main(int argc, char** argv) {
         print_error(e.what());
         return finish(1);
     }
-    return finish(exit_code);
+    return finish(exit_code, /*agreed=*/true);
 }

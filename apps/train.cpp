@@ -1,6 +1,9 @@
 // swirl train: the seed's training loop — draw a batch, KL objective, backward, Adam — with checkpoints,
 // figures, a loss log, a progress bar and exact resumption.
 #include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
 #include <csignal>
 #include <cmath>
 #include <numbers>
@@ -249,6 +252,9 @@ int run_train(const TrainOptions& given_options) {
             SWIRL_CHECK(first_non_finite(learned->logits().data()) < 0,
                         "training diverged: the learned schedule is not finite after step {}; the last checkpoint {} is kept",
                         step, checkpoint_path);
+        // For the fault tests (tests/mpi_test.sh): a slow disk, so that a rank ending the job early would be seen.
+        if (const char* delay = std::getenv("SWIRL_TEST_SLOW_SAVE_MS"))
+            std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(delay)));
         save_checkpoint(checkpoint_path, model, &adam, checkpoint_info(), learned ? &*learned : nullptr);
     };
     // The schedule the sampler, the figures and the checkpoint use: the learned one as it is now.
@@ -260,6 +266,7 @@ int run_train(const TrainOptions& given_options) {
                           fmt::format("swirl  step {}  batch {}  t-sampling {}", step, options.batch, options.t_sampling));
     };
 
+    StopOnSignal stop_on_signal;  // from here on, SIGINT / SIGTERM stop after the next step with a checkpoint
     if (writer)
         fmt::print("swirl train: T={} H={} batch={} lr={} ({}) t-sampling={} param={} variance={} schedule={} data={} "
                    "device={}{} shards={} ranks={} steps {}..{} -> {}\n",
@@ -267,7 +274,6 @@ int run_train(const TrainOptions& given_options) {
                    options.t_sampling, options.param, options.variance, options.schedule, options.data,
                    device_name(device), options.tf32 ? " (tf32)" : "", options.shards, distributed::size(), step + 1,
                    options.steps, out.string());
-    StopOnSignal stop_on_signal;
     Progress progress(step, options.steps, writer ? stdout : nullptr);
     // Losses of the steps since the last read-back, gathered on the training device.
     Tensor pending_losses = Tensor::empty({kLossReadEvery}, DType::f32, device);
@@ -303,8 +309,12 @@ int run_train(const TrainOptions& given_options) {
         const bool save_now = options.save_every > 0 && step % options.save_every == 0 && step < options.steps;
         if (save_now || signal != 0 || pause) {
             read_losses();
-            save();
+            // loss.csv first: a run killed between the two files resumes from the older checkpoint, and the
+            // resumed run keeps loss.csv's rows up to that checkpoint's step only.
             if (writer) log.write(out / "loss.csv");
+            save();
+            // A stop ends every rank's process: none may end the job while rank 0 is still writing.
+            if (signal != 0 || pause) distributed::max_over_ranks(0);
         }
         if (pause) {
             progress.finish();
@@ -325,9 +335,9 @@ int run_train(const TrainOptions& given_options) {
     }
     read_losses();
     progress.finish();
+    if (writer) log.write(out / "loss.csv");
     save();
     if (!writer) return 0;
-    log.write(out / "loss.csv");
     const std::string final_figure = (out / "figures" / fmt::format("step_{:07}.png", step)).string();
     figure(final_figure);
     if (!log.steps.empty()) draw_loss_curve((out / "figures" / "loss.png").string(), log.steps, log.losses, "training loss");

@@ -27,6 +27,30 @@ on() {
     fail "mpirun -np $n swirl train $*: $(tail -5 "$work/last.log")"
 }
 
+# start_training N OUT [-x VAR=VALUE]... FLAGS...: swirl train FLAGS on N ranks in the background (mpirun passes the
+# -x variables to every rank), stdout and stderr in $work/out and $work/err, mpirun's pid in $pid (env execs it);
+# returns once rank 0 has printed its first line.
+start_training() {
+  local n=$1 out=$2; shift 2
+  local launcher=()
+  while [ $# -gt 0 ] && [ "$1" = "-x" ]; do launcher+=("$1" "$2"); shift 2; done
+  env ${ASAN_OPTIONS:+ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0"} "$mpiexec" --oversubscribe -np "$n" "${launcher[@]}" \
+    "$swirl" train --threads 1 --figure-points 200 --steps 100000000 --out "$out" "$@" > "$work/out" 2> "$work/err" &
+  pid=$!
+  trap 'kill -KILL "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT  # no run left behind if a check fails
+  for _ in $(seq 100); do grep -q "step" "$work/out" 2>/dev/null && return 0; sleep 0.1; done
+  fail "mpirun -np $n swirl train printed nothing in 10 s: $(cat "$work/err")"
+}
+# The step a checkpoint holds (its safetensors header's metadata).
+checkpoint_step() {
+  python3 - "$1" <<'PY'
+import json, struct, sys
+data = open(sys.argv[1], "rb").read()
+(length,) = struct.unpack("<Q", data[:8])
+print(json.loads(data[8:8 + length])["__metadata__"]["step"])
+PY
+}
+
 case "$scenario" in
   ranks-give-the-same-bytes)
     for t_sampling in batch sample; do
@@ -89,21 +113,26 @@ case "$scenario" in
     [ "$code" -ne 0 ] && grep -q "swirl eval runs in one process" "$work/err" || fail "eval under mpirun: $(cat "$work/err")"
     echo "ok: eval under mpirun is refused" ;;
   sigterm-stops-every-rank)
+    # SIGTERM to mpirun at 10 random moments. Every rank stops after the same step; rank 0 writes that step's
+    # checkpoint and loss.csv before any rank ends (a slow save, so that an early end would lose them); swirl's
+    # line is all that is printed (no MPI_Abort banner: a requested stop is not a crash).
     flags=(--batch 512 --shards 2 --lr-schedule constant)
-    # env execs mpirun, so $! is mpirun's pid (a shell function in the background would be a subshell's).
-    env ${ASAN_OPTIONS:+ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0"} "$mpiexec" --oversubscribe -np 2 "$swirl" train \
-      --threads 1 --figure-points 200 --save-every 0 "${flags[@]}" --steps 10000000 --out "$work/run" \
-      > "$work/out" 2> "$work/err" &
-    pid=$!
-    trap 'kill -KILL "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT  # no run left behind if a check fails
-    for _ in $(seq 100); do grep -q "step" "$work/out" 2>/dev/null && break; sleep 0.1; done
-    sleep 1
-    kill -TERM "$pid"
-    set +e; wait "$pid"; code=$?; set -e
-    [ "$code" -ne 0 ] || fail "mpirun exited 0 after SIGTERM"
-    grep -q "stopped by SIGTERM after step" "$work/err" || fail "no stop message: $(cat "$work/err")"
-    stopped=$(sed -n 's/.*stopped by SIGTERM after step \([0-9]*\);.*/\1/p' "$work/err")
-    [ "$(tail -1 "$work/run/loss.csv" | cut -d, -f1)" = "$stopped" ] || fail "loss.csv does not end at step $stopped"
+    for run in $(seq 10); do
+      rm -rf "$work/run"
+      start_training 2 "$work/run" -x SWIRL_TEST_SLOW_SAVE_MS=300 --save-every 0 "${flags[@]}"
+      sleep "0.$((RANDOM % 10))$((RANDOM % 10))"
+      kill -TERM "$pid"
+      set +e; wait "$pid"; code=$?; set -e
+      [ "$code" -ne 0 ] || fail "run $run: mpirun exited 0 after SIGTERM"
+      grep -q "stopped by SIGTERM after step" "$work/err" || fail "run $run: no stop message: $(cat "$work/err")"
+      [ "$(grep -vc '^swirl: stopped by SIGTERM after step' "$work/err")" -eq 0 ] ||
+        fail "run $run: more than swirl's line on stderr: $(cat "$work/err")"
+      stopped=$(sed -n 's/.*stopped by SIGTERM after step \([0-9]*\);.*/\1/p' "$work/err")
+      [ "$(checkpoint_step "$work/run/checkpoint.safetensors")" = "$stopped" ] ||
+        fail "run $run: stopped after step $stopped, the checkpoint holds step $(checkpoint_step "$work/run/checkpoint.safetensors")"
+      [ "$(tail -1 "$work/run/loss.csv" | cut -d, -f1)" = "$stopped" ] || fail "run $run: loss.csv does not end at step $stopped"
+      echo "ok: run $run: SIGTERM to mpirun; both ranks stopped after step $stopped, its checkpoint and loss.csv written, one line printed"
+    done
     # Resumed on one process for 10 more steps: the same bytes as an uninterrupted run of that length.
     total=$((stopped + 10))
     "$swirl" train --threads 2 --figure-points 200 --save-every 0 --resume "$work/run/checkpoint.safetensors" \
@@ -111,7 +140,44 @@ case "$scenario" in
     "$swirl" train --threads 2 --figure-points 200 --save-every 0 "${flags[@]}" --steps "$total" --out "$work/straight" > /dev/null
     cmp "$work/run/checkpoint.safetensors" "$work/straight/checkpoint.safetensors" ||
       fail "stopped at $stopped on 2 ranks and resumed on 1 differs from $total steps straight"
-    echo "ok: SIGTERM to mpirun: both ranks stopped after step $stopped, rank 0 wrote the checkpoint; resumed, byte-identical" ;;
+    echo "ok: stopped at $stopped on 2 ranks, resumed on 1: byte-identical to $total steps straight" ;;
+  a-dead-rank-ends-the-job)
+    # SIGKILL to rank 1 at 3 random moments (as the out-of-memory killer would; rank 0 saves slowly every 25 steps,
+    # so some kills land while it writes). The job ends within seconds with a message naming rank 1; the last
+    # periodic checkpoint is intact; resumed on 1 or 4 ranks it continues to the bytes of an uninterrupted run.
+    flags=(--batch 512 --shards 4 --lr-schedule constant)
+    for run in 1 2 3; do
+      rm -rf "$work/run" "$work/straight"
+      start_training 2 "$work/run" -x SWIRL_TEST_SLOW_SAVE_MS=100 --save-every 25 "${flags[@]}"
+      for _ in $(seq 200); do [ -e "$work/run/checkpoint.safetensors" ] && break; sleep 0.05; done
+      sleep "0.$((RANDOM % 10))$((RANDOM % 10))"
+      rank1=""
+      for child in $(pgrep -P "$pid"); do
+        if tr '\0' '\n' < "/proc/$child/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1'; then rank1=$child; fi
+      done
+      [ -n "$rank1" ] || fail "run $run: no process of rank 1 among mpirun's children"
+      kill -KILL "$rank1"
+      killed_at=$(date +%s%N)
+      for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done  # 30 s at most
+      if kill -0 "$pid" 2>/dev/null; then fail "run $run: the job still runs 30 s after rank 1 died"; fi
+      set +e; wait "$pid"; code=$?; set -e
+      seconds=$(( ($(date +%s%N) - killed_at) / 1000000000 ))
+      [ "$code" -ne 0 ] || fail "run $run: mpirun exited 0 after rank 1 was killed"
+      [ "$seconds" -le 10 ] || fail "run $run: the job took $seconds s to end after rank 1 died"
+      grep -q "rank 1 .*exited on signal 9" "$work/err" || fail "run $run: no message naming rank 1: $(cat "$work/err")"
+      step=$(checkpoint_step "$work/run/checkpoint.safetensors")  # the reader checks both checksums
+      [ $((step % 25)) -eq 0 ] && [ "$step" -gt 0 ] || fail "run $run: the checkpoint holds step $step"
+      ranks=$([ "$run" -eq 2 ] && echo 1 || echo 4)
+      total=$((step + 10))
+      on "$ranks" --resume "$work/run/checkpoint.safetensors" --steps "$total" --out "$work/run"
+      [ "$(tail -1 "$work/run/loss.csv" | cut -d, -f1)" = "$total" ] || fail "run $run: loss.csv does not end at $total"
+      [ "$(grep -c . "$work/run/loss.csv")" -eq $((total + 1)) ] || fail "run $run: loss.csv lacks rows"
+      on 1 "${flags[@]}" --steps "$total" --out "$work/straight"
+      cmp "$work/run/checkpoint.safetensors" "$work/straight/checkpoint.safetensors" ||
+        fail "run $run: killed after the checkpoint of step $step, resumed on $ranks ranks, differs from $total steps straight"
+      cmp "$work/run/loss.csv" "$work/straight/loss.csv" || fail "run $run: loss.csv differs from the straight run's"
+      echo "ok: run $run: rank 1 killed; the job ended in ${seconds} s naming rank 1; the checkpoint of step $step, resumed on $ranks rank(s), is byte-identical to $total steps straight"
+    done ;;
   bench-reports-ranks)
     mpi --oversubscribe -np 2 "$swirl" bench --batch 2048 --steps 3 --warmup 1 --threads 1 --json > "$work/bench.json"
     python3 - "$work/bench.json" <<'PY'
