@@ -40,6 +40,7 @@ struct TrainOptions {
 struct SampleOptions {
     std::string checkpoint;
     int64_t n = 5000;
+    int64_t figure_points = 20000;  // the figure draws min(n, figure_points) points of its own
     uint64_t seed = 0;
     std::string csv, png;
     std::string device = "cpu";

@@ -40,7 +40,7 @@ void run_eval(const EvalOptions& options) {
     Generator noise_gen(options.seed);
     const BoundReport bound = likelihood_bound(model, schedule, held_out, noise_gen);
     const int64_t energy_n = std::min(options.n, kEnergyPoints);
-    const Tensor samples = sample_trajectory(model, schedule, energy_n, noise_gen)[0];
+    const Tensor samples = sample_states(model, schedule, energy_n, noise_gen, {0})[0];
     const double energy = energy_distance(samples, held_out.rows(0, energy_n));
 
     if (!options.png.empty()) {

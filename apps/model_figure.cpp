@@ -24,7 +24,8 @@ void draw_model_figure(const std::string& path, diffusion::ReverseModel& model, 
     const Tensor x0 = diffusion::sample_swiss_roll(points, gen, 0.0, like.dtype(), like.device());
     const std::array<int64_t, 3> times = {0, T / 2, T};
     std::array<PointSet, 3> forward, reverse;
-    const std::vector<Tensor> trajectory = diffusion::sample_trajectory(model, schedule, points, gen);
+    const std::vector<Tensor> reverse_states =
+        diffusion::sample_states(model, schedule, points, gen, std::vector<int64_t>(times.begin(), times.end()));
     // The forward process runs on the model's scale of the data; both rows are drawn on the data's own.
     const double data_scale = model.config().data_scale;
     for (std::size_t i = 0; i < times.size(); ++i) {
@@ -36,7 +37,7 @@ void draw_model_figure(const std::string& path, diffusion::ReverseModel& model, 
             xt = scale(diffusion::forward_process(schedule, scale(x0, data_scale), eps, t).xt, 1.0 / data_scale);
         }
         forward[i] = to_points(xt);
-        reverse[i] = to_points(trajectory[static_cast<std::size_t>(t)]);
+        reverse[i] = to_points(reverse_states[i]);
     }
     draw_diffusion_grid(path, forward, reverse, {"t=0", "t=T/2", "t=T"}, caption);
 }

@@ -1,5 +1,7 @@
 // swirl sample: what a trained checkpoint generates, as CSV and as the figure.
+#include <algorithm>
 #include <filesystem>
+#include <iterator>
 
 #include "apps/commands.h"
 #include "tensor/distributed.h"
@@ -13,17 +15,6 @@ namespace swirl::app {
 
 using namespace swirl::diffusion;
 
-namespace {
-
-void write_csv(const std::string& path, const Tensor& points) {
-    const std::vector<double> xy = points.to_vector();
-    std::string text;
-    for (std::size_t i = 0; i + 1 < xy.size(); i += 2) text += fmt::format("{:.7g},{:.7g}\n", xy[i], xy[i + 1]);
-    write_file_atomically(path, {text});
-}
-
-}  // namespace
-
 void run_sample(const SampleOptions& options) {
     SWIRL_CHECK(distributed::size() == 1, "swirl sample runs in one process: start it without mpirun");
     SWIRL_CHECK(options.n > 0, "--n must be positive, got {}", options.n);
@@ -34,14 +25,24 @@ void run_sample(const SampleOptions& options) {
     ReverseModel model = model_from_checkpoint(checkpoint, DType::f32, device);
     const Schedule schedule = checkpoint_schedule(checkpoint);
     if (!options.csv.empty()) {
+        // Streamed: a chunk of samples at a time goes to the file, so memory does not grow with --n.
+        AtomicFile csv(options.csv);
         Generator gen(options.seed);
-        const std::vector<Tensor> trajectory = sample_trajectory(model, schedule, options.n, gen);
-        write_csv(options.csv, trajectory[0]);
+        std::string text;
+        sample_chunks(model, schedule, options.n, gen, {0}, kSampleChunkRows,
+                      [&](int64_t, const std::vector<Tensor>& states) {
+                          const std::vector<double> xy = states[0].to_vector();
+                          text.clear();
+                          for (std::size_t i = 0; i + 1 < xy.size(); i += 2)
+                              fmt::format_to(std::back_inserter(text), "{:.7g},{:.7g}\n", xy[i], xy[i + 1]);
+                          csv.write(text);
+                      });
+        csv.commit();
         fmt::print("wrote {} samples to {}\n", options.n, options.csv);
     }
     if (!options.png.empty()) {
         Generator gen(options.seed);
-        draw_model_figure(options.png, model, schedule, options.n, gen,
+        draw_model_figure(options.png, model, schedule, std::min(options.n, options.figure_points), gen,
                           fmt::format("swirl  {}  step {}", std::filesystem::path(options.checkpoint).filename().string(),
                                       checkpoint.info.step));
         fmt::print("wrote {}\n", options.png);

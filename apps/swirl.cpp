@@ -100,6 +100,9 @@ void add_sample(CLI::App& app, SampleOptions& o) {
     cmd->add_option("--seed", o.seed, "seed of the sampler's noise")->capture_default_str();
     cmd->add_option("--csv", o.csv, "write the samples here, one 'x,y' per line, no header");
     cmd->add_option("--png", o.png, "write the 2x3 figure here");
+    cmd->add_option("--figure-points", o.figure_points, "the figure draws min(--n, this) points a panel")
+        ->check(at_least(1))
+        ->capture_default_str();
     cmd->add_option("--device", o.device, "cpu or cuda[:N]")->capture_default_str();
     cmd->callback([&o] { run_sample(o); });
 }

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <utility>
 
 #include "tensor/error.h"
 
@@ -35,25 +36,39 @@ void fsync_directory(const std::filesystem::path& dir) {
 
 std::string atomic_temp_path(const std::string& path) { return fmt::format("{}.tmp.{}", path, ::getpid()); }
 
-void write_file_atomically(const std::string& path, const std::vector<std::string_view>& pieces) {
-    const std::string temp = atomic_temp_path(path);
-    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    SWIRL_CHECK(fd >= 0, "{}: cannot open for writing ({})", temp, std::strerror(errno));
-    try {
-        for (std::string_view piece : pieces) write_all(fd, piece.data(), piece.size(), temp);
-        SWIRL_CHECK(::fsync(fd) == 0, "{}: fsync failed ({})", temp, std::strerror(errno));
-    } catch (...) {
-        ::close(fd);
-        ::unlink(temp.c_str());
-        throw;
-    }
-    ::close(fd);
-    if (::rename(temp.c_str(), path.c_str()) != 0) {
+AtomicFile::AtomicFile(std::string path) : path_(std::move(path)), temp_(atomic_temp_path(path_)) {
+    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    SWIRL_CHECK(fd_ >= 0, "{}: cannot open for writing ({})", temp_, std::strerror(errno));
+}
+
+AtomicFile::~AtomicFile() {
+    if (fd_ < 0) return;  // committed
+    ::close(fd_);
+    ::unlink(temp_.c_str());
+}
+
+void AtomicFile::write(std::string_view piece) {
+    SWIRL_CHECK(fd_ >= 0, "{}: written after commit", path_);
+    write_all(fd_, piece.data(), piece.size(), temp_);
+}
+
+void AtomicFile::commit() {
+    SWIRL_CHECK(fd_ >= 0, "{}: committed twice", path_);
+    SWIRL_CHECK(::fsync(fd_) == 0, "{}: fsync failed ({})", temp_, std::strerror(errno));
+    ::close(fd_);
+    fd_ = -1;
+    if (::rename(temp_.c_str(), path_.c_str()) != 0) {
         const int error = errno;
-        ::unlink(temp.c_str());
-        SWIRL_FAIL("{}: cannot rename {} into place ({})", path, temp, std::strerror(error));
+        ::unlink(temp_.c_str());
+        SWIRL_FAIL("{}: cannot rename {} into place ({})", path_, temp_, std::strerror(error));
     }
-    fsync_directory(std::filesystem::path(path).parent_path());
+    fsync_directory(std::filesystem::path(path_).parent_path());
+}
+
+void write_file_atomically(const std::string& path, const std::vector<std::string_view>& pieces) {
+    AtomicFile file(path);
+    for (std::string_view piece : pieces) file.write(piece);
+    file.commit();
 }
 
 }  // namespace swirl

@@ -66,6 +66,25 @@ assert len(report['kl_per_step_bits']) == 39
 print('ok: eval --json has K_bits, K_unit_bits, L_null_bits, K_minus_L_null_bits, energy_distance')
 PY
     ;;
+  sample-memory-is-flat)
+    # swirl sample streams its CSV a chunk of samples at a time: 10x the points may not take more than 1.2x the
+    # peak memory (holding them all took ~480 bytes a point). The peak is the process's maximum resident set.
+    short_train --steps 5 --out "$work/run"
+    peak_kb() {
+      python3 - "$@" <<'PY'
+import resource, subprocess, sys
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+PY
+    }
+    # Under AddressSanitizer freed memory waits in a quarantine before reuse: without one the peak is the program's.
+    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0"
+    small=$(peak_kb "$swirl" sample --checkpoint "$work/run/checkpoint.safetensors" --n 20000 --csv "$work/small.csv")
+    large=$(peak_kb "$swirl" sample --checkpoint "$work/run/checkpoint.safetensors" --n 200000 --csv "$work/large.csv")
+    [ "$(wc -l < "$work/large.csv")" -eq 200000 ] || fail "the CSV of 200000 samples has $(wc -l < "$work/large.csv") lines"
+    python3 -c "import sys; sys.exit(0 if $large <= 1.2 * $small else 1)" ||
+      fail "200000 samples peaked at $large KB, 20000 at $small KB: more than 1.2x"
+    echo "ok: swirl sample peaks at $small KB for 20000 points and $large KB for 200000" ;;
   checkpoint-readable-by-python)
     short_train --steps 3 --out "$work/run"
     python3 "$here/golden/check_swirl_checkpoint.py" "$work/run/checkpoint.safetensors" ;;

@@ -330,6 +330,36 @@ TEST_CASE("the sampler runs t = T..2 through the heads and leaves t = 1 as the i
     CHECK(ag::grad_mode_enabled());  // the sampler's NoGradGuard is gone again
 }
 
+TEST_CASE("sampling in chunks gives the bits of one chunk: each row's noise does not depend on the chunk size") {
+    // The CPU's fused layers round a row alike wherever it sits in a chunk of a multiple of their 256-row block.
+    constexpr int64_t n = 1100;
+    Generator init(4);
+    ReverseModel model({10, 2, 16, MeanParam::eps, VarianceParam::bounded, 2.0}, init);
+    const Schedule schedule({10});
+    const std::vector<int64_t> times{0, 5, 10};
+    Generator whole_gen(9);
+    const std::vector<Tensor> whole = sample_states(model, schedule, n, whole_gen, times);
+    REQUIRE(whole.size() == 3);
+    for (int64_t chunk : {int64_t{256}, int64_t{512}, int64_t{1024}, n, int64_t{4096}}) {
+        CAPTURE(chunk);
+        Generator gen(9);
+        std::vector<std::vector<double>> pieces(times.size());
+        int64_t next_row = 0;
+        sample_chunks(model, schedule, n, gen, times, chunk, [&](int64_t first, const std::vector<Tensor>& states) {
+            CHECK(first == next_row);  // in row order, each row once
+            next_row += states[0].dim(0);
+            CHECK(states[0].dim(0) <= chunk);
+            for (std::size_t i = 0; i < times.size(); ++i)
+                for (double v : states[i].to_vector()) pieces[i].push_back(v);
+        });
+        CHECK(next_row == n);
+        for (std::size_t i = 0; i < times.size(); ++i) CHECK(pieces[i] == whole[i].to_vector());
+        CHECK(gen.offset() == whole_gen.offset());
+    }
+    CHECK(whole_gen.offset() == n * 2 * 10);
+    CHECK_THROWS_WITH_AS(sample_states(model, schedule, 5, whole_gen, {11}), doctest::Contains("x_11"), Error);
+}
+
 TEST_CASE("the bound's entropy terms are those of Gaussians with the schedule's variances") {
     const Schedule schedule;
     const double two_pi_e = 2.0 * std::numbers::pi * std::exp(1.0);
