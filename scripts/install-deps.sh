@@ -2,7 +2,8 @@
 # Installs the Debian packages swirl builds with, plus any named on the command line, only those that are
 # missing (needs root, as on CI). Usage: scripts/install-deps.sh [PACKAGE...]
 set -euo pipefail
-packages=(cmake g++ ninja-build libfmt-dev nlohmann-json3-dev libcli11-dev doctest-dev libstb-dev libopenmpi-dev openmpi-bin "$@")
+packages=(cmake g++ ninja-build libfmt-dev nlohmann-json3-dev libcli11-dev doctest-dev libstb-dev libopenmpi-dev openmpi-bin
+  python3 strace "$@")  # the tests' tools
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -71,9 +71,24 @@ case "$scenario" in
     cmp "$work/one_learned/checkpoint.safetensors" "$work/np2_learned/checkpoint.safetensors" ||
       fail "-np 2 with a learned schedule differs from one process"
     echo "ok: a learned schedule on -np 2 is byte-identical to one process"
-    # Only rank 0 writes.
-    [ "$(find "$work/np4_sample" -type f | wc -l)" -eq 4 ] || fail "-np 4 wrote other files: $(find "$work/np4_sample" -type f)"
-    echo "ok: one writer: checkpoint, loss.csv and two figures" ;;
+    # Only rank 0 writes: each rank's file system calls, traced, and those that create, write, rename or remove
+    # anything under --out counted a rank (a count of the files would not see ranks writing the same names).
+    command -v strace > /dev/null || fail "strace is missing (scripts/install-deps.sh installs it)"
+    mpi --oversubscribe -np 4 bash -c 'exec strace -f -qq -o "$0.$OMPI_COMM_WORLD_RANK" \
+        -e trace=open,openat,creat,rename,renameat,renameat2,mkdir,mkdirat,unlink,unlinkat "$@"' "$work/trace" \
+      "$swirl" train --threads 1 --figure-points 200 --save-every 10 --plot-every 10 --batch 512 --shards 4 --steps 20 \
+      --out "$work/traced" > /dev/null
+    for rank in 0 1 2 3; do
+      writes=$(grep -F "$work/traced" "$work/trace.$rank" | grep -cE 'O_WRONLY|O_RDWR|O_CREAT|rename|mkdir|unlink' || true)
+      if [ "$rank" -eq 0 ]; then
+        # checkpoint and loss.csv at steps 10 and 20, figures at 10 and 20 and the loss curve: each a temporary
+        # file and its rename
+        [ "$writes" -ge 14 ] || fail "rank 0 made $writes writes under --out: the trace does not see them"
+      else
+        [ "$writes" -eq 0 ] || fail "rank $rank wrote under --out: $(grep -F "$work/traced" "$work/trace.$rank" | head -3)"
+      fi
+    done
+    echo "ok: one writer: traced, rank 0 made $(grep -F "$work/traced" "$work/trace.0" | grep -cE 'O_WRONLY|O_RDWR|O_CREAT|rename|mkdir|unlink') writes under --out, ranks 1-3 none" ;;
   resume-with-other-ranks)
     flags=(--batch 512 --shards 4 --steps 30 --lr-schedule cosine)
     on 1 "${flags[@]}" --out "$work/straight"
