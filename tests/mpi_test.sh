@@ -194,8 +194,19 @@ case "$scenario" in
       echo "ok: run $run: rank 1 killed; the job ended in ${seconds} s naming rank 1; the checkpoint of step $step, resumed on $ranks rank(s), is byte-identical to $total steps straight"
     done ;;
   bench-reports-ranks)
-    mpi --oversubscribe -np 2 "$swirl" bench --batch 2048 --steps 3 --warmup 1 --threads 1 --json > "$work/bench.json"
-    python3 - "$work/bench.json" <<'PY'
+    # The throughput against this script's own clock: two runs that differ by 40 timed steps (the same warm-up,
+    # probes and start-up), so 40 batches over the difference of their wall times is the samples/s the ranks
+    # achieved. bench's samples/s, and twice its per-rank samples/s, must agree with it within noise (a rank
+    # counted twice, or not at all, is a factor of 2).
+    timed_bench() {  # timed_bench STEPS OUT: wall nanoseconds on stdout, the JSON in OUT
+      local begin; begin=$(date +%s%N)
+      mpi --oversubscribe -np 2 "$swirl" bench --batch 65536 --steps "$1" --warmup 1 --warmup-seconds 0 --threads 1 \
+        --json > "$2"
+      echo $(( $(date +%s%N) - begin ))
+    }
+    short_ns=$(timed_bench 3 "$work/short.json")
+    long_ns=$(timed_bench 43 "$work/bench.json")
+    python3 - "$work/bench.json" "$short_ns" "$long_ns" <<'PY'
 import json, sys
 lines = [l for l in open(sys.argv[1]) if l.strip()]
 assert len(lines) == 1, f"{len(lines)} reports, expected rank 0's only"
@@ -203,9 +214,13 @@ r = json.loads(lines[0])
 assert r["ranks"] == 2 and r["shards"] == 2, r
 assert r["allreduce_ms_per_step"] > 0 and r["allreduce_mb_per_step"] > 0, r
 assert r["allreduce_transport"] == "mpi", r  # CPU tensors: MPI, whatever the build
-assert abs(r["samples_per_s_per_rank"] * 2 - r["samples_per_s"]) < 1e-6 * r["samples_per_s"], r
-print(f"ok: bench on 2 ranks: {r['samples_per_s']:.0f} samples/s, {r['allreduce_ms_per_step']:.3f} ms and "
-      f"{r['allreduce_mb_per_step']:.2f} MB a step in the sum over ranks ({r['allreduce_transport']})")
+clock = 65536 * 40 / ((int(sys.argv[3]) - int(sys.argv[2])) * 1e-9)
+total, per_rank = r["samples_per_s"] / clock, 2 * r["samples_per_s_per_rank"] / clock
+assert 0.6 < total < 1.6, f"bench says {r['samples_per_s']:.0f} samples/s, the script's clock {clock:.0f}"
+assert 0.6 < per_rank < 1.6, f"bench says {r['samples_per_s_per_rank']:.0f} samples/s a rank, the clock {clock / 2:.0f}"
+print(f"ok: bench on 2 ranks: {r['samples_per_s']:.0f} samples/s ({r['samples_per_s_per_rank']:.0f} a rank); the "
+      f"script's clock says {clock:.0f}; {r['allreduce_ms_per_step']:.3f} ms and {r['allreduce_mb_per_step']:.2f} MB "
+      f"a step in the sum over ranks ({r['allreduce_transport']})")
 PY
     mpi --oversubscribe -np 2 "$swirl" bench --batch 2048 --steps 2 --warmup 0 --threads 1 > "$work/bench.txt"
     grep -q "the sum over ranks (mpi) " "$work/bench.txt" || fail "bench's text does not name the transport: $(cat "$work/bench.txt")"
