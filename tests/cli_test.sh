@@ -225,8 +225,10 @@ PY
     fi ;;
   bench-reports-speed-and-floor)
     for t_sampling in batch sample; do
+      begin=$(date +%s%N)
       "$swirl" bench --batch 2000 --steps 4 --warmup 1 --threads 1 --t-sampling "$t_sampling" --json > "$work/bench.json"
-      python3 - "$work/bench.json" "$t_sampling" <<'PY'
+      wall=$(python3 -c "print(($(date +%s%N) - $begin) / 1e9)")
+      python3 - "$work/bench.json" "$t_sampling" "$wall" <<'PY'
 import json, math, sys
 r = json.load(open(sys.argv[1]))
 assert r["impl"] == "swirl" and r["device"] == "cpu" and r["batch"] == 2000 and r["t_sampling"] == sys.argv[2], r
@@ -236,10 +238,12 @@ for key in ("steps_per_s", "samples_per_s", "gflops", "fma_peak_gflops", "bandwi
             "bytes_per_step", "kernels_per_step", "step_ms", "compute_floor_ms", "memory_floor_ms", "floor_ms",
             "floor_share", "peak_rss_mb", "loss_mean"):
     assert key in r and math.isfinite(r[key]) and r[key] > 0, (key, r.get(key))
-assert abs(r["samples_per_s"] - 2000 * r["steps_per_s"]) < 1e-6 * r["samples_per_s"]
 assert abs(r["flops_per_step"] - 51200 * 2000) < 1e-6, r["flops_per_step"]
-assert r["floor_ms"] == max(r["compute_floor_ms"], r["memory_floor_ms"])
-assert abs(r["floor_share"] - r["floor_ms"] / r["step_ms"]) < 1e-9
+# The floor is a lower bound of the step: a step faster than it by a quarter means a probe or the timer is wrong.
+assert 0 < r["floor_share"] < 1.25, r["floor_share"]
+# The timed steps lie inside the command's run, as this script's clock saw it.
+wall = float(sys.argv[3])
+assert r["seconds"] < wall and r["steps"] * r["step_ms"] / 1e3 < wall, (r["seconds"], r["step_ms"], wall)
 # The data alone ([2000, 2] f32 read and written by several ops) is more than 16 kB a step.
 assert r["bytes_per_step"] > 16000 and r["kernels_per_step"] >= 10, (r["bytes_per_step"], r["kernels_per_step"])
 print(f"ok: bench --json ({sys.argv[2]}): {r['kernels_per_step']:.0f} kernels, {r['bytes_per_step'] / 1e6:.2f} MB, "
@@ -263,19 +267,35 @@ PY
     grep -q "kernels, .* MB through its ops' operands" "$work/bench.txt" || fail "bench's text lacks the traffic line"
     echo "ok: bench's text report has the traffic and floor lines" ;;
   bench-ab-sets-two-runs-side-by-side)
-    # scripts/bench-ab.sh: a table row per batch, B / A as medians over the rounds; --a-args and --b-args reach one
-    # side each (one binary against itself in two t-sampling modes), and a flag B refuses fails the script.
-    bash "$here/../scripts/bench-ab.sh" "$swirl" "$swirl" --rounds 2 --batches "256 300" --steps 5 \
-      --a-args "--t-sampling batch" --b-args "--t-sampling sample" -- --threads 1 --warmup 1 > "$work/ab.txt"
-    python3 - "$work/ab.txt" <<'PY'
+    # scripts/bench-ab.sh against two stand-ins for swirl that log their arguments and report known samples/s:
+    # A 1000 every run, B 1500, 2500, 2000 in turn. The table must say B / A has median 2.000 over 1.500..2.500,
+    # and --a-args and --b-args must reach one side each.
+    for side in a b; do
+      cat > "$work/stub_$side" <<STUB
+#!/usr/bin/env bash
+echo "\$*" >> "$work/args_$side"
+runs=\$(wc -l < "$work/args_$side")
+if [ $side = a ]; then rate=1000; else rates=(2000 1500 2500); rate=\${rates[\$((runs % 3))]}; fi
+echo "{\"samples_per_s\": \$rate}"
+STUB
+      chmod +x "$work/stub_$side"
+    done
+    bash "$here/../scripts/bench-ab.sh" "$work/stub_a" "$work/stub_b" --rounds 3 --batches "256 300" --steps 5 \
+      --a-args "--t-sampling batch" --b-args "--t-sampling sample" -- --threads 1 > "$work/ab.txt"
+    python3 - "$work/ab.txt" "$work/args_a" "$work/args_b" <<'PY'
 import re, sys
 rows = [line for line in open(sys.argv[1]) if re.match(r"\| \d", line)]
 assert [r.split("|")[1].strip() for r in rows] == ["256", "300"], rows
 for r in rows:
     a, b, median, span = (c.strip() for c in r.split("|")[2:6])
-    low, high = (float(x) for x in span.split(".."))
-    assert float(a.replace(",", "")) > 0 and float(b.replace(",", "")) > 0 and low <= float(median) <= high, r
-print("ok: bench-ab.sh prints a row per batch, the median ratio within its range:", " / ".join(r.strip() for r in rows))
+    assert (a, b, median, span) == ("1,000", "2,000", "2.000", "1.500..2.500"), r
+a_args, b_args = (open(path).read().splitlines() for path in sys.argv[2:])
+assert len(a_args) == len(b_args) == 6, (a_args, b_args)
+for line in a_args:
+    assert "--t-sampling batch" in line and "sample" not in line and "--threads 1" in line, line
+for line in b_args:
+    assert "--t-sampling sample" in line and "--t-sampling batch" not in line and "--threads 1" in line, line
+print("ok: bench-ab.sh prints a row per batch with the medians and the ratio's range; --a-args and --b-args reach one side each")
 PY
     set +e
     bash "$here/../scripts/bench-ab.sh" "$swirl" "$swirl" --rounds 1 --batches 256 --steps 2 \
@@ -306,7 +326,6 @@ else:
 assert list(phases) == expected, list(phases)
 assert all(ms > 0 for ms in phases.values()), phases
 total = sum(phases.values())
-assert abs(total + p["rest_ms"] - p["step_ms"]) < 1e-9 * p["step_ms"], p
 assert 0.9 * p["step_ms"] <= total <= 1.0 * p["step_ms"], (total, p["step_ms"])
 assert (r["param"], r["variance"]) == ("eps", "full"), r
 print(f"ok: bench --profile ({sys.argv[2]}, {sys.argv[3]}): phases {total:.3f} ms of a {p['step_ms']:.3f} ms step, "
