@@ -370,21 +370,61 @@ TEST_CASE("the bound's entropy terms are those of Gaussians with the schedule's 
     CHECK(entropy_q_first(schedule, 2) == doctest::Approx(std::log(two_pi_e * schedule.beta(1))).epsilon(1e-14));
 }
 
-TEST_CASE("K adds up its KL terms and entropies, and L_null is the standard normal's") {
-    Generator init(5);
-    ReverseModel model({8, 2, 16}, init, DType::f64);
-    const Schedule schedule({8});
-    Generator data_gen(6), noise_gen(7);
-    const Tensor x0 = sample_swiss_roll(500, data_gen, 0.0, DType::f64);
-    const BoundReport report = likelihood_bound(model, schedule, x0, noise_gen);
-    double kl_bits = 0.0;
-    for (double v : report.kl_per_step_bits) kl_bits += v;
-    const double ln2 = std::log(2.0);
-    CHECK(report.K_bits == doctest::Approx(-kl_bits + (report.H_q_T - report.H_q_1 - report.H_p_T) / ln2).epsilon(1e-12));
-    CHECK(report.L_null_bits == doctest::Approx(-(std::log(2 * std::numbers::pi) + 1.0) / ln2).epsilon(1e-12));
-    CHECK(report.K_unit_bits == doctest::Approx(report.K_bits + 2 * std::log2(report.data_std)).epsilon(1e-12));
-    CHECK(report.kl_per_step_bits[0] == 0.0);
-    for (int64_t t = 2; t <= 8; ++t) CHECK(report.kl_per_step_bits[t] > 0.0);
+TEST_CASE("K, K_unit and L_null for one step of known Gaussians, computed here from the definitions") {
+    // T = 2 and a model whose only non-zero parameters are the last bias of step 2's tail: p(x_1 | x_2) is
+    // N(m, diag(v)) for every x_2. The test writes out q(x_1 | x_2, x_0), the Gaussian KL and the entropies itself.
+    const double m[2] = {0.3, -0.2}, v[2] = {0.5, 0.8};
+    const std::vector<double> points = {0.9, -0.4, -1.1, 0.2, 0.35, 1.3, -0.6, -0.7};  // x_0, 4 points of 2-D data
+    const std::vector<double> eps = {0.5, -1.2, 0.1, 0.8, -0.3, 0.0, 1.7, -0.9};      // the forward noise of t = 2
+    for (double data_scale : {1.0, 2.0}) {
+        CAPTURE(data_scale);
+        Generator init(5);
+        ReverseModel model({2, 2, 8, MeanParam::mean, VarianceParam::free, data_scale}, init, DType::f64);
+        for (auto& [name, parameter] : model.named_parameters()) {
+            fill_(parameter.data(), 0.0);
+            if (name == "network_tail.1.2.bias")
+                parameter.data() = Tensor::from_vector({m[0], m[1], std::log(v[0]), std::log(v[1])}, {4}, DType::f64);
+        }
+        const Schedule schedule({2});
+        const BoundReport report = likelihood_bound(model, schedule, Tensor::from_vector(points, {4, 2}, DType::f64),
+                                                    {Tensor::from_vector(eps, {4, 2}, DType::f64)});
+        const double pi = std::numbers::pi, e = std::exp(1.0), ln2 = std::log(2.0);
+        const double beta1 = schedule.beta(1), beta2 = schedule.beta(2);
+        const double abar1 = 1 - beta1, abar2 = (1 - beta1) * (1 - beta2);
+        // q(x_1 | x_2, x_0) (Ho et al. 2020, eq. 7) on the model's scale of the data
+        const double c0 = std::sqrt(abar1) * beta2 / (1 - abar2), c2 = std::sqrt(1 - beta2) * (1 - abar1) / (1 - abar2);
+        const double var_q = (1 - abar1) * beta2 / (1 - abar2);
+        double kl = 0;
+        for (int i = 0; i < 4; ++i)
+            for (int k = 0; k < 2; ++k) {
+                const double x0 = data_scale * points[2 * i + k];
+                const double x2 = std::sqrt(abar2) * x0 + std::sqrt(1 - abar2) * eps[2 * i + k];
+                const double mean_q = c0 * x0 + c2 * x2;
+                kl += 0.5 * (std::log(v[k] / var_q) + (var_q + (mean_q - m[k]) * (mean_q - m[k])) / v[k] - 1) / 4;
+            }
+        const double h_q_2 = std::log(2 * pi * e * (1 - abar2)), h_q_1 = std::log(2 * pi * e * beta1),
+                     h_p_2 = std::log(2 * pi * e);  // d/2 log(2 pi e var), d = 2
+        const double k_nats = -kl + h_q_2 - h_q_1 - h_p_2 + 2 * std::log(data_scale);
+        CHECK(report.kl_per_step_bits[2] == doctest::Approx(kl / ln2).epsilon(1e-12));
+        CHECK(report.K_bits == doctest::Approx(k_nats / ln2).epsilon(1e-12));
+        // Standardised with one constant: the data's per-dimension variance, averaged.
+        double mean[2] = {0, 0}, variance = 0;
+        for (int i = 0; i < 4; ++i)
+            for (int k = 0; k < 2; ++k) mean[k] += points[2 * i + k] / 4;
+        for (int i = 0; i < 4; ++i)
+            for (int k = 0; k < 2; ++k) variance += (points[2 * i + k] - mean[k]) * (points[2 * i + k] - mean[k]) / 8;
+        CHECK(report.data_std == doctest::Approx(std::sqrt(variance)).epsilon(1e-12));
+        CHECK(report.K_unit_bits == doctest::Approx((k_nats + std::log(variance)) / ln2).epsilon(1e-12));
+        // L_null: the mean log-density of the standardised points under N(0, I), summed here point by point.
+        double l_null = 0;
+        for (int i = 0; i < 4; ++i)
+            for (int k = 0; k < 2; ++k) {
+                const double y = (points[2 * i + k] - mean[k]) / std::sqrt(variance);
+                l_null += (-0.5 * std::log(2 * pi) - 0.5 * y * y) / 4;
+            }
+        CHECK(report.L_null_bits == doctest::Approx(l_null / ln2).epsilon(1e-12));
+        CHECK(report.K_minus_L_null_bits == doctest::Approx((k_nats + std::log(variance) - l_null) / ln2).epsilon(1e-12));
+    }
 }
 
 TEST_CASE("energy distance is zero for identical sets and grows with a shift") {
