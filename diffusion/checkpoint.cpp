@@ -18,6 +18,18 @@ constexpr const char* kLogitsName = "schedule.logits";
 
 std::string exact(double value) { return fmt::format("{:.17g}", value); }
 
+// A model tensor, as opposed to Adam's state or a learned schedule's.
+bool is_model_tensor(const std::string& name) {
+    return name.rfind(kOptimizerPrefix, 0) != 0 && name.rfind(kSchedulePrefix, 0) != 0;
+}
+
+// How many values the model of `config` holds: the head's two Linears (d -> H -> H) and T tails' (H -> H -> out).
+// Within read_checkpoint's ranges at most about 4.4e14, so int64 holds it.
+int64_t model_values(const ModelConfig& config) {
+    const int64_t d = config.data_dim, h = config.hidden, out = output_width(d, config.variance_param);
+    return (d * h + h) + (h * h + h) + config.steps * ((h * h + h) + (h * out + out));
+}
+
 template <typename Number>
 Number parse_number(const Metadata& metadata, const std::string& key, const std::string& path) {
     auto found = metadata.find(key);
@@ -98,6 +110,16 @@ Checkpoint read_checkpoint(SafetensorsContents contents, const std::string& path
     info.model.data_scale = m.count("data_scale") ? parse_number<double>(m, "data_scale", path) : 1.0;
     SWIRL_CHECK(std::isfinite(info.model.data_scale) && info.model.data_scale > 0,
                 "{}: checkpoint data_scale {} is not a positive number", path, info.model.data_scale);
+    // The architecture must account for the model tensors the file holds before anyone builds the model: an edited
+    // header (its CRCs recomputed) could otherwise ask for a model of terabytes, allocated before its weights fail
+    // to fit. Names and shapes are checked when the weights are loaded.
+    int64_t file_values = 0;
+    for (const auto& [name, tensor] : checkpoint.contents.tensors)
+        if (is_model_tensor(name)) file_values += tensor.numel();
+    SWIRL_CHECK(file_values == model_values(info.model),
+                "{}: the model tensors hold {} values, but the architecture steps={} data_dim={} hidden={} variance={} "
+                "has {}", path, file_values, info.model.steps, info.model.data_dim, info.model.hidden,
+                variance_param_name(info.model.variance_param), model_values(info.model));
     SWIRL_CHECK(m.count("schedule") && (m.at("schedule") == "sigmoid" || m.at("schedule") == "learned"),
                 "{}: unknown schedule '{}' in checkpoint (expected sigmoid or learned)", path,
                 m.count("schedule") ? m.at("schedule") : "");
@@ -116,7 +138,7 @@ Checkpoint read_checkpoint(SafetensorsContents contents, const std::string& path
 void load_model_weights(const Checkpoint& checkpoint, ReverseModel& model) {
     NamedTensors weights;
     for (const auto& [name, tensor] : checkpoint.contents.tensors)
-        if (name.rfind(kOptimizerPrefix, 0) != 0 && name.rfind(kSchedulePrefix, 0) != 0) weights.emplace_back(name, tensor);
+        if (is_model_tensor(name)) weights.emplace_back(name, tensor);
     try {
         model.load_state_dict(weights);
     } catch (const Error& e) {

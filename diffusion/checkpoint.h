@@ -39,8 +39,9 @@ struct Checkpoint {
     SafetensorsContents contents;
     CheckpointInfo info;
 };
-// Reads and validates: the format and version, every architecture field, the tensors of the model it
-// describes. Throws swirl::Error naming the file and the first problem.
+// Reads and validates: the format and version, every architecture field, and that the model tensors it holds
+// have as many values as that architecture (so that no one builds a model larger than the file; names and shapes
+// are checked when the weights load). Throws swirl::Error naming the file and the first problem.
 Checkpoint read_checkpoint(const std::string& path);
 // The same from a parsed file (`path` names it in error messages): what the checkpoint fuzzer drives.
 Checkpoint read_checkpoint(SafetensorsContents contents, const std::string& path);

@@ -1,5 +1,6 @@
-// Replays the fuzzer's seed corpus and every input it once crashed on (tests/fuzz/): each must parse or be
-// refused with swirl::Error. Under the asan preset this re-checks them for out-of-bounds reads and leaks too.
+// Replays the fuzzers' seed corpora and every input they once crashed on (tests/fuzz/): each must parse (work, as
+// a checkpoint) or be refused with swirl::Error. Under the asan preset this re-checks them for out-of-bounds reads
+// and leaks too.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 
 #include "tensor/error.h"
 #include "tensor/safetensors.h"
+#include "tests/fuzz/checkpoint_input.h"
 
 namespace fs = std::filesystem;
 
@@ -43,6 +45,18 @@ std::string outcome(const std::vector<uint8_t>& bytes, const std::string& source
         }
         (void)sum;
         return "parsed";
+    } catch (const swirl::Error&) {
+        return "refused";
+    } catch (const std::exception& e) {
+        return std::string("threw a non-swirl::Error: ") + e.what();
+    }
+}
+
+// "worked", "refused", or "threw <type>: <what>" for anything other than swirl::Error: fuzz_checkpoint's path.
+std::string checkpoint_outcome(const std::vector<uint8_t>& bytes) {
+    try {
+        swirl::fuzz::run_checkpoint_input(bytes.data(), bytes.size());
+        return "worked";
     } catch (const swirl::Error&) {
         return "refused";
     } catch (const std::exception& e) {
@@ -83,4 +97,33 @@ TEST_CASE("safetensors: the fuzz corpus and fuzz regressions parse or are refuse
     for (int i = 0; i < 8; ++i) deep[i] = static_cast<uint8_t>(static_cast<uint64_t>(header.size()) >> (8 * i));
     std::copy(header.begin(), header.end(), deep.begin() + 8);
     CHECK(outcome(deep, "deeply-nested") == "refused");
+}
+
+TEST_CASE("checkpoints: the checkpoint fuzz corpus works and its regressions work or are refused with swirl::Error") {
+    const fs::path root = fs::path(SWIRL_SOURCE_DIR) / "tests" / "fuzz";
+    const std::vector<fs::path> corpus = files_in(root / "corpus_checkpoint");
+    const std::vector<fs::path> regressions = files_in(root / "regressions_checkpoint");  // may be missing or empty
+    REQUIRE_MESSAGE(!corpus.empty(), "no seed files in ", (root / "corpus_checkpoint").string());
+
+    for (const fs::path& path : corpus) {
+        CAPTURE(path.filename().string());
+        CHECK(checkpoint_outcome(read_bytes(path)) == "worked");
+    }
+    for (const fs::path& path : regressions) {
+        const std::string result = checkpoint_outcome(read_bytes(path));
+        CAPTURE(path.filename().string());
+        CHECK((result == "worked" || result == "refused"));
+    }
+
+    // The fuzzer's inputs reach the checkpoint layer: a flipped data byte (the lowest of the first weight) that the
+    // reader refuses at the CRC reads once with_fresh_checksums has recomputed both checksums.
+    std::vector<uint8_t> flipped = read_bytes(corpus.front());
+    uint64_t header_len = 0;
+    for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | flipped[static_cast<std::size_t>(i)];
+    REQUIRE(8 + header_len < flipped.size());
+    flipped[static_cast<std::size_t>(8 + header_len)] ^= 0x01;
+    CHECK(outcome(flipped, "flipped") == "refused");
+    const std::vector<uint8_t> fixed = swirl::fuzz::with_fresh_checksums(flipped.data(), flipped.size());
+    CHECK(outcome(fixed, "fixed") == "parsed");
+    CHECK(checkpoint_outcome(flipped) == "worked");
 }
