@@ -269,11 +269,11 @@ int run_train(const TrainOptions& given_options) {
     StopOnSignal stop_on_signal;  // from here on, SIGINT / SIGTERM stop after the next step with a checkpoint
     if (writer)
         fmt::print("swirl train: T={} H={} batch={} lr={} ({}) t-sampling={} param={} variance={} schedule={} data={} "
-                   "device={}{} shards={} ranks={} steps {}..{} -> {}\n",
+                   "device={}{} path={} shards={} ranks={} steps {}..{} -> {}\n",
                    model_config.steps, model_config.hidden, options.batch, options.lr, options.lr_schedule,
                    options.t_sampling, options.param, options.variance, options.schedule, options.data,
-                   device_name(device), options.tf32 ? " (tf32)" : "", options.shards, distributed::size(), step + 1,
-                   options.steps, out.string());
+                   device_name(device), options.tf32 ? " (tf32)" : "", nn::fusion_enabled() ? "fused" : "plain",
+                   options.shards, distributed::size(), step + 1, options.steps, out.string());
     Progress progress(step, options.steps, writer ? stdout : nullptr);
     // Losses of the steps since the last read-back, gathered on the training device.
     Tensor pending_losses = Tensor::empty({kLossReadEvery}, DType::f32, device);

@@ -93,6 +93,8 @@ case "$scenario" in
     flags=(--batch 512 --shards 4 --steps 30 --lr-schedule cosine)
     on 1 "${flags[@]}" --out "$work/straight"
     on 2 "${flags[@]}" --stop-at 12 --out "$work/pieces"
+    [ "$(checkpoint_step "$work/pieces/checkpoint.safetensors")" = 12 ] && [ "$(grep -c . "$work/pieces/loss.csv")" -eq 13 ] ||
+      fail "the first piece did not stop after step 12"
     on 4 --resume "$work/pieces/checkpoint.safetensors" --out "$work/pieces"
     cmp "$work/straight/checkpoint.safetensors" "$work/pieces/checkpoint.safetensors" ||
       fail "2 ranks to step 12, then 4 ranks to 30, differs from 1 rank to 30"

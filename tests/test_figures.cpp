@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -200,12 +201,26 @@ TEST_CASE("draw_loss_curve rejects input it cannot plot") {
     CHECK_FALSE(fs::exists(path));
 }
 
+// The rows of the pixels near `color` in column x, between rows y0 and y1; their mean, or -1 if there are none.
+double mean_row(const Image& image, Color color, int x, int y0, int y1, int tolerance) {
+    double sum = 0;
+    int count = 0;
+    for (int y = y0; y < y1; ++y)
+        if (close_to(image.at(x, y), color, tolerance)) sum += y, ++count;
+    return count ? sum / count : -1.0;
+}
+
 TEST_CASE("draw_loss_curve plots one point, skips NaN and Inf, and switches to a log axis") {
     TempDir dir;
 
+    // One point sits in the middle of its padded axes, away from the legend at the top.
     std::string single = dir.file("single.png");
     swirl::app::draw_loss_curve(single, {100}, {0.5}, "one point");
-    CHECK(load_png(single).width > 0);
+    Image one = load_png(single);
+    int middle = 0;
+    for (int y = one.height / 3; y < 2 * one.height / 3; ++y)
+        for (int x = one.width / 3; x < 2 * one.width / 3; ++x) middle += close_to(one.at(x, y), kForwardBlue, 40);
+    CHECK(middle > 0);
 
     std::vector<double> steps;
     std::vector<double> losses;
@@ -213,11 +228,41 @@ TEST_CASE("draw_loss_curve plots one point, skips NaN and Inf, and switches to a
         steps.push_back(step);
         losses.push_back(std::exp(-step / 300.0));  // spans a factor of ~800: log scale
     }
+    std::vector<double> clean_steps = steps;
+    std::vector<double> clean_losses = losses;
+    clean_steps.erase(clean_steps.begin() + 5, clean_steps.begin() + 7);
+    clean_losses.erase(clean_losses.begin() + 5, clean_losses.begin() + 7);
     losses[5] = NAN;
     losses[6] = INFINITY;
     std::string log_scale = dir.file("log.png");
+    std::string clean = dir.file("clean.png");
     swirl::app::draw_loss_curve(log_scale, steps, losses, "log scale");
+    swirl::app::draw_loss_curve(clean, clean_steps, clean_losses, "log scale");
     Image image = load_png(log_scale);
     CHECK(image.width > image.height);
     CHECK(image.at(0, 0) == kWhite);
+    // NaN and Inf are left out: the same picture as the series without them.
+    CHECK(image.rgb == load_png(clean).rgb);
+
+    // On a log axis an exponential decay is a straight falling line. The smoothed curve (the moving average has
+    // settled after its first tenth) is followed column by column below the legend, from where it first shows in
+    // the lower two thirds to its last column; on a linear axis it would hug the bottom, flat and bent.
+    std::vector<std::pair<int, double>> curve;
+    for (int x = 0; x < image.width; ++x) {
+        double row = mean_row(image, kForwardBlue, x, image.height / 3, image.height, 40);
+        if (row >= 0) curve.emplace_back(x, row);
+    }
+    REQUIRE(curve.size() > 100);
+    curve.erase(curve.begin(), curve.begin() + static_cast<std::ptrdiff_t>(curve.size() / 4));
+    const double n = static_cast<double>(curve.size());
+    double sx = 0, sy = 0, sxx = 0, sxy = 0;
+    for (auto [x, y] : curve) sx += x, sy += y, sxx += double(x) * x, sxy += x * y;
+    const double slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
+    const double intercept = (sy - slope * sx) / n;
+    double worst = 0;
+    for (auto [x, y] : curve) worst = std::max(worst, std::abs(y - (intercept + slope * x)));
+    CAPTURE(slope);
+    CAPTURE(worst);
+    CHECK(slope * (curve.back().first - curve.front().first) > image.height / 4.0);  // falls a quarter of the image
+    CHECK(worst < 3.0);  // within 3 pixels of a straight line
 }

@@ -6,8 +6,10 @@
 #endif
 
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <functional>
+#include <thread>
 
 #include "helpers.h"
 #include "tensor/cpu/capability.h"
@@ -499,6 +501,7 @@ TEST_CASE("profile scopes count nothing when off, add up each phase's calls when
     CHECK(profile::phases().empty());
     for (int i = 0; i < 3; ++i) {
         profile::Scope first("first");
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     {
         profile::Scope second("second");
@@ -514,7 +517,7 @@ TEST_CASE("profile scopes count nothing when off, add up each phase's calls when
     CHECK(phases[0].calls == 3);
     CHECK(phases[1].name == "second");
     CHECK(phases[1].calls == 1);
-    CHECK(phases[0].seconds >= 0.0);
+    CHECK(phases[0].seconds >= 0.006);  // three scopes of 2 ms sleep each: the clock is read around each
     profile::enable(Device::cpu());  // enabling again starts from nothing
     CHECK(profile::phases().empty());
     profile::disable();
@@ -531,7 +534,8 @@ TEST_CASE("under mpirun plain --device cuda puts each local rank on its own GPU,
     CHECK_THROWS_AS(distributed::rank_device("gpu", 0, 2), Error);
 }
 
-TEST_CASE("NCCL sums over ranks only when every rank has a GPU of its own, and a run of one sums nothing") {
+TEST_CASE("NCCL sums over ranks only when every rank has a GPU of its own") {
+    // The sum itself runs only under mpirun: tests/mpi_test.sh checks it (a missing or doubled sum changes the bytes).
     using distributed::each_rank_on_its_own_gpu;
     CHECK(each_rank_on_its_own_gpu({"node1 0000:3b:00.0", "node1 0000:5e:00.0"}));
     CHECK(each_rank_on_its_own_gpu({"node1 0000:3b:00.0", "node2 0000:3b:00.0"}));  // one bus id, two machines
@@ -541,8 +545,4 @@ TEST_CASE("NCCL sums over ranks only when every rank has a GPU of its own, and a
         {"node1 0000:3b:00.0", "node1 0000:5e:00.0", "node1 0000:86:00.0", "node1 0000:5e:00.0"}));
     CHECK_FALSE(each_rank_on_its_own_gpu({"node1 0000:3b:00.0", ""}));  // a rank on the CPU
     CHECK_FALSE(each_rank_on_its_own_gpu({"", ""}));
-    std::vector<Tensor> parts = {Tensor::full({2}, 1.0), Tensor()};
-    distributed::sum_over_ranks_(parts);
-    CHECK(distributed::transport() == "none");
-    CHECK(parts[0].to_vector() == std::vector<double>{1.0, 1.0});
 }
