@@ -44,6 +44,7 @@ void run_bench(const BenchOptions& options) {
     SWIRL_CHECK(options.warmup >= 0 && options.warmup_seconds >= 0 && std::isfinite(options.warmup_seconds),
                 "--warmup and --warmup-seconds must be >= 0, got {} and {}", options.warmup, options.warmup_seconds);
     const Device device = distributed::rank_device(options.device);
+    use_kernels(options.kernels, options.device);
     check_device_available(device);
     SWIRL_CHECK(!options.tf32 || !device.is_cpu(), "--tf32 needs --device cuda: the CPU has no TF32");
     set_cuda_allow_tf32(options.tf32);

@@ -33,6 +33,7 @@ struct TrainOptions {
     bool detect_anomaly = false;     // name the first op whose output or gradient is not finite
     bool tf32 = false;               // float32 matmuls on a CUDA device may use TF32 tensor cores
     bool no_fuse = false;            // the plain path: every layer's own forward, op by op (nn::set_fusion_enabled)
+    std::string kernels = "fast";    // or reference: the plain loops of tensor/reference/ (cpu::use_kernels)
     int64_t shards = 0;              // data-parallel shards of the batch (diffusion/training.h); 0: from the batch
     std::set<std::string> given;     // the flags given on the command line (a resumed run keeps the others)
 };
@@ -44,6 +45,7 @@ struct SampleOptions {
     uint64_t seed = 0;
     std::string csv, png;
     std::string device = "cpu";
+    std::string kernels = "fast";
 };
 
 struct EvalOptions {
@@ -53,6 +55,7 @@ struct EvalOptions {
     bool json = false;
     std::string png;                 // the KL of each step beside the entropy terms
     std::string device = "cpu";
+    std::string kernels = "fast";
 };
 
 struct BenchOptions {
@@ -70,6 +73,7 @@ struct BenchOptions {
     uint64_t seed = 0;
     bool tf32 = false;
     bool no_fuse = false;
+    std::string kernels = "fast";
     int64_t shards = 0;
     std::string param = "mean";     // the seed's model by default, as scripts/torch_reference.py
     std::string variance = "free";
@@ -83,6 +87,10 @@ struct BenchOptions {
 // MPI binds each rank to one core by default, so `mpirun -np 1` would train on one thread) and which flags give
 // them more.
 void set_threads(int threads);
+
+// Selects the CPU kernels (--kernels fast|reference: cpu::use_kernels). The reference kernels run on the CPU only:
+// with a CUDA device that is a one-line error.
+void use_kernels(const std::string& kernels, const std::string& device);
 
 // Returns the exit code: 0, or 128 + the signal when SIGINT / SIGTERM stopped training after a checkpoint.
 int run_train(const TrainOptions& options);

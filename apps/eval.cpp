@@ -30,6 +30,7 @@ void run_eval(const EvalOptions& options) {
     SWIRL_CHECK(distributed::size() == 1, "swirl eval runs in one process: start it without mpirun");
     SWIRL_CHECK(options.n > 1, "--n must be at least 2, got {}", options.n);
     const Device device = parse_device(options.device);
+    use_kernels(options.kernels, options.device);
     check_device_available(device);
     const Checkpoint checkpoint = read_checkpoint(options.checkpoint);
     ReverseModel model = model_from_checkpoint(checkpoint, DType::f32, device);

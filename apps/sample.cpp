@@ -20,6 +20,7 @@ void run_sample(const SampleOptions& options) {
     SWIRL_CHECK(options.n > 0, "--n must be positive, got {}", options.n);
     SWIRL_CHECK(!options.csv.empty() || !options.png.empty(), "nothing to write: give --csv FILE and/or --png FILE");
     const Device device = parse_device(options.device);
+    use_kernels(options.kernels, options.device);
     check_device_available(device);
     const Checkpoint checkpoint = read_checkpoint(options.checkpoint);
     ReverseModel model = model_from_checkpoint(checkpoint, DType::f32, device);

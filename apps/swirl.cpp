@@ -44,6 +44,14 @@ CLI::Validator number_above(double low, bool strict) {
 }
 CLI::Validator at_least(double low) { return number_above(low, false); }
 
+// --kernels: the same flag on every command.
+void add_kernels_option(CLI::App* cmd, std::string& kernels) {
+    cmd->add_option("--kernels", kernels,
+                    "CPU kernels: fast (tuned for this CPU) or reference (plain loops, one thread: the oracle, slow)")
+        ->check(CLI::IsMember({"fast", "reference"}))
+        ->capture_default_str();
+}
+
 void add_train(CLI::App& app, TrainOptions& o, int& exit_code) {
     CLI::App* cmd = app.add_subcommand("train", "train on freshly drawn swiss-roll batches, write checkpoints and figures");
     cmd->add_option("--steps", o.steps, "total training steps (with --resume: continue up to this step)")
@@ -86,6 +94,7 @@ void add_train(CLI::App& app, TrainOptions& o, int& exit_code) {
                     "cut each batch into this many shards (a power of two), their gradients summed in a fixed tree: "
                     "any number of mpirun ranks that divides it gives the same bytes (0: one a rank)")
         ->check(at_least(0))->capture_default_str();
+    add_kernels_option(cmd, o.kernels);
     cmd->callback([&o, cmd, &exit_code] {
         for (const CLI::Option* option : cmd->get_options())
             if (option->count() > 0) o.given.insert(option->get_name());
@@ -104,6 +113,7 @@ void add_sample(CLI::App& app, SampleOptions& o) {
         ->check(at_least(1))
         ->capture_default_str();
     cmd->add_option("--device", o.device, "cpu or cuda[:N]")->capture_default_str();
+    add_kernels_option(cmd, o.kernels);
     cmd->callback([&o] { run_sample(o); });
 }
 
@@ -115,6 +125,7 @@ void add_eval(CLI::App& app, EvalOptions& o) {
     cmd->add_flag("--json", o.json, "print one JSON object");
     cmd->add_option("--png", o.png, "draw where the bits go: the KL of each step beside the entropy terms");
     cmd->add_option("--device", o.device, "cpu or cuda[:N]")->capture_default_str();
+    add_kernels_option(cmd, o.kernels);
     cmd->callback([&o] { run_eval(o); });
 }
 
@@ -147,6 +158,7 @@ void add_bench(CLI::App& app, BenchOptions& o) {
                   "then as many steps again, timed phase by phase (data, forward process, model+KL+backward as one op "
                   "or with --no-fuse each its own, Adam), waiting for the device at each phase's ends");
     cmd->add_flag("--json", o.json, "print one JSON object (steps_per_s, samples_per_s, peak_rss_mb, ...)");
+    add_kernels_option(cmd, o.kernels);
     cmd->callback([&o] { run_bench(o); });
 }
 
@@ -154,14 +166,13 @@ void add_bench(CLI::App& app, BenchOptions& o) {
 // them and runs itself again (once: SWIRL_REEXECUTED marks the second run), unless the user chose them already:
 // - GOMP_SPINCOUNT=3000: an OpenMP thread that waits spins a short while (some tens of microseconds), then
 //   sleeps. libgomp's default spin (300,000) collapses on a shared machine: with another process on one of two
-//   cores a step at batch 4096 measured 1 step/s instead of 130. Sleeping at once (OMP_WAIT_POLICY=passive) costs
-//   a wake-up at every parallel region: against it the short spin measured 1.38x the samples/s at batch 4096
-//   (1.17x with one t per sample, 1.05x at 64000), and 0.62-0.90x while a busy loop held one of the two cores.
-//   Left alone when OMP_WAIT_POLICY or GOMP_SPINCOUNT is set.
+//   cores a step at batch 4096 runs at about 1 step/s instead of 130. Sleeping at once (OMP_WAIT_POLICY=passive)
+//   pays a wake-up at every parallel region, which costs more than the short spin on an idle machine, and the
+//   short spin's cost under a busy core stays bounded. Left alone when OMP_WAIT_POLICY or GOMP_SPINCOUNT is set.
 // - GLIBC_TUNABLES=glibc.malloc.tcache_count=1024. A training step makes and frees hundreds of small objects (graph
 //   nodes, their closures, tensor handles); glibc's per-thread cache keeps 7 of each size, and the rest go through
-//   the arena's bins and their consolidation, a fifth of a step's time at batch 128. A deeper cache measured
-//   1.06-1.11x the samples/s there. Left alone when GLIBC_TUNABLES is set.
+//   the arena's bins and their consolidation, a fifth of a step's time at batch 128 without the deeper cache.
+//   Left alone when GLIBC_TUNABLES is set.
 // The run started here keeps this thread's CPU affinity, which libgomp may already have narrowed: see below.
 
 #ifdef _OPENMP
@@ -220,6 +231,13 @@ void tune_runtime_libraries(char** argv) {
 }
 
 }  // namespace
+
+void swirl::app::use_kernels(const std::string& kernels, const std::string& device) {
+    const swirl::cpu::KernelSet set = swirl::cpu::parse_kernel_set(kernels);
+    SWIRL_CHECK(set == swirl::cpu::KernelSet::fast || swirl::parse_device(device).is_cpu(),
+                "--kernels reference runs on the CPU only: drop --device {} or --kernels reference", device);
+    swirl::cpu::use_kernels(set);
+}
 
 void swirl::app::set_threads(int threads) {
 #ifdef _OPENMP

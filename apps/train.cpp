@@ -24,6 +24,7 @@
 #include "diffusion/swiss_roll.h"
 #include "diffusion/training.h"
 #include "tensor/atomic_file.h"
+#include "tensor/cpu/kernels.h"
 #include "tensor/distributed.h"
 #include "tensor/error.h"
 #include "tensor/ops.h"
@@ -192,6 +193,7 @@ int run_train(const TrainOptions& given_options) {
     const bool writer = distributed::rank() == 0;
     // Under mpirun, plain --device cuda puts each rank of a machine on its own GPU.
     const Device device = distributed::rank_device(options.device);
+    use_kernels(options.kernels, options.device);
     check_device_available(device);
     const TSampling t_sampling = parse_t_sampling(options.t_sampling);
     const fs::path out(options.out);
@@ -269,11 +271,11 @@ int run_train(const TrainOptions& given_options) {
     StopOnSignal stop_on_signal;  // from here on, SIGINT / SIGTERM stop after the next step with a checkpoint
     if (writer)
         fmt::print("swirl train: T={} H={} batch={} lr={} ({}) t-sampling={} param={} variance={} schedule={} data={} "
-                   "device={}{} path={} shards={} ranks={} steps {}..{} -> {}\n",
+                   "device={}{} path={} kernels={} shards={} ranks={} steps {}..{} -> {}\n",
                    model_config.steps, model_config.hidden, options.batch, options.lr, options.lr_schedule,
                    options.t_sampling, options.param, options.variance, options.schedule, options.data,
                    device_name(device), options.tf32 ? " (tf32)" : "", nn::fusion_enabled() ? "fused" : "plain",
-                   options.shards, distributed::size(), step + 1, options.steps, out.string());
+                   cpu::kernels().capability, options.shards, distributed::size(), step + 1, options.steps, out.string());
     Progress progress(step, options.steps, writer ? stdout : nullptr);
     // Losses of the steps since the last read-back, gathered on the training device.
     Tensor pending_losses = Tensor::empty({kLossReadEvery}, DType::f32, device);

@@ -86,7 +86,7 @@ struct StepGroup {
 // column is the table's column repeated in runs (repeat_rows: nothing per row crosses to a GPU); a table that
 // carries gradients (a learned schedule's) is read with autograd::index_select instead, whose backward sums each
 // step's rows into its table row. No [B, kColumns] matrix is made: at batch 64000 the matrix and the copies of
-// its columns were most of the forward process (0.3 of its 0.4 ms).
+// its columns would be most of the forward process's time.
 class StepConstants {
 public:
     // A fixed schedule's, in dtype on device.

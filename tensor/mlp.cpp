@@ -63,7 +63,7 @@ void check_mlp_backward(const Tensor& grad_out, const Tensor& x, const std::vect
 }
 
 // used[l]: whether some rows go through layer l (an empty group uses nothing). One walk over the paths: with one
-// t per sample, 40 groups and 82 layers, asking layer by layer took some 6 µs of a step (`perf`).
+// t per sample, 40 groups and 82 layers, asking layer by layer would cost some 6 µs a step.
 std::vector<char> used_layers(std::size_t layer_count, const std::vector<MlpGroup>& groups) {
     std::vector<char> used(layer_count, 0);
     for (const MlpGroup& g : groups)

@@ -1,7 +1,7 @@
 // A stack of dense layers as one op: the chain of Linear (+ ReLU) layers of nn::Sequential and of the diffusion
 // model (head, then the tail of each row's step). On the CPU it runs block by block of rows, so that every
-// activation stays in the cache and the backward recomputes them instead of reading them back from memory; on
-// CUDA it is composed of cuBLAS products and the elementwise kernels, group by group.
+// activation stays in the cache (a large batch's backward recomputes them instead of reading them back from
+// memory); on CUDA it is composed of cuBLAS products and the elementwise kernels, group by group.
 //
 //   layers  = {head.0, head.2, tail_7.0, tail_7.2, tail_9.0, tail_9.2}
 //   groups  = {{0, 300, {0, 1, 2, 3}}, {300, 512, {0, 1, 4, 5}}}   // rows 0..299 take step 7's tail

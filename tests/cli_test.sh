@@ -398,6 +398,56 @@ assert plain["kernels_per_step"] > fused["kernels_per_step"], (plain["kernels_pe
 print(f"ok: bench --no-fuse runs the plain path: {plain['kernels_per_step']:.0f} kernels a step, fused {fused['kernels_per_step']:.0f}")
 PY
     ;;
+  reference-kernels-match-fast)
+    # The plain path on the reference kernels (every op in plain loops) trains to the fast path's losses within
+    # rounding, in both t-sampling modes; the header names the kernels that ran, so a train that ignored
+    # --kernels would fail here even with equal losses.
+    for t_sampling in batch sample; do
+      "$swirl" train --batch 256 --steps 60 --figure-points 100 --save-every 0 --t-sampling "$t_sampling" --no-fuse \
+        --out "$work/fast_$t_sampling" > "$work/fast.txt"
+      "$swirl" train --batch 256 --steps 60 --figure-points 100 --save-every 0 --t-sampling "$t_sampling" --no-fuse \
+        --kernels reference --out "$work/reference_$t_sampling" > "$work/reference.txt"
+      grep -q "^swirl train: .* path=plain kernels=reference " "$work/reference.txt" ||
+        fail "train's first line does not name the reference kernels: $(head -1 "$work/reference.txt")"
+      if grep -q " kernels=reference " "$work/fast.txt"; then fail "the default run names the reference kernels"; fi
+      python3 - "$work/fast_$t_sampling/loss.csv" "$work/reference_$t_sampling/loss.csv" "$t_sampling" <<'PY'
+import sys
+fast, reference = ([float(line.split(',')[1]) for line in open(path).readlines()[1:]] for path in sys.argv[1:3])
+assert len(fast) == len(reference) == 60
+gap = [abs(a - b) / abs(a) for a, b in zip(fast, reference)]
+# float32 sums in another order (the reference sums in double): rounding, 1e-6 at first. Adam divides each
+# gradient by its own running size, so parameters whose gradients are near zero turn rounding into visible steps and
+# the gap grows over the run; a wrong kernel shows in the first steps, by far more.
+assert max(gap[:20]) < 1e-5, max(gap[:20])
+assert max(gap) < 1e-3, max(gap)
+print(f"ok: 60 steps --no-fuse, fast and reference kernels ({sys.argv[3]}): losses within {max(gap[:20]):.1e} "
+      f"relative over 20 steps, {max(gap):.1e} over 60")
+PY
+    done
+    # Every command takes the flag; the reference runs on the CPU only.
+    "$swirl" sample --checkpoint "$work/fast_batch/checkpoint.safetensors" --n 300 --kernels reference \
+      --csv "$work/reference.csv"
+    "$swirl" sample --checkpoint "$work/fast_batch/checkpoint.safetensors" --n 300 --csv "$work/fast.csv"
+    python3 - "$work/fast.csv" "$work/reference.csv" <<'PY'
+import sys
+fast, reference = ([[float(v) for v in line.split(',')] for line in open(path)] for path in sys.argv[1:])
+assert len(fast) == len(reference) == 300
+worst = max(abs(a - b) for p, q in zip(fast, reference) for a, b in zip(p, q))
+assert worst < 1e-3, worst  # 40 steps of float32 sampling from the same noise
+print(f"ok: sample --kernels reference draws the fast kernels' points within {worst:.1e}")
+PY
+    "$swirl" eval --checkpoint "$work/fast_batch/checkpoint.safetensors" --n 500 --kernels reference --json > "$work/eval.json"
+    "$swirl" bench --batch 300 --steps 1 --warmup 0 --warmup-seconds 0 --kernels reference --json > "$work/bench.json"
+    python3 - "$work/eval.json" "$work/bench.json" <<'PY'
+import json, math, sys
+ev, bench = (json.load(open(path)) for path in sys.argv[1:])
+assert math.isfinite(ev["K_bits"]), ev
+assert bench["cpu_capability"] == "reference" and bench["vector_floats"] == 1, bench
+print("ok: eval and bench run on the reference kernels")
+PY
+    expect_exit 1 "reference runs on the CPU only" "$swirl" train --steps 1 --kernels reference --device cuda --out "$work/x"
+    expect_exit 2 "kernels" "$swirl" train --steps 1 --kernels naive --out "$work/x"
+    ;;
   recipes-resume-and-refuse)
     for variance in bounded full; do
       recipe=(--param eps --variance $variance --schedule learned --data unit --lr-schedule cosine)

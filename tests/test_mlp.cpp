@@ -14,7 +14,7 @@
 #include "tensor/error.h"
 #include "tensor/mlp.h"
 #include "tensor/ops.h"
-#include "tensor/reference.h"
+#include "tests/naive_dense.h"
 
 using namespace swirl;
 
@@ -109,10 +109,10 @@ TEST_CASE("the CPU mlp kernel and its composition equal the naive loops, forward
                 const auto groups = ModelLike::groups(rows);
                 const Tensor x = Tensor::randn({rows, 2}, gen, dtype), grad_out = Tensor::randn({rows, outputs}, gen, dtype);
                 const double tol = dtype == DType::f32 ? 1e-4 : 1e-12;
-                const Tensor expected = reference::mlp(x, model.layers, groups);
+                const Tensor expected = naive::mlp(x, model.layers, groups);
                 SWIRL_CHECK_CLOSE(mlp(x, model.layers, groups).to(DType::f64), expected, tol, tol);
                 SWIRL_CHECK_CLOSE(mlp_composed(x, model.layers, groups).to(DType::f64), expected, tol, tol);
-                const MlpGradients naive = reference::mlp_backward(grad_out, x, model.layers, groups);
+                const MlpGradients naive = naive::mlp_backward(grad_out, x, model.layers, groups);
                 auto in_f64 = [](MlpGradients g) {
                     for (Tensor* t : {&g.x}) *t = t->to(DType::f64);
                     for (auto* list : {&g.weights, &g.biases})
@@ -427,7 +427,7 @@ TEST_CASE("mlp_gaussian_kl and its composition equal the naive loops and gaussia
     const auto groups = ModelLike::groups(rows);
     const Tensor x = Tensor::randn({rows, 2}, gen, DType::f64);
     const Posterior q(rows, false, DType::f64, gen);
-    const Tensor y = reference::mlp(x, model.layers, groups);
+    const Tensor y = naive::mlp(x, model.layers, groups);
     double kl_sum = 0.0;
     Tensor grad_out = Tensor::empty({rows, 4}, DType::f64);
     const double n = 2.0 * static_cast<double>(rows);
@@ -441,7 +441,7 @@ TEST_CASE("mlp_gaussian_kl and its composition equal the naive loops and gaussia
             grad_out.data<double>()[i * 4 + 2 + j] = (0.5 - 0.5 * mismatch * std::exp(-lv)) / n;
         }
     }
-    const MlpGradients naive = reference::mlp_backward(grad_out, x, model.layers, groups);
+    const MlpGradients naive = naive::mlp_backward(grad_out, x, model.layers, groups);
     MlpGradients fused, composed;
     CHECK(mlp_gaussian_kl(x, model.layers, groups, q.mean_q, q.std_q, {}, &fused).item() == doctest::Approx(kl_sum / n).epsilon(1e-12));
     CHECK(mlp_gaussian_kl_composed(x, model.layers, groups, q.mean_q, q.std_q, {}, &composed).item() ==

@@ -21,7 +21,7 @@
 #include "tensor/host_allocator.h"
 #include "tensor/ops.h"
 #include "tensor/profile.h"
-#include "tensor/reference.h"
+#include "tests/naive_dense.h"
 
 using namespace swirl;
 
@@ -112,7 +112,7 @@ TEST_CASE("matmul's fast paths equal the naive loops on the model's shapes") {
                     CAPTURE(tb);
                     auto a = Tensor::randn(ta ? Shape{K, M} : Shape{M, K}, gen, dtype);
                     auto b = Tensor::randn(tb ? Shape{N, K} : Shape{K, N}, gen, dtype);
-                    const Tensor reference = reference::matmul(a, b, ta, tb);
+                    const Tensor reference = naive::matmul(a, b, ta, tb);
                     // Sums of up to 20000 products: float32 rounding grows like sqrt(K) eps.
                     SWIRL_CHECK_CLOSE(matmul(a, b, ta, tb).to(DType::f64), reference, dtype == DType::f32 ? 1e-4 : 1e-12,
                                       dtype == DType::f32 ? 1e-3 : 1e-10);
@@ -132,9 +132,9 @@ TEST_CASE("linear and its gradients equal the naive loops") {
             const Tensor x = Tensor::randn({300, 70}, gen, dtype), w = Tensor::randn({out, 70}, gen, dtype);
             const Tensor b = Tensor::randn({out}, gen, dtype), grad_y = Tensor::randn({300, out}, gen, dtype);
             for (bool relu : {false, true})
-                SWIRL_CHECK_CLOSE(linear(x, w, b, relu).to(DType::f64), reference::linear(x, w, b, relu), tol, tol);
+                SWIRL_CHECK_CLOSE(linear(x, w, b, relu).to(DType::f64), naive::linear(x, w, b, relu), tol, tol);
             // The backward ops of autograd::linear: grad_y @ w, grad_y^T @ x, the column sums of grad_y.
-            const reference::LinearGradients expected = reference::linear_backward(grad_y, x, w);
+            const naive::LinearGradients expected = naive::linear_backward(grad_y, x, w);
             SWIRL_CHECK_CLOSE(matmul(grad_y, w).to(DType::f64), expected.x, tol, tol);
             SWIRL_CHECK_CLOSE(matmul(grad_y, x, true, false).to(DType::f64), expected.weight, tol, tol);
             SWIRL_CHECK_CLOSE(sum(grad_y, 0).reshape({out}).to(DType::f64), expected.bias, tol, tol);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tensor/cpu/kernels.h"
+#include "tensor/reference/kernels.h"
 #include "tensor/error.h"
 
 #ifdef SWIRL_CPU_COPIES_PORTABLE
@@ -57,6 +58,7 @@ const Kernels& choose() {
 }
 
 std::atomic<const Kernels*> chosen{nullptr};
+std::atomic<bool> reference_on{false};
 
 }  // namespace
 
@@ -96,6 +98,7 @@ std::vector<std::string> runnable_capabilities() {
 }
 
 const Kernels& kernels() {
+    if (reference_on.load(std::memory_order_relaxed)) return reference::kernels();
     const Kernels* current = chosen.load(std::memory_order_acquire);
     if (current == nullptr) {
         current = &choose();
@@ -105,5 +108,17 @@ const Kernels& kernels() {
 }
 
 void use_capability(const std::string& name) { chosen.store(&named(name, "CPU capability "), std::memory_order_release); }
+
+void use_kernels(KernelSet set) { reference_on.store(set == KernelSet::reference, std::memory_order_relaxed); }
+
+KernelSet kernel_set() { return reference_on.load(std::memory_order_relaxed) ? KernelSet::reference : KernelSet::fast; }
+
+const char* kernel_set_name(KernelSet set) { return set == KernelSet::reference ? "reference" : "fast"; }
+
+KernelSet parse_kernel_set(const std::string& name) {
+    if (name == "fast") return KernelSet::fast;
+    if (name == "reference") return KernelSet::reference;
+    SWIRL_FAIL("unknown kernels '{}': expected fast or reference", name);
+}
 
 }  // namespace swirl::cpu

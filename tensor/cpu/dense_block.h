@@ -219,8 +219,8 @@ void dense_forward(T* y, const T* a, int64_t rows, const RawDenseLayer<T>& layer
 }
 
 // grad_input [rows, in] = grad [rows, out] @ weight [out, in]. For an input a few wide (the first layer's x, whose
-// gradient a learned schedule wants) the general loop runs one scalar multiply-add at a time (12% of the best
-// recipe's step at hidden 128); instead the weight goes transposed into scratch [in, out] and each element is a
+// gradient a learned schedule wants) the general loop would run one scalar multiply-add at a time (some 12% of the
+// best recipe's step at hidden 128); instead the weight goes transposed into scratch [in, out] and each element is a
 // dot product of a row of grad with a row of it, lane-summed as the narrow forward's.
 template <typename T>
 void dense_input_gradient(T* grad_input, T* scratch, const T* grad, int64_t rows, const RawDenseLayer<T>& layer) {

@@ -2,7 +2,7 @@
 // kTileVectors vectors lives in vector registers while k runs, so each multiply-add needs no load or store of the
 // output. Its size comes from the copy's register file (tensor/cpu/capability.h): 6 x 4 vectors of 16 floats with
 // AVX-512's 32 registers, 6 x 2 of 8 with AVX2's 16. GCC/Clang vector extensions say it once for every instruction
-// set. Tested against reference::matmul (tensor/reference.h).
+// set. Tested against the reference backend's matmul (tensor/reference/dense.cpp).
 #pragma once
 
 #include <cstdint>
@@ -23,7 +23,7 @@ constexpr int kTileVectors = kCapability.tile_vectors;
 // out[r, L v + l] (+)= sum_k A[r, k] * b[k, L v + l] (L = kLanes<T>) for r < kRows (<= kTileRows), v < kVectors, where
 // A[r, k] = a[r * a_row + k * a_col]; b has row stride ldb, out row stride ldo; then the epilogue. The row count is
 // a template argument so that every loop over the tile unrolls and the accumulators never leave the registers:
-// with a run-time count the compiler kept them on the stack around the k loop, and the tile's start and end took
+// with a run-time count the compiler keeps them on the stack around the k loop, and the tile's start and end take
 // some 40% of its time at the fused MLP's K = 2..64.
 template <typename T, int kVectors, int kRows>
 inline void gemm_tile(T* out, int64_t ldo, const T* a, int64_t a_row, int64_t a_col, const T* b, int64_t ldb, int64_t K,

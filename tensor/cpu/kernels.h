@@ -1,5 +1,5 @@
-// The CPU kernels of every op, parallel with OpenMP over rows (the naive loops they are tested against, for the
-// dense layers, are tensor/reference.h; the elementwise kernels are themselves plain loops).
+// The CPU kernels of every op, parallel with OpenMP over rows. Each has a plain twin in the reference backend
+// (tensor/reference/), which tests/test_conformance.cpp holds it to.
 // Outputs come first, then inputs; shapes are checked by tensor/ops.cpp before these are called.
 // Every reduction adds in a fixed order that does not depend on the thread count.
 // The kernels exist in one copy per instruction set the build carries (tensor/cpu/capability.h); callers reach the
@@ -28,7 +28,7 @@ using BinaryKernel = void(Tensor& out, const Tensor& a, const Tensor& b, BinaryO
 // out [rows, cols] = x read through the layout's a-strides (b-strides unused).
 using ExpandKernel = void(Tensor& out, const Tensor& x, const Broadcast2D& layout);
 
-// out [M, N] = op(a) [M, K] @ op(b) [K, N] (tested against reference::matmul, tensor/reference.h).
+// out [M, N] = op(a) [M, K] @ op(b) [K, N] (its twin: reference::matmul).
 using MatmulKernel = void(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b);
 // out [M, N] = x [M, K] @ weight [N, K]^T + bias [N], then ReLU if fuse_relu.
 using LinearKernel = void(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias, bool fuse_relu);
@@ -124,6 +124,15 @@ const Kernels& kernels();
 
 // Runs the copy for `name` from now on (tests compare the copies; call it while no op runs). Throws as kernels().
 void use_capability(const std::string& name);
+
+// Which kernels kernels() hands out: `fast`, the copy above (the default), or `reference`, the plain loops of
+// tensor/reference/ (one thread, no tiles, no vector extensions), the oracle the fast ones are tested against.
+// A process-wide switch, like nn::set_fusion_enabled: set it while no op runs. CUDA tensors are unaffected.
+enum class KernelSet { fast, reference };
+void use_kernels(KernelSet set);
+KernelSet kernel_set();
+const char* kernel_set_name(KernelSet set);  // "fast" or "reference"
+KernelSet parse_kernel_set(const std::string& name);  // throws swirl::Error naming the choices
 
 // The capabilities this build carries copies of, lowest first; those of them this CPU can run; whether it can run
 // one capability.

@@ -1,6 +1,6 @@
 // When the CPU kernels go parallel: below these sizes an op runs on one thread, because waking the other
-// threads (tens of microseconds when they sleep) costs more than the work. Measured: at batch 4096
-// a training step ran slower on two threads than on one until these were raised from 2^15 / 2^16.
+// threads (tens of microseconds when they sleep) costs more than the work; lower thresholds make a step at
+// batch 4096 slower on two threads than on one.
 #pragma once
 
 #include <atomic>
@@ -14,27 +14,24 @@ namespace swirl::cpu {
 
 constexpr int64_t kParallelElements = int64_t{1} << 20;      // elementwise ops and reductions: elements
 constexpr int64_t kParallelMultiplyAdds = int64_t{1} << 25;  // matrix products: M * K * N
-// The fused MLP's one region a pass (tensor/cpu/mlp.cpp), its multiply-adds: from some 1,950 rows of the seed's
-// model (8,576 a row). Two threads against one, `bench-ab.sh` 5 rounds: 1.73x at batch 2048 (1.87x at 4096) on an
-// idle machine, 0.73x (0.84x) while a busy loop holds one of the two cores. Smaller batches gain as much when idle
-// (1.76x at 1024, 1.65x at 512, 1.29x at 128 with blocks of a quarter of the batch) but collapse under that load
-// (0.53x, 0.46x, 0.20x: a region of a few tens of microseconds waits for a preempted thread): they stay on one.
+// The fused MLP's one region a pass (tensor/cpu/mlp.cpp), its multiply-adds: two threads from some 1,950 rows of
+// the seed's model (8,576 a row), where they nearly double an idle machine's speed and lose a bounded 20-30% while
+// another process holds one of two cores. Smaller batches gain as much when idle, but a region of a few tens of
+// microseconds that waits for a preempted thread runs at a fraction of one thread's speed: they stay on one.
 constexpr int64_t kParallelMlpMultiplyAdds = int64_t{1} << 24;
 // Ops that cost tens of ns an element (random fills: a normal is a Philox block, a log and a cosine in double,
 // ~60 ns; exp, log, sin, cos): a batch of a few thousand points is worth the second thread. From this many
 // elements (n >= it; the two above count from above them): batch 4096's swiss roll and steps (4096 draws each) go
-// on the team, which the fused MLP keeps awake from batch 2048 on: the data phase at 4096 measured 0.043-0.057 ->
-// 0.033-0.039 ms with one t per sample, 0.031-0.034 -> 0.026-0.033 with one t per batch (three profiles each).
+// on the team, which the fused MLP keeps awake from batch 2048 on.
 constexpr int64_t kParallelCostlyElements = int64_t{1} << 12;
-// Adam's parameters, all tensors together. The best recipe's 690,000 (hidden 128, a tail per step) update in
-// 0.24-0.29 ms a step on two threads against 0.35-0.38 on one (batch 4096).
+// Adam's parameters, all tensors together: the best recipe's 690,000 (hidden 128, a tail per step) update faster
+// on two threads; the seed's model's 181,000 stay on one, where waking a sleeping thread costs more than it saves.
 constexpr int64_t kParallelAdamElements = int64_t{1} << 19;
 // ... or from this many when the step's matrix products have run on the thread team (note_parallel_products):
 // then the second thread is still spinning after the products' region (the few tens of microseconds to Adam), and
 // if Adam left it to fall asleep, the next step's first parallel region (the data's random fills, at batch 4096 a
-// region of some 7 us) would wait for its wake-up instead. One t per sample at batch 4096 (the seed's model,
-// 177,000 parameters): Adam 0.049 -> 0.032 ms and the data's noise 0.036 -> 0.007 ms a step. At batch 128 nothing
-// runs on the team, and the same 177,000 stay on one thread: waking the sleeping thread for them measured 0.79x.
+// region of some 7 us) would wait for its wake-up instead. At batch 128 nothing runs on the team, and Adam stays
+// on one thread: waking a sleeping thread for the seed's 177,000 parameters costs more than the update.
 constexpr int64_t kParallelAdamWarmElements = int64_t{1} << 16;
 
 // Set by the matrix products that run on the team (the fused MLP, matmul); read and cleared by Adam. Each step's

@@ -1,9 +1,9 @@
-// The naive kernels of tensor/reference.h: plain loops over host copies in double.
-#include "tensor/reference.h"
+// The naive dense layers of tests/naive_dense.h: plain loops over host copies in double.
+#include "tests/naive_dense.h"
 
 #include "tensor/error.h"
 
-namespace swirl::reference {
+namespace swirl::naive {
 
 namespace {
 
@@ -15,7 +15,7 @@ struct Matrix {
     Matrix(int64_t r, int64_t c) : rows(r), cols(c), data(static_cast<std::size_t>(r * c), 0.0) {}
     explicit Matrix(const Tensor& t)  // a [N] tensor becomes one row
         : rows(t.rank() == 2 ? t.dim(0) : 1), cols(t.rank() == 2 ? t.dim(1) : t.numel()), data(t.to_vector()) {
-        SWIRL_CHECK(t.rank() == 1 || t.rank() == 2, "reference: expected a vector or a matrix, got {}", shape_str(t.shape()));
+        SWIRL_CHECK(t.rank() == 1 || t.rank() == 2, "naive: expected a vector or a matrix, got {}", shape_str(t.shape()));
     }
     double& operator()(int64_t i, int64_t j) { return data[static_cast<std::size_t>(i * cols + j)]; }
     double operator()(int64_t i, int64_t j) const { return data[static_cast<std::size_t>(i * cols + j)]; }
@@ -32,7 +32,7 @@ Matrix transposed(const Matrix& m) {
 
 // out [M, N] = a [M, K] @ b [K, N]
 Matrix product(const Matrix& a, const Matrix& b) {
-    SWIRL_CHECK(a.cols == b.rows, "reference::matmul: inner sizes differ, {} vs {}", a.cols, b.rows);
+    SWIRL_CHECK(a.cols == b.rows, "naive::matmul: inner sizes differ, {} vs {}", a.cols, b.rows);
     Matrix out(a.rows, b.cols);
     for (int64_t i = 0; i < a.rows; ++i)
         for (int64_t j = 0; j < b.cols; ++j)
@@ -140,4 +140,4 @@ MlpGradients mlp_backward(const Tensor& grad_out, const Tensor& x, const std::ve
     return result;
 }
 
-}  // namespace swirl::reference
+}  // namespace swirl::naive

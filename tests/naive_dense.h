@@ -1,6 +1,5 @@
-// The naive kernels: the maths of the dense layers in plain loops, a few lines each, on the host in double.
-// Read these first; the fast kernels (tensor/cpu/matmul.cpp, tensor/cpu/mlp.cpp, tensor/cuda/) compute the same
-// thing, and the tests hold them to these (tests/test_tensor.cpp, tests/test_mlp.cpp).
+// The dense layers' maths in plain loops on host copies in double: an oracle more exact than any kernel, for the
+// tests of the dense kernels of every backend (tests/test_tensor.cpp, tests/test_mlp.cpp).
 // Inputs may be f32 or f64 on the CPU; outputs are f64.
 #pragma once
 
@@ -9,7 +8,7 @@
 #include "tensor/mlp.h"
 #include "tensor/tensor.h"
 
-namespace swirl::reference {
+namespace swirl::naive {
 
 // out [M, N] = op(a) [M, K] @ op(b) [K, N], op the transpose when its flag is set.
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
@@ -30,4 +29,4 @@ Tensor mlp(const Tensor& x, const std::vector<DenseLayer>& layers, const std::ve
 MlpGradients mlp_backward(const Tensor& grad_out, const Tensor& x, const std::vector<DenseLayer>& layers,
                           const std::vector<MlpGroup>& groups);
 
-}  // namespace swirl::reference
+}  // namespace swirl::naive
