@@ -14,6 +14,7 @@
 #endif
 
 #include "apps/commands.h"
+#include "apps/runtime.h"
 #include "diffusion/training.h"
 #include "tensor/cpu/kernels.h"
 #include "tensor/distributed.h"

@@ -82,16 +82,6 @@ struct BenchOptions {
     bool json = false;
 };
 
-// Sets the OpenMP threads (--threads; 0 keeps libgomp's count: the CPUs this process may run on). Under mpirun
-// with 0, rank 0 says in one line on stderr when the launcher left the ranks fewer CPUs than it may use itself (Open
-// MPI binds each rank to one core by default, so `mpirun -np 1` would train on one thread) and which flags give
-// them more.
-void set_threads(int threads);
-
-// Selects the CPU kernels (--kernels fast|reference: cpu::use_kernels). The reference kernels run on the CPU only:
-// with a CUDA device that is a one-line error.
-void use_kernels(const std::string& kernels, const std::string& device);
-
 // Returns the exit code: 0, or 128 + the signal when SIGINT / SIGTERM stopped training after a checkpoint.
 int run_train(const TrainOptions& options);
 void run_bench(const BenchOptions& options);

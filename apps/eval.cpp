@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "apps/runtime.h"
 #include "tensor/distributed.h"
 #include "apps/figures.h"
 #include "diffusion/bound.h"

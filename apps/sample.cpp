@@ -4,6 +4,7 @@
 #include <iterator>
 
 #include "apps/commands.h"
+#include "apps/runtime.h"
 #include "tensor/distributed.h"
 #include "apps/model_figure.h"
 #include "diffusion/checkpoint.h"

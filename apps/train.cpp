@@ -16,6 +16,7 @@
 #endif
 
 #include "apps/commands.h"
+#include "apps/runtime.h"
 #include "apps/figures.h"
 #include "apps/model_figure.h"
 #include "apps/progress.h"
