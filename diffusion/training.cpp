@@ -35,65 +35,87 @@ void check_shards(int64_t shards, int64_t batch, int ranks) {
                 ranks, shards, shards == 1 ? "" : "s", ranks);
 }
 
-Tensor training_step(ReverseModel& model, nn::Adam& optimizer, const Schedule& schedule, const LearnedSchedule* learned,
-                     int64_t batch, TSampling t_sampling, Generator& gen, int64_t shards) {
-    const Tensor& like = model.like();
-    // The rows this process trains on: the whole batch, or under mpirun its shards' rows, drawn as a single process
-    // would draw them (the generator moves past the whole batch either way).
-    const int ranks = distributed::size();
-    if (shards != 1 || ranks != 1) check_shards(shards, batch, ranks);
-    const int64_t per_rank = shards / ranks, first = distributed::rank() * per_rank;
-    const int64_t rows_begin = first * batch / shards, rows_end = (first + per_rank) * batch / shards;
+namespace {
+
+// One step's data: rows [begin, end) of the batch's swiss-roll points and noise, and every row's step (the groups
+// need all of them), drawn as one process draws the whole batch (the generator moves past all of it).
+struct Batch {
     Tensor x0, eps;
     std::vector<StepGroup> groups;
-    {
-        profile::Scope phase("data");
-        x0 = sample_swiss_roll_rows(batch, rows_begin, rows_end - rows_begin, gen, 0.0, like.dtype(), like.device());
-        if (model.config().data_scale != 1.0) x0 = scale(x0, model.config().data_scale);
-        groups = draw_steps(batch, model.config().steps, t_sampling, gen);  // every row's step: the groups need all
-        eps = Tensor::empty(x0.shape(), x0.dtype(), x0.device());
-        normal_rows_(eps, gen, batch, rows_begin);
-    }
-    if (shards == 1 && ranks == 1) {
-        Variable loss;
-        if (learned == nullptr) {
-            loss = kl_objective(model, schedule, x0, groups, eps);
-        } else {
-            Variable table, entropy;  // the learned schedule's constants (float64 on the CPU) and its entropy term
-            {
-                profile::Scope phase("schedule");
-                table = learned->coefficient_table();
-                entropy = final_entropy_term(table);
-            }
-            loss = autograd::add(kl_objective(model, autograd::to(table, x0.dtype(), x0.device()), x0, groups, eps),
-                                 autograd::to(entropy, x0.dtype(), x0.device()));
-        }
-        optimizer.zero_grad();
-        {
-            profile::Scope phase("backward");
-            loss.backward();
-        }
-        {
-            profile::Scope phase("Adam");
-            optimizer.step();
-        }
-        return loss.data();
-    }
+};
 
-    // Data parallel: this rank's shards, each a forward and backward of its rows, their gradients (and the loss,
-    // as one more part) summed in the fixed tree, then over the ranks (tensor/distributed.h).
+Batch draw_batch(ReverseModel& model, int64_t batch, int64_t begin, int64_t end, TSampling t_sampling, Generator& gen) {
+    profile::Scope phase("data");
+    const Tensor& like = model.like();
+    Batch b;
+    b.x0 = sample_swiss_roll_rows(batch, begin, end - begin, gen, 0.0, like.dtype(), like.device());
+    if (model.config().data_scale != 1.0) b.x0 = scale(b.x0, model.config().data_scale);
+    b.groups = draw_steps(batch, model.config().steps, t_sampling, gen);
+    b.eps = Tensor::empty(b.x0.shape(), b.x0.dtype(), b.x0.device());
+    normal_rows_(b.eps, gen, batch, begin);
+    return b;
+}
+
+Tensor sharded_step(ReverseModel& model, nn::Adam& optimizer, const Schedule& schedule, const LearnedSchedule* learned,
+                    int64_t batch, TSampling t_sampling, Generator& gen, int64_t shards);
+
+}  // namespace
+
+// One process's step. The sharded step (below) computes the same loss and gradients shard by shard.
+Tensor training_step(ReverseModel& model, nn::Adam& optimizer, const Schedule& schedule, const LearnedSchedule* learned,
+                     int64_t batch, TSampling t_sampling, Generator& gen, int64_t shards) {
+    if (shards != 1 || distributed::size() != 1)
+        return sharded_step(model, optimizer, schedule, learned, batch, t_sampling, gen, shards);
+    const Batch data = draw_batch(model, batch, 0, batch, t_sampling, gen);
+    Variable loss;
+    if (learned == nullptr) {
+        loss = kl_objective(model, schedule, data.x0, data.groups, data.eps);
+    } else {
+        Variable table, entropy;  // the learned schedule's constants (float64 on the CPU) and its entropy term
+        {
+            profile::Scope phase("schedule");
+            table = learned->coefficient_table();
+            entropy = final_entropy_term(table);
+        }
+        const Variable kl = kl_objective(model, autograd::to(table, data.x0.dtype(), data.x0.device()), data.x0,
+                                         data.groups, data.eps);
+        loss = autograd::add(kl, autograd::to(entropy, data.x0.dtype(), data.x0.device()));
+    }
+    optimizer.zero_grad();
+    {
+        profile::Scope phase("backward");
+        loss.backward();
+    }
+    {
+        profile::Scope phase("Adam");
+        optimizer.step();
+    }
+    return loss.data();
+}
+
+namespace {
+
+// Data parallel: this rank's shards, each a forward and backward of its rows, their gradients (and the loss, as one
+// more part) summed in the fixed tree, then over the ranks (tensor/distributed.h).
+Tensor sharded_step(ReverseModel& model, nn::Adam& optimizer, const Schedule& schedule, const LearnedSchedule* learned,
+                    int64_t batch, TSampling t_sampling, Generator& gen, int64_t shards) {
+    const int ranks = distributed::size();
+    check_shards(shards, batch, ranks);
+    const int64_t per_rank = shards / ranks, first = distributed::rank() * per_rank;
+    const int64_t rows_begin = first * batch / shards, rows_end = (first + per_rank) * batch / shards;
+    const Batch data = draw_batch(model, batch, rows_begin, rows_end, t_sampling, gen);
     std::vector<Variable> parameters = model.parameters();
     if (learned != nullptr) parameters.push_back(learned->logits());
     distributed::TreeSum tree;
     for (int64_t s = first; s < first + per_rank; ++s) {
         const int64_t begin = s * batch / shards, end = (s + 1) * batch / shards;
-        const std::vector<StepGroup> shard_groups = groups_in_rows(groups, begin, end);
-        const Tensor x0_rows = x0.rows(begin - rows_begin, end - rows_begin);
-        const Tensor eps_rows = eps.rows(begin - rows_begin, end - rows_begin);
+        const std::vector<StepGroup> shard_groups = groups_in_rows(data.groups, begin, end);
+        const Tensor x0_rows = data.x0.rows(begin - rows_begin, end - rows_begin);
+        const Tensor eps_rows = data.eps.rows(begin - rows_begin, end - rows_begin);
         // The shard's mean KL times its share of the batch: the shards' losses add up to the batch's mean.
         Variable kl = learned == nullptr
                           ? kl_objective(model, schedule, x0_rows, shard_groups, eps_rows)
-                          : kl_objective(model, autograd::to(learned->coefficient_table(), x0.dtype(), x0.device()),
+                          : kl_objective(model, autograd::to(learned->coefficient_table(), x0_rows.dtype(), x0_rows.device()),
                                          x0_rows, shard_groups, eps_rows);
         const Variable loss = kl * (static_cast<double>(end - begin) / static_cast<double>(batch));
         optimizer.zero_grad();
@@ -126,6 +148,8 @@ Tensor training_step(ReverseModel& model, nn::Adam& optimizer, const Schedule& s
     optimizer.step();
     return loss.reshape({});
 }
+
+}  // namespace
 
 double training_flops_per_sample(const ModelConfig& config) {
     const double d = static_cast<double>(config.data_dim), h = static_cast<double>(config.hidden);
