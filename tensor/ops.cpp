@@ -1,4 +1,5 @@
-// The one place where ops check their arguments, allocate their outputs and dispatch on the device.
+// The ops of ops.h: each checks its arguments, allocates its output and dispatches on the device, here. The fused
+// ops of tensor/mlp.h (a stack of dense layers, and the diffusion objective on top of it) do the same in mlp.cpp.
 #include "tensor/ops.h"
 
 #include <algorithm>

@@ -175,77 +175,28 @@ void mlp_backward(MlpGradients& grads, const Tensor& grad_out, const Tensor& x, 
     });
 }
 
-// The model's output y = [a (d), b (d), angle (rotated only)] of each row read as p (tensor/mlp.h's GaussianHead),
-// the KL of q against it, and the gradients of sum(grad_value * kl) back to y, to q and to the head's tensors:
-//   mean_p = eps_xt xt - eps_coef a (or a),   log_var_p = low + sigmoid(b) (high - low) (or b),
-//   rotated: the KL of delta = R(-angle) (mean_q - mean_p) against N(0, exp(log_var_p)).
+// The model on each group's rows, the reverse step's KL and its gradients row by row (formulas::GaussianHeadRows,
+// tensor/formulas.h: the mean from eps, the bounded log-variance, the rotation), then back through the model.
 void mlp_gaussian_kl(Tensor& kl, MlpGradients& grads, GaussianKlInputGradients* inputs, const Tensor& x,
                      const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups, const Tensor& mean_q,
                      const Tensor& std_q, const GaussianHead& head, double grad_value) {
     dispatch_floating(x.dtype(), "mlp_gaussian_kl", [&](auto zero) {
         using T = decltype(zero);
-        const int64_t d = mean_q.dim(1);
-        const bool eps = head.xt.defined(), bounded = head.low.defined();
-        const T g = static_cast<T>(grad_value);
+        auto in = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
+        auto out = [](Tensor* t) { return t != nullptr && t->defined() ? t->data<T>() : nullptr; };
+        const formulas::GaussianHeadRows<T> rows{
+            kl.data<T>(), mean_q.data<T>(), std_q.data<T>(), mean_q.dim(1), static_cast<T>(grad_value),
+            in(head.xt), in(head.eps_xt), in(head.eps_coef), in(head.low), in(head.high), head.rotated,
+            out(inputs ? &inputs->mean_q : nullptr), out(inputs ? &inputs->std_q : nullptr),
+            out(inputs ? &inputs->xt : nullptr), out(inputs ? &inputs->eps_xt : nullptr),
+            out(inputs ? &inputs->eps_coef : nullptr), out(inputs ? &inputs->low : nullptr),
+            out(inputs ? &inputs->high : nullptr)};
         GradientSums sums(layers);
         for (const MlpGroup& group : groups) {
             if (group.end == group.begin) continue;
             const std::vector<Matrix<T>> h = forward_group<T>(x, group, layers);
-            const Matrix<T>& y = h.back();
-            Matrix<T> grad_y(y.rows, y.cols);
-            for (int64_t r = 0; r < y.rows; ++r) {
-                const int64_t i = group.begin + r;  // the row in the batch
-                auto at = [&](const Tensor& t, int64_t j) { return t.data<T>()[i * t.dim(1) + j]; };
-                const auto n = static_cast<std::size_t>(d);
-                std::vector<T> mean_p(n), log_var(n), s(n), grad_mean_p(n), grad_log_var(n);
-                for (int64_t j = 0; j < d; ++j) {
-                    mean_p[j] = eps ? at(head.eps_xt, 0) * at(head.xt, j) - at(head.eps_coef, 0) * y(r, j) : y(r, j);
-                    s[j] = formulas::sigmoid(y(r, d + j));
-                    log_var[j] = bounded ? at(head.low, 0) + s[j] * (at(head.high, 0) - at(head.low, 0)) : y(r, d + j);
-                }
-                if (head.rotated) {  // d = 2
-                    const T c = std::cos(y(r, 2 * d)), sb = -std::sin(y(r, 2 * d));
-                    const T u0 = at(mean_q, 0) - mean_p[0], u1 = at(mean_q, 1) - mean_p[1];
-                    const T delta[2] = {c * u0 - sb * u1, sb * u0 + c * u1};
-                    T grad_zero[2];
-                    for (int64_t j = 0; j < 2; ++j) {
-                        kl.data<T>()[i * d + j] = formulas::gaussian_kl(delta[j], at(std_q, j), T(0), log_var[j]);
-                        formulas::gaussian_kl_backward(g, delta[j], at(std_q, j), T(0), log_var[j], grad_zero[j],
-                                                       grad_log_var[j]);
-                    }
-                    const T g0 = -grad_zero[0], g1 = -grad_zero[1];  // delta's gradient
-                    grad_mean_p[0] = -(c * g0 + sb * g1);
-                    grad_mean_p[1] = -(c * g1 - sb * g0);
-                    grad_y(r, 2 * d) = -(g1 * delta[0] - g0 * delta[1]);
-                } else {
-                    for (int64_t j = 0; j < d; ++j) {
-                        kl.data<T>()[i * d + j] = formulas::gaussian_kl(at(mean_q, j), at(std_q, j), mean_p[j], log_var[j]);
-                        formulas::gaussian_kl_backward(g, at(mean_q, j), at(std_q, j), mean_p[j], log_var[j],
-                                                       grad_mean_p[j], grad_log_var[j]);
-                    }
-                }
-                for (int64_t j = 0; j < d; ++j) {
-                    grad_y(r, j) = eps ? -grad_mean_p[j] * at(head.eps_coef, 0) : grad_mean_p[j];
-                    grad_y(r, d + j) = bounded ? grad_log_var[j] * (at(head.high, 0) - at(head.low, 0)) * (s[j] * (T(1) - s[j]))
-                                               : grad_log_var[j];
-                }
-                if (inputs == nullptr) continue;
-                double eps_xt = 0, eps_coef = 0, low = 0, high = 0;
-                for (int64_t j = 0; j < d; ++j) {
-                    const T sq = at(std_q, j);
-                    inputs->mean_q.data<T>()[i * d + j] = -grad_mean_p[j];
-                    inputs->std_q.data<T>()[i * d + j] = g * (sq * std::exp(-log_var[j]) - T(1) / sq);
-                    if (eps) {
-                        inputs->xt.data<T>()[i * d + j] = grad_mean_p[j] * at(head.eps_xt, 0);
-                        eps_xt += grad_mean_p[j] * at(head.xt, j);
-                        eps_coef += -grad_mean_p[j] * y(r, j);
-                    }
-                    low += grad_log_var[j] - grad_log_var[j] * s[j];
-                    high += grad_log_var[j] * s[j];
-                }
-                if (eps) inputs->eps_xt.data<T>()[i] = static_cast<T>(eps_xt), inputs->eps_coef.data<T>()[i] = static_cast<T>(eps_coef);
-                if (bounded) inputs->low.data<T>()[i] = static_cast<T>(low), inputs->high.data<T>()[i] = static_cast<T>(high);
-            }
+            Matrix<T> grad_y(h.back().rows, h.back().cols);
+            rows(group.begin, group.end, h.back().v.data(), grad_y.v.data());
             const Matrix<T> grad_x = backward_group(std::move(grad_y), h, group, layers, sums);
             if (grads.x.defined()) put_rows(grads.x, group.begin, grad_x);
         }
