@@ -17,12 +17,12 @@
 #include "apps/runtime.h"
 #include "diffusion/training.h"
 #include "tensor/cpu/kernels.h"
-#include "tensor/distributed.h"
+#include "tensor/distributed/distributed.h"
 #include "tensor/error.h"
 #include "tensor/host_allocator.h"
 #include "tensor/ops.h"
-#include "tensor/probe.h"
-#include "tensor/profile.h"
+#include "tensor/instruments/probe.h"
+#include "tensor/instruments/profile.h"
 
 namespace swirl::app {
 

@@ -2,7 +2,7 @@
 // and an atomic PNG write through stb_image_write.
 #include "apps/canvas.h"
 
-#include "tensor/atomic_file.h"
+#include "tensor/io/atomic_file.h"
 #include "tensor/error.h"
 
 #include <algorithm>

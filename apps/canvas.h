@@ -53,7 +53,7 @@ public:
     static int text_width(std::string_view text, int scale = 1);
     static int text_height(int scale = 1);  // cap height, without descenders
 
-    // Writes atomically (write_file_atomically, tensor/atomic_file.h): readers never see a half-written file.
+    // Writes atomically (write_file_atomically, tensor/io/atomic_file.h): readers never see a half-written file.
     // Throws swirl::Error on any failure and leaves no temporary file behind.
     void write_png(const std::string& path) const;
 

@@ -6,7 +6,7 @@
 
 #include "apps/commands.h"
 #include "apps/runtime.h"
-#include "tensor/distributed.h"
+#include "tensor/distributed/distributed.h"
 #include "apps/figures.h"
 #include "diffusion/bound.h"
 #include "diffusion/checkpoint.h"

@@ -15,7 +15,7 @@
 
 #include "tensor/cpu/kernels.h"
 #include "tensor/device.h"
-#include "tensor/distributed.h"
+#include "tensor/distributed/distributed.h"
 #include "tensor/error.h"
 
 namespace swirl::app {

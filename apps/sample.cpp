@@ -5,11 +5,11 @@
 
 #include "apps/commands.h"
 #include "apps/runtime.h"
-#include "tensor/distributed.h"
+#include "tensor/distributed/distributed.h"
 #include "apps/model_figure.h"
 #include "diffusion/checkpoint.h"
 #include "diffusion/sampler.h"
-#include "tensor/atomic_file.h"
+#include "tensor/io/atomic_file.h"
 #include "tensor/error.h"
 
 namespace swirl::app {

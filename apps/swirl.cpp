@@ -14,7 +14,7 @@
 #include "apps/commands.h"
 #include "apps/runtime.h"
 #include "tensor/cpu/kernels.h"
-#include "tensor/distributed.h"
+#include "tensor/distributed/distributed.h"
 #include "tensor/device.h"
 #include "tensor/dtype.h"
 #include "tensor/error.h"

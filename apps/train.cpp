@@ -24,9 +24,9 @@
 #include "diffusion/objective.h"
 #include "diffusion/swiss_roll.h"
 #include "diffusion/training.h"
-#include "tensor/atomic_file.h"
+#include "tensor/io/atomic_file.h"
 #include "tensor/cpu/kernels.h"
-#include "tensor/distributed.h"
+#include "tensor/distributed/distributed.h"
 #include "tensor/error.h"
 #include "tensor/ops.h"
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "autograd/variable.h"
-#include "tensor/mlp.h"
+#include "tensor/fused/mlp.h"
 
 namespace swirl::autograd {
 
@@ -51,10 +51,10 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
 // relu(linear(x, weight, bias)) fused: the bias and the ReLU are applied in the matmul's epilogue.
 Variable linear_relu(const Variable& x, const Variable& weight, const Variable& bias);
 
-// A stack of Linear (+ ReLU) layers as one primitive (tensor/mlp.h): the rows of each group of x [M, K] go
+// A stack of Linear (+ ReLU) layers as one primitive (tensor/fused/mlp.h): the rows of each group of x [M, K] go
 // through the layers of the group's path in order -> [M, N]. On the CPU every activation stays in the cache and
 // the backward recomputes them; nn::Sequential and the diffusion model (head + per-step tails) run through it.
-// A layer of it is tensor/mlp.h's DenseLayer with Variables, so that gradients reach the weights.
+// A layer of it is tensor/fused/mlp.h's DenseLayer with Variables, so that gradients reach the weights.
 struct DenseLayer {
     Variable weight;  // [out, in]
     Variable bias;    // [out]
@@ -62,7 +62,7 @@ struct DenseLayer {
 };
 Variable mlp(const Variable& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups);
 
-// How mlp_gaussian_kl reads the stack's output as p (tensor/mlp.h's GaussianHead), with Variables: a learned
+// How mlp_gaussian_kl reads the stack's output as p (tensor/fused/mlp.h's GaussianHead), with Variables: a learned
 // schedule's constants carry gradients. Undefined Variables read y as the seed does.
 struct GaussianHead {
     Variable xt, eps_xt, eps_coef;  // mean_p = eps_xt * xt - eps_coef * a
@@ -70,7 +70,7 @@ struct GaussianHead {
     bool rotated = false;           // p's axes turned by y's last column
 };
 
-// A diffusion objective as one op (tensor/mlp.h's mlp_gaussian_kl): the mean KL from q = N(mean_q, std_q^2) to p,
+// A diffusion objective as one op (tensor/fused/mlp.h's mlp_gaussian_kl): the mean KL from q = N(mean_q, std_q^2) to p,
 // the output of mlp(x, layers, groups) read through `head`; for the seed's head,
 //   mean(gaussian_kl(mean_q, std_q, slice_cols(y, 0, d), slice_cols(y, d, 2d))).
 // The forward computes the gradients of every input that needs one (the layers; x, q and the head's under a

@@ -18,7 +18,7 @@ if(SWIRL_BUILD_TESTS)
   find_package(doctest REQUIRED)
   include(doctest)
 endif()
-# MPI (Debian's libopenmpi-dev) for data-parallel runs under mpirun (tensor/distributed.h); its C API, found as the CXX component (the project is C++ only).
+# MPI (Debian's libopenmpi-dev) for data-parallel runs under mpirun (tensor/distributed/distributed.h); its C API, found as the CXX component (the project is C++ only).
 set(SWIRL_WITH_MPI OFF)
 set(SWIRL_MPI_STATUS "OFF")
 if(NOT SWIRL_MPI STREQUAL "OFF")

@@ -11,7 +11,7 @@
 #include "diffusion/model.h"
 #include "diffusion/schedule.h"
 #include "nn/adam.h"
-#include "tensor/safetensors.h"
+#include "tensor/io/safetensors.h"
 
 namespace swirl::diffusion {
 

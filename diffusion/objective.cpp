@@ -8,7 +8,7 @@
 #include "autograd/functions.h"
 #include "tensor/error.h"
 #include "tensor/ops.h"
-#include "tensor/profile.h"
+#include "tensor/instruments/profile.h"
 
 namespace swirl::diffusion {
 

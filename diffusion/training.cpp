@@ -5,10 +5,10 @@
 
 #include "autograd/functions.h"
 #include "diffusion/swiss_roll.h"
-#include "tensor/distributed.h"
+#include "tensor/distributed/distributed.h"
 #include "tensor/error.h"
 #include "tensor/ops.h"
-#include "tensor/profile.h"
+#include "tensor/instruments/profile.h"
 
 namespace swirl::diffusion {
 
@@ -96,7 +96,7 @@ Tensor training_step(ReverseModel& model, nn::Adam& optimizer, const Schedule& s
 namespace {
 
 // Data parallel: this rank's shards, each a forward and backward of its rows, their gradients (and the loss, as one
-// more part) summed in the fixed tree, then over the ranks (tensor/distributed.h).
+// more part) summed in the fixed tree, then over the ranks (tensor/distributed/distributed.h).
 Tensor sharded_step(ReverseModel& model, nn::Adam& optimizer, const Schedule& schedule, const LearnedSchedule* learned,
                     int64_t batch, TSampling t_sampling, Generator& gen, int64_t shards) {
     const int ranks = distributed::size();

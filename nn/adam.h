@@ -8,7 +8,7 @@
 
 #include "autograd/variable.h"
 #include "tensor/backend.h"
-#include "tensor/safetensors.h"
+#include "tensor/io/safetensors.h"
 
 namespace swirl::nn {
 

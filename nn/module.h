@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "autograd/variable.h"
-#include "tensor/safetensors.h"
+#include "tensor/io/safetensors.h"
 
 namespace swirl::nn {
 

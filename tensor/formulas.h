@@ -96,11 +96,11 @@ SWIRL_HOST_DEVICE inline T gaussian_kl_and_backward(T grad, T mean_q, T std_q, T
 }
 
 // The diffusion objective's reverse step, row by row: rows [begin, end) of a stack's output y [rows, width] read as
-// p through the head (tensor/mlp.h's GaussianHead: the mean from eps, the bounded log-variance, the rotation),
+// p through the head (tensor/fused/mlp.h's GaussianHead: the mean from eps, the bounded log-variance, the rotation),
 // each element's KL(q || p) into kl, and the gradient of sum(grad_value * kl) with respect to y into grad [rows,
 // width]. With the input gradients' pointers set, those of q and the head too. y and grad hold rows begin..end;
 // the other pointers index the whole batch. The fused CPU kernel (tensor/cpu/mlp.cpp) and the reference kernel
-// (tensor/reference/dense.cpp) both run it; the composition of ops in tensor/mlp.cpp (CUDA's path) and the plain
+// (tensor/reference/dense.cpp) both run it; the composition of ops in tensor/fused/mlp.cpp (CUDA's path) and the plain
 // path (diffusion/parametrization.cpp) spell the same expressions in ops, and the tests hold all of them together.
 template <typename T>
 struct GaussianHeadRows {

@@ -1,5 +1,5 @@
 // The ops of ops.h: each checks its arguments, allocates its output and dispatches on the device, here. The fused
-// ops of tensor/mlp.h (a stack of dense layers, and the diffusion objective on top of it) do the same in mlp.cpp.
+// ops of tensor/fused/mlp.h (a stack of dense layers, and the diffusion objective on top of it) do the same in mlp.cpp.
 #include "tensor/ops.h"
 
 #include <algorithm>

@@ -31,7 +31,7 @@ struct OpTraffic {
 OpTraffic op_traffic();
 
 namespace detail {
-void count_kernel(int64_t bytes);  // for kernels dispatched outside tensor/ops.cpp (tensor/mlp.cpp)
+void count_kernel(int64_t bytes);  // for kernels dispatched outside tensor/ops.cpp (tensor/fused/mlp.cpp)
 void count_host_read();            // Tensor::to_vector and to_indices
 }  // namespace detail
 

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <string>
 
-#include "tensor/safetensors.h"
+#include "tensor/io/safetensors.h"
 #include "tensor/tensor.h"
 
 namespace swirl::test {

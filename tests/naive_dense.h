@@ -5,7 +5,7 @@
 
 #include <vector>
 
-#include "tensor/mlp.h"
+#include "tensor/fused/mlp.h"
 #include "tensor/tensor.h"
 
 namespace swirl::naive {
@@ -23,7 +23,7 @@ struct LinearGradients {
 };
 LinearGradients linear_backward(const Tensor& grad_y, const Tensor& x, const Tensor& weight);
 
-// The MLP op of tensor/mlp.h, layer by layer: each group's rows through its path. Its backward keeps every
+// The MLP op of tensor/fused/mlp.h, layer by layer: each group's rows through its path. Its backward keeps every
 // activation (no recomputation) and sums each layer's gradients over the groups that use it, in group order.
 Tensor mlp(const Tensor& x, const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups);
 MlpGradients mlp_backward(const Tensor& grad_out, const Tensor& x, const std::vector<DenseLayer>& layers,

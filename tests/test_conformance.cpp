@@ -17,7 +17,7 @@
 #include "tensor/cpu/kernels.h"
 #include "tensor/device.h"
 #include "tensor/error.h"
-#include "tensor/mlp.h"
+#include "tensor/fused/mlp.h"
 #include "tensor/ops.h"
 #include "tensor/reference/kernels.h"
 #include "tests/helpers.h"

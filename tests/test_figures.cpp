@@ -2,7 +2,7 @@
 // disk to check that they hold what was drawn.
 #include "apps/canvas.h"
 #include "apps/figures.h"
-#include "tensor/atomic_file.h"
+#include "tensor/io/atomic_file.h"
 #include "tensor/error.h"
 
 #include <doctest/doctest.h>

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "tensor/error.h"
-#include "tensor/safetensors.h"
+#include "tensor/io/safetensors.h"
 #include "tests/fuzz/checkpoint_input.h"
 
 namespace fs = std::filesystem;

@@ -1,4 +1,4 @@
-// Behaviour of the fused MLP op (tensor/mlp.h): the CPU kernel against its composition from the plain ops, on
+// Behaviour of the fused MLP op (tensor/fused/mlp.h): the CPU kernel against its composition from the plain ops, on
 // shapes that take every path of the kernel, the same sums for any thread count, and the errors it raises.
 #include <doctest/doctest.h>
 
@@ -12,7 +12,7 @@
 
 #include "helpers.h"
 #include "tensor/error.h"
-#include "tensor/mlp.h"
+#include "tensor/fused/mlp.h"
 #include "tensor/ops.h"
 #include "tests/naive_dense.h"
 

@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "helpers.h"
-#include "tensor/atomic_file.h"
+#include "tensor/io/atomic_file.h"
 #include "tensor/error.h"
 #include "tensor/ops.h"
 

@@ -15,12 +15,12 @@
 #include "tensor/cpu/capability.h"
 #include "tensor/cpu/kernels.h"
 #include "tensor/cpu/parallel.h"
-#include "tensor/distributed.h"
+#include "tensor/distributed/distributed.h"
 #include "tensor/error.h"
 #include "tensor/formulas.h"
 #include "tensor/host_allocator.h"
 #include "tensor/ops.h"
-#include "tensor/profile.h"
+#include "tensor/instruments/profile.h"
 #include "tests/naive_dense.h"
 
 using namespace swirl;

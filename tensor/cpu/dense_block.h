@@ -17,7 +17,7 @@
 SWIRL_CPU_TARGET_BEGIN
 namespace swirl::cpu::SWIRL_CPU_NAMESPACE {
 
-// A DenseLayer (tensor/mlp.h) as raw pointers, for the kernel's loops.
+// A DenseLayer (tensor/fused/mlp.h) as raw pointers, for the kernel's loops.
 template <typename T>
 struct RawDenseLayer {
     const T* weight;    // [out, in]

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "tensor/backend.h"
-#include "tensor/mlp.h"
+#include "tensor/fused/mlp.h"
 #include "tensor/tensor.h"
 
 namespace swirl::cpu {
@@ -33,7 +33,7 @@ using MatmulKernel = void(Tensor& out, const Tensor& a, const Tensor& b, bool tr
 // out [M, N] = x [M, K] @ weight [N, K]^T + bias [N], then ReLU if fuse_relu.
 using LinearKernel = void(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias, bool fuse_relu);
 
-// The fused MLP (tensor/mlp.h), shapes checked by tensor/mlp.cpp. mlp_forward: out [M, N] from x [M, K]; given
+// The fused MLP (tensor/fused/mlp.h), shapes checked by tensor/fused/mlp.cpp. mlp_forward: out [M, N] from x [M, K]; given
 // `kept`, it leaves there the activations when they are small enough to keep (else an undefined tensor).
 // mlp_backward writes the gradients that are defined in grads (x's; the weights and biases of the layers used),
 // from the kept activations when defined, recomputing them otherwise.
@@ -42,7 +42,7 @@ using MlpForwardKernel = void(Tensor& out, const Tensor& x, const std::vector<De
 using MlpBackwardKernel = void(MlpGradients& grads, const Tensor& grad_out, const Tensor& x,
                                const std::vector<DenseLayer>& layers, const std::vector<MlpGroup>& groups,
                                const Tensor& kept);
-// The fused objective (tensor/mlp.h's mlp_gaussian_kl) in one pass: kl [M, d] each element's KL, and the
+// The fused objective (tensor/fused/mlp.h's mlp_gaussian_kl) in one pass: kl [M, d] each element's KL, and the
 // gradients of sum(grad_value * kl) defined in grads (the weights' and biases', x's) and in inputs when given
 // (q's, std_q's element by element [M, d], the head's); mean_q and std_q [M, d], the head's tensors checked.
 using MlpGaussianKlKernel = void(Tensor& kl, MlpGradients& grads, GaussianKlInputGradients* inputs, const Tensor& x,
@@ -82,10 +82,10 @@ using AdamUpdateKernel = void(const std::vector<AdamTarget>& targets, const Adam
 
 // The multiply-add peak of this copy's vectors on the calling thread: independent chains of float multiply-adds on
 // as many accumulators as the copy's register tile, `iterations` rounds. Returns the floating-point operations
-// done (2 a multiply-add and lane); the caller times it (tensor/probe.cpp).
+// done (2 a multiply-add and lane); the caller times it (tensor/instruments/probe.cpp).
 using FmaChainsKernel = double(int64_t iterations);
 
-// One copy's kernels: what tensor/ops.cpp and tensor/mlp.cpp call, through kernels().
+// One copy's kernels: what tensor/ops.cpp and tensor/fused/mlp.cpp call, through kernels().
 struct Kernels {
     const char* capability;  // "baseline", "avx2", "avx512" or "neon": the instruction set they were compiled for
     int vector_floats;       // floats in one of its vectors

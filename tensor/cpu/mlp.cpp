@@ -1,4 +1,4 @@
-// The fused MLP on the CPU (tensor/mlp.h). Layer by layer, a training step at batch 64000 streams some thirty
+// The fused MLP on the CPU (tensor/fused/mlp.h). Layer by layer, a training step at batch 64000 streams some thirty
 // [64000, 64] tensors (16 MB each) through main memory, and memory, not arithmetic, sets the pace. Here the rows
 // are cut into blocks of at most kBlockRows rows, and a block runs through the whole stack on one thread with its
 // activations in the cache. When the whole batch's activations fit kKeepBytes the forward keeps them, block by

@@ -1,4 +1,4 @@
-// The reference dense kernels: products, Linear layers, the MLP op of tensor/mlp.h and the diffusion objective on
+// The reference dense kernels: products, Linear layers, the MLP op of tensor/fused/mlp.h and the diffusion objective on
 // top of it, as the textbook loops. Activations and gradients are kept in the tensors' precision; each sum over a
 // product's inner index, or over rows, runs in double.
 #include <cmath>

@@ -8,7 +8,7 @@
 #include "diffusion/checkpoint.h"
 #include "diffusion/training.h"
 #include "nn/layers.h"
-#include "tensor/checksum.h"
+#include "tensor/io/checksum.h"
 #include "tensor/error.h"
 
 namespace swirl::fuzz {

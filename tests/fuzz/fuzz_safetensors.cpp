@@ -5,7 +5,7 @@
 #include <string>
 
 #include "tensor/error.h"
-#include "tensor/safetensors.h"
+#include "tensor/io/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     try {

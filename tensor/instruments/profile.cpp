@@ -1,5 +1,5 @@
 // Phase timers: a table of named phases, filled by Scopes while profiling is on.
-#include "tensor/profile.h"
+#include "tensor/instruments/profile.h"
 
 #include <atomic>
 #include <mutex>

@@ -1,6 +1,6 @@
 // What a device can do, measured on the spot for swirl bench's floor. The CPU's probes are here; the GPU's are
 // kernels of their own (tensor/cuda/probe.cu).
-#include "tensor/probe.h"
+#include "tensor/instruments/probe.h"
 
 #include <algorithm>
 #include <chrono>

@@ -1,5 +1,5 @@
 // The ranks of a data-parallel run, and the fixed-order sum over them (distributed.h).
-#include "tensor/distributed.h"
+#include "tensor/distributed/distributed.h"
 
 #include <chrono>
 #include <cstdlib>

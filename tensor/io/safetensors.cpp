@@ -1,13 +1,13 @@
 // safetensors reading (validate everything, then allocate) and atomic writing.
-#include "tensor/safetensors.h"
+#include "tensor/io/safetensors.h"
 
 #include <algorithm>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "tensor/atomic_file.h"
-#include "tensor/checksum.h"
+#include "tensor/io/atomic_file.h"
+#include "tensor/io/checksum.h"
 #include "tensor/error.h"
 
 namespace swirl {

@@ -1,5 +1,5 @@
 // The atomic file write: temporary file, fsync, rename, fsync of the directory.
-#include "tensor/atomic_file.h"
+#include "tensor/io/atomic_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,6 +1,6 @@
 // Table-driven CRC-32 with the reflected polynomial 0xEDB88320. zlib would do, but it is not among swirl's
 // dependencies for the sake of sixteen lines.
-#include "tensor/checksum.h"
+#include "tensor/io/checksum.h"
 
 #include <array>
 

@@ -1,5 +1,5 @@
 // The fused MLP op: its checks, the dispatch (the CPU kernel or the composition), and the composition itself.
-#include "tensor/mlp.h"
+#include "tensor/fused/mlp.h"
 
 #include <algorithm>
 
