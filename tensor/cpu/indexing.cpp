@@ -8,26 +8,11 @@
 SWIRL_CPU_TARGET_BEGIN
 namespace swirl::cpu::SWIRL_CPU_NAMESPACE {
 
-namespace {
-
-// Runs body(U{}) with U the dtype's C++ type: these kernels move elements (as themselves, so no aliasing rule is
-// bent), never compute with them.
-template <typename Body>
-void by_element_size(DType dtype, Body body) {
-    switch (dtype) {
-        case DType::f32: body(float{}); break;
-        case DType::f64: body(double{}); break;
-        case DType::i64: body(int64_t{}); break;
-    }
-}
-
-}  // namespace
-
 // Element by element rather than a memcpy per row: the model's slices are one to five columns wide, where a
 // library call per row cost more than the copy (a per-sample step made ~40,000 of them).
 void copy_cols(Tensor& dst, int64_t dst_col, const Tensor& src, int64_t src_col, int64_t count) {
     const int64_t M = dst.dim(0), dst_cols = dst.dim(1), src_cols = src.dim(1);
-    by_element_size(dst.dtype(), [&](auto zero) {
+    dispatch_any(dst.dtype(), [&](auto zero) {
         using U = decltype(zero);
         U* d = static_cast<U*>(dst.raw_data()) + dst_col;
         const U* s = static_cast<const U*>(src.raw_data()) + src_col;
@@ -39,7 +24,7 @@ void copy_cols(Tensor& dst, int64_t dst_col, const Tensor& src, int64_t src_col,
 void index_select_rows(Tensor& out, const Tensor& x, const Tensor& index) {
     const int64_t R = index.numel(), N = x.dim(1);
     const int64_t* idx = index.data<int64_t>();
-    by_element_size(x.dtype(), [&](auto zero) {
+    dispatch_any(x.dtype(), [&](auto zero) {
         using U = decltype(zero);
         U* o = static_cast<U*>(out.raw_data());
         const U* in = static_cast<const U*>(x.raw_data());
@@ -50,7 +35,7 @@ void index_select_rows(Tensor& out, const Tensor& x, const Tensor& index) {
 
 void repeat_rows(Tensor& out, const Tensor& x, const std::vector<RowRun>& runs) {
     const int64_t N = x.dim(1);
-    by_element_size(x.dtype(), [&](auto zero) {
+    dispatch_any(x.dtype(), [&](auto zero) {
         using U = decltype(zero);
         U* o = static_cast<U*>(out.raw_data());
         const U* in = static_cast<const U*>(x.raw_data());

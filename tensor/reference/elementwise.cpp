@@ -7,6 +7,7 @@
 
 namespace swirl::reference {
 
+using cpu::dispatch_any;
 using cpu::dispatch_floating;
 
 void unary(Tensor& out, const Tensor& x, UnaryOp op) {
@@ -81,22 +82,8 @@ void expand(Tensor& out, const Tensor& x, const Broadcast2D& l) {
     });
 }
 
-namespace {
-
-// Runs body(U{}) with U the C++ type of any dtype.
-template <typename Body>
-void any_dtype(DType dtype, Body body) {
-    switch (dtype) {
-        case DType::f32: body(float{}); break;
-        case DType::f64: body(double{}); break;
-        case DType::i64: body(int64_t{}); break;
-    }
-}
-
-}  // namespace
-
 void fill(Tensor& x, double value) {
-    any_dtype(x.dtype(), [&](auto zero) {
+    dispatch_any(x.dtype(), [&](auto zero) {
         using U = decltype(zero);
         U* o = static_cast<U*>(x.raw_data());
         for (int64_t i = 0; i < x.numel(); ++i) o[i] = static_cast<U>(value);
@@ -104,8 +91,8 @@ void fill(Tensor& x, double value) {
 }
 
 void copy(Tensor& dst, const Tensor& src) {
-    any_dtype(dst.dtype(), [&](auto to) {
-        any_dtype(src.dtype(), [&](auto from) {
+    dispatch_any(dst.dtype(), [&](auto to) {
+        dispatch_any(src.dtype(), [&](auto from) {
             using D = decltype(to);
             using S = decltype(from);
             D* d = static_cast<D*>(dst.raw_data());

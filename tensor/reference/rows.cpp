@@ -9,21 +9,8 @@
 
 namespace swirl::reference {
 
+using cpu::dispatch_any;
 using cpu::dispatch_floating;
-
-namespace {
-
-// Runs body(U{}) with U the C++ type of any dtype: the kernels that only move elements take every dtype.
-template <typename Body>
-void any_dtype(DType dtype, Body body) {
-    switch (dtype) {
-        case DType::f32: body(float{}); break;
-        case DType::f64: body(double{}); break;
-        case DType::i64: body(int64_t{}); break;
-    }
-}
-
-}  // namespace
 
 void sum_all(Tensor& out, const Tensor& x) {
     dispatch_floating(x.dtype(), "sum", [&](auto zero) {
@@ -63,7 +50,7 @@ void sum_cols(Tensor& out, const Tensor& x) {
 }
 
 void copy_cols(Tensor& dst, int64_t dst_col, const Tensor& src, int64_t src_col, int64_t count) {
-    any_dtype(dst.dtype(), [&](auto zero) {
+    dispatch_any(dst.dtype(), [&](auto zero) {
         using U = decltype(zero);
         U* d = static_cast<U*>(dst.raw_data());
         const U* s = static_cast<const U*>(src.raw_data());
@@ -74,7 +61,7 @@ void copy_cols(Tensor& dst, int64_t dst_col, const Tensor& src, int64_t src_col,
 
 // out [R, N]: row r is row index[r] of x.
 void index_select_rows(Tensor& out, const Tensor& x, const Tensor& index) {
-    any_dtype(x.dtype(), [&](auto zero) {
+    dispatch_any(x.dtype(), [&](auto zero) {
         using U = decltype(zero);
         const int64_t N = x.dim(1);
         const int64_t* idx = index.data<int64_t>();
@@ -100,7 +87,7 @@ void index_add_rows(Tensor& out, const Tensor& index, const Tensor& src) {
 
 // out: run by run, `count` copies of row `row` of x.
 void repeat_rows(Tensor& out, const Tensor& x, const std::vector<RowRun>& runs) {
-    any_dtype(x.dtype(), [&](auto zero) {
+    dispatch_any(x.dtype(), [&](auto zero) {
         using U = decltype(zero);
         const int64_t N = x.dim(1);
         U* o = static_cast<U*>(out.raw_data());
