@@ -13,7 +13,7 @@ namespace swirl::diffusion {
 // or from `learned` when it is given: then its logits are among the optimizer's parameters, and the loss also
 // carries final_entropy_term, so that the step ascends K in the betas too.
 //
-// Data parallel (tensor/distributed/distributed.h): with `shards` S > 1, or under mpirun, the batch's rows are cut into S
+// Data parallel (tensor/distributed/): with `shards` S > 1, or under mpirun, the batch's rows are cut into S
 // equal shards, each with its own forward and backward; their gradients are added in a fixed pairwise tree, and
 // this rank computes shards [rank S/N, (rank + 1) S/N) of the N ranks. The result depends on S, never on N.
 // With S = 1 in one process it is the plain step above, one forward and backward of the whole batch.

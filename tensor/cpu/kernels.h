@@ -33,7 +33,7 @@ using MatmulKernel = void(Tensor& out, const Tensor& a, const Tensor& b, bool tr
 // out [M, N] = x [M, K] @ weight [N, K]^T + bias [N], then ReLU if fuse_relu.
 using LinearKernel = void(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias, bool fuse_relu);
 
-// The fused MLP (tensor/fused/mlp.h), shapes checked by tensor/fused/mlp.cpp. mlp_forward: out [M, N] from x [M, K]; given
+// The fused MLP (tensor/fused/mlp.h), shapes checked by fused/mlp.cpp. mlp_forward: out [M, N] from x [M, K]; given
 // `kept`, it leaves there the activations when they are small enough to keep (else an undefined tensor).
 // mlp_backward writes the gradients that are defined in grads (x's; the weights and biases of the layers used),
 // from the kept activations when defined, recomputing them otherwise.

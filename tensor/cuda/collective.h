@@ -1,4 +1,4 @@
-// NCCL for the sum over ranks (tensor/distributed/distributed.h): the run's one communicator, and the swap of gradient parts
+// NCCL for the sum over ranks (tensor/distributed/): the run's one communicator, and the swap of gradient parts
 // with a partner rank on the device. Which transport a run uses, the unique id's trip through MPI and the order
 // of the sums stay in distributed.cpp; this file only moves bytes between GPUs. Built only with NCCL
 // (SWIRL_WITH_NCCL).
