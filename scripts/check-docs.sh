@@ -2,12 +2,13 @@
 # Usage: scripts/check-docs.sh
 #
 # Checks that the docs read as reference, not as a lab notebook: apps/doc/performance.md has at most 250 lines and
-# README.md at most 200; no tracked .md file, and no comment of a tracked source file, names a commit (a 7-40
-# character lowercase hex word with a digit and a letter that `git rev-parse` resolves to a commit) or an issue
-# number (`issue` followed by a number, case-insensitive). Sources are C++, CUDA, shell, Python and CMake files and
-# scripts with a shebang; of them only the text from a `//` or `#` on is read. Files come from `git ls-files` in a
-# git checkout, else from `find` (then the commit check is skipped: without git no token can be told a commit).
-# Prints each violation as FILE:LINE: what, and exits 1 if there is any; 0 when all pass.
+# README.md at most 200; tensor/reference/README.md gives the folder's true line count; no tracked .md file, and no
+# comment of a tracked source file, names a commit (a 7-40 character lowercase hex word with a digit and a letter
+# that `git rev-parse` resolves to a commit) or an issue number (`issue` followed by a number, case-insensitive).
+# Sources are C++, CUDA, shell, Python and CMake files and scripts with a shebang; of them only the text from a `//`
+# or `#` on is read. Files come from `git ls-files` in a git checkout, else from `find` (then the commit check is
+# skipped: without git no token can be told a commit). Prints each violation as FILE:LINE: what, and exits 1 if
+# there is any; 0 when all pass.
 set -euo pipefail
 
 [[ $# -eq 0 ]] || { sed -n '2,10p' "$0" >&2; exit 2; }
@@ -28,6 +29,13 @@ check_lines() {  # FILE MAX
 }
 check_lines apps/doc/performance.md 250
 check_lines README.md 200
+
+# The reference backend's README says how many lines it is; the count must be today's.
+if [[ -f tensor/reference/README.md ]]; then
+    said=$(grep -oE '[0-9,]+ lines in [a-z]+ files' tensor/reference/README.md | head -n 1 | grep -oE '^[0-9,]+' | tr -d ,)
+    actual=$(cat tensor/reference/*.h tensor/reference/*.cpp | wc -l)
+    [[ $said == "$actual" ]] || fail "tensor/reference/README.md: says ${said:-no} lines, the folder's sources have $actual"
+fi
 
 # The files to read.
 in_git=false
