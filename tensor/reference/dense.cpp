@@ -121,12 +121,12 @@ Matrix<T> backward_group(Matrix<T> grad, const std::vector<Matrix<T>>& h, const 
 template <typename T>
 void store(MlpGradients& grads, const GradientSums& sums) {
     for (std::size_t l = 0; l < sums.weights.size(); ++l) {
-        if (l < grads.weights.size() && grads.weights[l].defined())
-            for (std::size_t e = 0; e < sums.weights[l].size(); ++e)
-                grads.weights[l].data<T>()[e] = static_cast<T>(sums.weights[l][e]);
-        if (l < grads.biases.size() && grads.biases[l].defined())
-            for (std::size_t e = 0; e < sums.biases[l].size(); ++e)
-                grads.biases[l].data<T>()[e] = static_cast<T>(sums.biases[l][e]);
+        auto put = [](Tensor& t, const std::vector<double>& sum) {
+            T* p = t.data<T>();
+            for (std::size_t e = 0; e < sum.size(); ++e) p[e] = static_cast<T>(sum[e]);
+        };
+        if (l < grads.weights.size() && grads.weights[l].defined()) put(grads.weights[l], sums.weights[l]);
+        if (l < grads.biases.size() && grads.biases[l].defined()) put(grads.biases[l], sums.biases[l]);
     }
 }
 

@@ -15,8 +15,9 @@ using cpu::dispatch_floating;
 void sum_all(Tensor& out, const Tensor& x) {
     dispatch_floating(x.dtype(), "sum", [&](auto zero) {
         using T = decltype(zero);
+        const T* in = x.data<T>();
         double total = 0;
-        for (int64_t i = 0; i < x.numel(); ++i) total += x.data<T>()[i];
+        for (int64_t i = 0; i < x.numel(); ++i) total += in[i];
         out.data<T>()[0] = static_cast<T>(total);
     });
 }
@@ -27,10 +28,11 @@ void sum_rows(Tensor& out, const Tensor& x) {
         using T = decltype(zero);
         const int64_t M = x.dim(0), N = x.dim(1);
         const T* in = x.data<T>();
+        T* o = out.data<T>();
         for (int64_t j = 0; j < N; ++j) {
             double total = 0;
             for (int64_t i = 0; i < M; ++i) total += in[i * N + j];
-            out.data<T>()[j] = static_cast<T>(total);
+            o[j] = static_cast<T>(total);
         }
     });
 }
@@ -41,10 +43,11 @@ void sum_cols(Tensor& out, const Tensor& x) {
         using T = decltype(zero);
         const int64_t M = x.dim(0), N = x.dim(1);
         const T* in = x.data<T>();
+        T* o = out.data<T>();
         for (int64_t i = 0; i < M; ++i) {
             double total = 0;
             for (int64_t j = 0; j < N; ++j) total += in[i * N + j];
-            out.data<T>()[i] = static_cast<T>(total);
+            o[i] = static_cast<T>(total);
         }
     });
 }
@@ -103,9 +106,10 @@ void repeat_rows(Tensor& out, const Tensor& x, const std::vector<RowRun>& runs) 
 void uniform(Tensor& x, uint64_t seed, uint64_t first_counter, uint64_t first_element, double low, double high) {
     dispatch_floating(x.dtype(), "uniform", [&](auto zero) {
         using T = decltype(zero);
+        T* o = x.data<T>();
         for (int64_t i = 0; i < x.numel(); ++i) {
             const auto words = philox4x32_10(first_counter + first_element + static_cast<uint64_t>(i), seed);
-            x.data<T>()[i] = static_cast<T>(low + (high - low) * uniform_from_words(words[0], words[1]));
+            o[i] = static_cast<T>(low + (high - low) * uniform_from_words(words[0], words[1]));
         }
     });
 }
@@ -116,6 +120,7 @@ void uniform(Tensor& x, uint64_t seed, uint64_t first_counter, uint64_t first_el
 void normal(Tensor& x, uint64_t seed, uint64_t first_counter, uint64_t first_element, double mean, double stddev) {
     dispatch_floating(x.dtype(), "normal", [&](auto zero) {
         using T = decltype(zero);
+        T* o = x.data<T>();
         for (int64_t i = 0; i < x.numel(); ++i) {
             const uint64_t e = first_element + static_cast<uint64_t>(i);
             double z = 0;
@@ -129,7 +134,7 @@ void normal(Tensor& x, uint64_t seed, uint64_t first_counter, uint64_t first_ele
                 const double radius = std::sqrt(-2.0 * std::log(u_radius)), angle = 2.0 * std::numbers::pi * turns;
                 z = radius * (e % 2 == 0 ? std::cos(angle) : std::sin(angle));
             }
-            x.data<T>()[i] = static_cast<T>(mean + stddev * z);
+            o[i] = static_cast<T>(mean + stddev * z);
         }
     });
 }
