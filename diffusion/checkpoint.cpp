@@ -23,13 +23,6 @@ bool is_model_tensor(const std::string& name) {
     return name.rfind(kOptimizerPrefix, 0) != 0 && name.rfind(kSchedulePrefix, 0) != 0;
 }
 
-// How many values the model of `config` holds: the head's two Linears (d -> H -> H) and T tails' (H -> H -> out).
-// Within read_checkpoint's ranges at most about 4.4e14, so int64 holds it.
-int64_t model_values(const ModelConfig& config) {
-    const int64_t d = config.data_dim, h = config.hidden, out = output_width(d, config.variance_param);
-    return (d * h + h) + (h * h + h) + config.steps * ((h * h + h) + (h * out + out));
-}
-
 template <typename Number>
 Number parse_number(const Metadata& metadata, const std::string& key, const std::string& path) {
     auto found = metadata.find(key);
@@ -116,10 +109,12 @@ Checkpoint read_checkpoint(SafetensorsContents contents, const std::string& path
     int64_t file_values = 0;
     for (const auto& [name, tensor] : checkpoint.contents.tensors)
         if (is_model_tensor(name)) file_values += tensor.numel();
-    SWIRL_CHECK(file_values == model_values(info.model),
+    // Within read_checkpoint's ranges the count is at most about 4.4e14: int64 holds it.
+    const int64_t expected_values = model_value_count(info.model);
+    SWIRL_CHECK(file_values == expected_values,
                 "{}: the model tensors hold {} values, but the architecture steps={} data_dim={} hidden={} variance={} "
                 "has {}", path, file_values, info.model.steps, info.model.data_dim, info.model.hidden,
-                variance_param_name(info.model.variance_param), model_values(info.model));
+                variance_param_name(info.model.variance_param), expected_values);
     SWIRL_CHECK(m.count("schedule") && (m.at("schedule") == "sigmoid" || m.at("schedule") == "learned"),
                 "{}: unknown schedule '{}' in checkpoint (expected sigmoid or learned)", path,
                 m.count("schedule") ? m.at("schedule") : "");

@@ -35,6 +35,11 @@ ReverseModel::ReverseModel(const ModelConfig& config, Generator& gen, DType dtyp
                                            false, gen, dtype, device));
 }
 
+int64_t model_value_count(const ModelConfig& config) {
+    const int64_t d = config.data_dim, h = config.hidden, out = output_width(d, config.variance_param);
+    return (d * h + h) + (h * h + h) + config.steps * ((h * h + h) + (h * out + out));
+}
+
 const Tensor& ReverseModel::like() const { return dynamic_cast<nn::Linear&>((*network_head)[0]).weight.data(); }
 
 nn::Sequential& ReverseModel::tail(int64_t t) {

@@ -25,6 +25,10 @@ struct ModelConfig {
     double data_scale = 1.0;
 };
 
+// How many values (weights and biases) the model of `config` holds: the head's two Linears (d -> H -> H) and the T
+// tails' (H -> H -> output_width). What a checkpoint's tensors must add up to before the model is built.
+int64_t model_value_count(const ModelConfig& config);
+
 class ReverseModel : public nn::Module {
 public:
     ReverseModel(const ModelConfig& config, Generator& gen, DType dtype = DType::f32, Device device = Device::cpu());

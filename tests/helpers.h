@@ -7,6 +7,7 @@
 #include <cmath>
 #include <string>
 
+#include "tensor/cpu/kernels.h"
 #include "tensor/io/safetensors.h"
 #include "tensor/tensor.h"
 
@@ -49,5 +50,22 @@ inline Comparison compare(const Tensor& actual, const Tensor& expected, double r
         CHECK_MESSAGE(swirl_cmp_.ok, #actual " vs " #expected ": NOT OK at element " << swirl_cmp_.worst_index \
                                      << ": " << swirl_cmp_.worst_actual << " vs " << swirl_cmp_.worst_expected); \
     } while (0)
+
+// Restores, when a test ends, the CPU kernels it found: fast or reference, and the copy of the fast ones.
+struct KeepCpuKernels {
+    cpu::KernelSet set;
+    std::string copy;
+    KeepCpuKernels() : set(cpu::kernel_set()) {
+        cpu::use_kernels(cpu::KernelSet::fast);  // the fast copy's name, whichever set is on
+        copy = cpu::kernels().capability;
+        cpu::use_kernels(set);
+    }
+    ~KeepCpuKernels() {
+        cpu::use_capability(copy);
+        cpu::use_kernels(set);
+    }
+    KeepCpuKernels(const KeepCpuKernels&) = delete;
+    KeepCpuKernels& operator=(const KeepCpuKernels&) = delete;
+};
 
 }  // namespace swirl::test

@@ -47,6 +47,18 @@ start_training() {
   for _ in $(seq 600); do grep -q "step" "$work/out" 2>/dev/null && return 0; sleep 0.1; done
   fail "mpirun -np $n swirl train printed nothing in 60 s: $(cat "$work/err")"
 }
+# await_end SECONDS WHAT: waits at most SECONDS for mpirun ($pid) to end, else lists the processes left and fails
+# naming WHAT; sets $code to mpirun's exit status and $ms to the milliseconds from the call to its end.
+await_end() {
+  local begin; begin=$(date +%s%N)
+  for _ in $(seq $(($1 * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then
+    ps -eo pid,ppid,stat,etime,args | grep -E "mpirun|swirl|orted" | grep -v grep >&2 || true
+    fail "mpirun still runs $1 s after $2"
+  fi
+  set +e; wait "$pid"; code=$?; set -e
+  ms=$(( ($(date +%s%N) - begin) / 1000000 ))
+}
 # The step a checkpoint holds (its safetensors header's metadata).
 checkpoint_step() {
   python3 - "$1" <<'PY'
@@ -149,14 +161,7 @@ case "$scenario" in
         "${flags[@]}"
       sleep "0.$((RANDOM % 10))$((RANDOM % 10))"
       kill -TERM "$pid"
-      termed_at=$(date +%s%N)
-      for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done  # 60 s at most
-      if kill -0 "$pid" 2>/dev/null; then
-        ps -eo pid,ppid,stat,etime,args | grep -E "mpirun|swirl|orted" | grep -v grep >&2 || true
-        fail "run $run: mpirun still runs 60 s after SIGTERM"
-      fi
-      set +e; wait "$pid"; code=$?; set -e
-      seconds=$(( ($(date +%s%N) - termed_at) / 1000000 ))
+      await_end 60 "run $run's SIGTERM"
       [ "$code" -ne 0 ] || fail "run $run: mpirun exited 0 after SIGTERM"
       grep -q "stopped by SIGTERM after step" "$work/err" || fail "run $run: no stop message: $(cat "$work/err")"
       [ "$(grep -vc '^swirl: stopped by SIGTERM after step' "$work/err")" -eq 0 ] ||
@@ -165,7 +170,7 @@ case "$scenario" in
       [ "$(checkpoint_step "$work/run/checkpoint.safetensors")" = "$stopped" ] ||
         fail "run $run: stopped after step $stopped, the checkpoint holds step $(checkpoint_step "$work/run/checkpoint.safetensors")"
       [ "$(tail -1 "$work/run/loss.csv" | cut -d, -f1)" = "$stopped" ] || fail "run $run: loss.csv does not end at step $stopped"
-      echo "ok: run $run: SIGTERM to mpirun; both ranks stopped after step $stopped, its checkpoint and loss.csv written, one line printed; mpirun ended ${seconds} ms after the signal"
+      echo "ok: run $run: SIGTERM to mpirun; both ranks stopped after step $stopped, its checkpoint and loss.csv written, one line printed; mpirun ended ${ms} ms after the signal"
     done
     # Resumed on one process for 10 more steps: the same bytes as an uninterrupted run of that length.
     total=$((stopped + 10))
@@ -191,11 +196,8 @@ case "$scenario" in
       done
       [ -n "$rank1" ] || fail "run $run: no process of rank 1 among mpirun's children"
       kill -KILL "$rank1"
-      killed_at=$(date +%s%N)
-      for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done  # 30 s at most
-      if kill -0 "$pid" 2>/dev/null; then fail "run $run: the job still runs 30 s after rank 1 died"; fi
-      set +e; wait "$pid"; code=$?; set -e
-      seconds=$(( ($(date +%s%N) - killed_at) / 1000000000 ))
+      await_end 30 "run $run's rank 1 died"
+      seconds=$((ms / 1000))
       [ "$code" -ne 0 ] || fail "run $run: mpirun exited 0 after rank 1 was killed"
       [ "$seconds" -le 10 ] || fail "run $run: the job took $seconds s to end after rank 1 died"
       grep -q "rank 1 .*exited on signal 9" "$work/err" || fail "run $run: no message naming rank 1: $(cat "$work/err")"

@@ -41,12 +41,6 @@ Trained train(TSampling mode) {
             Tensor::from_vector(parameters, {static_cast<int64_t>(parameters.size())}, DType::f64)};
 }
 
-// Restores the copy kernels() chose when the test ends.
-struct KeepCapability {
-    std::string saved = cpu::kernels().capability;
-    ~KeepCapability() { cpu::use_capability(saved); }
-};
-
 }  // namespace
 
 TEST_CASE("every CPU capability this machine runs trains to the same losses and weights within rounding") {
@@ -56,7 +50,7 @@ TEST_CASE("every CPU capability this machine runs trains to the same losses and 
                                                                     << "): build with -DSWIRL_NATIVE=OFF for several");
         return;
     }
-    KeepCapability keep;
+    test::KeepCpuKernels keep;
     for (TSampling mode : {TSampling::batch, TSampling::sample}) {
         CAPTURE(t_sampling_name(mode));
         cpu::use_capability(names.front());
@@ -78,7 +72,7 @@ TEST_CASE("every CPU capability this machine runs gives the same bits on one thr
 #ifndef _OPENMP
     MESSAGE("[skip] built without OpenMP");
 #else
-    KeepCapability keep;
+    test::KeepCpuKernels keep;
     const int saved_threads = omp_get_max_threads();
     for (const std::string& name : cpu::runnable_capabilities()) {
         CAPTURE(name);
@@ -98,7 +92,7 @@ TEST_CASE("every CPU capability this machine runs gives the same bits on one thr
 }
 
 TEST_CASE("a CPU capability that is unknown, not built or beyond this CPU is a one-line error naming the choices") {
-    KeepCapability keep;
+    test::KeepCpuKernels keep;
     CHECK_THROWS_WITH_AS(cpu::use_capability("sse9"), doctest::Contains("expected baseline, avx2, avx512 or neon"),
                          Error);
     const std::vector<std::string> built = cpu::built_capabilities();

@@ -306,17 +306,6 @@ std::vector<Case> cases() {
     return all;
 }
 
-// Restores the kernels and the CPU copy a test found.
-struct KeepKernels {
-    cpu::KernelSet set = cpu::kernel_set();
-    std::string copy = cpu::kernels().capability;
-    ~KeepKernels() {
-        cpu::use_kernels(cpu::KernelSet::fast);
-        cpu::use_capability(copy);
-        cpu::use_kernels(set);
-    }
-};
-
 std::vector<Tensor> on_host(const std::vector<Tensor>& ts) {
     std::vector<Tensor> host;
     for (const Tensor& t : ts) host.push_back(t.to(Device::cpu()).to(DType::f64));
@@ -399,7 +388,7 @@ TEST_CASE("conformance: every kernel has a reference twin and a conformance case
 }
 
 TEST_CASE("conformance: every backend's kernels agree with the reference backend's") {
-    KeepKernels keep;
+    test::KeepCpuKernels keep;
     const bool cuda = cuda_device_count() > 0;
     if (!cuda) MESSAGE("no CUDA device: the CPU copies against the reference only");
     for (const Case& c : cases()) {
@@ -418,7 +407,7 @@ TEST_CASE("conformance: every backend's kernels agree with the reference backend
 }
 
 TEST_CASE("conformance: the switch selects the reference kernels and refuses unknown names") {
-    KeepKernels keep;
+    test::KeepCpuKernels keep;
     cpu::use_kernels(cpu::KernelSet::reference);
     CHECK(std::string(cpu::kernels().capability) == "reference");
     CHECK(cpu::kernel_set() == cpu::KernelSet::reference);

@@ -113,8 +113,6 @@ void use_kernels(KernelSet set) { reference_on.store(set == KernelSet::reference
 
 KernelSet kernel_set() { return reference_on.load(std::memory_order_relaxed) ? KernelSet::reference : KernelSet::fast; }
 
-const char* kernel_set_name(KernelSet set) { return set == KernelSet::reference ? "reference" : "fast"; }
-
 KernelSet parse_kernel_set(const std::string& name) {
     if (name == "fast") return KernelSet::fast;
     if (name == "reference") return KernelSet::reference;

@@ -131,7 +131,6 @@ void use_capability(const std::string& name);
 enum class KernelSet { fast, reference };
 void use_kernels(KernelSet set);
 KernelSet kernel_set();
-const char* kernel_set_name(KernelSet set);  // "fast" or "reference"
 KernelSet parse_kernel_set(const std::string& name);  // throws swirl::Error naming the choices
 
 // The capabilities this build carries copies of, lowest first; those of them this CPU can run; whether it can run

@@ -72,7 +72,7 @@ std::vector<Matrix<T>> forward_group(const Tensor& x, const MlpGroup& group, con
     return h;
 }
 
-// The layers' gradient sums over all groups, in double, and whether a group used each layer.
+// The layers' gradient sums over all groups, in double.
 struct GradientSums {
     std::vector<std::vector<double>> weights, biases;
     explicit GradientSums(const std::vector<DenseLayer>& layers) {
@@ -117,24 +117,36 @@ Matrix<T> backward_group(Matrix<T> grad, const std::vector<Matrix<T>>& h, const 
     return grad;
 }
 
-// Writes the sums into the defined gradients of grads (a layer no group used gets zeros, if defined).
-template <typename T>
-void store(MlpGradients& grads, const GradientSums& sums) {
-    for (std::size_t l = 0; l < sums.weights.size(); ++l) {
-        auto put = [](Tensor& t, const std::vector<double>& sum) {
-            T* p = t.data<T>();
-            for (std::size_t e = 0; e < sum.size(); ++e) p[e] = static_cast<T>(sum[e]);
-        };
-        if (l < grads.weights.size() && grads.weights[l].defined()) put(grads.weights[l], sums.weights[l]);
-        if (l < grads.biases.size() && grads.biases[l].defined()) put(grads.biases[l], sums.biases[l]);
-    }
-}
-
 // Rows [begin, begin + m.rows) of a [*, m.cols] tensor from m.
 template <typename T>
 void put_rows(Tensor& t, int64_t begin, const Matrix<T>& m) {
     T* rows = t.data<T>() + begin * m.cols;
     for (std::size_t e = 0; e < m.v.size(); ++e) rows[e] = m.v[e];
+}
+
+// The backward of the MLP op: each group's forward, the gradient at its output from grad_at(group, y, grad_y)
+// (grad_y [rows, width] starts at zeros), then back through its path. Writes x's gradient (when grads.x is defined)
+// and the layers' sums into the defined weight and bias gradients (a layer no group used gets zeros).
+template <typename T, typename GradAt>
+void backward_groups(MlpGradients& grads, const Tensor& x, const std::vector<DenseLayer>& layers,
+                     const std::vector<MlpGroup>& groups, GradAt grad_at) {
+    GradientSums sums(layers);
+    for (const MlpGroup& group : groups) {
+        if (group.end == group.begin) continue;
+        const std::vector<Matrix<T>> h = forward_group<T>(x, group, layers);
+        Matrix<T> grad_y(h.back().rows, h.back().cols);
+        grad_at(group, h.back(), grad_y);
+        const Matrix<T> grad_x = backward_group(std::move(grad_y), h, group, layers, sums);
+        if (grads.x.defined()) put_rows(grads.x, group.begin, grad_x);
+    }
+    auto put = [](Tensor& t, const std::vector<double>& sum) {
+        T* p = t.data<T>();
+        for (std::size_t e = 0; e < sum.size(); ++e) p[e] = static_cast<T>(sum[e]);
+    };
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+        if (l < grads.weights.size() && grads.weights[l].defined()) put(grads.weights[l], sums.weights[l]);
+        if (l < grads.biases.size() && grads.biases[l].defined()) put(grads.biases[l], sums.biases[l]);
+    }
 }
 
 }  // namespace
@@ -161,17 +173,10 @@ void mlp_backward(MlpGradients& grads, const Tensor& grad_out, const Tensor& x, 
                   const std::vector<MlpGroup>& groups, const Tensor& /*kept*/) {
     dispatch_floating(x.dtype(), "mlp_backward", [&](auto zero) {
         using T = decltype(zero);
-        GradientSums sums(layers);
-        for (const MlpGroup& group : groups) {
-            if (group.end == group.begin) continue;
-            const std::vector<Matrix<T>> h = forward_group<T>(x, group, layers);
-            Matrix<T> grad(group.end - group.begin, grad_out.dim(1));
-            const T* first = grad_out.data<T>() + group.begin * grad.cols;
-            for (std::size_t e = 0; e < grad.v.size(); ++e) grad.v[e] = first[e];
-            const Matrix<T> grad_x = backward_group(std::move(grad), h, group, layers, sums);
-            if (grads.x.defined()) put_rows(grads.x, group.begin, grad_x);
-        }
-        store<T>(grads, sums);
+        backward_groups<T>(grads, x, layers, groups, [&](const MlpGroup& group, const Matrix<T>&, Matrix<T>& grad_y) {
+            const T* first = grad_out.data<T>() + group.begin * grad_y.cols;
+            for (std::size_t e = 0; e < grad_y.v.size(); ++e) grad_y.v[e] = first[e];
+        });
     });
 }
 
@@ -191,16 +196,9 @@ void mlp_gaussian_kl(Tensor& kl, MlpGradients& grads, GaussianKlInputGradients* 
             out(inputs ? &inputs->xt : nullptr), out(inputs ? &inputs->eps_xt : nullptr),
             out(inputs ? &inputs->eps_coef : nullptr), out(inputs ? &inputs->low : nullptr),
             out(inputs ? &inputs->high : nullptr)};
-        GradientSums sums(layers);
-        for (const MlpGroup& group : groups) {
-            if (group.end == group.begin) continue;
-            const std::vector<Matrix<T>> h = forward_group<T>(x, group, layers);
-            Matrix<T> grad_y(h.back().rows, h.back().cols);
-            rows(group.begin, group.end, h.back().v.data(), grad_y.v.data());
-            const Matrix<T> grad_x = backward_group(std::move(grad_y), h, group, layers, sums);
-            if (grads.x.defined()) put_rows(grads.x, group.begin, grad_x);
-        }
-        store<T>(grads, sums);
+        backward_groups<T>(grads, x, layers, groups, [&](const MlpGroup& group, const Matrix<T>& y, Matrix<T>& grad_y) {
+            rows(group.begin, group.end, y.v.data(), grad_y.v.data());
+        });
     });
 }
 
