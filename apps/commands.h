@@ -19,7 +19,8 @@ struct TrainOptions {
     std::string param = "eps";         // the reverse mean: mean (the seed) or eps
     std::string variance = "full";     // the reverse variance: free (the seed), bounded or full
     std::string schedule = "seed";     // the forward schedule: seed (fixed) or learned
-    std::string data = "unit";         // the data's scale: seed, or unit (unit variance, as the paper)
+    std::string data = "unit";         // the swiss roll's scale, seed or unit (unit variance, as the paper), or heartbeat
+    std::string rate = "x0";           // heartbeat only: how the readout gives the Bernoulli rate, x0 or sigmoid
     std::string lr_schedule = "cosine";  // constant, or cosine (from --lr down to 0 at --steps)
     std::string device = "cpu";
     int threads = 0;                 // 0: OpenMP's default (all cores)
@@ -50,7 +51,8 @@ struct SampleOptions {
 
 struct EvalOptions {
     std::string checkpoint;
-    int64_t n = 20000;
+    int64_t n = 20000;               // a heartbeat checkpoint's default is 2000 sequences (each runs T = 2000 steps)
+    bool n_given = false;
     uint64_t seed = 1;
     bool json = false;
     std::string png;                 // the KL of each step beside the entropy terms

@@ -457,4 +457,52 @@ void draw_bound_figure(const std::string& path, const BoundTerms& terms, const s
     canvas.write_png(path);
 }
 
+namespace {
+
+// A raster drawn cell by cell into `box` (cells of cell_w x cell_h pixels), framed; columns beyond the box's width
+// are thinned: pixel column x shows raster column x * cols / width.
+void draw_raster(Canvas& canvas, Rect box, const BitRaster& raster) {
+    SWIRL_CHECK(raster.rows >= 0 && raster.cols >= 0 &&
+                    raster.bits.size() == static_cast<std::size_t>(raster.rows) * static_cast<std::size_t>(raster.cols),
+                "draw_bit_figure: a raster of {} x {} holds {} bits", raster.rows, raster.cols, raster.bits.size());
+    const Rect inner = inside_frame(box);
+    const int width = inner.x1 - inner.x0, height = inner.y1 - inner.y0;
+    if (raster.rows > 0 && raster.cols > 0)
+        for (int y = 0; y < height; ++y) {
+            const int row = static_cast<int>(static_cast<int64_t>(y) * raster.rows / height);
+            for (int x = 0; x < width; ++x) {
+                const int col = static_cast<int>(static_cast<int64_t>(x) * raster.cols / width);
+                if (raster.bits[static_cast<std::size_t>(row) * static_cast<std::size_t>(raster.cols) + static_cast<std::size_t>(col)])
+                    canvas.fill_rect(inner.x0 + x, inner.y0 + y, inner.x0 + x + 1, inner.y0 + y + 1, kInk);
+            }
+        }
+    draw_frame(canvas, box);
+}
+
+}  // namespace
+
+void draw_bit_figure(const std::string& path, const BitRaster& samples, const BitRaster& data,
+                     const BitRaster& trajectory, const std::string& caption) {
+    constexpr int kCell = 12, kPanelWidth = 20 * kCell + 2, kTrajectoryHeight = 20 * 8 + 2;
+    const int title_height = Canvas::text_height(kLabelScale);
+    const int samples_height = std::max(samples.rows, 1) * 6 + 2, data_height = std::max(data.rows, 1) * kCell + 2;
+    const int width = 2 * kMargin + 2 * kPanelWidth + 4 * kGap;
+    const int top = kMargin + title_height + kGap + title_height + kGap / 2;
+    const int bottom_top = top + std::max(samples_height, data_height) + kGap + title_height + kGap / 2;
+    Canvas canvas(width, bottom_top + kTrajectoryHeight + kMargin);
+    centered_text(canvas, width / 2, kMargin, caption, kInk, kLabelScale);
+    const Rect left{kMargin, top, kMargin + kPanelWidth, top + samples_height};
+    const Rect right{width - kMargin - kPanelWidth, top, width - kMargin, top + data_height};
+    const int title_y = top - kGap / 2 - title_height;
+    centered_text(canvas, (left.x0 + left.x1) / 2, title_y, fmt::format("p: {} samples", samples.rows), kSampleRed, kLabelScale);
+    centered_text(canvas, (right.x0 + right.x1) / 2, title_y, "the data's sequences", kForwardBlue, kLabelScale);
+    draw_raster(canvas, left, samples);
+    draw_raster(canvas, right, data);
+    const Rect lower{kMargin, bottom_top, width - kMargin, bottom_top + kTrajectoryHeight};
+    centered_text(canvas, width / 2, bottom_top - kGap / 2 - title_height, "a reverse trajectory: t = T ... 0", kSampleRed,
+                  kLabelScale);
+    draw_raster(canvas, lower, trajectory);
+    canvas.write_png(path);
+}
+
 }  // namespace swirl::app

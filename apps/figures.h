@@ -1,4 +1,5 @@
-// Training figures rendered straight to PNG: the forward/reverse diffusion grid and the loss curve.
+// Training figures rendered straight to PNG: the forward/reverse diffusion grid, the loss curve, the bound's terms
+// and binary sequences.
 #pragma once
 
 #include <array>
@@ -37,5 +38,18 @@ struct BoundTerms {
 // Two panels: left, a bar per step t with its KL (the bits that step costs); right, the entropy terms, minus the
 // KL sum, and K. Throws swirl::Error when there is no step or a value is not finite, or the PNG cannot be written.
 void draw_bound_figure(const std::string& path, const BoundTerms& terms, const std::string& caption);
+
+// Binary sequences as a raster, row-major: bits[r * cols + c] is row r's bin c (0 or 1).
+struct BitRaster {
+    int rows = 0, cols = 0;
+    std::vector<unsigned char> bits;
+};
+
+// Binary data read as people read it: top left the model's samples (a row per sequence, a cell per bin, dark for
+// a 1), top right the data's own sequences; below, one reverse trajectory with t across, x_T at the left to x_0 at
+// the right, a row per bin (columns thinned to fit). Throws swirl::Error when a raster's bits do not match its size
+// or the PNG cannot be written.
+void draw_bit_figure(const std::string& path, const BitRaster& samples, const BitRaster& data,
+                     const BitRaster& trajectory, const std::string& caption);
 
 }  // namespace swirl::app

@@ -42,4 +42,25 @@ void draw_model_figure(const std::string& path, diffusion::ReverseModel& model, 
     draw_diffusion_grid(path, forward, reverse, {"t=0", "t=T/2", "t=T"}, caption);
 }
 
+BitRaster bit_raster(const Tensor& bits) {
+    BitRaster raster{static_cast<int>(bits.dim(0)), static_cast<int>(bits.dim(1)), {}};
+    for (double v : bits.to_vector()) raster.bits.push_back(v != 0.0 ? 1 : 0);
+    return raster;
+}
+
+void draw_heartbeat_figure(const std::string& path, const diffusion::ReverseRate& rate, int64_t steps, Generator& gen,
+                           const std::string& caption) {
+    const int64_t d = diffusion::kHeartbeatBins;
+    const std::vector<Tensor> trajectory = diffusion::binomial_trajectory(rate, steps, kHeartbeatFigureRows, d, gen);
+    // The first sample's states x_T .. x_0 as columns, a row per bin.
+    BitRaster path_raster{static_cast<int>(d), static_cast<int>(steps + 1), {}};
+    path_raster.bits.resize(static_cast<std::size_t>(d * (steps + 1)));
+    for (int64_t t = steps; t >= 0; --t) {
+        const std::vector<double> first = trajectory[static_cast<std::size_t>(t)].rows(0, 1).to_vector();
+        for (int64_t bin = 0; bin < d; ++bin)
+            path_raster.bits[static_cast<std::size_t>(bin * (steps + 1) + (steps - t))] = first[static_cast<std::size_t>(bin)] != 0.0;
+    }
+    draw_bit_figure(path, bit_raster(trajectory[0]), bit_raster(diffusion::heartbeat_sequences()), path_raster, caption);
+}
+
 }  // namespace swirl::app

@@ -16,6 +16,40 @@ namespace swirl::app {
 
 using namespace swirl::diffusion;
 
+namespace {
+
+// A binomial model's samples: sequences of 0/1, a line each, and the heartbeat figure.
+void sample_binomial(const SampleOptions& options, const BinomialCheckpoint& checkpoint, Device device) {
+    BinomialModel model = binomial_model_from_checkpoint(checkpoint, DType::f64, device);
+    const ReverseRate rate = model_rate(model, checkpoint.schedule);
+    if (!options.csv.empty()) {
+        AtomicFile csv(options.csv);
+        Generator gen(options.seed);
+        std::string text;
+        for (int64_t first = 0; first < options.n; first += kSampleChunkRows) {
+            const int64_t rows = std::min(kSampleChunkRows, options.n - first);
+            const std::vector<double> bits =
+                binomial_trajectory(rate, checkpoint.schedule.steps(), rows, checkpoint.info.model.data_dim, gen)[0].to_vector();
+            text.clear();
+            for (std::size_t i = 0; i < bits.size(); ++i)
+                fmt::format_to(std::back_inserter(text), "{}{}", bits[i] != 0.0 ? '1' : '0',
+                               (i + 1) % static_cast<std::size_t>(checkpoint.info.model.data_dim) == 0 ? "\n" : ",");
+            csv.write(text);
+        }
+        csv.commit();
+        fmt::print("wrote {} sequences to {}\n", options.n, options.csv);
+    }
+    if (!options.png.empty()) {
+        Generator gen(options.seed);
+        draw_heartbeat_figure(options.png, rate, checkpoint.schedule.steps(), gen,
+                              fmt::format("swirl heartbeat  {}  step {}",
+                                          std::filesystem::path(options.checkpoint).filename().string(), checkpoint.info.step));
+        fmt::print("wrote {}\n", options.png);
+    }
+}
+
+}  // namespace
+
 void run_sample(const SampleOptions& options) {
     SWIRL_CHECK(distributed::size() == 1, "swirl sample runs in one process: start it without mpirun");
     SWIRL_CHECK(options.n > 0, "--n must be positive, got {}", options.n);
@@ -23,7 +57,10 @@ void run_sample(const SampleOptions& options) {
     const Device device = parse_device(options.device);
     use_kernels(options.kernels, options.device);
     check_device_available(device);
-    const Checkpoint checkpoint = read_checkpoint(options.checkpoint);
+    SafetensorsContents contents = read_safetensors(options.checkpoint);
+    if (checkpoint_kernel(contents, options.checkpoint) == KernelKind::binomial)
+        return sample_binomial(options, read_binomial_checkpoint(std::move(contents), options.checkpoint), device);
+    const Checkpoint checkpoint = read_checkpoint(std::move(contents), options.checkpoint);
     ReverseModel model = model_from_checkpoint(checkpoint, DType::f32, device);
     const Schedule schedule = checkpoint_schedule(checkpoint);
     if (!options.csv.empty()) {

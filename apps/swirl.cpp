@@ -65,8 +65,13 @@ void add_train(CLI::App& app, TrainOptions& o, int& exit_code) {
         ->check(CLI::IsMember({"free", "bounded", "full"}))->capture_default_str();
     cmd->add_option("--schedule", o.schedule, "the forward betas: seed (the seed's sigmoid) or learned (beta_2..T trained on K)")
         ->check(CLI::IsMember({"seed", "learned"}))->capture_default_str();
-    cmd->add_option("--data", o.data, "the data's scale: seed (as the seed draws it) or unit (unit variance, as the paper)")
-        ->check(CLI::IsMember({"seed", "unit"}))->capture_default_str();
+    cmd->add_option("--data", o.data, "the swiss roll's scale, seed (as the seed draws it) or unit (unit variance, as the paper); "
+                                      "or heartbeat: the paper's binary heartbeat under binomial diffusion (defaults: --hidden 50 "
+                                      "--batch 256 --lr 0.003 --steps 60000)")
+        ->check(CLI::IsMember({"seed", "unit", "heartbeat"}))->capture_default_str();
+    cmd->add_option("--rate", o.rate, "heartbeat: the reverse step's Bernoulli rate, x0 (the readout predicts x_0, averaged through "
+                                      "the posterior) or sigmoid (the paper's: the readout's sigmoid)")
+        ->check(CLI::IsMember({"x0", "sigmoid"}))->capture_default_str();
     cmd->add_option("--lr-schedule", o.lr_schedule, "constant, or cosine (from --lr down to 0 at --steps)")
         ->check(CLI::IsMember({"constant", "cosine"}))->capture_default_str();
     cmd->add_option("--device", o.device, "cpu or cuda[:N]")->capture_default_str();
@@ -116,13 +121,16 @@ void add_sample(CLI::App& app, SampleOptions& o) {
 void add_eval(CLI::App& app, EvalOptions& o) {
     CLI::App* cmd = app.add_subcommand("eval", "the log-likelihood bound K and the energy distance on held-out data");
     cmd->add_option("--checkpoint", o.checkpoint, "a checkpoint written by swirl train")->required()->check(CLI::ExistingFile);
-    cmd->add_option("--n", o.n, "held-out points")->check(at_least(2))->capture_default_str();
+    cmd->add_option("--n", o.n, "held-out points (heartbeat: sequences, 2000 unless given)")->check(at_least(2))->capture_default_str();
     cmd->add_option("--seed", o.seed, "seed of the held-out data and the noise")->capture_default_str();
     cmd->add_flag("--json", o.json, "print one JSON object");
     cmd->add_option("--png", o.png, "draw where the bits go: the KL of each step beside the entropy terms");
     cmd->add_option("--device", o.device, "cpu or cuda[:N]")->capture_default_str();
     add_kernels_option(cmd, o.kernels);
-    cmd->callback([&o] { run_eval(o); });
+    cmd->callback([&o, cmd] {
+        o.n_given = cmd->get_option("--n")->count() > 0;
+        run_eval(o);
+    });
 }
 
 void add_bench(CLI::App& app, BenchOptions& o) {

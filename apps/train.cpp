@@ -7,7 +7,9 @@
 #include <csignal>
 #include <cmath>
 #include <numbers>
+#include <memory>
 #include <optional>
+#include <tuple>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -20,6 +22,7 @@
 #include "apps/figures.h"
 #include "apps/model_figure.h"
 #include "apps/progress.h"
+#include "diffusion/binomial_model.h"
 #include "diffusion/checkpoint.h"
 #include "diffusion/objective.h"
 #include "diffusion/swiss_roll.h"
@@ -41,6 +44,9 @@ namespace {
 constexpr uint64_t kFigureSeedOffset = 0x5157'1F16'0000'0001ull;
 // Losses stay on the device and are read back this many at a time: no host synchronisation per step.
 constexpr int64_t kLossReadEvery = 25;
+// The heartbeat's training recipe (heartbeat_defaults).
+constexpr int64_t kHeartbeatBatch = 256, kHeartbeatSteps = 60000;
+constexpr double kHeartbeatLr = 3e-3;
 
 void check_options(const TrainOptions& o) {
     SWIRL_CHECK(o.steps > 0, "--steps must be positive, got {}", o.steps);
@@ -55,11 +61,30 @@ void check_options(const TrainOptions& o) {
     parse_mean_param(o.param);
     parse_variance_param(o.variance);
     parse_schedule_kind(o.schedule);
-    parse_data_scale(o.data);
+    parse_rate_param(o.rate);
+    if (o.data == "heartbeat") {
+        for (const char* flag : {"--param", "--variance", "--schedule", "--t-sampling", "--shards", "--tf32"})
+            SWIRL_CHECK(!o.given.count(flag), "{} is the swiss roll's: --data heartbeat trains binomial diffusion "
+                        "(its options: --rate, --hidden, --batch, --lr, --steps)", flag);
+        SWIRL_CHECK(distributed::size() == 1, "--data heartbeat trains in one process: start it without mpirun");
+    } else {
+        SWIRL_CHECK(!o.given.count("--rate"), "--rate is binomial diffusion's: it needs --data heartbeat");
+        parse_data_scale(o.data);
+    }
     SWIRL_CHECK(o.lr_schedule == "constant" || o.lr_schedule == "cosine",
                 "unknown --lr-schedule '{}': expected constant or cosine", o.lr_schedule);
     const Device device = parse_device(o.device);
     SWIRL_CHECK(!o.tf32 || !device.is_cpu(), "--tf32 needs --device cuda: the CPU has no TF32");
+}
+
+// The heartbeat's defaults where the command line gives none (the swiss roll's are TrainOptions'): the paper's
+// 50 hidden units, and the recipe diffusion/README.md reports.
+TrainOptions heartbeat_defaults(TrainOptions o) {
+    if (!o.given.count("--hidden")) o.hidden = 50;
+    if (!o.given.count("--batch")) o.batch = kHeartbeatBatch;
+    if (!o.given.count("--lr")) o.lr = kHeartbeatLr;
+    if (!o.given.count("--steps")) o.steps = kHeartbeatSteps;
+    return o;
 }
 
 // Creates DIR and DIR/figures and proves DIR is writable before any work starts.
@@ -82,6 +107,8 @@ double learning_rate(const TrainOptions& o, int64_t step) {
     return 0.5 * o.lr * (1.0 + std::cos(std::numbers::pi * progress));
 }
 
+TrainOptions keep_training_options(TrainOptions options, const Metadata& recorded);
+
 // The options a run trains with: a resumed run takes the checkpoint's, except those given on the command line.
 // What the model is (its width, parametrization, data scale and kind of schedule) cannot change on resume.
 TrainOptions merge_with_checkpoint(TrainOptions options, const CheckpointInfo& info) {
@@ -100,9 +127,32 @@ TrainOptions merge_with_checkpoint(TrainOptions options, const CheckpointInfo& i
     options.variance = variance_param_name(info.model.variance_param);
     options.schedule = schedule_kind_name(info.schedule_kind);
     options.data = trained_data;
+    options.hidden = info.model.hidden;
+    return keep_training_options(options, info.options);
+}
+
+// The same for a binomial model's checkpoint.
+TrainOptions merge_with_checkpoint(TrainOptions options, const BinomialCheckpointInfo& info) {
+    SWIRL_CHECK(!options.given.count("--data") || options.data == "heartbeat",
+                "--data {} differs from the checkpoint's --data heartbeat: a resumed run keeps what the model was "
+                "trained with", options.data);
+    SWIRL_CHECK(!options.given.count("--rate") || options.rate == rate_param_name(info.model.rate),
+                "--rate {} differs from the checkpoint's --rate {}: a resumed run keeps what the model was trained with",
+                options.rate, rate_param_name(info.model.rate));
+    SWIRL_CHECK(!options.given.count("--hidden") || options.hidden == info.model.hidden,
+                "--hidden {} differs from the checkpoint's --hidden {}: a resumed run keeps what the model was trained "
+                "with", options.hidden, info.model.hidden);
+    options.data = "heartbeat";
+    options.rate = rate_param_name(info.model.rate);
+    options.hidden = info.model.hidden;
+    return keep_training_options(options, info.options);
+}
+
+// The training options a checkpoint recorded (its metadata), where the command line gave none.
+TrainOptions keep_training_options(TrainOptions options, const Metadata& recorded) {
     auto keep = [&](const char* flag, const char* key, auto& field) {
-        auto found = info.options.find(key);
-        if (options.given.count(flag) || found == info.options.end()) return;
+        auto found = recorded.find(key);
+        if (options.given.count(flag) || found == recorded.end()) return;
         std::istringstream text(found->second);
         text >> field;
     };
@@ -114,10 +164,10 @@ TrainOptions merge_with_checkpoint(TrainOptions options, const CheckpointInfo& i
     keep("--shards", "shards", options.shards);
     // An interrupted run resumes to its own total. The cosine's horizon is --steps: a cosine run that goes on
     // with cosine keeps it (another --steps would bend the curve it is halfway down); a constant lr may extend.
-    auto trained_steps = info.options.find("train_steps");
-    auto trained_lr_schedule = info.options.find("lr_schedule");
-    if (trained_steps != info.options.end()) {
-        const bool cosine_goes_on = options.lr_schedule == "cosine" && trained_lr_schedule != info.options.end() &&
+    auto trained_steps = recorded.find("train_steps");
+    auto trained_lr_schedule = recorded.find("lr_schedule");
+    if (trained_steps != recorded.end()) {
+        const bool cosine_goes_on = options.lr_schedule == "cosine" && trained_lr_schedule != recorded.end() &&
                                     trained_lr_schedule->second == "cosine";
         SWIRL_CHECK(!cosine_goes_on || !options.given.count("--steps") ||
                         std::to_string(options.steps) == trained_steps->second,
@@ -126,7 +176,6 @@ TrainOptions merge_with_checkpoint(TrainOptions options, const CheckpointInfo& i
                     options.steps, trained_steps->second);
         keep("--steps", "train_steps", options.steps);
     }
-    options.hidden = info.model.hidden;
     return options;
 }
 
@@ -178,13 +227,178 @@ struct LossLog {
     }
 };
 
+// What the training loop asks of a model under training, whatever its diffusion kernel: the loop owns the steps,
+// the learning rate, the loss log, checkpoints, figures and stopping; a trainee the model, its optimizer and data.
+class Trainee {
+public:
+    virtual ~Trainee() = default;
+    virtual std::string describe() const = 0;  // the run's header line after "swirl train: "
+    virtual Device device() const = 0;
+    // One training step at this learning rate; its loss, a one-element tensor on the device (not read back).
+    virtual Tensor step(double lr) = 0;
+    // Writes the checkpoint after `step`; throws (keeping the last checkpoint) if a parameter is not finite.
+    virtual void save(const std::string& path, int64_t step) = 0;
+    virtual void figure(const std::string& path, int64_t step) = 0;
+};
+
+// Every parameter finite, or one line that says which is not and that the last checkpoint is kept.
+void check_finite(const nn::Module& model, int64_t step, const std::string& path) {
+    for (const auto& [name, parameter] : model.named_parameters())
+        SWIRL_CHECK(first_non_finite(parameter.data()) < 0,
+                    "training diverged: parameter {} is not finite after step {}; the last checkpoint {} is kept", name,
+                    step, path);
+}
+
+// The options a checkpoint records to resume with.
+Metadata recorded_options(const TrainOptions& options) {
+    return {{"batch", std::to_string(options.batch)}, {"lr", fmt::format("{:.17g}", options.lr)},
+            {"t_sampling", options.t_sampling},       {"seed", std::to_string(options.seed)},
+            {"lr_schedule", options.lr_schedule},     {"train_steps", std::to_string(options.steps)},
+            {"shards", std::to_string(options.shards)}};
+}
+
+// The swiss roll under Gaussian diffusion: the seed's model, its parametrizations, a learned schedule, shards.
+class GaussianTrainee : public Trainee {
+public:
+    GaussianTrainee(const TrainOptions& options, const Checkpoint* resumed, Device device, Generator& gen)
+        : options_(options), device_(device), gen_(gen),
+          model_config_{.hidden = options.hidden,
+                        .mean_param = parse_mean_param(options.param),
+                        .variance_param = parse_variance_param(options.variance),
+                        .data_scale = parse_data_scale(options.data)},
+          schedule_kind_(parse_schedule_kind(options.schedule)) {
+        if (resumed != nullptr) {
+            model_config_ = resumed->info.model;
+            schedule_config_ = resumed->info.schedule;
+        }
+        seed_schedule_ = Schedule(schedule_config_);
+        if (schedule_kind_ == ScheduleKind::learned)
+            learned_ = resumed != nullptr ? learned_schedule(*resumed) : LearnedSchedule(seed_schedule_);
+        model_.emplace(model_config_, gen, DType::f32, device);
+        std::vector<Variable> parameters = model_->parameters();
+        if (learned_) parameters.push_back(learned_->logits());
+        adam_.emplace(parameters, nn::AdamOptions{.lr = options.lr});
+        if (resumed != nullptr) {
+            load_model_weights(*resumed, *model_);
+            load_optimizer_state(*resumed, *adam_);
+        }
+    }
+    std::string describe() const override {
+        return fmt::format("T={} H={} batch={} lr={} ({}) t-sampling={} param={} variance={} schedule={} data={} "
+                           "device={}{} path={} kernels={} shards={} ranks={}",
+                           model_config_.steps, model_config_.hidden, options_.batch, options_.lr, options_.lr_schedule,
+                           options_.t_sampling, options_.param, options_.variance, options_.schedule, options_.data,
+                           device_name(device_), options_.tf32 ? " (tf32)" : "", nn::fusion_enabled() ? "fused" : "plain",
+                           cpu::kernels().capability, options_.shards, distributed::size());
+    }
+    Device device() const override { return device_; }
+    Tensor step(double lr) override {
+        adam_->set_lr(lr);
+        return training_step(*model_, *adam_, seed_schedule_, learned_ ? &*learned_ : nullptr, options_.batch,
+                             parse_t_sampling(options_.t_sampling), gen_, options_.shards);
+    }
+    void save(const std::string& path, int64_t step) override {
+        check_finite(*model_, step, path);
+        if (learned_)
+            SWIRL_CHECK(first_non_finite(learned_->logits().data()) < 0,
+                        "training diverged: the learned schedule is not finite after step {}; the last checkpoint {} is kept",
+                        step, path);
+        CheckpointInfo info{model_config_, schedule_config_, schedule_kind_, step, gen_.seed(), gen_.offset(),
+                            recorded_options(options_)};
+        save_checkpoint(path, *model_, &*adam_, info, learned_ ? &*learned_ : nullptr);
+    }
+    void figure(const std::string& path, int64_t step) override {
+        // The schedule the sampler uses: the learned one as it is now.
+        Generator figure_gen(options_.seed + kFigureSeedOffset);
+        draw_model_figure(path, *model_, learned_ ? learned_->current() : seed_schedule_, options_.figure_points,
+                          figure_gen,
+                          fmt::format("swirl  step {}  batch {}  t-sampling {}", step, options_.batch, options_.t_sampling));
+    }
+
+private:
+    TrainOptions options_;
+    Device device_;
+    Generator& gen_;
+    ModelConfig model_config_;
+    ScheduleConfig schedule_config_;
+    ScheduleKind schedule_kind_;
+    Schedule seed_schedule_;
+    std::optional<LearnedSchedule> learned_;
+    std::optional<ReverseModel> model_;
+    std::optional<nn::Adam> adam_;
+};
+
+// The heartbeat under binomial diffusion (diffusion/binomial_model.h), in float64 on one process.
+class BinomialTrainee : public Trainee {
+public:
+    BinomialTrainee(const TrainOptions& options, const BinomialCheckpoint* resumed, Device device, Generator& gen)
+        : options_(options), device_(device), gen_(gen),
+          model_config_{.hidden = options.hidden, .rate = parse_rate_param(options.rate)},
+          schedule_(model_config_.steps) {
+        if (resumed != nullptr) {
+            model_config_ = resumed->info.model;
+            schedule_ = resumed->schedule;
+        }
+        model_.emplace(model_config_, gen, DType::f64, device);
+        adam_.emplace(model_->parameters(), nn::AdamOptions{.lr = options.lr});
+        if (resumed != nullptr) {
+            model_->load_state_dict(binomial_model_from_checkpoint(*resumed, DType::f64, device).state_dict());
+            load_binomial_optimizer_state(*resumed, *adam_);
+        }
+    }
+    std::string describe() const override {
+        return fmt::format("data=heartbeat kernel=binomial T={} H={} rate={} batch={} lr={} ({}) device={} path={} "
+                           "kernels={}",
+                           model_config_.steps, model_config_.hidden, rate_param_name(model_config_.rate), options_.batch,
+                           options_.lr, options_.lr_schedule, device_name(device_),
+                           nn::fusion_enabled() ? "fused" : "plain", cpu::kernels().capability);
+    }
+    Device device() const override { return device_; }
+    Tensor step(double lr) override {
+        adam_->set_lr(lr);
+        return binomial_training_step(*model_, *adam_, schedule_, options_.batch, gen_).to(DType::f32);
+    }
+    void save(const std::string& path, int64_t step) override {
+        check_finite(*model_, step, path);
+        BinomialCheckpointInfo info{model_config_, step, gen_.seed(), gen_.offset(), recorded_options(options_)};
+        info.options.erase("t_sampling");
+        info.options.erase("shards");
+        save_binomial_checkpoint(path, *model_, &*adam_, schedule_, info);
+    }
+    void figure(const std::string& path, int64_t step) override {
+        Generator figure_gen(options_.seed + kFigureSeedOffset);
+        draw_heartbeat_figure(path, model_rate(*model_, schedule_), schedule_.steps(), figure_gen,
+                              fmt::format("swirl heartbeat  step {}  batch {}  rate {}", step, options_.batch,
+                                          rate_param_name(model_config_.rate)));
+    }
+
+private:
+    TrainOptions options_;
+    Device device_;
+    Generator& gen_;
+    BinomialModelConfig model_config_;
+    BinomialSchedule schedule_;
+    std::optional<BinomialModel> model_;
+    std::optional<nn::Adam> adam_;
+};
+
 }  // namespace
 
 int run_train(const TrainOptions& given_options) {
     check_options(given_options);
     std::optional<Checkpoint> resumed;
-    if (!given_options.resume.empty()) resumed = read_checkpoint(given_options.resume);
-    TrainOptions options = resumed ? merge_with_checkpoint(given_options, resumed->info) : given_options;
+    std::optional<BinomialCheckpoint> resumed_binomial;
+    if (!given_options.resume.empty()) {
+        SafetensorsContents contents = read_safetensors(given_options.resume);
+        if (checkpoint_kernel(contents, given_options.resume) == KernelKind::binomial)
+            resumed_binomial = read_binomial_checkpoint(std::move(contents), given_options.resume);
+        else
+            resumed = read_checkpoint(std::move(contents), given_options.resume);
+    }
+    TrainOptions options = resumed            ? merge_with_checkpoint(given_options, resumed->info)
+                           : resumed_binomial ? merge_with_checkpoint(given_options, resumed_binomial->info)
+                                              : given_options;
+    if (!resumed_binomial && options.data == "heartbeat") options = heartbeat_defaults(options);
     check_options(options);
     // Unless told, a shard a rank (one process: the whole batch at once, the fastest step); the checkpoint records
     // the shards, which a resumed run keeps.
@@ -196,7 +410,6 @@ int run_train(const TrainOptions& given_options) {
     const Device device = distributed::rank_device(options.device);
     use_kernels(options.kernels, options.device);
     check_device_available(device);
-    const TSampling t_sampling = parse_t_sampling(options.t_sampling);
     const fs::path out(options.out);
     if (writer) prepare_output(out);
     set_threads(options.threads);
@@ -205,81 +418,44 @@ int run_train(const TrainOptions& given_options) {
     nn::set_fusion_enabled(!options.no_fuse);
 
     Generator gen(options.seed);
-    ModelConfig model_config{.hidden = options.hidden,
-                             .mean_param = parse_mean_param(options.param),
-                             .variance_param = parse_variance_param(options.variance),
-                             .data_scale = parse_data_scale(options.data)};
-    ScheduleConfig schedule_config;
-    const ScheduleKind schedule_kind = parse_schedule_kind(options.schedule);
-    if (resumed) {
-        model_config = resumed->info.model;
-        schedule_config = resumed->info.schedule;
-    }
-    const Schedule seed_schedule(schedule_config);
-    std::optional<LearnedSchedule> learned;
-    if (schedule_kind == ScheduleKind::learned)
-        learned = resumed ? learned_schedule(*resumed) : LearnedSchedule(seed_schedule);
-    ReverseModel model(model_config, gen, DType::f32, device);
-    std::vector<Variable> parameters = model.parameters();
-    if (learned) parameters.push_back(learned->logits());
-    nn::Adam adam(parameters, {.lr = options.lr});
+    std::unique_ptr<Trainee> trainee;
+    if (options.data == "heartbeat")
+        trainee = std::make_unique<BinomialTrainee>(options, resumed_binomial ? &*resumed_binomial : nullptr, device, gen);
+    else
+        trainee = std::make_unique<GaussianTrainee>(options, resumed ? &*resumed : nullptr, device, gen);
     int64_t step = 0;
     LossLog log;
-    if (resumed) {
-        load_model_weights(*resumed, model);
-        load_optimizer_state(*resumed, adam);
-        step = resumed->info.step;
-        gen.set_state(resumed->info.generator_seed, resumed->info.generator_offset);
+    if (resumed || resumed_binomial) {
+        const auto [at, seed, offset] = resumed ? std::tuple{resumed->info.step, resumed->info.generator_seed,
+                                                             resumed->info.generator_offset}
+                                                : std::tuple{resumed_binomial->info.step, resumed_binomial->info.generator_seed,
+                                                             resumed_binomial->info.generator_offset};
+        step = at;
+        gen.set_state(seed, offset);
         if (writer) log.load(out / "loss.csv", step);
         SWIRL_CHECK(step <= options.steps, "{} is at step {}, past --steps {}: nothing to do", options.resume, step,
                     options.steps);
     }
 
-    auto checkpoint_info = [&] {
-        CheckpointInfo info{model_config, schedule_config, schedule_kind, step, gen.seed(), gen.offset(), {}};
-        info.options = {{"batch", std::to_string(options.batch)}, {"lr", fmt::format("{:.17g}", options.lr)},
-                        {"t_sampling", options.t_sampling}, {"seed", std::to_string(options.seed)},
-                        {"lr_schedule", options.lr_schedule}, {"train_steps", std::to_string(options.steps)},
-                        {"shards", std::to_string(options.shards)}};
-        return info;
-    };
     const std::string checkpoint_path = (out / "checkpoint.safetensors").string();
     // A diverged run must stop before it overwrites the last good checkpoint: every save checks the parameters.
     auto save = [&] {
         if (!writer) return;
-        for (const auto& [name, parameter] : model.named_parameters())
-            SWIRL_CHECK(first_non_finite(parameter.data()) < 0,
-                        "training diverged: parameter {} is not finite after step {}; the last checkpoint {} is kept",
-                        name, step, checkpoint_path);
-        if (learned)
-            SWIRL_CHECK(first_non_finite(learned->logits().data()) < 0,
-                        "training diverged: the learned schedule is not finite after step {}; the last checkpoint {} is kept",
-                        step, checkpoint_path);
         // For the fault tests (tests/mpi_test.sh): a slow disk, so that a rank ending the job early would be seen.
         if (const char* delay = std::getenv("SWIRL_TEST_SLOW_SAVE_MS"))
             std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(delay)));
-        save_checkpoint(checkpoint_path, model, &adam, checkpoint_info(), learned ? &*learned : nullptr);
+        trainee->save(checkpoint_path, step);
     };
-    // The schedule the sampler, the figures and the checkpoint use: the learned one as it is now.
-    auto current_schedule = [&] { return learned ? learned->current() : seed_schedule; };
     auto figure = [&](const std::string& path) {
-        if (!writer) return;
-        Generator figure_gen(options.seed + kFigureSeedOffset);
-        draw_model_figure(path, model, current_schedule(), options.figure_points, figure_gen,
-                          fmt::format("swirl  step {}  batch {}  t-sampling {}", step, options.batch, options.t_sampling));
+        if (writer) trainee->figure(path, step);
     };
 
     StopOnSignal stop_on_signal;  // from here on, SIGINT / SIGTERM stop after the next step with a checkpoint
     if (writer)
-        fmt::print("swirl train: T={} H={} batch={} lr={} ({}) t-sampling={} param={} variance={} schedule={} data={} "
-                   "device={}{} path={} kernels={} shards={} ranks={} steps {}..{} -> {}\n",
-                   model_config.steps, model_config.hidden, options.batch, options.lr, options.lr_schedule,
-                   options.t_sampling, options.param, options.variance, options.schedule, options.data,
-                   device_name(device), options.tf32 ? " (tf32)" : "", nn::fusion_enabled() ? "fused" : "plain",
-                   cpu::kernels().capability, options.shards, distributed::size(), step + 1, options.steps, out.string());
+        fmt::print("swirl train: {} steps {}..{} -> {}\n", trainee->describe(), step + 1, options.steps, out.string());
     Progress progress(step, options.steps, writer ? stdout : nullptr);
     // Losses of the steps since the last read-back, gathered on the training device.
-    Tensor pending_losses = Tensor::empty({kLossReadEvery}, DType::f32, device);
+    Tensor pending_losses = Tensor::empty({kLossReadEvery}, DType::f32, trainee->device());
     int64_t pending = 0;
     auto read_losses = [&] {
         if (pending == 0) return;
@@ -299,9 +475,7 @@ int run_train(const TrainOptions& given_options) {
         pending = 0;
     };
     while (step < options.steps) {
-        adam.set_lr(learning_rate(options, step + 1));
-        const Tensor loss = training_step(model, adam, seed_schedule, learned ? &*learned : nullptr, options.batch,
-                                          t_sampling, gen, options.shards);
+        const Tensor loss = trainee->step(learning_rate(options, step + 1));
         ++step;
         Tensor slot = pending_losses.rows(pending, pending + 1);
         copy_(slot, loss.reshape({1}));

@@ -271,6 +271,11 @@ Variable rotate(const Variable& v, const Variable& angle, bool back) {
                        });
 }
 
+Variable bernoulli_kl(const Variable& rate_q, const Variable& rate_p) {
+    const Variable not_q = 1.0 - rate_q, not_p = 1.0 - rate_p;
+    return rate_q * (log(rate_q) - log(rate_p)) + not_q * (log(not_q) - log(not_p));
+}
+
 Variable sum(const Variable& x) {
     const Shape shape = x.shape();
     return make_result("sum", swirl::sum(x.data()), {x},

@@ -85,6 +85,10 @@ Variable mlp_gaussian_kl(const Variable& x, const std::vector<DenseLayer>& layer
 // q is usually a constant (the seed's schedule); with a learned schedule it carries gradients too.
 Variable gaussian_kl(const Variable& mean_q, const Variable& std_q, const Variable& mean_p, const Variable& log_var_p);
 
+// KL(q || p) per element between Bernoulli distributions with rates (probabilities of a 1) q and p in (0, 1),
+// broadcast as add: q log(q / p) + (1 - q) log((1 - q) / (1 - p)). A composite: the binomial diffusion's objective.
+Variable bernoulli_kl(const Variable& rate_q, const Variable& rate_p);
+
 // Rows v [B, 2] turned by their angles theta [B, 1] (radians): (cos theta x - sin theta y, sin theta x + cos theta y);
 // with back, turned by -theta. One op: its backward reuses the forward's cosines and sines.
 Variable rotate(const Variable& v, const Variable& angle, bool back = false);

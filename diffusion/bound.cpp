@@ -15,6 +15,17 @@ namespace {
 const double kGaussianEntropyPerDim = 0.5 * (1.0 + std::log(2.0 * std::numbers::pi));
 }
 
+MeanAndError mean_and_error(const std::vector<double>& values) {
+    SWIRL_CHECK(values.size() >= 2, "mean_and_error: needs at least 2 values, got {}", values.size());
+    const auto n = static_cast<double>(values.size());
+    double mean = 0.0;
+    for (double v : values) mean += v;
+    mean /= n;
+    double square_sum = 0.0;
+    for (double v : values) square_sum += (v - mean) * (v - mean);
+    return {mean, std::sqrt(square_sum / (n - 1.0) / n)};
+}
+
 double entropy_q_final(const Schedule& schedule, int64_t d) {
     return static_cast<double>(d) * (kGaussianEntropyPerDim + 0.5 * std::log(1.0 - schedule.alpha_bar(schedule.steps())));
 }
@@ -48,16 +59,21 @@ BoundReport likelihood_bound(ReverseModel& model, const Schedule& schedule, cons
     BoundReport report;
     report.kl_per_step_bits.assign(static_cast<std::size_t>(schedule.steps() + 1), 0.0);
     double kl_total = 0.0;
+    std::vector<double> kl_per_point(static_cast<std::size_t>(n), 0.0);  // summed over the steps
     for (int64_t t = 2; t <= schedule.steps(); ++t) {
         ForwardSample q = forward_process(schedule, x0_scaled, noise[static_cast<std::size_t>(t - 2)], t);
         ReverseStep p = model.forward(Variable(q.xt), t, schedule);
         // KL summed over dimensions, averaged over points: sum of all elements / n.
         const Variable std_q(Tensor::full({}, q.posterior_std, x0.dtype(), x0.device()));
-        const double kl = sum(p.kl_from(Variable(q.posterior_mean), std_q).data().to(DType::f64)).item() /
-                          static_cast<double>(n);
+        const Tensor kl_points = sum(p.kl_from(Variable(q.posterior_mean), std_q).data().to(DType::f64), 1);
+        const double kl = sum(kl_points).item() / static_cast<double>(n);
+        const std::vector<double> values = kl_points.to_vector();
+        for (std::size_t i = 0; i < values.size(); ++i) kl_per_point[i] += values[i];
         report.kl_per_step_bits[static_cast<std::size_t>(t)] = kl / ln2;
         kl_total += kl;
     }
+    // K is a mean over points of -(their KL sum) plus constants: its error is their sum's.
+    report.K_se_bits = mean_and_error(kl_per_point).standard_error / ln2;
     report.H_q_T = entropy_q_final(schedule, d);
     report.H_q_1 = entropy_q_first(schedule, d);
     report.H_p_T = entropy_p_final(d);

@@ -14,6 +14,7 @@ namespace swirl::diffusion {
 
 struct BoundReport {
     double K_nats = 0, K_bits = 0;          // per point, on the data as given
+    double K_se_bits = 0;                    // the standard error of K_bits's mean over the held-out points
     double data_std = 0;                     // one constant for all dimensions: sqrt(mean per-dimension variance)
     double K_unit_bits = 0;                  // after scaling the data by 1 / data_std: K + d log(data_std)
     double L_null_bits = 0;                  // mean log N(y; 0, I) of the standardised data y = (x - mean) / data_std
@@ -29,6 +30,12 @@ BoundReport likelihood_bound(ReverseModel& model, const Schedule& schedule, cons
 // ... or with the noise given: noise[t - 2] [n, d] for t = 2..T.
 BoundReport likelihood_bound(ReverseModel& model, const Schedule& schedule, const Tensor& x0,
                              const std::vector<Tensor>& noise);
+
+// The mean of values (at least 2) and the standard error of that mean, sd / sqrt(n): K's error over held-out data.
+struct MeanAndError {
+    double mean = 0, standard_error = 0;
+};
+MeanAndError mean_and_error(const std::vector<double>& values);
 
 // The three entropy terms of K, in nats, for d dimensions.
 double entropy_q_final(const Schedule& schedule, int64_t d);  // H_q(X_T | X_0)

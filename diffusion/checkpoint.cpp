@@ -35,17 +35,68 @@ Number parse_number(const Metadata& metadata, const std::string& key, const std:
     return value;
 }
 
-}  // namespace
+// What every swirl checkpoint has: the format, its version and both checksums.
+void check_format(const Metadata& m, const std::string& path) {
+    auto format = m.find("format");
+    SWIRL_CHECK(format != m.end() && format->second == kCheckpointFormat,
+                "{}: not a swirl checkpoint (metadata 'format' is '{}', expected '{}')", path,
+                format == m.end() ? "" : format->second, kCheckpointFormat);
+    // swirl always writes both checksums: a checkpoint without them has had its header edited or damaged.
+    SWIRL_CHECK(m.count(kDataChecksumKey) && m.count(kHeaderChecksumKey),
+                "{}: the checkpoint lacks its checksums ({} and {}): the header is damaged", path, kDataChecksumKey,
+                kHeaderChecksumKey);
+    const int version = parse_number<int>(m, "format_version", path);
+    SWIRL_CHECK(version == kCheckpointVersion, "{}: checkpoint format version {} is not supported (this swirl reads {})",
+                path, version, kCheckpointVersion);
+}
 
-void save_checkpoint(const std::string& path, const ReverseModel& model, const nn::Adam* optimizer,
-                     const CheckpointInfo& info, const LearnedSchedule* learned) {
-    SWIRL_CHECK((learned != nullptr) == (info.schedule_kind == ScheduleKind::learned),
-                "save_checkpoint: a learned schedule's tensors go with schedule = learned only");
+// The model's tensors, then the optimizer's state under its prefix.
+NamedTensors checkpoint_tensors(const nn::Module& model, const nn::Adam* optimizer) {
     NamedTensors tensors = model.state_dict();
     if (optimizer != nullptr) {
         NamedTensors state = optimizer->state(kOptimizerPrefix);
         tensors.insert(tensors.end(), state.begin(), state.end());
     }
+    return tensors;
+}
+
+// The number of model values (not the optimizer's or the schedule's) the file holds.
+int64_t model_values_in(const SafetensorsContents& contents) {
+    int64_t values = 0;
+    for (const auto& [name, tensor] : contents.tensors)
+        if (is_model_tensor(name)) values += tensor.numel();
+    return values;
+}
+
+// Copies the file's model tensors into `model` (T steps, H hidden, for the error message).
+void load_model_tensors(const SafetensorsContents& contents, const std::string& path, nn::Module& model, int64_t steps,
+                        int64_t hidden) {
+    NamedTensors weights;
+    for (const auto& [name, tensor] : contents.tensors)
+        if (is_model_tensor(name)) weights.emplace_back(name, tensor);
+    try {
+        model.load_state_dict(weights);
+    } catch (const Error& e) {
+        SWIRL_FAIL("{}: does not fit the model (T={}, H={}): {}", path, steps, hidden, e.what());
+    }
+}
+
+}  // namespace
+
+KernelKind checkpoint_kernel(const SafetensorsContents& contents, const std::string& path) {
+    check_format(contents.metadata, path);
+    auto kernel = contents.metadata.find("kernel");
+    if (kernel == contents.metadata.end() || kernel->second == "gaussian") return KernelKind::gaussian;
+    SWIRL_CHECK(kernel->second == "binomial", "{}: unknown kernel '{}' in checkpoint (expected gaussian or binomial)",
+                path, kernel->second);
+    return KernelKind::binomial;
+}
+
+void save_checkpoint(const std::string& path, const ReverseModel& model, const nn::Adam* optimizer,
+                     const CheckpointInfo& info, const LearnedSchedule* learned) {
+    SWIRL_CHECK((learned != nullptr) == (info.schedule_kind == ScheduleKind::learned),
+                "save_checkpoint: a learned schedule's tensors go with schedule = learned only");
+    NamedTensors tensors = checkpoint_tensors(model, optimizer);
     if (learned != nullptr) {
         NoGradGuard no_grad;
         const Tensor betas = learned->betas().data();
@@ -78,17 +129,8 @@ Checkpoint read_checkpoint(const std::string& path) { return read_checkpoint(rea
 Checkpoint read_checkpoint(SafetensorsContents contents, const std::string& path) {
     Checkpoint checkpoint{path, std::move(contents), {}};
     const Metadata& m = checkpoint.contents.metadata;
-    auto format = m.find("format");
-    SWIRL_CHECK(format != m.end() && format->second == kCheckpointFormat,
-                "{}: not a swirl checkpoint (metadata 'format' is '{}', expected '{}')", path,
-                format == m.end() ? "" : format->second, kCheckpointFormat);
-    // swirl always writes both checksums: a checkpoint without them has had its header edited or damaged.
-    SWIRL_CHECK(m.count(kDataChecksumKey) && m.count(kHeaderChecksumKey),
-                "{}: the checkpoint lacks its checksums ({} and {}): the header is damaged", path, kDataChecksumKey,
-                kHeaderChecksumKey);
-    const int version = parse_number<int>(m, "format_version", path);
-    SWIRL_CHECK(version == kCheckpointVersion, "{}: checkpoint format version {} is not supported (this swirl reads {})",
-                path, version, kCheckpointVersion);
+    SWIRL_CHECK(checkpoint_kernel(checkpoint.contents, path) == KernelKind::gaussian,
+                "{}: a binomial model's checkpoint, where a Gaussian one is expected", path);
     CheckpointInfo& info = checkpoint.info;
     info.model.steps = parse_number<int64_t>(m, "steps", path);
     info.model.data_dim = parse_number<int64_t>(m, "data_dim", path);
@@ -106,9 +148,7 @@ Checkpoint read_checkpoint(SafetensorsContents contents, const std::string& path
     // The architecture must account for the model tensors the file holds before anyone builds the model: an edited
     // header (its CRCs recomputed) could otherwise ask for a model of terabytes, allocated before its weights fail
     // to fit. Names and shapes are checked when the weights are loaded.
-    int64_t file_values = 0;
-    for (const auto& [name, tensor] : checkpoint.contents.tensors)
-        if (is_model_tensor(name)) file_values += tensor.numel();
+    const int64_t file_values = model_values_in(checkpoint.contents);
     // Within read_checkpoint's ranges the count is at most about 4.4e14: int64 holds it.
     const int64_t expected_values = model_value_count(info.model);
     SWIRL_CHECK(file_values == expected_values,
@@ -131,15 +171,7 @@ Checkpoint read_checkpoint(SafetensorsContents contents, const std::string& path
 }
 
 void load_model_weights(const Checkpoint& checkpoint, ReverseModel& model) {
-    NamedTensors weights;
-    for (const auto& [name, tensor] : checkpoint.contents.tensors)
-        if (is_model_tensor(name)) weights.emplace_back(name, tensor);
-    try {
-        model.load_state_dict(weights);
-    } catch (const Error& e) {
-        SWIRL_FAIL("{}: does not fit the model (T={}, H={}): {}", checkpoint.path, model.config().steps, model.config().hidden,
-                   e.what());
-    }
+    load_model_tensors(checkpoint.contents, checkpoint.path, model, model.config().steps, model.config().hidden);
 }
 
 ReverseModel model_from_checkpoint(const Checkpoint& checkpoint, DType dtype, Device device) {
@@ -197,6 +229,82 @@ LearnedSchedule learned_schedule(const Checkpoint& checkpoint) {
     const Schedule schedule = checkpoint_schedule(checkpoint);  // checks the betas and the logits agree
     const std::vector<double> logits = schedule_tensor(checkpoint, kLogitsName, info.model.steps - 1);
     return LearnedSchedule(schedule.beta(1), Tensor::from_vector(logits, {info.model.steps - 1}, DType::f64));
+}
+
+void save_binomial_checkpoint(const std::string& path, const BinomialModel& model, const nn::Adam* optimizer,
+                              const BinomialSchedule& schedule, const BinomialCheckpointInfo& info) {
+    NamedTensors tensors = checkpoint_tensors(model, optimizer);
+    tensors.emplace_back(kBetasName, Tensor::from_vector(schedule.betas(), {schedule.steps()}, DType::f64));
+    Metadata metadata = info.options;
+    metadata["format"] = kCheckpointFormat;
+    metadata["format_version"] = std::to_string(kCheckpointVersion);
+    metadata["kernel"] = "binomial";
+    metadata["data"] = "heartbeat";
+    metadata["steps"] = std::to_string(info.model.steps);
+    metadata["data_dim"] = std::to_string(info.model.data_dim);
+    metadata["hidden"] = std::to_string(info.model.hidden);
+    metadata["rate"] = rate_param_name(info.model.rate);
+    metadata["step"] = std::to_string(info.step);
+    metadata["generator_seed"] = std::to_string(info.generator_seed);
+    metadata["generator_offset"] = std::to_string(info.generator_offset);
+    write_safetensors(path, tensors, metadata);
+}
+
+BinomialCheckpoint read_binomial_checkpoint(const std::string& path) {
+    return read_binomial_checkpoint(read_safetensors(path), path);
+}
+
+BinomialCheckpoint read_binomial_checkpoint(SafetensorsContents contents, const std::string& path) {
+    SWIRL_CHECK(checkpoint_kernel(contents, path) == KernelKind::binomial,
+                "{}: a Gaussian model's checkpoint, where a binomial one is expected", path);
+    const Metadata& m = contents.metadata;
+    SWIRL_CHECK(m.count("data") && m.at("data") == "heartbeat", "{}: unknown data '{}' for a binomial checkpoint "
+                "(expected heartbeat)", path, m.count("data") ? m.at("data") : "");
+    BinomialCheckpointInfo info;
+    info.model.steps = parse_number<int64_t>(m, "steps", path);
+    info.model.data_dim = parse_number<int64_t>(m, "data_dim", path);
+    info.model.hidden = parse_number<int64_t>(m, "hidden", path);
+    SWIRL_CHECK(2 <= info.model.steps && info.model.steps <= 100000 && info.model.data_dim == kHeartbeatBins &&
+                    1 <= info.model.hidden && info.model.hidden <= 65536,
+                "{}: checkpoint architecture steps={} data_dim={} hidden={} is out of range (heartbeat data has {} bits)",
+                path, info.model.steps, info.model.data_dim, info.model.hidden, kHeartbeatBins);
+    SWIRL_CHECK(m.count("rate"), "{}: checkpoint metadata lacks 'rate'", path);
+    try {
+        info.model.rate = parse_rate_param(m.at("rate"));
+    } catch (const Error& e) {
+        SWIRL_FAIL("{}: {}", path, e.what());
+    }
+    const int64_t file_values = model_values_in(contents), expected_values = binomial_model_value_count(info.model);
+    SWIRL_CHECK(file_values == expected_values,
+                "{}: the model tensors hold {} values, but the architecture steps={} data_dim={} hidden={} has {}", path,
+                file_values, info.model.steps, info.model.data_dim, info.model.hidden, expected_values);
+    info.step = parse_number<int64_t>(m, "step", path);
+    SWIRL_CHECK(info.step >= 0, "{}: checkpoint step {} is negative", path, info.step);
+    info.generator_seed = parse_number<uint64_t>(m, "generator_seed", path);
+    info.generator_offset = parse_number<uint64_t>(m, "generator_offset", path);
+    for (const auto& [key, value] : m) info.options[key] = value;
+    SWIRL_CHECK(contents.contains(kBetasName), "{}: the checkpoint has no '{}'", path, kBetasName);
+    const Tensor& betas = contents.at(kBetasName);
+    SWIRL_CHECK(betas.dtype() == DType::f64 && betas.rank() == 1 && betas.dim(0) == info.model.steps,
+                "{}: '{}' is {} {}, expected float64 [{}]", path, kBetasName, dtype_name(betas.dtype()),
+                shape_str(betas.shape()), info.model.steps);
+    std::vector<double> values = betas.to_vector();
+    for (std::size_t i = 0; i < values.size(); ++i)
+        SWIRL_CHECK(values[i] > 0 && values[i] <= 1 && (i > 0 || values[i] < 1),
+                    "{}: '{}' has beta_{} = {}, outside (0, 1] (beta_1 in (0, 1))", path, kBetasName, i + 1, values[i]);
+    BinomialSchedule schedule = BinomialSchedule::from_betas(std::move(values));
+    return {path, std::move(contents), std::move(info), std::move(schedule)};
+}
+
+BinomialModel binomial_model_from_checkpoint(const BinomialCheckpoint& checkpoint, DType dtype, Device device) {
+    Generator unused(0);  // the weights are overwritten right away
+    BinomialModel model(checkpoint.info.model, unused, dtype, device);
+    load_model_tensors(checkpoint.contents, checkpoint.path, model, model.config().steps, model.config().hidden);
+    return model;
+}
+
+void load_binomial_optimizer_state(const BinomialCheckpoint& checkpoint, nn::Adam& optimizer) {
+    optimizer.load_state(checkpoint.contents, kOptimizerPrefix);
 }
 
 }  // namespace swirl::diffusion

@@ -3,11 +3,14 @@
 // float64 [T], and the logits it trains, float64 [T - 1]), and in __metadata__ the architecture with its
 // parametrization ("param", "variance"; absent means the seed's) and data scale, the schedule ("sigmoid" with
 // its constants, or "learned"), the step, the generator state, the training options and the format version.
+// A binomial model's checkpoint (below) says so in "kernel"; a Gaussian one has no "kernel" key (its bytes are
+// those it had before binomial diffusion existed), and "gaussian" is read the same.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
+#include "diffusion/binomial_model.h"
 #include "diffusion/model.h"
 #include "diffusion/schedule.h"
 #include "nn/adam.h"
@@ -55,5 +58,33 @@ void load_optimizer_state(const Checkpoint& checkpoint, nn::Adam& optimizer);
 Schedule checkpoint_schedule(const Checkpoint& checkpoint);
 // A learned schedule's trainable state, to resume training it.
 LearnedSchedule learned_schedule(const Checkpoint& checkpoint);
+
+// Which kernel a checkpoint's model diffuses with: "gaussian" or "binomial".
+enum class KernelKind { gaussian, binomial };
+KernelKind checkpoint_kernel(const SafetensorsContents& contents, const std::string& path);
+
+// A binomial model's checkpoint: the model's tensors (network_head.0/.2/.4, network_tail.<i>), Adam's state under
+// "optimizer.", the schedule's betas as "schedule.betas" (float64 [T]), and in __metadata__ "kernel" = "binomial",
+// "data" = "heartbeat", "steps", "data_dim", "hidden", "rate", the step, the generator state and the options.
+struct BinomialCheckpointInfo {
+    BinomialModelConfig model;
+    int64_t step = 0;
+    uint64_t generator_seed = 0, generator_offset = 0;
+    Metadata options;
+};
+void save_binomial_checkpoint(const std::string& path, const BinomialModel& model, const nn::Adam* optimizer,
+                              const BinomialSchedule& schedule, const BinomialCheckpointInfo& info);
+
+struct BinomialCheckpoint {
+    std::string path;
+    SafetensorsContents contents;
+    BinomialCheckpointInfo info;
+    BinomialSchedule schedule;  // checked: T betas in (0, 1], beta_1 < 1
+};
+// Reads and validates as read_checkpoint does; throws swirl::Error naming the file and the first problem.
+BinomialCheckpoint read_binomial_checkpoint(const std::string& path);
+BinomialCheckpoint read_binomial_checkpoint(SafetensorsContents contents, const std::string& path);
+BinomialModel binomial_model_from_checkpoint(const BinomialCheckpoint& checkpoint, DType dtype, Device device);
+void load_binomial_optimizer_state(const BinomialCheckpoint& checkpoint, nn::Adam& optimizer);
 
 }  // namespace swirl::diffusion

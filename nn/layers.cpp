@@ -1,4 +1,4 @@
-// Linear, ReLU and Sequential.
+// Linear, ReLU, Sigmoid and Sequential.
 #include "nn/layers.h"
 
 #include <atomic>
@@ -33,6 +33,8 @@ Linear::Linear(int64_t in, int64_t out, Generator& gen, DType dtype, Device devi
 Variable Linear::forward(const Variable& x) { return autograd::linear(x, weight, bias); }
 
 Variable ReLU::forward(const Variable& x) { return autograd::relu(x); }
+
+Variable Sigmoid::forward(const Variable& x) { return autograd::sigmoid(x); }
 
 Sequential::Sequential(std::vector<std::shared_ptr<Layer>> layers) {
     for (auto& layer : layers) push_back(std::move(layer));

@@ -1,4 +1,4 @@
-// The layers the diffusion model is made of: Linear, ReLU, Sequential, ModuleList.
+// The layers the diffusion models are made of: Linear, ReLU, Sigmoid, Sequential, ModuleList.
 #pragma once
 
 #include <concepts>
@@ -34,6 +34,12 @@ public:
 };
 
 class ReLU : public Layer {
+public:
+    Variable forward(const Variable& x) override;
+};
+
+// 1 / (1 + exp(-x)), elementwise: the binomial model's hidden layers. A stack with it runs layer by layer.
+class Sigmoid : public Layer {
 public:
     Variable forward(const Variable& x) override;
 };

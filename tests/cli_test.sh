@@ -513,5 +513,45 @@ open(sys.argv[2], 'wb').write(struct.pack('<Q', len(text)) + text + bytes(data[8
 PY
     expect_exit 1 "beta_6 = 1.5, outside (0, 1)" "$swirl" eval --checkpoint "$work/bad_betas.st" --n 10
     [ "$(wc -l < "$work/stderr")" -eq 1 ] || fail "the bad schedule's refusal is more than one line" ;;
+  heartbeat-trains-evaluates-samples)
+    # Binomial diffusion end to end, on a short run: outputs, the header, eval's report (K's parts add up,
+    # L_null the heartbeat's), sampled sequences of 0/1, an exact resume, and the flags that belong to the other data.
+    hb_train() { "$swirl" train --data heartbeat --batch 64 --threads 1 "$@" > "$work/hb_stdout"; }
+    hb_train --steps 30 --save-every 10 --out "$work/hb"
+    grep -q "data=heartbeat kernel=binomial T=2000 H=50 rate=x0" "$work/hb_stdout" || fail "header: $(head -1 "$work/hb_stdout")"
+    for f in checkpoint.safetensors loss.csv figures/step_0000030.png figures/loss.png; do
+      [ -s "$work/hb/$f" ] || fail "missing $f"
+    done
+    [ "$(wc -l < "$work/hb/loss.csv")" -eq 31 ] || fail "loss.csv should have 30 rows"
+    "$swirl" eval --checkpoint "$work/hb/checkpoint.safetensors" --n 16 --json --png "$work/hb_bound.png" > "$work/hb_eval.json"
+    [ -s "$work/hb_bound.png" ] || fail "eval --png wrote no figure"
+    python3 - "$work/hb_eval.json" <<'PY'
+import json, math, sys
+r = json.load(open(sys.argv[1]))
+assert (r['kernel'], r['data'], r['rate'], r['n']) == ('binomial', 'heartbeat', 'x0', 16), r
+assert abs(r['L_null_bits'] + 14.4385) < 1e-3, r['L_null_bits']
+assert abs(r['K_minus_L_null_bits'] - (r['K_bits'] - r['L_null_bits'])) < 1e-9
+entropy = (r['H_q_T_nats'] - r['H_q_1_nats'] - r['H_p_T_nats']) / math.log(2)
+assert abs(r['K_bits'] - (entropy - sum(r['kl_per_step_bits']))) < 1e-6 * abs(r['K_bits']), r['K_bits']
+assert len(r['kl_per_step_bits']) == 1999 and len(r['kl_se_per_step_bits']) == 1999
+assert r['K_se_bits'] > 0 and 0 <= r['samples_exact_share'] <= 1
+print(f"ok: heartbeat eval: K {r['K_bits']:.3f} +- {r['K_se_bits']:.3f} = its entropy terms minus its KLs")
+PY
+    "$swirl" sample --checkpoint "$work/hb/checkpoint.safetensors" --n 7 --csv "$work/hb.csv" --png "$work/hb.png" > /dev/null
+    [ -s "$work/hb.png" ] || fail "sample --png wrote no figure"
+    [ "$(wc -l < "$work/hb.csv")" -eq 7 ] || fail "7 sequences expected"
+    grep -qvE '^[01](,[01]){19}$' "$work/hb.csv" && fail "a line is not 20 bits: $(head -2 "$work/hb.csv")"
+    echo "ok: heartbeat sample writes 7 lines of 20 bits and the raster figure"
+    hb_train --steps 30 --stop-at 12 --out "$work/hb_resumed"
+    hb_train --resume "$work/hb_resumed/checkpoint.safetensors" --out "$work/hb_resumed"
+    cmp "$work/hb/checkpoint.safetensors" "$work/hb_resumed/checkpoint.safetensors" || fail "resumed heartbeat run differs"
+    cmp "$work/hb/loss.csv" "$work/hb_resumed/loss.csv" || fail "resumed heartbeat loss.csv differs"
+    echo "ok: a heartbeat run stopped at 12 of 30 resumes to the same checkpoint bytes and losses"
+    expect_exit 1 "--variance is the swiss roll's" "$swirl" train --data heartbeat --variance full --out "$work/x"
+    expect_exit 1 "--rate is binomial diffusion's" "$swirl" train --rate sigmoid --out "$work/x"
+    expect_exit 1 "differs from the checkpoint's --rate x0" "$swirl" train --rate sigmoid --data heartbeat \
+      --resume "$work/hb/checkpoint.safetensors" --steps 40 --out "$work/x"
+    expect_exit 1 "differs from the checkpoint's --data heartbeat" "$swirl" train --data unit \
+      --resume "$work/hb/checkpoint.safetensors" --out "$work/x" ;;
   *) fail "unknown scenario $scenario" ;;
 esac

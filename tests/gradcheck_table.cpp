@@ -2,6 +2,7 @@
 #include "gradcheck_table.h"
 
 #include "autograd/functions.h"
+#include "nn/layers.h"
 #include "tensor/ops.h"
 
 namespace swirl::test {
@@ -161,6 +162,21 @@ std::vector<GradcheckCase> gradcheck_table() {
     table.push_back({"exp", "fan-out through a shared intermediate", {{4, 2}}, [](const V& in) {
                          Variable e = ag::exp(in[0]);
                          return ag::sum(ag::mul(e, ag::add(e, in[0])), 0);
+                     }});
+    // Appended last, so that the cases above keep their random inputs.
+    // nn::Sigmoid, the binomial model's activation, is autograd::sigmoid.
+    table.push_back({"sigmoid", "nn::Sigmoid on [3, 4]", {{3, 4}}, [](const V& in) { return nn::Sigmoid().forward(ag::scale(in[0], 3.0)); }});
+    // Rates kept inside (0, 1) by a sigmoid; q constant (the forward posterior's) or carrying gradients, and q a
+    // column broadcast along p's rows.
+    table.push_back({"bernoulli_kl", "q constant, p [3, 4]", {{3, 4}}, [](const V& in) {
+                         const Tensor q = Tensor::from_vector({0.1, 0.5, 0.9, 0.3, 0.02, 0.7, 0.45, 0.6, 0.99, 0.2, 0.8, 0.05},
+                                                              {3, 4}, DType::f64)
+                                              .to(in[0].data().dtype())
+                                              .to(in[0].data().device());
+                         return ag::bernoulli_kl(Variable(q), ag::sigmoid(in[0]));
+                     }});
+    table.push_back({"bernoulli_kl", "q [3, 1] and p [3, 4]", {{3, 1}, {3, 4}}, [](const V& in) {
+                         return ag::bernoulli_kl(ag::sigmoid(in[0]), ag::sigmoid(in[1]));
                      }});
     return table;
 }

@@ -1,0 +1,222 @@
+// The binomial reverse model, its objective, sampler and bound.
+#include "diffusion/binomial_model.h"
+
+#include <cmath>
+
+#include "autograd/functions.h"
+#include "diffusion/bound.h"
+#include "diffusion/objective.h"
+#include "tensor/error.h"
+#include "tensor/ops.h"
+
+namespace swirl::diffusion {
+
+namespace ag = swirl::autograd;
+
+namespace {
+
+// Each row's step, from groups that tile [0, rows) in order.
+std::vector<int64_t> row_steps(const std::vector<StepGroup>& groups, int64_t rows) {
+    std::vector<int64_t> steps;
+    steps.reserve(static_cast<std::size_t>(rows));
+    for (const StepGroup& group : groups) {
+        SWIRL_CHECK(group.begin == static_cast<int64_t>(steps.size()) && group.end >= group.begin,
+                    "binomial model: step groups must tile the rows in order");
+        steps.insert(steps.end(), static_cast<std::size_t>(group.end - group.begin), group.t);
+    }
+    SWIRL_CHECK(static_cast<int64_t>(steps.size()) == rows, "binomial model: step groups cover {} of {} rows",
+                steps.size(), rows);
+    return steps;
+}
+
+// Per sequence (row) sums over the bits of a [n, d] tensor, on the host.
+std::vector<double> row_sums(const Tensor& x) {
+    const std::vector<double> values = x.to_vector();
+    const int64_t n = x.dim(0), d = x.dim(1);
+    std::vector<double> sums(static_cast<std::size_t>(n), 0.0);
+    for (int64_t row = 0; row < n; ++row)
+        for (int64_t j = 0; j < d; ++j) sums[static_cast<std::size_t>(row)] += values[static_cast<std::size_t>(row * d + j)];
+    return sums;
+}
+
+}  // namespace
+
+RateParam parse_rate_param(const std::string& name) {
+    if (name == "sigmoid") return RateParam::sigmoid;
+    if (name == "x0") return RateParam::x0;
+    throw Error(fmt::format("unknown rate parametrization '{}': expected sigmoid or x0", name));
+}
+
+const char* rate_param_name(RateParam param) { return param == RateParam::sigmoid ? "sigmoid" : "x0"; }
+
+int64_t binomial_model_value_count(const BinomialModelConfig& config) {
+    const int64_t d = config.data_dim, h = config.hidden;
+    return (d * h + h) + 2 * (h * h + h) + config.steps * (h * d + d);
+}
+
+BinomialModel::BinomialModel(const BinomialModelConfig& config, Generator& gen, DType dtype, Device device)
+    : config_(config) {
+    SWIRL_CHECK(config.steps >= 2 && config.data_dim >= 1 && config.hidden >= 1,
+                "BinomialModel: needs steps >= 2, data_dim >= 1, hidden >= 1; got {}, {}, {}", config.steps,
+                config.data_dim, config.hidden);
+    network_head = register_module("network_head", std::make_shared<nn::Sequential>());
+    int64_t in = config.data_dim;
+    for (int layer = 0; layer < 3; ++layer) {
+        network_head->push_back(std::make_shared<nn::Linear>(in, config.hidden, gen, dtype, device));
+        network_head->push_back(std::make_shared<nn::Sigmoid>());
+        in = config.hidden;
+    }
+    // Every step's readout starts from one draw (torch.nn.Linear's): the shared layers then get one consistent
+    // signal from the start, where 2000 independent readouts pull them apart (training stalls for thousands of
+    // steps at the loss of a model that reads each bit alone).
+    network_tail = register_module("network_tail", std::make_shared<nn::ModuleList<nn::Linear>>());
+    const nn::Linear first(config.hidden, config.data_dim, gen, dtype, device);
+    Generator overwritten(0);  // the copies' own draws are replaced by the first's
+    for (int64_t t = 1; t <= config.steps; ++t) {
+        auto readout = std::make_shared<nn::Linear>(config.hidden, config.data_dim, overwritten, dtype, device);
+        Tensor weight = readout->weight.data(), bias = readout->bias.data();
+        copy_(weight, first.weight.data());
+        copy_(bias, first.bias.data());
+        network_tail->push_back(readout);
+    }
+}
+
+DType BinomialModel::dtype() const { return (*network_tail)[0].weight.data().dtype(); }
+Device BinomialModel::device() const { return (*network_tail)[0].weight.data().device(); }
+
+Variable BinomialModel::readout(const Variable& xt, const std::vector<StepGroup>& groups) {
+    SWIRL_CHECK(!groups.empty(), "BinomialModel: no step groups");
+    for (const StepGroup& group : groups)
+        SWIRL_CHECK(2 <= group.t && group.t <= config_.steps, "BinomialModel: step t = {} is out of range [2, {}]",
+                    group.t, config_.steps);
+    const Variable h = network_head->forward(xt);
+    auto tail = [&](int64_t t) -> nn::Linear& { return (*network_tail)[static_cast<std::size_t>(t - 1)]; };
+    if (!nn::fusion_enabled()) {
+        if (groups.size() == 1) return tail(groups.front().t).forward(h);
+        std::vector<Variable> outputs;
+        for (const StepGroup& group : groups)
+            outputs.push_back(tail(group.t).forward(ag::slice_rows(h, group.begin, group.end)));
+        return ag::concat_rows(outputs);
+    }
+    // Every group's readout as a one-layer path of one autograd::mlp.
+    std::vector<ag::DenseLayer> layers;
+    std::vector<MlpGroup> rows;
+    for (const StepGroup& group : groups) {
+        rows.push_back({group.begin, group.end, {layers.size()}});
+        layers.push_back({tail(group.t).weight, tail(group.t).bias, false});
+    }
+    return ag::mlp(h, layers, rows);
+}
+
+Variable BinomialModel::rate(const Variable& xt, const std::vector<StepGroup>& groups, const BinomialSchedule& schedule) {
+    SWIRL_CHECK(schedule.steps() == config_.steps, "BinomialModel: a schedule of {} steps for a model of {}",
+                schedule.steps(), config_.steps);
+    const Variable y = readout(xt, groups);
+    if (config_.rate == RateParam::sigmoid) return ag::sigmoid(y);
+    // x0: pi = sigmoid(y + the evidence of x_t's bit), then the posterior's rate at x_0 = 0 plus pi times the
+    // step to x_0 = 1.
+    const Tensor x = xt.data().to(DType::f64).to(Device::cpu());
+    const std::vector<int64_t> steps = row_steps(groups, x.dim(0));
+    const int64_t d = x.dim(1);
+    Tensor evidence = Tensor::empty(x.shape(), DType::f64), gain = Tensor::empty(x.shape(), DType::f64);
+    const double* bits = x.data<double>();
+    double *e = evidence.data<double>(), *g = gain.data<double>();
+    for (int64_t row = 0; row < x.dim(0); ++row) {
+        const double keep = schedule.alpha_bar(steps[static_cast<std::size_t>(row)]);
+        const double log_odds = std::log1p(keep) - std::log1p(-keep);  // log((1 + abar_t) / (1 - abar_t))
+        for (int64_t j = 0; j < d; ++j) {
+            e[row * d + j] = bits[row * d + j] != 0.0 ? log_odds : -log_odds;
+            g[row * d + j] = 1.0 + log_odds;
+        }
+    }
+    const Tensor low = binomial_posterior_rate(schedule, x, x, steps, 0);
+    const Tensor high = binomial_posterior_rate(schedule, x, x, steps, 1);
+    const DType dtype = xt.data().dtype();
+    const Device device = xt.data().device();
+    const Variable pi =
+        ag::sigmoid(ag::add(ag::mul(y, Variable(gain.to(dtype).to(device))), Variable(evidence.to(dtype).to(device))));
+    return ag::add(Variable(low.to(dtype).to(device)), ag::mul(pi, Variable(sub(high, low).to(dtype).to(device))));
+}
+
+ReverseRate model_rate(BinomialModel& model, const BinomialSchedule& schedule) {
+    return [&model, &schedule](const Tensor& xt, int64_t t) {
+        NoGradGuard no_grad;
+        const Variable x(xt.to(model.dtype()).to(model.device()));
+        return model.rate(x, {{t, 0, xt.dim(0)}}, schedule).data().to(DType::f64).to(Device::cpu());
+    };
+}
+
+Variable binomial_objective(BinomialModel& model, const BinomialSchedule& schedule, const Tensor& x0,
+                            const std::vector<StepGroup>& groups, Generator& gen) {
+    const std::vector<int64_t> steps = row_steps(groups, x0.dim(0));
+    const Tensor xt = binomial_forward(schedule, x0, steps, gen);
+    const Tensor rate_q = binomial_posterior_rate(schedule, xt, x0, steps);
+    const DType dtype = model.dtype();
+    const Device device = model.device();
+    const Variable rate_p = model.rate(Variable(xt.to(dtype).to(device)), groups, schedule);
+    // sum over bits, mean over rows, times the T - 1 steps: sum_t KL_t per sequence, as in K.
+    const double scale = static_cast<double>(x0.dim(1) * (schedule.steps() - 1));
+    return ag::scale(ag::mean(ag::bernoulli_kl(Variable(rate_q.to(dtype).to(device)), rate_p)), scale);
+}
+
+Tensor binomial_training_step(BinomialModel& model, nn::Adam& optimizer, const BinomialSchedule& schedule,
+                              int64_t batch, Generator& gen) {
+    const Tensor x0 = sample_heartbeat(batch, gen);
+    const std::vector<StepGroup> groups = draw_steps(batch, schedule.steps(), TSampling::sample, gen);
+    optimizer.zero_grad();
+    Variable loss = binomial_objective(model, schedule, x0, groups, gen);
+    loss.backward();
+    optimizer.step();
+    return loss.data();
+}
+
+std::vector<Tensor> binomial_trajectory(const ReverseRate& rate, int64_t steps, int64_t n, int64_t d, Generator& gen) {
+    SWIRL_CHECK(steps >= 2 && n >= 0 && d >= 1, "binomial_trajectory: needs steps >= 2, n >= 0, d >= 1; got {}, {}, {}",
+                steps, n, d);
+    std::vector<Tensor> trajectory(static_cast<std::size_t>(steps + 1));
+    trajectory[static_cast<std::size_t>(steps)] = draw_bits(Tensor::full({n, d}, 0.5, DType::f64), gen);
+    for (int64_t t = steps; t >= 2; --t) {
+        const Tensor& xt = trajectory[static_cast<std::size_t>(t)];
+        const Tensor p = rate(xt, t);
+        SWIRL_CHECK(p.shape() == xt.shape(), "binomial_trajectory: the rate of step {} is {}, expected {}", t,
+                    shape_str(p.shape()), shape_str(xt.shape()));
+        trajectory[static_cast<std::size_t>(t - 1)] = draw_bits(p, gen);
+    }
+    trajectory[0] = trajectory[1];
+    return trajectory;
+}
+
+BinomialBoundReport binomial_bound(const ReverseRate& rate, const BinomialSchedule& schedule, const Tensor& x0,
+                                   Generator& gen) {
+    SWIRL_CHECK(x0.rank() == 2 && x0.dim(0) >= 2, "binomial_bound: expected at least 2 sequences [n, d], got {}",
+                shape_str(x0.shape()));
+    const int64_t n = x0.dim(0), d = x0.dim(1), steps = schedule.steps();
+    const double bits = 1.0 / std::log(2.0);
+    BinomialBoundReport report;
+    report.H_q_T = binomial_entropy_q_final(schedule, d);
+    report.H_q_1 = binomial_entropy_q_first(schedule, d);
+    report.H_p_T = binomial_entropy_p_final(d);
+    report.kl_per_step_bits.assign(static_cast<std::size_t>(steps + 1), 0.0);
+    report.kl_se_per_step_bits.assign(static_cast<std::size_t>(steps + 1), 0.0);
+    std::vector<double> K(static_cast<std::size_t>(n), report.H_q_T - report.H_q_1 - report.H_p_T);
+    NoGradGuard no_grad;
+    for (int64_t t = 2; t <= steps; ++t) {
+        const std::vector<int64_t> at_t(static_cast<std::size_t>(n), t);
+        const Tensor xt = binomial_forward(schedule, x0, at_t, gen);
+        const Tensor q = binomial_posterior_rate(schedule, xt, x0, at_t);
+        const Tensor kl = ag::bernoulli_kl(Variable(q), Variable(rate(xt, t))).data();
+        std::vector<double> per_sequence = row_sums(kl);
+        for (int64_t row = 0; row < n; ++row) K[static_cast<std::size_t>(row)] -= per_sequence[static_cast<std::size_t>(row)];
+        const MeanAndError kl_t = mean_and_error(per_sequence);
+        report.kl_per_step_bits[static_cast<std::size_t>(t)] = kl_t.mean * bits;
+        report.kl_se_per_step_bits[static_cast<std::size_t>(t)] = kl_t.standard_error * bits;
+    }
+    const MeanAndError k = mean_and_error(K);
+    report.K_bits = k.mean * bits;
+    report.K_se_bits = k.standard_error * bits;
+    report.L_null_bits = heartbeat_null_bits();
+    report.K_minus_L_null_bits = report.K_bits - report.L_null_bits;
+    return report;
+}
+
+}  // namespace swirl::diffusion

@@ -1,0 +1,100 @@
+// The reverse model of binomial diffusion (the paper's Appendix D.1.2) and what it is trained and judged by: the
+// Bernoulli KL objective, the sampler and the bound K. The network reads x_t as 0/1 floats through three sigmoid
+// layers of `hidden` units shared by all steps, then the step's own readout Linear(hidden, d): network_head.0, .2,
+// .4 and network_tail.<t - 1>, the seed's naming. How the readout becomes p(x_{t-1} = 1 | x_t) is the rate
+// parametrization (RateParam).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "diffusion/binomial.h"
+#include "diffusion/schedule.h"
+#include "nn/adam.h"
+#include "nn/layers.h"
+
+namespace swirl::diffusion {
+
+// How the readout y of step t becomes the rate p(x_{t-1} = 1 | x_t):
+//   sigmoid - the paper's: sigmoid(y);
+//   x0      - the model's P(x_0 = 1 | x_t) per bit is pi = sigmoid(y + (2 x_t - 1) log((1 + abar_t) / (1 - abar_t)))
+//             (at y = 0: what the bit alone says of x_0, if x_0 were B(0.5)), and the rate is the forward posterior
+//             averaged over it: pi q(x_{t-1} = 1 | x_t, x_0 = 1) + (1 - pi) q(x_{t-1} = 1 | x_t, x_0 = 0). The best
+//             rate of any model that factorises over the bits has this form, with the exact P(x_0 | x_t).
+enum class RateParam { sigmoid, x0 };
+RateParam parse_rate_param(const std::string& name);  // "sigmoid" or "x0"; throws otherwise
+const char* rate_param_name(RateParam param);
+
+struct BinomialModelConfig {
+    int64_t steps = 2000;  // T: one readout per step (step 1's is built and unused, as the seed's tails)
+    int64_t data_dim = kHeartbeatBins;
+    int64_t hidden = 50;
+    RateParam rate = RateParam::x0;
+};
+
+// How many values (weights and biases) the model of `config` holds.
+int64_t binomial_model_value_count(const BinomialModelConfig& config);
+
+class BinomialModel : public nn::Module {
+public:
+    BinomialModel(const BinomialModelConfig& config, Generator& gen, DType dtype = DType::f64,
+                  Device device = Device::cpu());
+
+    // The readouts y [B, d] for xt [B, d] whose rows are grouped by step (groups tile [0, B) in order): each
+    // group's rows through the shared layers and their step's readout (one autograd::mlp over the groups with
+    // fusion on; slice, linear and concat per group off).
+    Variable readout(const Variable& xt, const std::vector<StepGroup>& groups);
+    // p(x_{t-1} = 1 | x_t) [B, d] through the rate parametrization.
+    Variable rate(const Variable& xt, const std::vector<StepGroup>& groups, const BinomialSchedule& schedule);
+
+    const BinomialModelConfig& config() const { return config_; }
+    DType dtype() const;
+    Device device() const;
+
+    std::shared_ptr<nn::Sequential> network_head;
+    std::shared_ptr<nn::ModuleList<nn::Linear>> network_tail;
+
+private:
+    BinomialModelConfig config_;
+};
+
+// The reverse step as a function: p(x_{t-1} = 1 | x_t) [n, d] (float64, CPU) for rows xt [n, d] all at step t.
+// The sampler and the bound take any such function: a trained model's, or an exact one in the tests.
+using ReverseRate = std::function<Tensor(const Tensor& xt, int64_t t)>;
+ReverseRate model_rate(BinomialModel& model, const BinomialSchedule& schedule);
+
+// The objective for a batch x0 [B, d] (0/1, float64 CPU) whose steps are `groups`: x_t drawn from q(x_t | x_0)
+// with gen, then KL(q(x_{t-1} | x_t, x_0) || p(x_{t-1} | x_t)) summed over the bits, averaged over the rows and
+// times T - 1: an estimate of the KL sum of K per sequence, in nats (a mean over bits would leave Adam gradients
+// near its eps: the KLs of one step are about 1e-5).
+Variable binomial_objective(BinomialModel& model, const BinomialSchedule& schedule, const Tensor& x0,
+                            const std::vector<StepGroup>& groups, Generator& gen);
+
+// One training step: fresh heartbeat data, steps drawn per row (draw_steps), the objective, backward, Adam.
+// Returns the loss (a one-element tensor).
+Tensor binomial_training_step(BinomialModel& model, nn::Adam& optimizer, const BinomialSchedule& schedule,
+                              int64_t batch, Generator& gen);
+
+// x_T ~ B(0.5), then x_{t-1} ~ B(rate(x_t, t)) for t = T..2; x_0 = x_1 (the identity step, as the Gaussian
+// sampler's). trajectory[t] = x_t [n, d] for t = 0..T, float64 CPU. One draw of n d uniforms per step from gen.
+std::vector<Tensor> binomial_trajectory(const ReverseRate& rate, int64_t steps, int64_t n, int64_t d, Generator& gen);
+
+// K (eq. 14) for held-out sequences x0 [n, d]: for each step t = 2..T, x_t drawn from q(x_t | x_0) (one draw per
+// step, in that order, from gen), the KL summed over the bits; then per sequence
+//   K_i = -sum_t KL_i,t + H_q(X_T | X_0) - H_q(X_1 | X_0) - H_p(X_T),
+// their mean and standard error, and L_null of the heartbeat data.
+struct BinomialBoundReport {
+    double K_bits = 0, K_se_bits = 0;  // per sequence; se: the standard error of the mean over the n sequences
+    double L_null_bits = 0;            // heartbeat_null_bits()
+    double K_minus_L_null_bits = 0;    // Table 1 of the paper: K = -2.414, K - L_null = 12.024
+    double H_q_T = 0, H_q_1 = 0, H_p_T = 0;  // nats
+    std::vector<double> kl_per_step_bits;     // index t (2..T), the mean over sequences; entries 0 and 1 are 0
+    std::vector<double> kl_se_per_step_bits;  // their standard errors
+};
+BinomialBoundReport binomial_bound(const ReverseRate& rate, const BinomialSchedule& schedule, const Tensor& x0,
+                                   Generator& gen);
+
+}  // namespace swirl::diffusion
