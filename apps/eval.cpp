@@ -62,8 +62,10 @@ void eval_binomial(const EvalOptions& options, const BinomialCheckpoint& checkpo
             if (std::equal(bits.begin() + row * d, bits.begin() + (row + 1) * d, truth.begin() + phase * d)) ++exact;
     const double exact_share = static_cast<double>(exact) / static_cast<double>(sample_n);
 
+    BoundTerms terms = bound_terms(bound.kl_per_step_bits, bound.K_bits, bound.K_minus_L_null_bits);
+    terms.unit = "sequence";
     if (!options.png.empty())
-        draw_bound_figure(options.png, bound_terms(bound.kl_per_step_bits, bound.K_bits, bound.K_minus_L_null_bits),
+        draw_bound_figure(options.png, terms,
                           fmt::format("swirl eval  {}  step {}  ({} held-out sequences)",
                                       std::filesystem::path(options.checkpoint).filename().string(),
                                       checkpoint.info.step, n));

@@ -429,15 +429,19 @@ void draw_bound_figure(const std::string& path, const BoundTerms& terms, const s
     const double kl_top = kl_max > 0 ? kl_max * 1.08 : 1.0;
     const int left = kMargin + widest_label(kl_ticks) + kTickLength + kTickLabelGap;
     const Axes steps{{left, top, kBoundWidth - kSummaryWidth - 2 * kGap - kMargin, bottom}, 1.0, last_t + 1.0, 0.0, kl_top};
+    // A label every 5 steps for the swiss roll's 40; at most about a dozen for longer chains (the heartbeat's 2000).
+    int64_t every = 5;
+    for (int64_t candidate : {10, 20, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000})
+        if (static_cast<int64_t>(last_t) / every > 12) every = candidate;
     std::vector<Tick> t_ticks;
     for (int64_t t = 2; t <= static_cast<int64_t>(last_t); ++t)
-        if (t == 2 || t % 5 == 0) t_ticks.push_back({static_cast<double>(t), std::to_string(t)});
+        if (t == 2 || t % every == 0) t_ticks.push_back({static_cast<double>(t), std::to_string(t)});
     draw_bar_axes(canvas, steps, t_ticks, kl_ticks);
     for (std::size_t i = 0; i < terms.kl_bits.size(); ++i) {
         const double t = static_cast<double>(i) + 2.0;
         draw_bar(canvas, steps, t - 0.38, t + 0.38, terms.kl_bits[i], kSampleRed);
     }
-    canvas.text(steps.box.x0, header_y, fmt::format("KL of step t (bits per point), sum {:.3f}", kl_sum), kInk, kTickScale);
+    canvas.text(steps.box.x0, header_y, fmt::format("KL of step t (bits per {}), sum {:.3f}", terms.unit, kl_sum), kInk, kTickScale);
     centered_text(canvas, (steps.box.x0 + steps.box.x1) / 2, bottom + kTickLength + 2 * kTickLabelGap + Canvas::text_height(kTickScale),
                   "t", kInk, kTickScale);
 

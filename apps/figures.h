@@ -33,6 +33,7 @@ struct BoundTerms {
     std::vector<double> kl_bits;  // KL_t for t = 2..T, bits per point
     double entropy_bits = 0;      // H_q(X_T|X_0) - H_q(X_1|X_0) - H_p(X_T) (+ d log2 of the data scale), bits
     double K_bits = 0, K_minus_L_null_bits = 0;
+    std::string unit = "point";   // what the bits are per: "point" (swiss roll) or "sequence" (heartbeat)
 };
 
 // Two panels: left, a bar per step t with its KL (the bits that step costs); right, the entropy terms, minus the

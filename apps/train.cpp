@@ -45,8 +45,8 @@ constexpr uint64_t kFigureSeedOffset = 0x5157'1F16'0000'0001ull;
 // Losses stay on the device and are read back this many at a time: no host synchronisation per step.
 constexpr int64_t kLossReadEvery = 25;
 // The heartbeat's training recipe (heartbeat_defaults).
-constexpr int64_t kHeartbeatBatch = 256, kHeartbeatSteps = 60000;
-constexpr double kHeartbeatLr = 3e-3;
+constexpr int64_t kHeartbeatBatch = 4096, kHeartbeatSteps = 8000;
+constexpr double kHeartbeatLr = 1e-2;
 
 void check_options(const TrainOptions& o) {
     SWIRL_CHECK(o.steps > 0, "--steps must be positive, got {}", o.steps);

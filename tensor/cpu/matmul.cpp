@@ -1,5 +1,5 @@
-// CPU matrix products: out[i, :] += a[i, k] * b[k, :]. The loop path (gemm_loop, for widths that are not whole
-// vectors) is plain C++ the compiler vectorises; the fast path (gemm_tiles) keeps a tile of kTileRows output rows
+// CPU matrix products: out[i, :] += a[i, k] * b[k, :]. The loop path (gemm_loop, for widths under one vector) is
+// plain C++ the compiler vectorises; the fast path (gemm_tiles) keeps a tile of kTileRows output rows
 // in registers (tensor/cpu/gemm_tile.h) and, for long sums (the weight gradients, K = batch), splits k into fixed chunks
 // whose partial products are added in chunk order. Transposed operands are read in place (a^T) or copied once
 // (b^T, a small weight). Every output element sums over k in the same order whatever the thread count.
@@ -56,14 +56,21 @@ void gemm_tiles(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, in
                 int64_t N, bool accumulate, bool parallel, const Epilogue<T>& epilogue = {}) {
     constexpr int64_t tile_width = kTileVectors * kLanes<T>;
     const int64_t tiles = (M + kTileRows - 1) / kTileRows;
+    const int64_t whole = N - N % kLanes<T>;  // columns in whole vectors go through the tiles, the rest a plain loop
     auto run_tile = [&](int64_t tile) {
         const int64_t i0 = tile * kTileRows, rows = std::min(kTileRows, M - i0);
-        for (int64_t c0 = 0; c0 < N; c0 += tile_width) {
+        for (int64_t c0 = 0; c0 < whole; c0 += tile_width) {
             const Epilogue<T> columns{epilogue.bias == nullptr ? nullptr : epilogue.bias + c0, epilogue.relu};
             gemm_tile_rows_vectors(out + i0 * N + c0, N, a + i0 * a_row + k0 * a_col, a_row, a_col, b + k0 * N + c0, N,
-                                   k1 - k0, rows, std::min<int64_t>(kTileVectors, (N - c0) / kLanes<T>), accumulate,
+                                   k1 - k0, rows, std::min<int64_t>(kTileVectors, (whole - c0) / kLanes<T>), accumulate,
                                    columns);
         }
+        for (int64_t i = i0; i < i0 + rows; ++i)
+            for (int64_t j = whole; j < N; ++j) {
+                T sum = accumulate ? out[i * N + j] : epilogue.bias != nullptr ? epilogue.bias[j] : T(0);
+                for (int64_t k = k0; k < k1; ++k) sum += a[i * a_row + k * a_col] * b[k * N + j];
+                out[i * N + j] = epilogue.relu && !(sum > T(0)) ? T(0) : sum;
+            }
     };
     if (!parallel) {
         for (int64_t tile = 0; tile < tiles; ++tile) run_tile(tile);
@@ -94,8 +101,8 @@ void gemm_narrow(T* out, const T* a, int64_t a_row, const T* b, int64_t M, int64
     }
 }
 
-// The fast path for N a multiple of one vector (kLanes<T>: 16 floats with AVX-512, 8 with AVX2), and two ways
-// around narrow outputs; anything else takes the reference loop.
+// The fast path for N of at least one vector (kLanes<T>: 16 floats with AVX-512, 8 with AVX2; the columns past the
+// last whole vector in a plain loop), and two ways around narrow outputs; anything else takes the loop.
 template <typename T>
 void gemm_rows(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, int64_t M, int64_t K, int64_t N,
                bool accumulate) {
@@ -115,7 +122,7 @@ void gemm_rows(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, int
         gemm_narrow(out, a, a_row, b, M, K, N, accumulate);
         return;
     }
-    if (N == 0 || N % lanes != 0 || M == 0) {
+    if (N < lanes || M == 0) {
         gemm_loop(out, a, a_row, a_col, b, M, K, N, accumulate, M * K * N > kParallelMultiplyAdds);
         return;
     }
