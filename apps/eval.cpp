@@ -54,7 +54,7 @@ void eval_binomial(const EvalOptions& options, const BinomialCheckpoint& checkpo
     // Samples that are exactly a heartbeat: one 1 every kHeartbeatPeriod bins, nothing else.
     const int64_t sample_n = std::min<int64_t>(n, kHeartbeatEvalSamples), d = checkpoint.info.model.data_dim;
     const std::vector<double> bits =
-        binomial_trajectory(rate, checkpoint.schedule.steps(), sample_n, d, noise_gen)[0].to_vector();
+        binomial_sample(rate, checkpoint.schedule.steps(), sample_n, d, noise_gen).to_vector();
     const std::vector<double> truth = heartbeat_sequences().to_vector();
     int64_t exact = 0;
     for (int64_t row = 0; row < sample_n; ++row)

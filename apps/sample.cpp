@@ -29,7 +29,7 @@ void sample_binomial(const SampleOptions& options, const BinomialCheckpoint& che
         for (int64_t first = 0; first < options.n; first += kSampleChunkRows) {
             const int64_t rows = std::min(kSampleChunkRows, options.n - first);
             const std::vector<double> bits =
-                binomial_trajectory(rate, checkpoint.schedule.steps(), rows, checkpoint.info.model.data_dim, gen)[0].to_vector();
+                binomial_sample(rate, checkpoint.schedule.steps(), rows, checkpoint.info.model.data_dim, gen).to_vector();
             text.clear();
             for (std::size_t i = 0; i < bits.size(); ++i)
                 fmt::format_to(std::back_inserter(text), "{}{}", bits[i] != 0.0 ? '1' : '0',

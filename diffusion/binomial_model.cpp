@@ -170,18 +170,33 @@ Tensor binomial_training_step(BinomialModel& model, nn::Adam& optimizer, const B
     return loss.data();
 }
 
-std::vector<Tensor> binomial_trajectory(const ReverseRate& rate, int64_t steps, int64_t n, int64_t d, Generator& gen) {
-    SWIRL_CHECK(steps >= 2 && n >= 0 && d >= 1, "binomial_trajectory: needs steps >= 2, n >= 0, d >= 1; got {}, {}, {}",
+namespace {
+// The chain from x_T down to x_1, calling visit(t, x_t) for t = T..1.
+void run_chain(const ReverseRate& rate, int64_t steps, int64_t n, int64_t d, Generator& gen,
+               const std::function<void(int64_t, const Tensor&)>& visit) {
+    SWIRL_CHECK(steps >= 2 && n >= 0 && d >= 1, "binomial sampler: needs steps >= 2, n >= 0, d >= 1; got {}, {}, {}",
                 steps, n, d);
-    std::vector<Tensor> trajectory(static_cast<std::size_t>(steps + 1));
-    trajectory[static_cast<std::size_t>(steps)] = draw_bits(Tensor::full({n, d}, 0.5, DType::f64), gen);
+    Tensor xt = draw_bits(Tensor::full({n, d}, 0.5, DType::f64), gen);
+    visit(steps, xt);
     for (int64_t t = steps; t >= 2; --t) {
-        const Tensor& xt = trajectory[static_cast<std::size_t>(t)];
         const Tensor p = rate(xt, t);
-        SWIRL_CHECK(p.shape() == xt.shape(), "binomial_trajectory: the rate of step {} is {}, expected {}", t,
+        SWIRL_CHECK(p.shape() == xt.shape(), "binomial sampler: the rate of step {} is {}, expected {}", t,
                     shape_str(p.shape()), shape_str(xt.shape()));
-        trajectory[static_cast<std::size_t>(t - 1)] = draw_bits(p, gen);
+        xt = draw_bits(p, gen);
+        visit(t - 1, xt);
     }
+}
+}  // namespace
+
+Tensor binomial_sample(const ReverseRate& rate, int64_t steps, int64_t n, int64_t d, Generator& gen) {
+    Tensor last;
+    run_chain(rate, steps, n, d, gen, [&](int64_t, const Tensor& xt) { last = xt; });
+    return last;
+}
+
+std::vector<Tensor> binomial_trajectory(const ReverseRate& rate, int64_t steps, int64_t n, int64_t d, Generator& gen) {
+    std::vector<Tensor> trajectory(static_cast<std::size_t>(steps + 1));
+    run_chain(rate, steps, n, d, gen, [&](int64_t t, const Tensor& xt) { trajectory[static_cast<std::size_t>(t)] = xt; });
     trajectory[0] = trajectory[1];
     return trajectory;
 }

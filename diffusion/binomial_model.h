@@ -78,8 +78,11 @@ Variable binomial_objective(BinomialModel& model, const BinomialSchedule& schedu
 Tensor binomial_training_step(BinomialModel& model, nn::Adam& optimizer, const BinomialSchedule& schedule,
                               int64_t batch, Generator& gen);
 
-// x_T ~ B(0.5), then x_{t-1} ~ B(rate(x_t, t)) for t = T..2; x_0 = x_1 (the identity step, as the Gaussian
-// sampler's). trajectory[t] = x_t [n, d] for t = 0..T, float64 CPU. One draw of n d uniforms per step from gen.
+// The ancestral sampler: x_T ~ B(0.5), then x_{t-1} ~ B(rate(x_t, t)) for t = T..2; x_0 = x_1 (the identity step,
+// as the Gaussian sampler's). One draw of n d uniforms per step from gen. binomial_sample keeps only the current
+// state (memory: one [n, d] state) and returns x_0; binomial_trajectory keeps every state, trajectory[t] = x_t for
+// t = 0..T ((T + 1) n d doubles: for a figure's few rows). Both float64 CPU, the same draws.
+Tensor binomial_sample(const ReverseRate& rate, int64_t steps, int64_t n, int64_t d, Generator& gen);
 std::vector<Tensor> binomial_trajectory(const ReverseRate& rate, int64_t steps, int64_t n, int64_t d, Generator& gen);
 
 // K (eq. 14) for held-out sequences x0 [n, d]: for each step t = 2..T, x_t drawn from q(x_t | x_0) (one draw per

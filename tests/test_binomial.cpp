@@ -271,6 +271,9 @@ TEST_CASE("the sampler with the exact factorised rate draws true heartbeats, eac
                 ++count[static_cast<std::size_t>(k)];
             }
     CHECK(exact >= 294);
+    // binomial_sample draws the same chain, keeping only its current state.
+    Generator again(31);
+    CHECK(binomial_sample(exact_factorised_rate(schedule), 2000, 300, 20, again).to_vector() == x);
     for (int64_t c : count) CHECK(std::abs(static_cast<double>(c) - 60.0) < 5 * std::sqrt(300 * 0.2 * 0.8));
 }
 
