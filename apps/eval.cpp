@@ -29,16 +29,35 @@ constexpr int64_t kEnergyPoints = 5000;
 // (the standard error says what they buy); the samples checked for being a true sequence.
 constexpr int64_t kHeartbeatEvalSequences = 2000, kHeartbeatEvalSamples = 2000;
 
-// The bound's terms as the figure draws them: the per-step KLs (t = 2..T) and the rest.
-BoundTerms bound_terms(const std::vector<double>& kl_per_step_bits, double K_bits, double K_minus_L_null_bits) {
+// The bound's terms as the figure draws them: the per-step KLs (t = 2..T) and the rest, per `unit`.
+BoundTerms bound_terms(const BoundParts& bound, const char* unit) {
     BoundTerms terms;
-    terms.kl_bits.assign(kl_per_step_bits.begin() + 2, kl_per_step_bits.end());
+    terms.kl_bits.assign(bound.kl_per_step_bits.begin() + 2, bound.kl_per_step_bits.end());
     double kl_sum = 0.0;
     for (double kl : terms.kl_bits) kl_sum += kl;
-    terms.K_bits = K_bits;
-    terms.entropy_bits = K_bits + kl_sum;
-    terms.K_minus_L_null_bits = K_minus_L_null_bits;
+    terms.K_bits = bound.K_bits;
+    terms.entropy_bits = bound.K_bits + kl_sum;
+    terms.K_minus_L_null_bits = bound.K_minus_L_null_bits;
+    terms.unit = unit;
     return terms;
+}
+
+// What either kernel's report says in JSON, after the checkpoint's and n: K, its error, L_null, the entropy terms,
+// the per-step KLs and their errors.
+nlohmann::ordered_json bound_json(const std::string& checkpoint, int64_t step, int64_t n, const BoundParts& bound) {
+    auto steps = [](const std::vector<double>& per_t) { return std::vector<double>(per_t.begin() + 2, per_t.end()); };
+    return {{"checkpoint", checkpoint},
+            {"step", step},
+            {"n", n},
+            {"K_bits", bound.K_bits},
+            {"K_se_bits", bound.K_se_bits},
+            {"L_null_bits", bound.L_null_bits},
+            {"K_minus_L_null_bits", bound.K_minus_L_null_bits},
+            {"H_q_T_nats", bound.H_q_T},
+            {"H_q_1_nats", bound.H_q_1},
+            {"H_p_T_nats", bound.H_p_T},
+            {"kl_per_step_bits", steps(bound.kl_per_step_bits)},
+            {"kl_se_per_step_bits", steps(bound.kl_se_per_step_bits)}};
 }
 
 // A binomial model on held-out heartbeat sequences: K with its standard error, L_null, the per-step KLs, and how
@@ -62,24 +81,18 @@ void eval_binomial(const EvalOptions& options, const BinomialCheckpoint& checkpo
             if (std::equal(bits.begin() + row * d, bits.begin() + (row + 1) * d, truth.begin() + phase * d)) ++exact;
     const double exact_share = static_cast<double>(exact) / static_cast<double>(sample_n);
 
-    BoundTerms terms = bound_terms(bound.kl_per_step_bits, bound.K_bits, bound.K_minus_L_null_bits);
-    terms.unit = "sequence";
     if (!options.png.empty())
-        draw_bound_figure(options.png, terms,
+        draw_bound_figure(options.png, bound_terms(bound, "sequence"),
                           fmt::format("swirl eval  {}  step {}  ({} held-out sequences)",
                                       std::filesystem::path(options.checkpoint).filename().string(),
                                       checkpoint.info.step, n));
     if (options.json) {
-        nlohmann::ordered_json report = {
-            {"checkpoint", options.checkpoint}, {"kernel", "binomial"}, {"data", "heartbeat"},
-            {"step", checkpoint.info.step}, {"n", n}, {"K_bits", bound.K_bits}, {"K_se_bits", bound.K_se_bits},
-            {"L_null_bits", bound.L_null_bits}, {"K_minus_L_null_bits", bound.K_minus_L_null_bits},
-            {"H_q_T_nats", bound.H_q_T}, {"H_q_1_nats", bound.H_q_1}, {"H_p_T_nats", bound.H_p_T},
-            {"rate", rate_param_name(checkpoint.info.model.rate)}, {"samples", sample_n},
-            {"samples_exact_share", exact_share},
-            {"kl_per_step_bits", std::vector<double>(bound.kl_per_step_bits.begin() + 2, bound.kl_per_step_bits.end())},
-            {"kl_se_per_step_bits",
-             std::vector<double>(bound.kl_se_per_step_bits.begin() + 2, bound.kl_se_per_step_bits.end())}};
+        nlohmann::ordered_json report = bound_json(options.checkpoint, checkpoint.info.step, n, bound);
+        report["kernel"] = "binomial";
+        report["data"] = "heartbeat";
+        report["rate"] = rate_param_name(checkpoint.info.model.rate);
+        report["samples"] = sample_n;
+        report["samples_exact_share"] = exact_share;
         fmt::print("{}\n", report.dump());
         return;
     }
@@ -127,26 +140,22 @@ void run_eval(const EvalOptions& options) {
     const double energy = energy_distance(samples, held_out.rows(0, energy_n));
 
     if (!options.png.empty()) {
-        draw_bound_figure(options.png, bound_terms(bound.kl_per_step_bits, bound.K_bits, bound.K_minus_L_null_bits),
+        draw_bound_figure(options.png, bound_terms(bound, "point"),
                           fmt::format("swirl eval  {}  step {}  ({} held-out points)",
                                       std::filesystem::path(options.checkpoint).filename().string(), checkpoint.info.step,
                                       options.n));
     }
     if (options.json) {
-        nlohmann::ordered_json report = {
-            {"checkpoint", options.checkpoint},     {"step", checkpoint.info.step},
-            {"n", options.n},                       {"K_bits", bound.K_bits},
-            {"K_se_bits", bound.K_se_bits},
-            {"K_unit_bits", bound.K_unit_bits},     {"L_null_bits", bound.L_null_bits},
-            {"K_minus_L_null_bits", bound.K_minus_L_null_bits},
-            {"data_std", bound.data_std},           {"energy_distance", energy},
-            {"energy_points", energy_n},            {"H_q_T_nats", bound.H_q_T},
-            {"H_q_1_nats", bound.H_q_1},            {"H_p_T_nats", bound.H_p_T},
-            {"param", mean_param_name(checkpoint.info.model.mean_param)},
-            {"variance", variance_param_name(checkpoint.info.model.variance_param)},
-            {"schedule", schedule_kind_name(checkpoint.info.schedule_kind)},
-            {"data_scale", checkpoint.info.model.data_scale},
-            {"kl_per_step_bits", std::vector<double>(bound.kl_per_step_bits.begin() + 2, bound.kl_per_step_bits.end())}};
+        nlohmann::ordered_json report = bound_json(options.checkpoint, checkpoint.info.step, options.n, bound);
+        report["kernel"] = "gaussian";
+        report["K_unit_bits"] = bound.K_unit_bits;
+        report["data_std"] = bound.data_std;
+        report["energy_distance"] = energy;
+        report["energy_points"] = energy_n;
+        report["param"] = mean_param_name(checkpoint.info.model.mean_param);
+        report["variance"] = variance_param_name(checkpoint.info.model.variance_param);
+        report["schedule"] = schedule_kind_name(checkpoint.info.schedule_kind);
+        report["data_scale"] = checkpoint.info.model.data_scale;
         fmt::print("{}\n", report.dump());
         return;
     }

@@ -29,16 +29,6 @@ std::vector<int64_t> row_steps(const std::vector<StepGroup>& groups, int64_t row
     return steps;
 }
 
-// Per sequence (row) sums over the bits of a [n, d] tensor, on the host.
-std::vector<double> row_sums(const Tensor& x) {
-    const std::vector<double> values = x.to_vector();
-    const int64_t n = x.dim(0), d = x.dim(1);
-    std::vector<double> sums(static_cast<std::size_t>(n), 0.0);
-    for (int64_t row = 0; row < n; ++row)
-        for (int64_t j = 0; j < d; ++j) sums[static_cast<std::size_t>(row)] += values[static_cast<std::size_t>(row * d + j)];
-    return sums;
-}
-
 }  // namespace
 
 RateParam parse_rate_param(const std::string& name) {
@@ -206,29 +196,19 @@ BinomialBoundReport binomial_bound(const ReverseRate& rate, const BinomialSchedu
     SWIRL_CHECK(x0.rank() == 2 && x0.dim(0) >= 2, "binomial_bound: expected at least 2 sequences [n, d], got {}",
                 shape_str(x0.shape()));
     const int64_t n = x0.dim(0), d = x0.dim(1), steps = schedule.steps();
-    const double bits = 1.0 / std::log(2.0);
     BinomialBoundReport report;
     report.H_q_T = binomial_entropy_q_final(schedule, d);
     report.H_q_1 = binomial_entropy_q_first(schedule, d);
     report.H_p_T = binomial_entropy_p_final(d);
-    report.kl_per_step_bits.assign(static_cast<std::size_t>(steps + 1), 0.0);
-    report.kl_se_per_step_bits.assign(static_cast<std::size_t>(steps + 1), 0.0);
-    std::vector<double> K(static_cast<std::size_t>(n), report.H_q_T - report.H_q_1 - report.H_p_T);
+    BoundSum bound(n, steps);
     NoGradGuard no_grad;
     for (int64_t t = 2; t <= steps; ++t) {
         const std::vector<int64_t> at_t(static_cast<std::size_t>(n), t);
         const Tensor xt = binomial_forward(schedule, x0, at_t, gen);
         const Tensor q = binomial_posterior_rate(schedule, xt, x0, at_t);
-        const Tensor kl = ag::bernoulli_kl(Variable(q), Variable(rate(xt, t))).data();
-        std::vector<double> per_sequence = row_sums(kl);
-        for (int64_t row = 0; row < n; ++row) K[static_cast<std::size_t>(row)] -= per_sequence[static_cast<std::size_t>(row)];
-        const MeanAndError kl_t = mean_and_error(per_sequence);
-        report.kl_per_step_bits[static_cast<std::size_t>(t)] = kl_t.mean * bits;
-        report.kl_se_per_step_bits[static_cast<std::size_t>(t)] = kl_t.standard_error * bits;
+        bound.add_step(t, swirl::sum(ag::bernoulli_kl(Variable(q), Variable(rate(xt, t))).data(), 1).to_vector());
     }
-    const MeanAndError k = mean_and_error(K);
-    report.K_bits = k.mean * bits;
-    report.K_se_bits = k.standard_error * bits;
+    bound.finish(report);
     report.L_null_bits = heartbeat_null_bits();
     report.K_minus_L_null_bits = report.K_bits - report.L_null_bits;
     return report;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "diffusion/binomial.h"
+#include "diffusion/bound.h"
 #include "diffusion/schedule.h"
 #include "nn/adam.h"
 #include "nn/layers.h"
@@ -86,17 +87,9 @@ Tensor binomial_sample(const ReverseRate& rate, int64_t steps, int64_t n, int64_
 std::vector<Tensor> binomial_trajectory(const ReverseRate& rate, int64_t steps, int64_t n, int64_t d, Generator& gen);
 
 // K (eq. 14) for held-out sequences x0 [n, d]: for each step t = 2..T, x_t drawn from q(x_t | x_0) (one draw per
-// step, in that order, from gen), the KL summed over the bits; then per sequence
-//   K_i = -sum_t KL_i,t + H_q(X_T | X_0) - H_q(X_1 | X_0) - H_p(X_T),
-// their mean and standard error, and L_null of the heartbeat data.
-struct BinomialBoundReport {
-    double K_bits = 0, K_se_bits = 0;  // per sequence; se: the standard error of the mean over the n sequences
-    double L_null_bits = 0;            // heartbeat_null_bits()
-    double K_minus_L_null_bits = 0;    // Table 1 of the paper: K = -2.414, K - L_null = 12.024
-    double H_q_T = 0, H_q_1 = 0, H_p_T = 0;  // nats
-    std::vector<double> kl_per_step_bits;     // index t (2..T), the mean over sequences; entries 0 and 1 are 0
-    std::vector<double> kl_se_per_step_bits;  // their standard errors
-};
+// step, in that order, from gen), the KL summed over the bits (BoundSum), K per sequence with its standard error,
+// and L_null of the heartbeat data (heartbeat_null_bits; the paper's Table 1: K = -2.414, K - L_null = 12.024).
+using BinomialBoundReport = BoundParts;
 BinomialBoundReport binomial_bound(const ReverseRate& rate, const BinomialSchedule& schedule, const Tensor& x0,
                                    Generator& gen);
 

@@ -26,6 +26,36 @@ MeanAndError mean_and_error(const std::vector<double>& values) {
     return {mean, std::sqrt(square_sum / (n - 1.0) / n)};
 }
 
+BoundSum::BoundSum(int64_t items, int64_t steps)
+    : kl_sum_(static_cast<std::size_t>(items), 0.0), step_mean_(static_cast<std::size_t>(steps + 1), 0.0),
+      step_se_(static_cast<std::size_t>(steps + 1), 0.0) {
+    SWIRL_CHECK(items >= 2 && steps >= 2, "BoundSum: needs at least 2 items and 2 steps, got {} and {}", items, steps);
+}
+
+void BoundSum::add_step(int64_t t, const std::vector<double>& kl_nats) {
+    SWIRL_CHECK(t >= 2 && t < static_cast<int64_t>(step_mean_.size()) && kl_nats.size() == kl_sum_.size(),
+                "BoundSum: step {} with {} values, expected 2..{} with {}", t, kl_nats.size(), step_mean_.size() - 1,
+                kl_sum_.size());
+    for (std::size_t i = 0; i < kl_nats.size(); ++i) kl_sum_[i] += kl_nats[i];
+    const MeanAndError step = mean_and_error(kl_nats);
+    step_mean_[static_cast<std::size_t>(t)] = step.mean;
+    step_se_[static_cast<std::size_t>(t)] = step.standard_error;
+}
+
+void BoundSum::finish(BoundParts& parts, double shift_nats) const {
+    const double bits = 1.0 / std::log(2.0);
+    // K_i = constant - (item i's KL sum): the mean moves with the constant, the error is the KL sums'.
+    const MeanAndError kl = mean_and_error(kl_sum_);
+    parts.K_bits = (-kl.mean + parts.H_q_T - parts.H_q_1 - parts.H_p_T + shift_nats) * bits;
+    parts.K_se_bits = kl.standard_error * bits;
+    parts.kl_per_step_bits.resize(step_mean_.size());
+    parts.kl_se_per_step_bits.resize(step_se_.size());
+    for (std::size_t t = 0; t < step_mean_.size(); ++t) {
+        parts.kl_per_step_bits[t] = step_mean_[t] * bits;
+        parts.kl_se_per_step_bits[t] = step_se_[t] * bits;
+    }
+}
+
 double entropy_q_final(const Schedule& schedule, int64_t d) {
     return static_cast<double>(d) * (kGaussianEntropyPerDim + 0.5 * std::log(1.0 - schedule.alpha_bar(schedule.steps())));
 }
@@ -57,29 +87,20 @@ BoundReport likelihood_bound(ReverseModel& model, const Schedule& schedule, cons
     const double ln2 = std::log(2.0), data_scale = model.config().data_scale;
     const Tensor x0_scaled = data_scale == 1.0 ? x0 : scale(x0, data_scale);
     BoundReport report;
-    report.kl_per_step_bits.assign(static_cast<std::size_t>(schedule.steps() + 1), 0.0);
-    double kl_total = 0.0;
-    std::vector<double> kl_per_point(static_cast<std::size_t>(n), 0.0);  // summed over the steps
+    BoundSum bound(n, schedule.steps());
     for (int64_t t = 2; t <= schedule.steps(); ++t) {
         ForwardSample q = forward_process(schedule, x0_scaled, noise[static_cast<std::size_t>(t - 2)], t);
         ReverseStep p = model.forward(Variable(q.xt), t, schedule);
-        // KL summed over dimensions, averaged over points: sum of all elements / n.
+        // Each point's KL, summed over its dimensions.
         const Variable std_q(Tensor::full({}, q.posterior_std, x0.dtype(), x0.device()));
-        const Tensor kl_points = sum(p.kl_from(Variable(q.posterior_mean), std_q).data().to(DType::f64), 1);
-        const double kl = sum(kl_points).item() / static_cast<double>(n);
-        const std::vector<double> values = kl_points.to_vector();
-        for (std::size_t i = 0; i < values.size(); ++i) kl_per_point[i] += values[i];
-        report.kl_per_step_bits[static_cast<std::size_t>(t)] = kl / ln2;
-        kl_total += kl;
+        bound.add_step(t, sum(p.kl_from(Variable(q.posterior_mean), std_q).data().to(DType::f64), 1).to_vector());
     }
-    // K is a mean over points of -(their KL sum) plus constants: its error is their sum's.
-    report.K_se_bits = mean_and_error(kl_per_point).standard_error / ln2;
     report.H_q_T = entropy_q_final(schedule, d);
     report.H_q_1 = entropy_q_first(schedule, d);
     report.H_p_T = entropy_p_final(d);
     // On the scaled data, then for the data itself: p_x(x) = p_scaled(s x) s^d.
-    report.K_nats = -kl_total + report.H_q_T - report.H_q_1 - report.H_p_T + static_cast<double>(d) * std::log(data_scale);
-    report.K_bits = report.K_nats / ln2;
+    bound.finish(report, static_cast<double>(d) * std::log(data_scale));
+    report.K_nats = report.K_bits * ln2;
 
     // Standardise with one constant for all dimensions (the paper's unit-variance convention).
     const Tensor data = x0.to(DType::f64).to(Device::cpu());

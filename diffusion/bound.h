@@ -12,15 +12,39 @@
 
 namespace swirl::diffusion {
 
-struct BoundReport {
-    double K_nats = 0, K_bits = 0;          // per point, on the data as given
-    double K_se_bits = 0;                    // the standard error of K_bits's mean over the held-out points
-    double data_std = 0;                     // one constant for all dimensions: sqrt(mean per-dimension variance)
-    double K_unit_bits = 0;                  // after scaling the data by 1 / data_std: K + d log(data_std)
-    double L_null_bits = 0;                  // mean log N(y; 0, I) of the standardised data y = (x - mean) / data_std
-    double K_minus_L_null_bits = 0;          // Table 1 of the paper: K = 2.35, K - L_null = 6.45 bits
-    double H_q_T = 0, H_q_1 = 0, H_p_T = 0;  // nats
-    std::vector<double> kl_per_step_bits;    // index t (2..T); entries 0 and 1 are 0
+// The parts of K every diffusion kernel reports (the Gaussian's below, the binomial's in binomial_model.h), per
+// held-out item: a point of the swiss roll, a sequence of the heartbeat.
+struct BoundParts {
+    double K_bits = 0, K_se_bits = 0;         // K's mean over the items, and the standard error of that mean
+    double L_null_bits = 0;                   // the null model's log-likelihood
+    double K_minus_L_null_bits = 0;           // Table 1 of the paper
+    double H_q_T = 0, H_q_1 = 0, H_p_T = 0;   // nats
+    std::vector<double> kl_per_step_bits;     // index t (2..T), the mean over items; entries 0 and 1 are 0
+    std::vector<double> kl_se_per_step_bits;  // their standard errors
+};
+
+// K from the KLs of each held-out item, step by step: K_i = -sum_t KL_i,t + H_q(X_T | X_0) - H_q(X_1 | X_0)
+// - H_p(X_T) + shift, then their mean and its standard error. Both kernels' bounds add their steps' KLs here.
+class BoundSum {
+public:
+    BoundSum(int64_t items, int64_t steps);
+    // KL_i,t in nats, one value per item (summed over its dimensions), for t = 2..T.
+    void add_step(int64_t t, const std::vector<double>& kl_nats);
+    // Sets parts' K, K's error and the per-step KLs from the entropy terms already in parts; shift_nats is added to
+    // every K_i (the Gaussian's d log data_scale).
+    void finish(BoundParts& parts, double shift_nats = 0.0) const;
+
+private:
+    std::vector<double> kl_sum_;  // per item, nats
+    std::vector<double> step_mean_, step_se_;  // per step, nats
+};
+
+// The swiss roll's: K also in nats and for unit-variance data (the paper's Table 1: K = 2.35, K - L_null = 6.45
+// bits), with L_null = mean log N(y; 0, I) of the standardised data y = (x - mean) / data_std.
+struct BoundReport : BoundParts {
+    double K_nats = 0;       // per point, on the data as given
+    double data_std = 0;     // one constant for all dimensions: sqrt(mean per-dimension variance)
+    double K_unit_bits = 0;  // after scaling the data by 1 / data_std: K + d log(data_std)
 };
 
 // Evaluates K on held-out data x0 [n, d] (on the data's own scale: the model's data_scale is applied here, and K
