@@ -18,6 +18,15 @@ std::vector<double> paper_betas(int64_t steps) {
     return betas;
 }
 
+// The binomial kernel's betas: at least 2, each in (0, 1], beta_1 < 1 (beta_T = 1 makes x_T exactly B(0.5)).
+std::vector<double> checked_binomial_betas(std::vector<double> betas) {
+    SWIRL_CHECK(betas.size() >= 2, "BinomialSchedule: needs at least 2 steps, got {}", betas.size());
+    for (std::size_t i = 0; i < betas.size(); ++i)
+        SWIRL_CHECK(betas[i] > 0.0 && betas[i] <= 1.0 && (i > 0 || betas[i] < 1.0),
+                    "BinomialSchedule: beta_{} = {} must be in (0, 1] (beta_1 in (0, 1))", i + 1, betas[i]);
+    return betas;
+}
+
 void check_shape(const Tensor& x, const char* what, int64_t rows) {
     SWIRL_CHECK(x.rank() == 2 && x.dim(0) == rows && x.dtype() == DType::f64 && x.device().is_cpu(),
                 "{}: expected float64 [{}, d] on the CPU, got {} {} on {}", what, rows, dtype_name(x.dtype()),
@@ -30,31 +39,8 @@ BinomialSchedule::BinomialSchedule(int64_t steps) : BinomialSchedule(FromBetas{}
 
 BinomialSchedule BinomialSchedule::from_betas(std::vector<double> betas) { return {FromBetas{}, std::move(betas)}; }
 
-BinomialSchedule::BinomialSchedule(FromBetas, std::vector<double> betas) : betas_(std::move(betas)) {
-    SWIRL_CHECK(betas_.size() >= 2, "BinomialSchedule: needs at least 2 steps, got {}", betas_.size());
-    double alpha_bar = 1.0;
-    for (std::size_t i = 0; i < betas_.size(); ++i) {
-        const double beta = betas_[i];
-        SWIRL_CHECK(beta > 0.0 && beta <= 1.0 && (i > 0 || beta < 1.0),
-                    "BinomialSchedule: beta_{} = {} must be in (0, 1] (beta_1 in (0, 1))", i + 1, beta);
-        alpha_bar *= 1.0 - beta;
-        alpha_bars_.push_back(alpha_bar);
-    }
-}
-
-void BinomialSchedule::check_step(int64_t t, int64_t first) const {
-    SWIRL_CHECK(t >= first && t <= steps(), "BinomialSchedule: step {} outside {}..{}", t, first, steps());
-}
-
-double BinomialSchedule::beta(int64_t t) const {
-    check_step(t, 1);
-    return betas_[static_cast<std::size_t>(t - 1)];
-}
-
-double BinomialSchedule::alpha_bar(int64_t t) const {
-    check_step(t, 0);
-    return t == 0 ? 1.0 : alpha_bars_[static_cast<std::size_t>(t - 1)];
-}
+BinomialSchedule::BinomialSchedule(FromBetas, std::vector<double> betas)
+    : ForwardBetas(checked_binomial_betas(std::move(betas))) {}
 
 double BinomialSchedule::marginal_rate(int64_t t, int x0) const {
     const double keep = alpha_bar(t);
@@ -63,7 +49,7 @@ double BinomialSchedule::marginal_rate(int64_t t, int x0) const {
 
 double BinomialSchedule::posterior_rate(int64_t t, int xt, int x0) const {
     check_step(t, 2);
-    const double m = marginal_rate(t - 1, x0), beta = betas_[static_cast<std::size_t>(t - 1)];
+    const double m = marginal_rate(t - 1, x0), beta = this->beta(t);
     const double stay = 1.0 - 0.5 * beta, flip = 0.5 * beta;  // q(x_t = b | x_{t-1} = b), q(x_t = 1 - b | x_{t-1} = b)
     const double k1 = xt == 1 ? stay : flip, k0 = xt == 1 ? flip : stay;
     return m * k1 / (m * k1 + (1.0 - m) * k0);

@@ -10,22 +10,19 @@
 #include <cstdint>
 #include <vector>
 
+#include "diffusion/betas.h"
 #include "tensor/generator.h"
 #include "tensor/tensor.h"
 
 namespace swirl::diffusion {
 
-class BinomialSchedule {
+class BinomialSchedule : public ForwardBetas {
 public:
     // The paper's: beta_t = 1 / (T - t + 1), T >= 2.
     explicit BinomialSchedule(int64_t steps = 2000);
     // Any betas in (0, 1], beta_1 .. beta_T (T >= 2), beta_1 < 1.
     static BinomialSchedule from_betas(std::vector<double> betas);
-
-    int64_t steps() const { return static_cast<int64_t>(betas_.size()); }
-    const std::vector<double>& betas() const { return betas_; }
-    double beta(int64_t t) const;       // t = 1..T
-    double alpha_bar(int64_t t) const;  // prod_{s=1..t} (1 - beta_s); alpha_bar(0) = 1
+    // steps(), betas(), beta(t) and alpha_bar(t) come from ForwardBetas.
 
     // q(x_t = 1 | x_0), for a bit x0 in {0, 1}.
     double marginal_rate(int64_t t, int x0) const;
@@ -36,9 +33,6 @@ public:
 private:
     struct FromBetas {};
     BinomialSchedule(FromBetas, std::vector<double> betas);
-    void check_step(int64_t t, int64_t first) const;
-
-    std::vector<double> betas_, alpha_bars_;  // index t - 1
 };
 
 // The binary entropy -p log p - (1 - p) log(1 - p), in nats (0 at p = 0 and 1).

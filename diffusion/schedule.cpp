@@ -40,29 +40,17 @@ Schedule::Schedule(const ScheduleConfig& config) : Schedule(FromBetas{}, sigmoid
 
 Schedule Schedule::from_betas(std::vector<double> betas) { return Schedule(FromBetas{}, std::move(betas)); }
 
-Schedule::Schedule(FromBetas, std::vector<double> betas) : betas_(std::move(betas)) {
-    SWIRL_CHECK(betas_.size() >= 2, "Schedule: needs at least 2 steps, got {}", betas_.size());
-    double alpha_bar = 1.0;
-    for (std::size_t i = 0; i < betas_.size(); ++i) {
-        SWIRL_CHECK(0 < betas_[i] && betas_[i] < 1, "Schedule: beta_{} = {} is outside (0, 1)", i + 1, betas_[i]);
-        alpha_bar *= 1.0 - betas_[i];
-        alpha_bars_.push_back(alpha_bar);
-    }
+namespace {
+// The Gaussian kernel's betas: at least 2, each in (0, 1).
+std::vector<double> checked_betas(std::vector<double> betas) {
+    SWIRL_CHECK(betas.size() >= 2, "Schedule: needs at least 2 steps, got {}", betas.size());
+    for (std::size_t i = 0; i < betas.size(); ++i)
+        SWIRL_CHECK(0 < betas[i] && betas[i] < 1, "Schedule: beta_{} = {} is outside (0, 1)", i + 1, betas[i]);
+    return betas;
 }
+}  // namespace
 
-void Schedule::check_step(int64_t t, int64_t first) const {
-    SWIRL_CHECK(first <= t && t <= steps(), "diffusion step t = {} is out of range [{}, {}]", t, first, steps());
-}
-
-double Schedule::beta(int64_t t) const {
-    check_step(t, 1);
-    return betas_[static_cast<std::size_t>(t - 1)];
-}
-
-double Schedule::alpha_bar(int64_t t) const {
-    check_step(t, 0);
-    return t == 0 ? 1.0 : alpha_bars_[static_cast<std::size_t>(t - 1)];
-}
+Schedule::Schedule(FromBetas, std::vector<double> betas) : ForwardBetas(checked_betas(std::move(betas))) {}
 
 double Schedule::signal_scale(int64_t t) const { return std::sqrt(alpha_bar(t)); }
 double Schedule::noise_scale(int64_t t) const { return std::sqrt(1.0 - alpha_bar(t)); }

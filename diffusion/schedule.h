@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "autograd/variable.h"
+#include "diffusion/betas.h"
 #include "tensor/ops.h"
 #include "tensor/tensor.h"
 
@@ -29,18 +30,14 @@ enum class ScheduleKind { seed, learned };
 ScheduleKind parse_schedule_kind(const std::string& name);  // "seed" or "learned"; throws otherwise
 const char* schedule_kind_name(ScheduleKind kind);
 
-class Schedule {
+class Schedule : public ForwardBetas {
 public:
     explicit Schedule(const ScheduleConfig& config = {});
     // Any betas in (0, 1), beta_1 .. beta_T (T >= 2): a learned schedule's.
     static Schedule from_betas(std::vector<double> betas);
 
-    int64_t steps() const { return static_cast<int64_t>(betas_.size()); }
-    const std::vector<double>& betas() const { return betas_; }
-    // 1-based: beta(1) .. beta(T).
-    double beta(int64_t t) const;
+    // steps(), betas(), beta(t) (1-based) and alpha_bar(t) = prod_{s=1..t} alpha(s) come from ForwardBetas.
     double alpha(int64_t t) const { return 1.0 - beta(t); }
-    double alpha_bar(int64_t t) const;  // prod_{s=1..t} alpha(s); alpha_bar(0) = 1
 
     // x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps.
     double signal_scale(int64_t t) const;  // sqrt(alpha_bar_t)
@@ -68,9 +65,7 @@ public:
 private:
     struct FromBetas {};
     Schedule(FromBetas, std::vector<double> betas);
-    void check_step(int64_t t, int64_t first) const;
 
-    std::vector<double> betas_, alpha_bars_;  // index t - 1
     std::vector<double> host_table() const;   // coefficient_table's values, row-major, float64
     mutable std::vector<Tensor> tables_;      // coefficient_table's, one per dtype and device asked for
     mutable std::vector<Tensor> columns_;     // coefficient_columns', likewise
