@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <optional>
 #include <utility>
 
 #include "tensor/error.h"
@@ -81,6 +82,29 @@ void load_model_tensors(const SafetensorsContents& contents, const std::string& 
     }
 }
 
+// The metadata every checkpoint starts from: the training options, the format, the step and the generator state
+// (Info: CheckpointInfo or BinomialCheckpointInfo). The kernel's own keys go on top.
+template <typename Info>
+Metadata training_metadata(const Info& info) {
+    Metadata metadata = info.options;
+    metadata["format"] = kCheckpointFormat;
+    metadata["format_version"] = std::to_string(kCheckpointVersion);
+    metadata["step"] = std::to_string(info.step);
+    metadata["generator_seed"] = std::to_string(info.generator_seed);
+    metadata["generator_offset"] = std::to_string(info.generator_offset);
+    return metadata;
+}
+
+// Reads back what training_metadata wrote: the step (not negative), the generator state and every key as an option.
+template <typename Info>
+void read_training_state(const Metadata& m, const std::string& path, Info& info) {
+    info.step = parse_number<int64_t>(m, "step", path);
+    SWIRL_CHECK(info.step >= 0, "{}: checkpoint step {} is negative", path, info.step);
+    info.generator_seed = parse_number<uint64_t>(m, "generator_seed", path);
+    info.generator_offset = parse_number<uint64_t>(m, "generator_offset", path);
+    for (const auto& [key, value] : m) info.options[key] = value;
+}
+
 }  // namespace
 
 KernelKind checkpoint_kernel(const SafetensorsContents& contents, const std::string& path) {
@@ -104,9 +128,7 @@ void save_checkpoint(const std::string& path, const ReverseModel& model, const n
         const Tensor logits = learned->logits().data();
         tensors.emplace_back(kLogitsName, logits.reshape({logits.dim(0)}));
     }
-    Metadata metadata = info.options;
-    metadata["format"] = kCheckpointFormat;
-    metadata["format_version"] = std::to_string(kCheckpointVersion);
+    Metadata metadata = training_metadata(info);
     metadata["steps"] = std::to_string(info.model.steps);
     metadata["data_dim"] = std::to_string(info.model.data_dim);
     metadata["hidden"] = std::to_string(info.model.hidden);
@@ -118,9 +140,6 @@ void save_checkpoint(const std::string& path, const ReverseModel& model, const n
     metadata["sigmoid_end"] = exact(info.schedule.sigmoid_end);
     metadata["beta_min"] = exact(info.schedule.beta_min);
     metadata["beta_max"] = exact(info.schedule.beta_max);
-    metadata["step"] = std::to_string(info.step);
-    metadata["generator_seed"] = std::to_string(info.generator_seed);
-    metadata["generator_offset"] = std::to_string(info.generator_offset);
     write_safetensors(path, tensors, metadata);
 }
 
@@ -162,11 +181,7 @@ Checkpoint read_checkpoint(SafetensorsContents contents, const std::string& path
     info.schedule = {info.model.steps, parse_number<double>(m, "sigmoid_start", path),
                      parse_number<double>(m, "sigmoid_end", path), parse_number<double>(m, "beta_min", path),
                      parse_number<double>(m, "beta_max", path)};
-    info.step = parse_number<int64_t>(m, "step", path);
-    SWIRL_CHECK(info.step >= 0, "{}: checkpoint step {} is negative", path, info.step);
-    info.generator_seed = parse_number<uint64_t>(m, "generator_seed", path);
-    info.generator_offset = parse_number<uint64_t>(m, "generator_offset", path);
-    for (const auto& [key, value] : m) info.options[key] = value;
+    read_training_state(m, path, info);
     return checkpoint;
 }
 
@@ -235,18 +250,13 @@ void save_binomial_checkpoint(const std::string& path, const BinomialModel& mode
                               const BinomialSchedule& schedule, const BinomialCheckpointInfo& info) {
     NamedTensors tensors = checkpoint_tensors(model, optimizer);
     tensors.emplace_back(kBetasName, Tensor::from_vector(schedule.betas(), {schedule.steps()}, DType::f64));
-    Metadata metadata = info.options;
-    metadata["format"] = kCheckpointFormat;
-    metadata["format_version"] = std::to_string(kCheckpointVersion);
+    Metadata metadata = training_metadata(info);
     metadata["kernel"] = "binomial";
     metadata["data"] = "heartbeat";
     metadata["steps"] = std::to_string(info.model.steps);
     metadata["data_dim"] = std::to_string(info.model.data_dim);
     metadata["hidden"] = std::to_string(info.model.hidden);
     metadata["rate"] = rate_param_name(info.model.rate);
-    metadata["step"] = std::to_string(info.step);
-    metadata["generator_seed"] = std::to_string(info.generator_seed);
-    metadata["generator_offset"] = std::to_string(info.generator_offset);
     write_safetensors(path, tensors, metadata);
 }
 
@@ -278,22 +288,19 @@ BinomialCheckpoint read_binomial_checkpoint(SafetensorsContents contents, const 
     SWIRL_CHECK(file_values == expected_values,
                 "{}: the model tensors hold {} values, but the architecture steps={} data_dim={} hidden={} has {}", path,
                 file_values, info.model.steps, info.model.data_dim, info.model.hidden, expected_values);
-    info.step = parse_number<int64_t>(m, "step", path);
-    SWIRL_CHECK(info.step >= 0, "{}: checkpoint step {} is negative", path, info.step);
-    info.generator_seed = parse_number<uint64_t>(m, "generator_seed", path);
-    info.generator_offset = parse_number<uint64_t>(m, "generator_offset", path);
-    for (const auto& [key, value] : m) info.options[key] = value;
+    read_training_state(m, path, info);
     SWIRL_CHECK(contents.contains(kBetasName), "{}: the checkpoint has no '{}'", path, kBetasName);
     const Tensor& betas = contents.at(kBetasName);
     SWIRL_CHECK(betas.dtype() == DType::f64 && betas.rank() == 1 && betas.dim(0) == info.model.steps,
                 "{}: '{}' is {} {}, expected float64 [{}]", path, kBetasName, dtype_name(betas.dtype()),
                 shape_str(betas.shape()), info.model.steps);
-    std::vector<double> values = betas.to_vector();
-    for (std::size_t i = 0; i < values.size(); ++i)
-        SWIRL_CHECK(values[i] > 0 && values[i] <= 1 && (i > 0 || values[i] < 1),
-                    "{}: '{}' has beta_{} = {}, outside (0, 1] (beta_1 in (0, 1))", path, kBetasName, i + 1, values[i]);
-    BinomialSchedule schedule = BinomialSchedule::from_betas(std::move(values));
-    return {path, std::move(contents), std::move(info), std::move(schedule)};
+    std::optional<BinomialSchedule> schedule;
+    try {
+        schedule = BinomialSchedule::from_betas(betas.to_vector());  // the schedule checks its betas' range
+    } catch (const Error& e) {
+        SWIRL_FAIL("{}: '{}': {}", path, kBetasName, e.what());
+    }
+    return {path, std::move(contents), std::move(info), std::move(*schedule)};
 }
 
 BinomialModel binomial_model_from_checkpoint(const BinomialCheckpoint& checkpoint, DType dtype, Device device) {
