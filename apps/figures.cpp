@@ -463,8 +463,8 @@ void draw_bound_figure(const std::string& path, const BoundTerms& terms, const s
 
 namespace {
 
-// A raster drawn cell by cell into `box` (cells of cell_w x cell_h pixels), framed; columns beyond the box's width
-// are thinned: pixel column x shows raster column x * cols / width.
+// A raster scaled to fill `box`, framed: pixel (x, y) shows raster cell (y * rows / height, x * cols / width), so a
+// raster wider than the box is thinned.
 void draw_raster(Canvas& canvas, Rect box, const BitRaster& raster) {
     SWIRL_CHECK(raster.rows >= 0 && raster.cols >= 0 &&
                     raster.bits.size() == static_cast<std::size_t>(raster.rows) * static_cast<std::size_t>(raster.cols),

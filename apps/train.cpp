@@ -9,7 +9,6 @@
 #include <numbers>
 #include <memory>
 #include <optional>
-#include <tuple>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -80,7 +79,7 @@ void check_options(const TrainOptions& o) {
 // The heartbeat's defaults where the command line gives none (the swiss roll's are TrainOptions'): the paper's
 // 50 hidden units, and the recipe diffusion/README.md reports.
 TrainOptions heartbeat_defaults(TrainOptions o) {
-    if (!o.given.count("--hidden")) o.hidden = 50;
+    if (!o.given.count("--hidden")) o.hidden = BinomialModelConfig{}.hidden;
     if (!o.given.count("--batch")) o.batch = kHeartbeatBatch;
     if (!o.given.count("--lr")) o.lr = kHeartbeatLr;
     if (!o.given.count("--steps")) o.steps = kHeartbeatSteps;
@@ -342,7 +341,7 @@ public:
         model_.emplace(model_config_, gen, DType::f64, device);
         adam_.emplace(model_->parameters(), nn::AdamOptions{.lr = options.lr});
         if (resumed != nullptr) {
-            model_->load_state_dict(binomial_model_from_checkpoint(*resumed, DType::f64, device).state_dict());
+            load_binomial_model_weights(*resumed, *model_);
             load_binomial_optimizer_state(*resumed, *adam_);
         }
     }
@@ -425,13 +424,14 @@ int run_train(const TrainOptions& given_options) {
         trainee = std::make_unique<GaussianTrainee>(options, resumed ? &*resumed : nullptr, device, gen);
     int64_t step = 0;
     LossLog log;
+    // Either kind of checkpoint's info has the step and the generator state.
+    auto resume_from = [&](const auto& info) {
+        step = info.step;
+        gen.set_state(info.generator_seed, info.generator_offset);
+    };
+    if (resumed) resume_from(resumed->info);
+    if (resumed_binomial) resume_from(resumed_binomial->info);
     if (resumed || resumed_binomial) {
-        const auto [at, seed, offset] = resumed ? std::tuple{resumed->info.step, resumed->info.generator_seed,
-                                                             resumed->info.generator_offset}
-                                                : std::tuple{resumed_binomial->info.step, resumed_binomial->info.generator_seed,
-                                                             resumed_binomial->info.generator_offset};
-        step = at;
-        gen.set_state(seed, offset);
         if (writer) log.load(out / "loss.csv", step);
         SWIRL_CHECK(step <= options.steps, "{} is at step {}, past --steps {}: nothing to do", options.resume, step,
                     options.steps);

@@ -306,8 +306,12 @@ BinomialCheckpoint read_binomial_checkpoint(SafetensorsContents contents, const 
 BinomialModel binomial_model_from_checkpoint(const BinomialCheckpoint& checkpoint, DType dtype, Device device) {
     Generator unused(0);  // the weights are overwritten right away
     BinomialModel model(checkpoint.info.model, unused, dtype, device);
-    load_model_tensors(checkpoint.contents, checkpoint.path, model, model.config().steps, model.config().hidden);
+    load_binomial_model_weights(checkpoint, model);
     return model;
+}
+
+void load_binomial_model_weights(const BinomialCheckpoint& checkpoint, BinomialModel& model) {
+    load_model_tensors(checkpoint.contents, checkpoint.path, model, model.config().steps, model.config().hidden);
 }
 
 void load_binomial_optimizer_state(const BinomialCheckpoint& checkpoint, nn::Adam& optimizer) {

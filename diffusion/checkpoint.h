@@ -85,6 +85,8 @@ struct BinomialCheckpoint {
 BinomialCheckpoint read_binomial_checkpoint(const std::string& path);
 BinomialCheckpoint read_binomial_checkpoint(SafetensorsContents contents, const std::string& path);
 BinomialModel binomial_model_from_checkpoint(const BinomialCheckpoint& checkpoint, DType dtype, Device device);
+// Loads the weights into an existing model; every name and shape must match (both are named if not).
+void load_binomial_model_weights(const BinomialCheckpoint& checkpoint, BinomialModel& model);
 void load_binomial_optimizer_state(const BinomialCheckpoint& checkpoint, nn::Adam& optimizer);
 
 }  // namespace swirl::diffusion
