@@ -5,6 +5,7 @@
 
 #include "autograd/functions.h"
 #include "diffusion/bound.h"
+#include "diffusion/model.h"
 #include "diffusion/objective.h"
 #include "tensor/error.h"
 #include "tensor/ops.h"
@@ -81,13 +82,7 @@ Variable BinomialModel::readout(const Variable& xt, const std::vector<StepGroup>
                     group.t, config_.steps);
     const Variable h = network_head->forward(xt);
     auto tail = [&](int64_t t) -> nn::Linear& { return (*network_tail)[static_cast<std::size_t>(t - 1)]; };
-    if (!nn::fusion_enabled()) {
-        if (groups.size() == 1) return tail(groups.front().t).forward(h);
-        std::vector<Variable> outputs;
-        for (const StepGroup& group : groups)
-            outputs.push_back(tail(group.t).forward(ag::slice_rows(h, group.begin, group.end)));
-        return ag::concat_rows(outputs);
-    }
+    if (!nn::fusion_enabled()) return forward_by_step(h, groups, [&](int64_t t) -> nn::Layer& { return tail(t); });
     // Every group's readout as a one-layer path of one autograd::mlp.
     std::vector<ag::DenseLayer> layers;
     std::vector<MlpGroup> rows;
@@ -103,8 +98,8 @@ Variable BinomialModel::rate(const Variable& xt, const std::vector<StepGroup>& g
                 schedule.steps(), config_.steps);
     const Variable y = readout(xt, groups);
     if (config_.rate == RateParam::sigmoid) return ag::sigmoid(y);
-    // x0: pi = sigmoid(y + the evidence of x_t's bit), then the posterior's rate at x_0 = 0 plus pi times the
-    // step to x_0 = 1.
+    // x0: pi = sigmoid((1 + L_t) y + the evidence of x_t's bit, +-L_t), then the posterior's rate at x_0 = 0 plus
+    // pi times the step to x_0 = 1.
     const Tensor x = xt.data().to(DType::f64).to(Device::cpu());
     const std::vector<int64_t> steps = row_steps(groups, x.dim(0));
     const int64_t d = x.dim(1);

@@ -57,16 +57,20 @@ ReverseStep ReverseModel::forward(const Variable& xt, int64_t t, const Schedule&
     return forward(xt, groups, StepConstants(schedule, groups, x.dim(0), x.dtype(), x.device()));
 }
 
+Variable forward_by_step(const Variable& h, const std::vector<StepGroup>& groups,
+                         const std::function<nn::Layer&(int64_t t)>& layer_of) {
+    if (groups.size() == 1) return layer_of(groups.front().t).forward(h);
+    std::vector<Variable> outputs;
+    for (const StepGroup& group : groups)
+        outputs.push_back(layer_of(group.t).forward(ag::slice_rows(h, group.begin, group.end)));
+    return ag::concat_rows(outputs);
+}
+
 Variable ReverseModel::network(const Variable& xt, const std::vector<StepGroup>& groups) {
     SWIRL_CHECK(!groups.empty(), "ReverseModel: no step groups");
     if (!nn::fusion_enabled()) {
         // The plain path, as the seed writes it: tail(t)(head(x_t)), layer by layer, one block of rows per step.
-        const Variable h = network_head->forward(xt);
-        if (groups.size() == 1) return tail(groups.front().t).forward(h);
-        std::vector<Variable> outputs;
-        for (const StepGroup& group : groups)
-            outputs.push_back(tail(group.t).forward(ag::slice_rows(h, group.begin, group.end)));
-        return ag::concat_rows(outputs);
+        return forward_by_step(network_head->forward(xt), groups, [&](int64_t t) -> nn::Layer& { return tail(t); });
     }
     const Stack mlp_stack = stack(groups);  // one autograd::mlp for the whole batch
     return ag::mlp(xt, mlp_stack.layers, mlp_stack.rows);

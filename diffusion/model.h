@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -28,6 +29,11 @@ struct ModelConfig {
 // How many values (weights and biases) the model of `config` holds: the head's two Linears (d -> H -> H) and the T
 // tails' (H -> H -> output_width). What a checkpoint's tensors must add up to before the model is built.
 int64_t model_value_count(const ModelConfig& config);
+
+// The plain path's per-step layers, shared by both kernels' models: each group's rows of h through the layer of its
+// step, stacked back in order (a single group goes through whole, without slicing).
+Variable forward_by_step(const Variable& h, const std::vector<StepGroup>& groups,
+                         const std::function<nn::Layer&(int64_t t)>& layer_of);
 
 class ReverseModel : public nn::Module {
 public:
