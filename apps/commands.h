@@ -21,6 +21,8 @@ struct TrainOptions {
     std::string schedule = "seed";     // the forward schedule: seed (fixed) or learned
     std::string data = "unit";         // the swiss roll's scale, seed or unit (unit variance, as the paper), or heartbeat
     std::string rate = "x0";           // heartbeat only: how the readout gives the Bernoulli rate, x0 or sigmoid
+    std::string input = "evidence";    // heartbeat only: what the shared layers read, evidence or bits
+    std::string activation = "tanh";   // heartbeat only: the shared layers' activation, tanh or sigmoid
     std::string lr_schedule = "cosine";  // constant, or cosine (from --lr down to 0 at --steps)
     std::string device = "cpu";
     int threads = 0;                 // 0: OpenMP's default (all cores)

@@ -72,6 +72,12 @@ void add_train(CLI::App& app, TrainOptions& o, int& exit_code) {
     cmd->add_option("--rate", o.rate, "heartbeat: the reverse step's Bernoulli rate, x0 (the readout predicts x_0, averaged through "
                                       "the posterior) or sigmoid (the paper's: the readout's sigmoid)")
         ->check(CLI::IsMember({"x0", "sigmoid"}))->capture_default_str();
+    cmd->add_option("--input", o.input, "heartbeat: what the shared layers read of x_t, evidence (each bit's log-odds for x_0 "
+                                        "at step t) or bits (the paper's: x_t as 0/1)")
+        ->check(CLI::IsMember({"evidence", "bits"}))->capture_default_str();
+    cmd->add_option("--activation", o.activation, "heartbeat: the shared layers' activation, tanh (2 sigmoid(2a) - 1: the "
+                                                  "paper's functions, centred) or sigmoid (the paper's)")
+        ->check(CLI::IsMember({"tanh", "sigmoid"}))->capture_default_str();
     cmd->add_option("--lr-schedule", o.lr_schedule, "constant, or cosine (from --lr down to 0 at --steps)")
         ->check(CLI::IsMember({"constant", "cosine"}))->capture_default_str();
     cmd->add_option("--device", o.device, "cpu or cuda[:N]")->capture_default_str();

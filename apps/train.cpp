@@ -61,13 +61,16 @@ void check_options(const TrainOptions& o) {
     parse_variance_param(o.variance);
     parse_schedule_kind(o.schedule);
     parse_rate_param(o.rate);
+    parse_head_input(o.input);
+    parse_head_activation(o.activation);
     if (o.data == "heartbeat") {
         for (const char* flag : {"--param", "--variance", "--schedule", "--t-sampling", "--shards", "--tf32"})
             SWIRL_CHECK(!o.given.count(flag), "{} is the swiss roll's: --data heartbeat trains binomial diffusion "
-                        "(its options: --rate, --hidden, --batch, --lr, --steps)", flag);
+                        "(its options: --rate, --input, --activation, --hidden, --batch, --lr, --steps)", flag);
         SWIRL_CHECK(distributed::size() == 1, "--data heartbeat trains in one process: start it without mpirun");
     } else {
-        SWIRL_CHECK(!o.given.count("--rate"), "--rate is binomial diffusion's: it needs --data heartbeat");
+        for (const char* flag : {"--rate", "--input", "--activation"})
+            SWIRL_CHECK(!o.given.count(flag), "{} is binomial diffusion's: it needs --data heartbeat", flag);
         parse_data_scale(o.data);
     }
     SWIRL_CHECK(o.lr_schedule == "constant" || o.lr_schedule == "cosine",
@@ -138,11 +141,19 @@ TrainOptions merge_with_checkpoint(TrainOptions options, const BinomialCheckpoin
     SWIRL_CHECK(!options.given.count("--rate") || options.rate == rate_param_name(info.model.rate),
                 "--rate {} differs from the checkpoint's --rate {}: a resumed run keeps what the model was trained with",
                 options.rate, rate_param_name(info.model.rate));
+    SWIRL_CHECK(!options.given.count("--input") || options.input == head_input_name(info.model.input),
+                "--input {} differs from the checkpoint's --input {}: a resumed run keeps what the model was trained "
+                "with", options.input, head_input_name(info.model.input));
+    SWIRL_CHECK(!options.given.count("--activation") || options.activation == head_activation_name(info.model.activation),
+                "--activation {} differs from the checkpoint's --activation {}: a resumed run keeps what the model was "
+                "trained with", options.activation, head_activation_name(info.model.activation));
     SWIRL_CHECK(!options.given.count("--hidden") || options.hidden == info.model.hidden,
                 "--hidden {} differs from the checkpoint's --hidden {}: a resumed run keeps what the model was trained "
                 "with", options.hidden, info.model.hidden);
     options.data = "heartbeat";
     options.rate = rate_param_name(info.model.rate);
+    options.input = head_input_name(info.model.input);
+    options.activation = head_activation_name(info.model.activation);
     options.hidden = info.model.hidden;
     return keep_training_options(options, info.options);
 }
@@ -332,7 +343,9 @@ class BinomialTrainee : public Trainee {
 public:
     BinomialTrainee(const TrainOptions& options, const BinomialCheckpoint* resumed, Device device, Generator& gen)
         : options_(options), device_(device), gen_(gen),
-          model_config_{.hidden = options.hidden, .rate = parse_rate_param(options.rate)},
+          model_config_{.hidden = options.hidden, .rate = parse_rate_param(options.rate),
+                        .input = parse_head_input(options.input),
+                        .activation = parse_head_activation(options.activation)},
           schedule_(model_config_.steps) {
         if (resumed != nullptr) {
             model_config_ = resumed->info.model;
@@ -346,9 +359,11 @@ public:
         }
     }
     std::string describe() const override {
-        return fmt::format("data=heartbeat kernel=binomial T={} H={} rate={} batch={} lr={} ({}) device={} path={} "
+        return fmt::format("data=heartbeat kernel=binomial T={} H={} rate={} input={} activation={} batch={} lr={} ({}) device={} path={} "
                            "kernels={}",
-                           model_config_.steps, model_config_.hidden, rate_param_name(model_config_.rate), options_.batch,
+                           model_config_.steps, model_config_.hidden, rate_param_name(model_config_.rate),
+                           head_input_name(model_config_.input), head_activation_name(model_config_.activation),
+                           options_.batch,
                            options_.lr, options_.lr_schedule, device_name(device_),
                            nn::fusion_enabled() ? "fused" : "plain", cpu::kernels().capability);
     }

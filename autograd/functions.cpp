@@ -99,6 +99,8 @@ Variable sigmoid(const Variable& x) {
     });
 }
 
+Variable tanh(const Variable& x) { return add_scalar(scale(sigmoid(scale(x, 2.0)), 2.0), -1.0); }
+
 Variable sin(const Variable& x) {
     const Tensor x_data = x.data();
     return make_result("sin", swirl::sin(x_data), {x},

@@ -41,6 +41,7 @@ Variable sqrt(const Variable& x);
 Variable square(const Variable& x);
 Variable relu(const Variable& x);
 Variable sigmoid(const Variable& x);  // 1 / (1 + exp(-x))
+Variable tanh(const Variable& x);     // 2 sigmoid(2 x) - 1: a composite of sigmoid, scale and add_scalar
 Variable sin(const Variable& x);
 Variable cos(const Variable& x);
 

@@ -40,6 +40,24 @@ RateParam parse_rate_param(const std::string& name) {
 
 const char* rate_param_name(RateParam param) { return param == RateParam::sigmoid ? "sigmoid" : "x0"; }
 
+HeadInput parse_head_input(const std::string& name) {
+    if (name == "bits") return HeadInput::bits;
+    if (name == "evidence") return HeadInput::evidence;
+    throw Error(fmt::format("unknown head input '{}': expected bits or evidence", name));
+}
+
+const char* head_input_name(HeadInput input) { return input == HeadInput::bits ? "bits" : "evidence"; }
+
+HeadActivation parse_head_activation(const std::string& name) {
+    if (name == "sigmoid") return HeadActivation::sigmoid;
+    if (name == "tanh") return HeadActivation::tanh;
+    throw Error(fmt::format("unknown head activation '{}': expected sigmoid or tanh", name));
+}
+
+const char* head_activation_name(HeadActivation activation) {
+    return activation == HeadActivation::sigmoid ? "sigmoid" : "tanh";
+}
+
 int64_t binomial_model_value_count(const BinomialModelConfig& config) {
     const int64_t d = config.data_dim, h = config.hidden;
     return (d * h + h) + 2 * (h * h + h) + config.steps * (h * d + d);
@@ -54,7 +72,10 @@ BinomialModel::BinomialModel(const BinomialModelConfig& config, Generator& gen, 
     int64_t in = config.data_dim;
     for (int layer = 0; layer < 3; ++layer) {
         network_head->push_back(std::make_shared<nn::Linear>(in, config.hidden, gen, dtype, device));
-        network_head->push_back(std::make_shared<nn::Sigmoid>());
+        if (config.activation == HeadActivation::sigmoid)
+            network_head->push_back(std::make_shared<nn::Sigmoid>());
+        else
+            network_head->push_back(std::make_shared<nn::Tanh>());
         in = config.hidden;
     }
     // Every step's readout starts from one draw (torch.nn.Linear's): the shared layers then get one consistent
@@ -75,12 +96,12 @@ BinomialModel::BinomialModel(const BinomialModelConfig& config, Generator& gen, 
 DType BinomialModel::dtype() const { return (*network_tail)[0].weight.data().dtype(); }
 Device BinomialModel::device() const { return (*network_tail)[0].weight.data().device(); }
 
-Variable BinomialModel::readout(const Variable& xt, const std::vector<StepGroup>& groups) {
+Variable BinomialModel::readout(const Variable& input, const std::vector<StepGroup>& groups) {
     SWIRL_CHECK(!groups.empty(), "BinomialModel: no step groups");
     for (const StepGroup& group : groups)
         SWIRL_CHECK(2 <= group.t && group.t <= config_.steps, "BinomialModel: step t = {} is out of range [2, {}]",
                     group.t, config_.steps);
-    const Variable h = network_head->forward(xt);
+    const Variable h = network_head->forward(input);
     auto tail = [&](int64_t t) -> nn::Linear& { return (*network_tail)[static_cast<std::size_t>(t - 1)]; };
     if (!nn::fusion_enabled()) return forward_by_step(h, groups, [&](int64_t t) -> nn::Layer& { return tail(t); });
     // Every group's readout as a one-layer path of one autograd::mlp.
@@ -96,10 +117,8 @@ Variable BinomialModel::readout(const Variable& xt, const std::vector<StepGroup>
 Variable BinomialModel::rate(const Variable& xt, const std::vector<StepGroup>& groups, const BinomialSchedule& schedule) {
     SWIRL_CHECK(schedule.steps() == config_.steps, "BinomialModel: a schedule of {} steps for a model of {}",
                 schedule.steps(), config_.steps);
-    const Variable y = readout(xt, groups);
-    if (config_.rate == RateParam::sigmoid) return ag::sigmoid(y);
-    // x0: pi = sigmoid((1 + L_t) y + the evidence of x_t's bit, +-L_t), then the posterior's rate at x_0 = 0 plus
-    // pi times the step to x_0 = 1.
+    // Each bit's evidence for x_0 = 1, +-L_t with L_t = log((1 + abar_t) / (1 - abar_t)): the head's input (with
+    // HeadInput::evidence) and the x0 rate's prior term.
     const Tensor x = xt.data().to(DType::f64).to(Device::cpu());
     const std::vector<int64_t> steps = row_steps(groups, x.dim(0));
     const int64_t d = x.dim(1);
@@ -108,19 +127,46 @@ Variable BinomialModel::rate(const Variable& xt, const std::vector<StepGroup>& g
     double *e = evidence.data<double>(), *g = gain.data<double>();
     for (int64_t row = 0; row < x.dim(0); ++row) {
         const double keep = schedule.alpha_bar(steps[static_cast<std::size_t>(row)]);
-        const double log_odds = std::log1p(keep) - std::log1p(-keep);  // log((1 + abar_t) / (1 - abar_t))
+        const double log_odds = std::log1p(keep) - std::log1p(-keep);
         for (int64_t j = 0; j < d; ++j) {
             e[row * d + j] = bits[row * d + j] != 0.0 ? log_odds : -log_odds;
             g[row * d + j] = 1.0 + log_odds;
         }
     }
-    const Tensor low = binomial_posterior_rate(schedule, x, x, steps, 0);
-    const Tensor high = binomial_posterior_rate(schedule, x, x, steps, 1);
     const DType dtype = xt.data().dtype();
     const Device device = xt.data().device();
-    const Variable pi =
-        ag::sigmoid(ag::add(ag::mul(y, Variable(gain.to(dtype).to(device))), Variable(evidence.to(dtype).to(device))));
+    const Variable evidence_in(evidence.to(dtype).to(device));
+    const Variable y = readout(config_.input == HeadInput::bits ? xt : evidence_in, groups);
+    if (config_.rate == RateParam::sigmoid) return ag::sigmoid(y);
+    // x0: pi = sigmoid((1 + L_t) y + the bit's evidence), then the posterior's rate at x_0 = 0 plus pi times the
+    // step to x_0 = 1.
+    const Tensor low = binomial_posterior_rate(schedule, x, x, steps, 0);
+    const Tensor high = binomial_posterior_rate(schedule, x, x, steps, 1);
+    const Variable pi = ag::sigmoid(ag::add(ag::mul(y, Variable(gain.to(dtype).to(device))), evidence_in));
     return ag::add(Variable(low.to(dtype).to(device)), ag::mul(pi, Variable(sub(high, low).to(dtype).to(device))));
+}
+
+BinomialModel sigmoid_network(const BinomialModel& model) {
+    BinomialModelConfig config = model.config();
+    config.activation = HeadActivation::sigmoid;
+    Generator unused(0);  // every value is set below
+    BinomialModel out(config, unused, model.dtype(), model.device());
+    const bool from_tanh = model.config().activation == HeadActivation::tanh;
+    // weight' = weight_scale W, bias' = bias_scale (b - shift W 1).
+    auto convert = [&](const nn::Linear& from, nn::Linear& to, double weight_scale, double bias_scale, bool shift) {
+        const Tensor w = from.weight.data(), b = from.bias.data();
+        Tensor weight = to.weight.data(), bias = to.bias.data();
+        copy_(weight, from_tanh ? scale(w, weight_scale) : w);
+        copy_(bias, from_tanh ? scale(shift ? sub(b, sum(w, 1).reshape(b.shape())) : b, bias_scale) : b);
+    };
+    auto head = [](const BinomialModel& m, std::size_t layer) -> nn::Linear& {
+        return dynamic_cast<nn::Linear&>((*m.network_head)[2 * layer]);
+    };
+    for (std::size_t layer = 0; layer < 3; ++layer)
+        convert(head(model, layer), head(out, layer), layer == 0 ? 2.0 : 4.0, 2.0, layer > 0);
+    for (std::size_t t = 0; t < out.network_tail->size(); ++t)
+        convert((*model.network_tail)[t], (*out.network_tail)[t], 2.0, 1.0, true);
+    return out;
 }
 
 ReverseRate model_rate(BinomialModel& model, const BinomialSchedule& schedule) {

@@ -21,19 +21,40 @@ namespace swirl::diffusion {
 
 // How the readout y of step t becomes the rate p(x_{t-1} = 1 | x_t):
 //   sigmoid - the paper's: sigmoid(y);
-//   x0      - the model's P(x_0 = 1 | x_t) per bit is pi = sigmoid(y + (2 x_t - 1) log((1 + abar_t) / (1 - abar_t)))
-//             (at y = 0: what the bit alone says of x_0, if x_0 were B(0.5)), and the rate is the forward posterior
+//   x0      - the model's P(x_0 = 1 | x_t) per bit is pi = sigmoid((1 + L_t) y + (2 x_t - 1) L_t), L_t =
+//             log((1 + abar_t) / (1 - abar_t)) (at y = 0: what the bit alone says of x_0, if x_0 were B(0.5); the
+//             gain 1 + L_t lets small readouts move pi at every step), and the rate is the forward posterior
 //             averaged over it: pi q(x_{t-1} = 1 | x_t, x_0 = 1) + (1 - pi) q(x_{t-1} = 1 | x_t, x_0 = 0). The best
 //             rate of any model that factorises over the bits has this form, with the exact P(x_0 | x_t).
 enum class RateParam { sigmoid, x0 };
 RateParam parse_rate_param(const std::string& name);  // "sigmoid" or "x0"; throws otherwise
 const char* rate_param_name(RateParam param);
 
+// What the shared layers read of x_t at step t:
+//   bits     - the paper's: x_t as 0/1;
+//   evidence - each bit's log-likelihood ratio for x_0, (2 x_t - 1) log((1 + abar_t) / (1 - abar_t)): the log-odds
+//              the forward chain gives each bit of x_0 at step t, so that sums over bits in the first layer are
+//              log-odds of whole sequences at every step's own scale.
+enum class HeadInput { bits, evidence };
+HeadInput parse_head_input(const std::string& name);  // "bits" or "evidence"; throws otherwise
+const char* head_input_name(HeadInput input);
+
+// The shared layers' activation:
+//   sigmoid - the paper's;
+//   tanh    - tanh(a) = 2 sigmoid(2 a) - 1: the same functions (a tanh network's weights, rescaled and with biases
+//             shifted, are a sigmoid network's; sigmoid_network_weights), with hidden units centred on 0, which
+//             Adam fits far better (sigmoid units' mean of about 1/2 couples every weight's gradient to the biases').
+enum class HeadActivation { sigmoid, tanh };
+HeadActivation parse_head_activation(const std::string& name);  // "sigmoid" or "tanh"; throws otherwise
+const char* head_activation_name(HeadActivation activation);
+
 struct BinomialModelConfig {
     int64_t steps = 2000;  // T: one readout per step (step 1's is built and unused, as the seed's tails)
     int64_t data_dim = kHeartbeatBins;
     int64_t hidden = 50;
     RateParam rate = RateParam::x0;
+    HeadInput input = HeadInput::evidence;
+    HeadActivation activation = HeadActivation::tanh;
 };
 
 // How many values (weights and biases) the model of `config` holds.
@@ -44,10 +65,10 @@ public:
     BinomialModel(const BinomialModelConfig& config, Generator& gen, DType dtype = DType::f64,
                   Device device = Device::cpu());
 
-    // The readouts y [B, d] for xt [B, d] whose rows are grouped by step (groups tile [0, B) in order): each
-    // group's rows through the shared layers and their step's readout (one autograd::mlp over the groups with
-    // fusion on; slice, linear and concat per group off).
-    Variable readout(const Variable& xt, const std::vector<StepGroup>& groups);
+    // The readouts y [B, d] for the shared layers' input [B, d] (HeadInput) whose rows are grouped by step (groups
+    // tile [0, B) in order): each group's rows through the shared layers and their step's readout (one
+    // autograd::mlp over the groups with fusion on; slice, linear and concat per group off).
+    Variable readout(const Variable& input, const std::vector<StepGroup>& groups);
     // p(x_{t-1} = 1 | x_t) [B, d] through the rate parametrization.
     Variable rate(const Variable& xt, const std::vector<StepGroup>& groups, const BinomialSchedule& schedule);
 
@@ -61,6 +82,11 @@ public:
 private:
     BinomialModelConfig config_;
 };
+
+// The paper's sigmoid network that computes the same readouts as `model` (tanh(a) = 2 sigmoid(2 a) - 1: the first
+// layer's weight and bias doubled; a layer after a tanh layer reads 2 W g - W 1 + b of its sigmoid units g, so its
+// weight is 4 W and its bias 2 (b - W 1), the readouts' 2 W and b - W 1). A sigmoid model is copied as it is.
+BinomialModel sigmoid_network(const BinomialModel& model);
 
 // The reverse step as a function: p(x_{t-1} = 1 | x_t) [n, d] (float64, CPU) for rows xt [n, d] all at step t.
 // The sampler and the bound take any such function: a trained model's, or an exact one in the tests.

@@ -257,6 +257,8 @@ void save_binomial_checkpoint(const std::string& path, const BinomialModel& mode
     metadata["data_dim"] = std::to_string(info.model.data_dim);
     metadata["hidden"] = std::to_string(info.model.hidden);
     metadata["rate"] = rate_param_name(info.model.rate);
+    metadata["input"] = head_input_name(info.model.input);
+    metadata["activation"] = head_activation_name(info.model.activation);
     write_safetensors(path, tensors, metadata);
 }
 
@@ -278,9 +280,12 @@ BinomialCheckpoint read_binomial_checkpoint(SafetensorsContents contents, const 
                     1 <= info.model.hidden && info.model.hidden <= 65536,
                 "{}: checkpoint architecture steps={} data_dim={} hidden={} is out of range (heartbeat data has {} bits)",
                 path, info.model.steps, info.model.data_dim, info.model.hidden, kHeartbeatBins);
-    SWIRL_CHECK(m.count("rate"), "{}: checkpoint metadata lacks 'rate'", path);
+    for (const char* key : {"rate", "input", "activation"})
+        SWIRL_CHECK(m.count(key), "{}: checkpoint metadata lacks '{}'", path, key);
     try {
         info.model.rate = parse_rate_param(m.at("rate"));
+        info.model.input = parse_head_input(m.at("input"));
+        info.model.activation = parse_head_activation(m.at("activation"));
     } catch (const Error& e) {
         SWIRL_FAIL("{}: {}", path, e.what());
     }

@@ -1,4 +1,4 @@
-// Linear, ReLU, Sigmoid and Sequential.
+// Linear, ReLU, Sigmoid, Tanh and Sequential.
 #include "nn/layers.h"
 
 #include <atomic>
@@ -35,6 +35,8 @@ Variable Linear::forward(const Variable& x) { return autograd::linear(x, weight,
 Variable ReLU::forward(const Variable& x) { return autograd::relu(x); }
 
 Variable Sigmoid::forward(const Variable& x) { return autograd::sigmoid(x); }
+
+Variable Tanh::forward(const Variable& x) { return autograd::tanh(x); }
 
 Sequential::Sequential(std::vector<std::shared_ptr<Layer>> layers) {
     for (auto& layer : layers) push_back(std::move(layer));

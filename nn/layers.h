@@ -44,6 +44,13 @@ public:
     Variable forward(const Variable& x) override;
 };
 
+// tanh(x) = 2 sigmoid(2 x) - 1, elementwise: the sigmoid centred on 0 (the binomial model's default hidden
+// layers). A stack with it runs layer by layer.
+class Tanh : public Layer {
+public:
+    Variable forward(const Variable& x) override;
+};
+
 // Layers applied in order, registered as "0", "1", ... as in torch.nn.Sequential. With fusion on, a stack of
 // Linear layers, each optionally followed by a ReLU, runs as one autograd::mlp (same result; on the CPU every
 // activation stays in the cache); anything else, or fusion off, runs layer by layer.

@@ -528,7 +528,8 @@ PY
     python3 - "$work/hb_eval.json" <<'PY'
 import json, math, sys
 r = json.load(open(sys.argv[1]))
-assert (r['kernel'], r['data'], r['rate'], r['n']) == ('binomial', 'heartbeat', 'x0', 16), r
+assert (r['kernel'], r['data'], r['rate'], r['input'], r['activation'], r['n']) == \
+    ('binomial', 'heartbeat', 'x0', 'evidence', 'tanh', 16), r
 assert abs(r['L_null_bits'] + 14.4385) < 1e-3, r['L_null_bits']
 assert abs(r['K_minus_L_null_bits'] - (r['K_bits'] - r['L_null_bits'])) < 1e-9
 entropy = (r['H_q_T_nats'] - r['H_q_1_nats'] - r['H_p_T_nats']) / math.log(2)
@@ -549,6 +550,12 @@ PY
     echo "ok: a heartbeat run stopped at 12 of 30 resumes to the same checkpoint bytes and losses"
     expect_exit 1 "--variance is the swiss roll's" "$swirl" train --data heartbeat --variance full --out "$work/x"
     expect_exit 1 "--rate is binomial diffusion's" "$swirl" train --rate sigmoid --out "$work/x"
+    expect_exit 1 "--input is binomial diffusion's" "$swirl" train --input bits --out "$work/x"
+    expect_exit 1 "--activation is binomial diffusion's" "$swirl" train --activation sigmoid --out "$work/x"
+    expect_exit 1 "differs from the checkpoint's --activation tanh" "$swirl" train --activation sigmoid \
+      --data heartbeat --resume "$work/hb/checkpoint.safetensors" --steps 40 --out "$work/x"
+    expect_exit 1 "differs from the checkpoint's --input evidence" "$swirl" train --input bits --data heartbeat \
+      --resume "$work/hb/checkpoint.safetensors" --steps 40 --out "$work/x"
     expect_exit 1 "differs from the checkpoint's --rate x0" "$swirl" train --rate sigmoid --data heartbeat \
       --resume "$work/hb/checkpoint.safetensors" --steps 40 --out "$work/x"
     expect_exit 1 "differs from the checkpoint's --data heartbeat" "$swirl" train --data unit \

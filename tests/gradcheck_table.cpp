@@ -178,6 +178,8 @@ std::vector<GradcheckCase> gradcheck_table() {
     table.push_back({"bernoulli_kl", "q [3, 1] and p [3, 4]", {{3, 1}, {3, 4}}, [](const V& in) {
                          return ag::bernoulli_kl(ag::sigmoid(in[0]), ag::sigmoid(in[1]));
                      }});
+    // nn::Tanh, the binomial model's default activation, is autograd::tanh (2 sigmoid(2 x) - 1).
+    table.push_back({"tanh", "nn::Tanh on [3, 4]", {{3, 4}}, [](const V& in) { return nn::Tanh().forward(ag::scale(in[0], 2.0)); }});
     return table;
 }
 

@@ -151,42 +151,85 @@ TEST_CASE("bernoulli_kl is the KL of two Bernoullis, zero at equal rates") {
     CHECK(kl[2] == doctest::Approx(0.9 * std::log(0.9 / 0.99) + 0.1 * std::log(0.1 / 0.01)).epsilon(1e-14));
 }
 
-TEST_CASE("the model's rates: sigmoid is the readout's sigmoid, x0 mixes the posterior through pi") {
+TEST_CASE("the model's rates: sigmoid is the readout's sigmoid, x0 mixes the posterior through pi; either input") {
     const BinomialSchedule schedule(6);
     Generator gen(5);
-    for (RateParam param : {RateParam::sigmoid, RateParam::x0}) {
-        BinomialModel model({.steps = 6, .data_dim = 4, .hidden = 3, .rate = param}, gen);
-        const Tensor xt = Tensor::from_vector({1, 0, 0, 1, 0, 0, 1, 1, 1, 1, 1, 0}, {3, 4}, DType::f64);
-        const std::vector<StepGroup> groups{{2, 0, 1}, {4, 1, 3}};
-        const std::vector<double> y = model.readout(Variable(xt), groups).data().to_vector();
-        const std::vector<double> rate = model.rate(Variable(xt), groups, schedule).data().to_vector();
-        const std::vector<double> bits = xt.to_vector();
-        for (std::size_t i = 0; i < rate.size(); ++i) {
-            const int64_t t = i < 4 ? 2 : 4;
-            const int b = bits[i] != 0.0 ? 1 : 0;
-            double expected = 1.0 / (1.0 + std::exp(-y[i]));
-            if (param == RateParam::x0) {
-                const double abar = schedule.alpha_bar(t), log_odds = std::log((1 + abar) / (1 - abar));
-                const double pi = 1.0 / (1.0 + std::exp(-(y[i] * (1 + log_odds) + (b ? log_odds : -log_odds))));
-                expected = pi * schedule.posterior_rate(t, b, 1) + (1 - pi) * schedule.posterior_rate(t, b, 0);
+    for (HeadInput input : {HeadInput::bits, HeadInput::evidence})
+        for (RateParam param : {RateParam::sigmoid, RateParam::x0}) {
+            BinomialModel model({.steps = 6, .data_dim = 4, .hidden = 3, .rate = param, .input = input}, gen);
+            const Tensor xt = Tensor::from_vector({1, 0, 0, 1, 0, 0, 1, 1, 1, 1, 1, 0}, {3, 4}, DType::f64);
+            const std::vector<StepGroup> groups{{2, 0, 1}, {4, 1, 3}};
+            const std::vector<double> bits = xt.to_vector();
+            auto step_of = [](std::size_t i) -> int64_t { return i < 4 ? 2 : 4; };
+            auto log_odds = [&](int64_t t) {
+                const double abar = schedule.alpha_bar(t);
+                return std::log((1 + abar) / (1 - abar));
+            };
+            // The shared layers' input: the bits, or each bit's evidence +-L_t.
+            std::vector<double> head_input = bits;
+            if (input == HeadInput::evidence)
+                for (std::size_t i = 0; i < bits.size(); ++i)
+                    head_input[i] = (bits[i] != 0.0 ? 1.0 : -1.0) * log_odds(step_of(i));
+            const Tensor in = Tensor::from_vector(head_input, {3, 4}, DType::f64);
+            const std::vector<double> y = model.readout(Variable(in), groups).data().to_vector();
+            const std::vector<double> rate = model.rate(Variable(xt), groups, schedule).data().to_vector();
+            for (std::size_t i = 0; i < rate.size(); ++i) {
+                const int64_t t = step_of(i);
+                const int b = bits[i] != 0.0 ? 1 : 0;
+                double expected = 1.0 / (1.0 + std::exp(-y[i]));
+                if (param == RateParam::x0) {
+                    const double l = log_odds(t);
+                    const double pi = 1.0 / (1.0 + std::exp(-(y[i] * (1 + l) + (b ? l : -l))));
+                    expected = pi * schedule.posterior_rate(t, b, 1) + (1 - pi) * schedule.posterior_rate(t, b, 0);
+                }
+                CHECK(rate[i] == doctest::Approx(expected).epsilon(1e-13));
             }
-            CHECK(rate[i] == doctest::Approx(expected).epsilon(1e-13));
+            // The readout of a row is its own step's Linear on the shared layers: fused and plain agree.
+            nn::set_fusion_enabled(false);
+            const std::vector<double> plain = model.readout(Variable(in), groups).data().to_vector();
+            nn::set_fusion_enabled(true);
+            for (std::size_t i = 0; i < y.size(); ++i) CHECK(plain[i] == doctest::Approx(y[i]).epsilon(1e-13));
         }
-        // The readout of a row is its own step's Linear on the shared layers: fused and plain agree.
-        nn::set_fusion_enabled(false);
-        const std::vector<double> plain = model.readout(Variable(xt), groups).data().to_vector();
-        nn::set_fusion_enabled(true);
-        for (std::size_t i = 0; i < y.size(); ++i) CHECK(plain[i] == doctest::Approx(y[i]).epsilon(1e-13));
+}
+
+TEST_CASE("a tanh model is the paper's sigmoid network with other weights: sigmoid_network gives the same rates") {
+    const BinomialSchedule schedule(5);
+    Generator init(11), data(12);
+    for (HeadInput input : {HeadInput::bits, HeadInput::evidence}) {
+        BinomialModel model({.steps = 5, .data_dim = 6, .hidden = 4, .input = input}, init);
+        REQUIRE(model.config().activation == HeadActivation::tanh);
+        for (const Variable& v : model.parameters()) {
+            Tensor values = v.data();
+            normal_(values, data, 0.0, 1.5);  // far from the initial scale
+        }
+        BinomialModel sigmoid = sigmoid_network(model);
+        CHECK(sigmoid.config().activation == HeadActivation::sigmoid);
+        CHECK(dynamic_cast<nn::Sigmoid*>(&(*sigmoid.network_head)[1]) != nullptr);
+        const Tensor xt = draw_bits(Tensor::full({9, 6}, 0.5, DType::f64), data);
+        const std::vector<StepGroup> groups{{2, 0, 3}, {3, 3, 5}, {5, 5, 9}};
+        const std::vector<double> from_tanh = model.rate(Variable(xt), groups, schedule).data().to_vector();
+        const std::vector<double> from_sigmoid =
+            sigmoid.rate(Variable(xt), groups, schedule).data().to_vector();
+        for (std::size_t i = 0; i < from_tanh.size(); ++i)
+            CHECK(from_sigmoid[i] == doctest::Approx(from_tanh[i]).epsilon(1e-12));
+        const std::vector<double> y = model.readout(Variable(xt), groups).data().to_vector();
+        double spread = 0.0;
+        for (double v : y) spread = std::max(spread, std::abs(v));
+        CHECK(spread > 1.0);  // the weights are far from 0, where any two models would agree
     }
 }
 
-TEST_CASE("the binomial objective passes gradcheck in every parameter, both rates, fused and plain") {
+TEST_CASE("the binomial objective passes gradcheck in every parameter, every rate, input and activation, fused and "
+          "plain") {
     const BinomialSchedule schedule(4);
+    for (HeadActivation activation : {HeadActivation::sigmoid, HeadActivation::tanh})
+    for (HeadInput input : {HeadInput::bits, HeadInput::evidence})
     for (RateParam param : {RateParam::sigmoid, RateParam::x0})
         for (bool fused : {true, false}) {
             nn::set_fusion_enabled(fused);
             Generator init(7);
-            BinomialModel model({.steps = 4, .data_dim = 3, .hidden = 2, .rate = param}, init);
+            BinomialModel model(
+                {.steps = 4, .data_dim = 3, .hidden = 2, .rate = param, .input = input, .activation = activation}, init);
             std::vector<Tensor> values;
             for (const Variable& v : model.parameters()) values.push_back(v.data().clone());
             Generator data_gen(8);
@@ -212,7 +255,8 @@ TEST_CASE("the binomial objective passes gradcheck in every parameter, both rate
             for (const Tensor& v : values) inputs.emplace_back(v.clone(), true);
             objective(inputs).backward();
             nn::set_fusion_enabled(true);
-            CHECK_MESSAGE(report.ok, rate_param_name(param), fused ? " fused: " : " plain: ", report.summary());
+            CHECK_MESSAGE(report.ok, rate_param_name(param), " ", head_input_name(input), " ",
+                          head_activation_name(activation), fused ? " fused: " : " plain: ", report.summary());
             for (std::size_t i = 0; i < 6 + 2 * 3; ++i) {  // the shared layers and the readouts of steps 2..4
                 REQUIRE(inputs[i + (i >= 6 ? 2 : 0)].grad().defined());
                 double norm = 0.0;
@@ -280,7 +324,9 @@ TEST_CASE("the sampler with the exact factorised rate draws true heartbeats, eac
 TEST_CASE("a binomial checkpoint round-trips the model, Adam and the schedule, and each reader refuses the other kind") {
     const BinomialSchedule schedule(5);
     Generator init(41), gen(42);
-    BinomialModel model({.steps = 5, .hidden = 6, .rate = RateParam::x0}, init);
+    BinomialModel model(
+        {.steps = 5, .hidden = 6, .rate = RateParam::x0, .input = HeadInput::bits, .activation = HeadActivation::sigmoid},
+        init);
     nn::Adam adam(model.parameters(), {.lr = 1e-3});
     binomial_training_step(model, adam, schedule, 16, gen);
     const std::string path = temp_file("binomial");
@@ -294,6 +340,10 @@ TEST_CASE("a binomial checkpoint round-trips the model, Adam and the schedule, a
     CHECK(checkpoint.contents.metadata.at("kernel") == "binomial");
     CHECK(checkpoint.contents.metadata.at("data") == "heartbeat");
     CHECK(checkpoint.contents.metadata.at("rate") == "x0");
+    CHECK(checkpoint.info.model.input == HeadInput::bits);
+    CHECK(checkpoint.contents.metadata.at("input") == "bits");
+    CHECK(checkpoint.info.model.activation == HeadActivation::sigmoid);
+    CHECK(checkpoint.contents.metadata.at("activation") == "sigmoid");
     CHECK(checkpoint.contents.contains("network_head.4.weight"));
     CHECK(checkpoint.contents.contains("network_tail.4.bias"));
     BinomialModel restored = binomial_model_from_checkpoint(checkpoint, DType::f64, Device::cpu());

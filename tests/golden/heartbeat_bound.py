@@ -53,15 +53,17 @@ def sigmoid(z):
 
 
 def model_rate(state, meta, betas, marg, t, xt):
-    h = xt
+    abar = marg[t, 1] - marg[t, 0]  # q(x_t = 1 | 1) - q(x_t = 1 | 0) = abar_t
+    evidence = math.log((1 + abar) / (1 - abar))  # log q(x_t = 1 | x_0 = 1) / q(x_t = 1 | x_0 = 0)
+    signed = np.where(xt > 0.5, evidence, -evidence)
+    h = signed if meta['input'] == 'evidence' else xt
     for layer in ('network_head.0', 'network_head.2', 'network_head.4'):
-        h = sigmoid(h @ state[layer + '.weight'].T + state[layer + '.bias'])
+        a = h @ state[layer + '.weight'].T + state[layer + '.bias']
+        h = np.tanh(a) if meta['activation'] == 'tanh' else sigmoid(a)
     y = h @ state[f'network_tail.{t - 1}.weight'].T + state[f'network_tail.{t - 1}.bias']
     if meta['rate'] == 'sigmoid':
         return sigmoid(y)
-    abar = marg[t, 1] - marg[t, 0]  # q(x_t = 1 | 1) - q(x_t = 1 | 0) = abar_t
-    evidence = math.log((1 + abar) / (1 - abar))
-    pi = sigmoid(y * (1 + evidence) + np.where(xt > 0.5, evidence, -evidence))
+    pi = sigmoid(y * (1 + evidence) + signed)
     zeros, ones = np.zeros_like(xt), np.ones_like(xt)
     return pi * posterior(betas, marg, t, xt, ones) + (1 - pi) * posterior(betas, marg, t, xt, zeros)
 
