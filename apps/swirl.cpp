@@ -67,7 +67,7 @@ void add_train(CLI::App& app, TrainOptions& o, int& exit_code) {
         ->check(CLI::IsMember({"seed", "learned"}))->capture_default_str();
     cmd->add_option("--data", o.data, "the swiss roll's scale, seed (as the seed draws it) or unit (unit variance, as the paper); "
                                       "or heartbeat: the paper's binary heartbeat under binomial diffusion (defaults: --hidden 50 "
-                                      "--batch 4096 --lr 0.01 --steps 8000)")
+                                      "--batch 4096 --lr 0.005 --steps 8000)")
         ->check(CLI::IsMember({"seed", "unit", "heartbeat"}))->capture_default_str();
     cmd->add_option("--rate", o.rate, "heartbeat: the reverse step's Bernoulli rate, x0 (the readout predicts x_0, averaged through "
                                       "the posterior) or sigmoid (the paper's: the readout's sigmoid)")

@@ -45,7 +45,7 @@ constexpr uint64_t kFigureSeedOffset = 0x5157'1F16'0000'0001ull;
 constexpr int64_t kLossReadEvery = 25;
 // The heartbeat's training recipe (heartbeat_defaults).
 constexpr int64_t kHeartbeatBatch = 4096, kHeartbeatSteps = 8000;
-constexpr double kHeartbeatLr = 1e-2;
+constexpr double kHeartbeatLr = 5e-3;
 
 void check_options(const TrainOptions& o) {
     SWIRL_CHECK(o.steps > 0, "--steps must be positive, got {}", o.steps);
@@ -111,20 +111,23 @@ double learning_rate(const TrainOptions& o, int64_t step) {
 
 TrainOptions keep_training_options(TrainOptions options, const Metadata& recorded);
 
+// A flag the command line gave must name what the checkpoint's model was trained with.
+void check_same_as_trained(const TrainOptions& options, const char* flag, const std::string& given,
+                           const std::string& trained) {
+    SWIRL_CHECK(!options.given.count(flag) || given == trained,
+                "{} {} differs from the checkpoint's {} {}: a resumed run keeps what the model was trained with", flag,
+                given, flag, trained);
+}
+
 // The options a run trains with: a resumed run takes the checkpoint's, except those given on the command line.
 // What the model is (its width, parametrization, data scale and kind of schedule) cannot change on resume.
 TrainOptions merge_with_checkpoint(TrainOptions options, const CheckpointInfo& info) {
-    auto same = [&](const char* flag, const std::string& given, const std::string& trained) {
-        SWIRL_CHECK(!options.given.count(flag) || given == trained,
-                    "{} {} differs from the checkpoint's {} {}: a resumed run keeps what the model was trained with",
-                    flag, given, flag, trained);
-    };
-    same("--hidden", std::to_string(options.hidden), std::to_string(info.model.hidden));
-    same("--param", options.param, mean_param_name(info.model.mean_param));
-    same("--variance", options.variance, variance_param_name(info.model.variance_param));
-    same("--schedule", options.schedule, schedule_kind_name(info.schedule_kind));
     const std::string trained_data = info.model.data_scale == 1.0 ? "seed" : "unit";
-    same("--data", options.data, trained_data);
+    check_same_as_trained(options, "--hidden", std::to_string(options.hidden), std::to_string(info.model.hidden));
+    check_same_as_trained(options, "--param", options.param, mean_param_name(info.model.mean_param));
+    check_same_as_trained(options, "--variance", options.variance, variance_param_name(info.model.variance_param));
+    check_same_as_trained(options, "--schedule", options.schedule, schedule_kind_name(info.schedule_kind));
+    check_same_as_trained(options, "--data", options.data, trained_data);
     options.param = mean_param_name(info.model.mean_param);
     options.variance = variance_param_name(info.model.variance_param);
     options.schedule = schedule_kind_name(info.schedule_kind);
@@ -135,26 +138,17 @@ TrainOptions merge_with_checkpoint(TrainOptions options, const CheckpointInfo& i
 
 // The same for a binomial model's checkpoint.
 TrainOptions merge_with_checkpoint(TrainOptions options, const BinomialCheckpointInfo& info) {
-    SWIRL_CHECK(!options.given.count("--data") || options.data == "heartbeat",
-                "--data {} differs from the checkpoint's --data heartbeat: a resumed run keeps what the model was "
-                "trained with", options.data);
-    SWIRL_CHECK(!options.given.count("--rate") || options.rate == rate_param_name(info.model.rate),
-                "--rate {} differs from the checkpoint's --rate {}: a resumed run keeps what the model was trained with",
-                options.rate, rate_param_name(info.model.rate));
-    SWIRL_CHECK(!options.given.count("--input") || options.input == head_input_name(info.model.input),
-                "--input {} differs from the checkpoint's --input {}: a resumed run keeps what the model was trained "
-                "with", options.input, head_input_name(info.model.input));
-    SWIRL_CHECK(!options.given.count("--activation") || options.activation == head_activation_name(info.model.activation),
-                "--activation {} differs from the checkpoint's --activation {}: a resumed run keeps what the model was "
-                "trained with", options.activation, head_activation_name(info.model.activation));
-    SWIRL_CHECK(!options.given.count("--hidden") || options.hidden == info.model.hidden,
-                "--hidden {} differs from the checkpoint's --hidden {}: a resumed run keeps what the model was trained "
-                "with", options.hidden, info.model.hidden);
+    const BinomialModelConfig& model = info.model;
+    check_same_as_trained(options, "--data", options.data, "heartbeat");
+    check_same_as_trained(options, "--rate", options.rate, rate_param_name(model.rate));
+    check_same_as_trained(options, "--input", options.input, head_input_name(model.input));
+    check_same_as_trained(options, "--activation", options.activation, head_activation_name(model.activation));
+    check_same_as_trained(options, "--hidden", std::to_string(options.hidden), std::to_string(model.hidden));
     options.data = "heartbeat";
-    options.rate = rate_param_name(info.model.rate);
-    options.input = head_input_name(info.model.input);
-    options.activation = head_activation_name(info.model.activation);
-    options.hidden = info.model.hidden;
+    options.rate = rate_param_name(model.rate);
+    options.input = head_input_name(model.input);
+    options.activation = head_activation_name(model.activation);
+    options.hidden = model.hidden;
     return keep_training_options(options, info.options);
 }
 
