@@ -353,12 +353,11 @@ public:
         }
     }
     std::string describe() const override {
-        return fmt::format("data=heartbeat kernel=binomial T={} H={} rate={} input={} activation={} batch={} lr={} ({}) device={} path={} "
-                           "kernels={}",
+        return fmt::format("data=heartbeat kernel=binomial T={} H={} rate={} input={} activation={} batch={} lr={} "
+                           "({}) device={} path={} kernels={}",
                            model_config_.steps, model_config_.hidden, rate_param_name(model_config_.rate),
                            head_input_name(model_config_.input), head_activation_name(model_config_.activation),
-                           options_.batch,
-                           options_.lr, options_.lr_schedule, device_name(device_),
+                           options_.batch, options_.lr, options_.lr_schedule, device_name(device_),
                            nn::fusion_enabled() ? "fused" : "plain", cpu::kernels().capability);
     }
     Device device() const override { return device_; }
