@@ -151,7 +151,7 @@ TEST_CASE("bernoulli_kl is the KL of two Bernoullis, zero at equal rates") {
     CHECK(kl[2] == doctest::Approx(0.9 * std::log(0.9 / 0.99) + 0.1 * std::log(0.1 / 0.01)).epsilon(1e-14));
 }
 
-TEST_CASE("the model's rates: sigmoid is the readout's sigmoid, x0 mixes the posterior through pi; either input") {
+TEST_CASE("the model's rates, with either input: sigmoid is the readout's sigmoid, x0 mixes the posterior through pi") {
     const BinomialSchedule schedule(6);
     Generator gen(5);
     for (HeadInput input : {HeadInput::bits, HeadInput::evidence})
