@@ -1,8 +1,8 @@
 // The reverse model of binomial diffusion (the paper's Appendix D.1.2) and what it is trained and judged by: the
-// Bernoulli KL objective, the sampler and the bound K. The network reads x_t as 0/1 floats through three sigmoid
-// layers of `hidden` units shared by all steps, then the step's own readout Linear(hidden, d): network_head.0, .2,
-// .4 and network_tail.<t - 1>, the seed's naming. How the readout becomes p(x_{t-1} = 1 | x_t) is the rate
-// parametrization (RateParam).
+// Bernoulli KL objective, the sampler and the bound K. The network reads x_t (HeadInput) through three layers of
+// `hidden` units shared by all steps (HeadActivation), then the step's own readout Linear(hidden, d):
+// network_head.0, .2, .4 and network_tail.<t - 1>, the seed's naming. How the readout becomes p(x_{t-1} = 1 | x_t)
+// is the rate parametrization (RateParam). The paper's model is sigmoid rate, bits input, sigmoid units.
 #pragma once
 
 #include <cstdint>
