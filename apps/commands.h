@@ -23,6 +23,7 @@ struct TrainOptions {
     std::string rate = "x0";           // heartbeat only: how the readout gives the Bernoulli rate, x0 or sigmoid
     std::string input = "evidence";    // heartbeat only: what the shared layers read, evidence or bits
     std::string activation = "tanh";   // heartbeat only: the shared layers' activation, tanh or sigmoid
+    int64_t bumps = 10;                // heartbeat only: readouts mixed per step under temporal bumps; 0: one per step
     std::string lr_schedule = "cosine";  // constant, or cosine (from --lr down to 0 at --steps)
     std::string device = "cpu";
     int threads = 0;                 // 0: OpenMP's default (all cores)

@@ -93,6 +93,7 @@ void eval_binomial(const EvalOptions& options, const BinomialCheckpoint& checkpo
         report["rate"] = rate_param_name(checkpoint.info.model.rate);
         report["input"] = head_input_name(checkpoint.info.model.input);
         report["activation"] = head_activation_name(checkpoint.info.model.activation);
+        report["bumps"] = checkpoint.info.model.bumps;
         report["samples"] = sample_n;
         report["samples_exact_share"] = exact_share;
         fmt::print("{}\n", report.dump());

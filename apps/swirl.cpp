@@ -78,6 +78,9 @@ void add_train(CLI::App& app, TrainOptions& o, int& exit_code) {
     cmd->add_option("--activation", o.activation, "heartbeat: the shared layers' activation, tanh (2 sigmoid(2a) - 1: the "
                                                   "paper's functions, centred) or sigmoid (the paper's)")
         ->check(CLI::IsMember({"tanh", "sigmoid"}))->capture_default_str();
+    cmd->add_option("--bumps", o.bumps, "heartbeat: N readouts mixed at each step under Gaussian bumps in t (the paper's "
+                                        "temporal basis), or 0: a free readout per step (the paper's heartbeat model)")
+        ->check(at_least(0))->capture_default_str();
     cmd->add_option("--lr-schedule", o.lr_schedule, "constant, or cosine (from --lr down to 0 at --steps)")
         ->check(CLI::IsMember({"constant", "cosine"}))->capture_default_str();
     cmd->add_option("--device", o.device, "cpu or cuda[:N]")->capture_default_str();

@@ -66,10 +66,12 @@ void check_options(const TrainOptions& o) {
     if (o.data == "heartbeat") {
         for (const char* flag : {"--param", "--variance", "--schedule", "--t-sampling", "--shards", "--tf32"})
             SWIRL_CHECK(!o.given.count(flag), "{} is the swiss roll's: --data heartbeat trains binomial diffusion "
-                        "(its options: --rate, --input, --activation, --hidden, --batch, --lr, --steps)", flag);
+                        "(its options: --rate, --input, --activation, --bumps, --hidden, --batch, --lr, --steps)", flag);
+        SWIRL_CHECK(o.bumps >= 0 && o.bumps <= BinomialModelConfig{}.steps,
+                    "--bumps must be in [0, {}] (0: a readout per step), got {}", BinomialModelConfig{}.steps, o.bumps);
         SWIRL_CHECK(distributed::size() == 1, "--data heartbeat trains in one process: start it without mpirun");
     } else {
-        for (const char* flag : {"--rate", "--input", "--activation"})
+        for (const char* flag : {"--rate", "--input", "--activation", "--bumps"})
             SWIRL_CHECK(!o.given.count(flag), "{} is binomial diffusion's: it needs --data heartbeat", flag);
         parse_data_scale(o.data);
     }
@@ -143,11 +145,13 @@ TrainOptions merge_with_checkpoint(TrainOptions options, const BinomialCheckpoin
     check_same_as_trained(options, "--rate", options.rate, rate_param_name(model.rate));
     check_same_as_trained(options, "--input", options.input, head_input_name(model.input));
     check_same_as_trained(options, "--activation", options.activation, head_activation_name(model.activation));
+    check_same_as_trained(options, "--bumps", std::to_string(options.bumps), std::to_string(model.bumps));
     check_same_as_trained(options, "--hidden", std::to_string(options.hidden), std::to_string(model.hidden));
     options.data = "heartbeat";
     options.rate = rate_param_name(model.rate);
     options.input = head_input_name(model.input);
     options.activation = head_activation_name(model.activation);
+    options.bumps = model.bumps;
     options.hidden = model.hidden;
     return keep_training_options(options, info.options);
 }
@@ -339,7 +343,7 @@ public:
         : options_(options), device_(device), gen_(gen),
           model_config_{.hidden = options.hidden, .rate = parse_rate_param(options.rate),
                         .input = parse_head_input(options.input),
-                        .activation = parse_head_activation(options.activation)},
+                        .activation = parse_head_activation(options.activation), .bumps = options.bumps},
           schedule_(model_config_.steps) {
         if (resumed != nullptr) {
             model_config_ = resumed->info.model;
@@ -353,10 +357,11 @@ public:
         }
     }
     std::string describe() const override {
-        return fmt::format("data=heartbeat kernel=binomial T={} H={} rate={} input={} activation={} batch={} lr={} "
-                           "({}) device={} path={} kernels={}",
+        return fmt::format("data=heartbeat kernel=binomial T={} H={} rate={} input={} activation={} bumps={} batch={} "
+                           "lr={} ({}) device={} path={} kernels={}",
                            model_config_.steps, model_config_.hidden, rate_param_name(model_config_.rate),
                            head_input_name(model_config_.input), head_activation_name(model_config_.activation),
+                           model_config_.bumps,
                            options_.batch, options_.lr, options_.lr_schedule, device_name(device_),
                            nn::fusion_enabled() ? "fused" : "plain", cpu::kernels().capability);
     }

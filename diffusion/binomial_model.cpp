@@ -58,16 +58,33 @@ const char* head_activation_name(HeadActivation activation) {
     return activation == HeadActivation::sigmoid ? "sigmoid" : "tanh";
 }
 
+std::vector<double> temporal_bumps(int64_t steps, int64_t n, int64_t t) {
+    SWIRL_CHECK(n >= 1 && steps >= 2 && 1 <= t && t <= steps,
+                "temporal_bumps: needs n >= 1 bumps and a step t in [1, {}]; got n = {}, t = {}", steps, n, t);
+    if (n == 1) return {1.0};
+    const double spacing = static_cast<double>(steps - 1) / static_cast<double>(n - 1);
+    std::vector<double> g(static_cast<std::size_t>(n));
+    double total = 0;
+    for (int64_t j = 0; j < n; ++j) {
+        const double z = (static_cast<double>(t) - (1.0 + static_cast<double>(j) * spacing)) / spacing;
+        total += g[static_cast<std::size_t>(j)] = std::exp(-0.5 * z * z);
+    }
+    for (double& weight : g) weight /= total;  // the nearest centre is within half a spacing: total >= exp(-1/8)
+    return g;
+}
+
 int64_t binomial_model_value_count(const BinomialModelConfig& config) {
     const int64_t d = config.data_dim, h = config.hidden;
-    return (d * h + h) + 2 * (h * h + h) + config.steps * (h * d + d);
+    const int64_t readouts = config.bumps > 0 ? config.bumps : config.steps;
+    return (d * h + h) + 2 * (h * h + h) + readouts * (h * d + d);
 }
 
 BinomialModel::BinomialModel(const BinomialModelConfig& config, Generator& gen, DType dtype, Device device)
     : config_(config) {
-    SWIRL_CHECK(config.steps >= 2 && config.data_dim >= 1 && config.hidden >= 1,
-                "BinomialModel: needs steps >= 2, data_dim >= 1, hidden >= 1; got {}, {}, {}", config.steps,
-                config.data_dim, config.hidden);
+    SWIRL_CHECK(config.steps >= 2 && config.data_dim >= 1 && config.hidden >= 1 && config.bumps >= 0 &&
+                    config.bumps <= config.steps,
+                "BinomialModel: needs steps >= 2, data_dim >= 1, hidden >= 1, 0 <= bumps <= steps; got {}, {}, {}, {}",
+                config.steps, config.data_dim, config.hidden, config.bumps);
     network_head = register_module("network_head", std::make_shared<nn::Sequential>());
     int64_t in = config.data_dim;
     for (int layer = 0; layer < 3; ++layer) {
@@ -78,12 +95,27 @@ BinomialModel::BinomialModel(const BinomialModelConfig& config, Generator& gen, 
             network_head->push_back(std::make_shared<nn::Tanh>());
         in = config.hidden;
     }
-    // Every step's readout starts from one draw (torch.nn.Linear's): the shared layers then get one consistent
-    // signal from the start, where 2000 independent readouts pull them apart (training stalls for thousands of
-    // steps at the loss of a model that reads each bit alone).
-    network_tail = register_module("network_tail", std::make_shared<nn::ModuleList<nn::Linear>>());
+    // Every step's readout (every bump's) starts from one draw (torch.nn.Linear's): the shared layers then get one
+    // consistent signal from the start, where 2000 independent readouts pull them apart (training stalls for
+    // thousands of steps at the loss of a model that reads each bit alone).
     const nn::Linear first(config.hidden, config.data_dim, gen, dtype, device);
     Generator overwritten(0);  // the copies' own draws are replaced by the first's
+    if (config.bumps > 0) {
+        network_bumps = register_module(
+            "network_bumps", std::make_shared<nn::Linear>(config.hidden, config.bumps * config.data_dim, overwritten,
+                                                          dtype, device));
+        auto repeated = [&](const Tensor& block, const Shape& shape) {  // the block stacked `bumps` times
+            const std::vector<double> values = block.to_vector();
+            std::vector<double> stacked;
+            for (int64_t j = 0; j < config.bumps; ++j) stacked.insert(stacked.end(), values.begin(), values.end());
+            return Tensor::from_vector(stacked, shape, dtype, device);
+        };
+        Tensor weight = network_bumps->weight.data(), bias = network_bumps->bias.data();
+        copy_(weight, repeated(first.weight.data(), weight.shape()));
+        copy_(bias, repeated(first.bias.data(), bias.shape()));
+        return;
+    }
+    network_tail = register_module("network_tail", std::make_shared<nn::ModuleList<nn::Linear>>());
     for (int64_t t = 1; t <= config.steps; ++t) {
         auto readout = std::make_shared<nn::Linear>(config.hidden, config.data_dim, overwritten, dtype, device);
         Tensor weight = readout->weight.data(), bias = readout->bias.data();
@@ -93,8 +125,12 @@ BinomialModel::BinomialModel(const BinomialModelConfig& config, Generator& gen, 
     }
 }
 
-DType BinomialModel::dtype() const { return (*network_tail)[0].weight.data().dtype(); }
-Device BinomialModel::device() const { return (*network_tail)[0].weight.data().device(); }
+namespace {
+const nn::Linear& first_layer(const BinomialModel& model) { return dynamic_cast<nn::Linear&>((*model.network_head)[0]); }
+}  // namespace
+
+DType BinomialModel::dtype() const { return first_layer(*this).weight.data().dtype(); }
+Device BinomialModel::device() const { return first_layer(*this).weight.data().device(); }
 
 Variable BinomialModel::readout(const Variable& input, const std::vector<StepGroup>& groups) {
     SWIRL_CHECK(!groups.empty(), "BinomialModel: no step groups");
@@ -102,6 +138,25 @@ Variable BinomialModel::readout(const Variable& input, const std::vector<StepGro
         SWIRL_CHECK(2 <= group.t && group.t <= config_.steps, "BinomialModel: step t = {} is out of range [2, {}]",
                     group.t, config_.steps);
     const Variable h = network_head->forward(input);
+    if (network_bumps) {
+        // Every bump's readout of every row, [B, N d], weighed by the row's step's g_j (each weight repeated over
+        // bump j's d columns), then the N blocks summed by a stack of identities [N d, d].
+        const int64_t n = config_.bumps, d = config_.data_dim, rows = input.data().dim(0);
+        Tensor weights = Tensor::empty({rows, n * d}, DType::f64);
+        double* w = weights.data<double>();
+        for (const StepGroup& group : groups) {
+            const std::vector<double> g = temporal_bumps(config_.steps, n, group.t);
+            for (int64_t row = group.begin; row < group.end; ++row)
+                for (int64_t j = 0; j < n; ++j) std::fill_n(w + (row * n + j) * d, d, g[static_cast<std::size_t>(j)]);
+        }
+        Tensor blocks = Tensor::zeros({n * d, d}, DType::f64);
+        for (int64_t j = 0; j < n; ++j)
+            for (int64_t i = 0; i < d; ++i) blocks.data<double>()[(j * d + i) * d + i] = 1.0;
+        const DType dtype = this->dtype();
+        const Device device = this->device();
+        return ag::matmul(ag::mul(network_bumps->forward(h), Variable(weights.to(dtype).to(device))),
+                          Variable(blocks.to(dtype).to(device)));
+    }
     auto tail = [&](int64_t t) -> nn::Linear& { return (*network_tail)[static_cast<std::size_t>(t - 1)]; };
     if (!nn::fusion_enabled()) return forward_by_step(h, groups, [&](int64_t t) -> nn::Layer& { return tail(t); });
     // Every group's readout as a one-layer path of one autograd::mlp.
@@ -146,6 +201,25 @@ Variable BinomialModel::rate(const Variable& xt, const std::vector<StepGroup>& g
     return ag::add(Variable(low.to(dtype).to(device)), ag::mul(pi, Variable(sub(high, low).to(dtype).to(device))));
 }
 
+std::pair<Tensor, Tensor> BinomialModel::step_readout(int64_t t) const {
+    SWIRL_CHECK(1 <= t && t <= config_.steps, "BinomialModel: step t = {} is out of range [1, {}]", t, config_.steps);
+    if (!network_bumps) {
+        const nn::Linear& tail = (*network_tail)[static_cast<std::size_t>(t - 1)];
+        return {tail.weight.data().to(DType::f64).to(Device::cpu()), tail.bias.data().to(DType::f64).to(Device::cpu())};
+    }
+    const int64_t d = config_.data_dim, h = config_.hidden;
+    const Tensor all_w = network_bumps->weight.data().to(DType::f64).to(Device::cpu());
+    const Tensor all_b = network_bumps->bias.data().to(DType::f64).to(Device::cpu());
+    Tensor weight = Tensor::zeros({d, h}, DType::f64), bias = Tensor::zeros({d}, DType::f64);
+    const std::vector<double> g = temporal_bumps(config_.steps, config_.bumps, t);
+    for (int64_t j = 0; j < config_.bumps; ++j) {
+        const double gj = g[static_cast<std::size_t>(j)];
+        for (int64_t k = 0; k < d * h; ++k) weight.data<double>()[k] += gj * all_w.data<double>()[j * d * h + k];
+        for (int64_t i = 0; i < d; ++i) bias.data<double>()[i] += gj * all_b.data<double>()[j * d + i];
+    }
+    return {weight, bias};
+}
+
 BinomialModel sigmoid_network(const BinomialModel& model) {
     BinomialModelConfig config = model.config();
     config.activation = HeadActivation::sigmoid;
@@ -164,8 +238,10 @@ BinomialModel sigmoid_network(const BinomialModel& model) {
     };
     for (std::size_t layer = 0; layer < 3; ++layer)
         convert(head(model, layer), head(out, layer), layer == 0 ? 2.0 : 4.0, 2.0, layer > 0);
-    for (std::size_t t = 0; t < out.network_tail->size(); ++t)
-        convert((*model.network_tail)[t], (*out.network_tail)[t], 2.0, 1.0, true);
+    if (model.network_bumps) convert(*model.network_bumps, *out.network_bumps, 2.0, 1.0, true);  // row by row
+    else
+        for (std::size_t t = 0; t < out.network_tail->size(); ++t)
+            convert((*model.network_tail)[t], (*out.network_tail)[t], 2.0, 1.0, true);
     return out;
 }
 

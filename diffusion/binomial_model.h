@@ -1,14 +1,17 @@
 // The reverse model of binomial diffusion (the paper's Appendix D.1.2) and what it is trained and judged by: the
 // Bernoulli KL objective, the sampler and the bound K. The network reads x_t (HeadInput) through three layers of
 // `hidden` units shared by all steps (HeadActivation), then the step's own readout Linear(hidden, d):
-// network_head.0, .2, .4 and network_tail.<t - 1>, the seed's naming. How the readout becomes p(x_{t-1} = 1 | x_t)
-// is the rate parametrization (RateParam). The paper's model is sigmoid rate, bits input, sigmoid units.
+// network_head.0, .2, .4 and network_tail.<t - 1>, the seed's naming. The readouts are free (one per step, the
+// paper's heartbeat model) or mixed from a few under temporal bumps (`bumps`, the paper's image models' temporal
+// basis). How the readout becomes p(x_{t-1} = 1 | x_t) is the rate parametrization (RateParam). The paper's model
+// is sigmoid rate, bits input, sigmoid units, free readouts.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "diffusion/binomial.h"
@@ -55,9 +58,18 @@ struct BinomialModelConfig {
     RateParam rate = RateParam::x0;
     HeadInput input = HeadInput::evidence;
     HeadActivation activation = HeadActivation::tanh;
+    // 0: a free readout per step. N >= 1: step t's readout is sum_j g_j(t) V_j over N readouts V_j (network_bumps)
+    // with the temporal bumps g (temporal_bumps): each V_j learns from the rows of every step near its centre, where
+    // a free readout sees about batch / T rows a step, and its noise stays in the bound.
+    int64_t bumps = 10;
 };
 
-// How many values (weights and biases) the model of `config` holds.
+// The weights g_j(t), j = 0..n-1, of step t in [1, steps] (they sum to 1): Gaussian bumps
+// exp(-(t - c_j)^2 / (2 w^2)) with centres c_j = 1 + j (steps - 1) / (n - 1) and width w their spacing, divided by
+// their sum at t. One bump (n = 1) weighs 1 everywhere: one readout for all steps.
+std::vector<double> temporal_bumps(int64_t steps, int64_t n, int64_t t);
+
+// How many trained values (weights and biases) the model of `config` holds.
 int64_t binomial_model_value_count(const BinomialModelConfig& config);
 
 class BinomialModel : public nn::Module {
@@ -71,13 +83,18 @@ public:
     Variable readout(const Variable& input, const std::vector<StepGroup>& groups);
     // p(x_{t-1} = 1 | x_t) [B, d] through the rate parametrization.
     Variable rate(const Variable& xt, const std::vector<StepGroup>& groups, const BinomialSchedule& schedule);
+    // Step t's readout as one Linear's weight [d, hidden] and bias [d] (float64, CPU): network_tail.<t - 1>'s, or
+    // with bumps their mix sum_j g_j(t) V_j, which a checkpoint stores under network_tail.<t - 1> for readers of the
+    // seed's naming.
+    std::pair<Tensor, Tensor> step_readout(int64_t t) const;
 
     const BinomialModelConfig& config() const { return config_; }
     DType dtype() const;
     Device device() const;
 
     std::shared_ptr<nn::Sequential> network_head;
-    std::shared_ptr<nn::ModuleList<nn::Linear>> network_tail;
+    std::shared_ptr<nn::ModuleList<nn::Linear>> network_tail;  // free readouts (bumps = 0), else null
+    std::shared_ptr<nn::Linear> network_bumps;  // bumps = N: Linear(hidden, N d), rows [j d, (j + 1) d) are V_j; else null
 
 private:
     BinomialModelConfig config_;
@@ -85,7 +102,8 @@ private:
 
 // The paper's sigmoid network that computes the same readouts as `model` (tanh(a) = 2 sigmoid(2 a) - 1: the first
 // layer's weight and bias doubled; a layer after a tanh layer reads 2 W g - W 1 + b of its sigmoid units g, so its
-// weight is 4 W and its bias 2 (b - W 1), the readouts' 2 W and b - W 1). A sigmoid model is copied as it is.
+// weight is 4 W and its bias 2 (b - W 1), the readouts' 2 W and b - W 1; bumps' weights sum to 1, so each V_j's
+// conversion converts their mix). A sigmoid model is copied as it is.
 BinomialModel sigmoid_network(const BinomialModel& model);
 
 // The reverse step as a function: p(x_{t-1} = 1 | x_t) [n, d] (float64, CPU) for rows xt [n, d] all at step t.

@@ -250,6 +250,12 @@ void save_binomial_checkpoint(const std::string& path, const BinomialModel& mode
                               const BinomialSchedule& schedule, const BinomialCheckpointInfo& info) {
     NamedTensors tensors = checkpoint_tensors(model, optimizer);
     tensors.emplace_back(kBetasName, Tensor::from_vector(schedule.betas(), {schedule.steps()}, DType::f64));
+    if (model.network_bumps)  // every step's mixed readout, for readers of the seed's naming
+        for (int64_t t = 1; t <= info.model.steps; ++t) {
+            auto [weight, bias] = model.step_readout(t);
+            tensors.emplace_back(fmt::format("{}.{}.weight", kDerivedTailPrefix, t - 1), std::move(weight));
+            tensors.emplace_back(fmt::format("{}.{}.bias", kDerivedTailPrefix, t - 1), std::move(bias));
+        }
     Metadata metadata = training_metadata(info);
     metadata["kernel"] = "binomial";
     metadata["data"] = "heartbeat";
@@ -259,6 +265,7 @@ void save_binomial_checkpoint(const std::string& path, const BinomialModel& mode
     metadata["rate"] = rate_param_name(info.model.rate);
     metadata["input"] = head_input_name(info.model.input);
     metadata["activation"] = head_activation_name(info.model.activation);
+    metadata["bumps"] = std::to_string(info.model.bumps);
     write_safetensors(path, tensors, metadata);
 }
 
@@ -289,10 +296,17 @@ BinomialCheckpoint read_binomial_checkpoint(SafetensorsContents contents, const 
     } catch (const Error& e) {
         SWIRL_FAIL("{}: {}", path, e.what());
     }
-    const int64_t file_values = model_values_in(contents), expected_values = binomial_model_value_count(info.model);
+    // Written before bumps existed: free readouts.
+    info.model.bumps = m.count("bumps") ? parse_number<int64_t>(m, "bumps", path) : 0;
+    SWIRL_CHECK(0 <= info.model.bumps && info.model.bumps <= info.model.steps,
+                "{}: checkpoint bumps={} is out of range [0, steps={}]", path, info.model.bumps, info.model.steps);
+    const int64_t derived = info.model.bumps > 0 ? info.model.steps * (info.model.hidden + 1) * info.model.data_dim : 0;
+    const int64_t file_values = model_values_in(contents);
+    const int64_t expected_values = binomial_model_value_count(info.model) + derived;
     SWIRL_CHECK(file_values == expected_values,
-                "{}: the model tensors hold {} values, but the architecture steps={} data_dim={} hidden={} has {}", path,
-                file_values, info.model.steps, info.model.data_dim, info.model.hidden, expected_values);
+                "{}: the model tensors hold {} values, but the architecture steps={} data_dim={} hidden={} bumps={} "
+                "has {}", path, file_values, info.model.steps, info.model.data_dim, info.model.hidden,
+                info.model.bumps, expected_values);
     read_training_state(m, path, info);
     SWIRL_CHECK(contents.contains(kBetasName), "{}: the checkpoint has no '{}'", path, kBetasName);
     const Tensor& betas = contents.at(kBetasName);
@@ -316,7 +330,33 @@ BinomialModel binomial_model_from_checkpoint(const BinomialCheckpoint& checkpoin
 }
 
 void load_binomial_model_weights(const BinomialCheckpoint& checkpoint, BinomialModel& model) {
-    load_model_tensors(checkpoint.contents, checkpoint.path, model, model.config().steps, model.config().hidden);
+    if (!model.network_bumps) {
+        load_model_tensors(checkpoint.contents, checkpoint.path, model, model.config().steps, model.config().hidden);
+        return;
+    }
+    // The bumps are the model; the per-step readouts beside them must be their mix (a file edited by hand, its
+    // CRCs recomputed, could otherwise sample with other readouts than a seed-convention reader evaluates).
+    SafetensorsContents trained;
+    const std::string derived = std::string(kDerivedTailPrefix) + ".";
+    for (const auto& [name, tensor] : checkpoint.contents.tensors)
+        if (name.rfind(derived, 0) != 0) trained.tensors.emplace_back(name, tensor);
+    load_model_tensors(trained, checkpoint.path, model, model.config().steps, model.config().hidden);
+    for (int64_t t = 1; t <= model.config().steps; ++t) {
+        const auto [weight, bias] = model.step_readout(t);
+        for (const auto& [kind, mixed] : {std::pair{"weight", weight}, std::pair{"bias", bias}}) {
+            const std::string name = fmt::format("{}{}.{}", derived, t - 1, kind);
+            SWIRL_CHECK(checkpoint.contents.contains(name), "{}: the checkpoint has no '{}'", checkpoint.path, name);
+            const Tensor& stored = checkpoint.contents.at(name);
+            SWIRL_CHECK(stored.dtype() == DType::f64 && stored.shape() == mixed.shape(), "{}: '{}' is {} {}, expected "
+                        "float64 {}", checkpoint.path, name, dtype_name(stored.dtype()), shape_str(stored.shape()),
+                        shape_str(mixed.shape()));
+            const std::vector<double> a = stored.to_vector(), b = mixed.to_vector();
+            for (std::size_t k = 0; k < a.size(); ++k)
+                SWIRL_CHECK(std::abs(a[k] - b[k]) <= 1e-12 * (1 + std::abs(b[k])),
+                            "{}: '{}' is not the bumps' mix at step {} (value {}: {} against {}): the file was edited",
+                            checkpoint.path, name, t, k, a[k], b[k]);
+        }
+    }
 }
 
 void load_binomial_optimizer_state(const BinomialCheckpoint& checkpoint, nn::Adam& optimizer) {

@@ -63,9 +63,13 @@ LearnedSchedule learned_schedule(const Checkpoint& checkpoint);
 enum class KernelKind { gaussian, binomial };
 KernelKind checkpoint_kernel(const SafetensorsContents& contents, const std::string& path);
 
-// A binomial model's checkpoint: the model's tensors (network_head.0/.2/.4, network_tail.<i>), Adam's state under
-// "optimizer.", the schedule's betas as "schedule.betas" (float64 [T]), and in __metadata__ "kernel" = "binomial",
-// "data" = "heartbeat", "steps", "data_dim", "hidden", "rate", the step, the generator state and the options.
+// A binomial model's checkpoint: the model's tensors (network_head.0/.2/.4, and network_tail.<i> or network_bumps),
+// Adam's state under "optimizer.", the schedule's betas as "schedule.betas" (float64 [T]), and in __metadata__
+// "kernel" = "binomial", "data" = "heartbeat", "steps", "data_dim", "hidden", "rate", "input", "activation",
+// "bumps" (absent: 0), the step, the generator state and the options. With bumps the file also holds each step's
+// mixed readout as network_tail.<i> (float64), so that readers of the seed's naming need not know the bumps; the
+// reader checks they are the bumps' mix.
+constexpr const char* kDerivedTailPrefix = "network_tail";
 struct BinomialCheckpointInfo {
     BinomialModelConfig model;
     int64_t step = 0;

@@ -525,11 +525,12 @@ PY
     [ "$(wc -l < "$work/hb/loss.csv")" -eq 31 ] || fail "loss.csv should have 30 rows"
     "$swirl" eval --checkpoint "$work/hb/checkpoint.safetensors" --n 16 --json --png "$work/hb_bound.png" > "$work/hb_eval.json"
     [ -s "$work/hb_bound.png" ] || fail "eval --png wrote no figure"
-    python3 - "$work/hb_eval.json" <<'PY'
+    bumps=$(grep -o "bumps=[0-9]*" "$work/hb_stdout" | head -1 | cut -d= -f2)
+    python3 - "$work/hb_eval.json" "$bumps" <<'PY'
 import json, math, sys
 r = json.load(open(sys.argv[1]))
-assert (r['kernel'], r['data'], r['rate'], r['input'], r['activation'], r['n']) == \
-    ('binomial', 'heartbeat', 'x0', 'evidence', 'tanh', 16), r
+assert (r['kernel'], r['data'], r['rate'], r['input'], r['activation'], r['bumps'], r['n']) == \
+    ('binomial', 'heartbeat', 'x0', 'evidence', 'tanh', int(sys.argv[2]), 16), r
 assert abs(r['L_null_bits'] + 14.4385) < 1e-3, r['L_null_bits']
 assert abs(r['K_minus_L_null_bits'] - (r['K_bits'] - r['L_null_bits'])) < 1e-9
 entropy = (r['H_q_T_nats'] - r['H_q_1_nats'] - r['H_p_T_nats']) / math.log(2)
@@ -552,6 +553,10 @@ PY
     expect_exit 1 "--rate is binomial diffusion's" "$swirl" train --rate sigmoid --out "$work/x"
     expect_exit 1 "--input is binomial diffusion's" "$swirl" train --input bits --out "$work/x"
     expect_exit 1 "--activation is binomial diffusion's" "$swirl" train --activation sigmoid --out "$work/x"
+    expect_exit 1 "--bumps is binomial diffusion's" "$swirl" train --bumps 3 --out "$work/x"
+    expect_exit 1 "--bumps must be in [0, 2000]" "$swirl" train --data heartbeat --bumps 2001 --out "$work/x"
+    expect_exit 1 "differs from the checkpoint's --bumps $bumps" "$swirl" train --bumps $((bumps + 1)) \
+      --data heartbeat --resume "$work/hb/checkpoint.safetensors" --steps 40 --out "$work/x"
     expect_exit 1 "differs from the checkpoint's --activation tanh" "$swirl" train --activation sigmoid \
       --data heartbeat --resume "$work/hb/checkpoint.safetensors" --steps 40 --out "$work/x"
     expect_exit 1 "differs from the checkpoint's --input evidence" "$swirl" train --input bits --data heartbeat \

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <filesystem>
@@ -151,12 +152,19 @@ TEST_CASE("bernoulli_kl is the KL of two Bernoullis, zero at equal rates") {
     CHECK(kl[2] == doctest::Approx(0.9 * std::log(0.9 / 0.99) + 0.1 * std::log(0.1 / 0.01)).epsilon(1e-14));
 }
 
-TEST_CASE("the model's rates, with either input: sigmoid is the readout's sigmoid, x0 mixes the posterior through pi") {
+TEST_CASE("the model's rates, with either input and readout: sigmoid is the readout's sigmoid, x0 mixes the posterior "
+          "through pi") {
     const BinomialSchedule schedule(6);
-    Generator gen(5);
+    Generator gen(5), values(6);
+    for (int64_t bumps : {0, 3})
     for (HeadInput input : {HeadInput::bits, HeadInput::evidence})
         for (RateParam param : {RateParam::sigmoid, RateParam::x0}) {
-            BinomialModel model({.steps = 6, .data_dim = 4, .hidden = 3, .rate = param, .input = input}, gen);
+            BinomialModel model(
+                {.steps = 6, .data_dim = 4, .hidden = 3, .rate = param, .input = input, .bumps = bumps}, gen);
+            for (const Variable& v : model.parameters()) {  // the bumps' readouts apart, as after training
+                Tensor data = v.data();
+                normal_(data, values, 0.0, 1.0);
+            }
             const Tensor xt = Tensor::from_vector({1, 0, 0, 1, 0, 0, 1, 1, 1, 1, 1, 0}, {3, 4}, DType::f64);
             const std::vector<StepGroup> groups{{2, 0, 1}, {4, 1, 3}};
             const std::vector<double> bits = xt.to_vector();
@@ -184,7 +192,19 @@ TEST_CASE("the model's rates, with either input: sigmoid is the readout's sigmoi
                 }
                 CHECK(rate[i] == doctest::Approx(expected).epsilon(1e-13));
             }
-            // The readout of a row is its own step's Linear on the shared layers: fused and plain agree.
+            // The readout of a row is its own step's Linear (step_readout: with bumps their mix, summed in a plain
+            // loop) on the shared layers.
+            const std::vector<double> h = model.network_head->forward(Variable(in)).data().to_vector();
+            for (std::size_t row = 0; row < 3; ++row) {
+                const auto [weight, bias] = model.step_readout(step_of(row * 4));
+                const std::vector<double> w = weight.to_vector(), b = bias.to_vector();
+                for (std::size_t i = 0; i < 4; ++i) {
+                    double expected = b[i];
+                    for (std::size_t k = 0; k < 3; ++k) expected += w[i * 3 + k] * h[row * 3 + k];
+                    CHECK(y[row * 4 + i] == doctest::Approx(expected).epsilon(1e-13));
+                }
+            }
+            // Fused and plain agree.
             nn::set_fusion_enabled(false);
             const std::vector<double> plain = model.readout(Variable(in), groups).data().to_vector();
             nn::set_fusion_enabled(true);
@@ -192,11 +212,58 @@ TEST_CASE("the model's rates, with either input: sigmoid is the readout's sigmoi
         }
 }
 
+TEST_CASE("temporal bumps: positive weights summing to 1, Gaussians of their spacing's width around their centres") {
+    CHECK(temporal_bumps(2000, 1, 1) == std::vector<double>{1.0});
+    CHECK(temporal_bumps(2000, 1, 2000) == std::vector<double>{1.0});
+    // steps 3, 3 bumps: centres 1, 2, 3 with width 1; at t = 2 the weights are e^-1/2, 1, e^-1/2 over their sum.
+    const std::vector<double> middle = temporal_bumps(3, 3, 2);
+    const double side = std::exp(-0.5), total = 1.0 + 2.0 * side;
+    REQUIRE(middle.size() == 3);
+    CHECK(middle[0] == doctest::Approx(side / total).epsilon(1e-15));
+    CHECK(middle[1] == doctest::Approx(1.0 / total).epsilon(1e-15));
+    CHECK(middle[2] == doctest::Approx(side / total).epsilon(1e-15));
+    for (int64_t t : {1, 2, 500, 999, 1000, 1001, 1777, 2000}) {
+        const std::vector<double> g = temporal_bumps(2000, 10, t), mirrored = temporal_bumps(2000, 10, 2001 - t);
+        double sum = 0.0;
+        for (std::size_t j = 0; j < g.size(); ++j) {
+            CHECK(g[j] > 0.0);
+            CHECK(g[j] == doctest::Approx(mirrored[g.size() - 1 - j]).epsilon(1e-13));  // the centres are symmetric
+            sum += g[j];
+        }
+        CHECK(sum == doctest::Approx(1.0).epsilon(1e-15));
+    }
+    // At a centre its own bump weighs most; halfway between two centres the two weigh the same.
+    const std::vector<double> at_centre = temporal_bumps(10, 4, 4), halfway = temporal_bumps(10, 4, 7);  // centres 1, 4, 7, 10
+    CHECK(std::max_element(at_centre.begin(), at_centre.end()) - at_centre.begin() == 1);
+    CHECK(std::max_element(halfway.begin(), halfway.end()) - halfway.begin() == 2);
+    const std::vector<double> between = temporal_bumps(11, 3, 4);  // centres 1, 6, 11: t = 4 is nearer 6
+    CHECK(between[1] > between[0]);
+    CHECK_THROWS_WITH_AS(temporal_bumps(2000, 0, 5), doctest::Contains("needs n >= 1"), Error);
+    CHECK_THROWS_WITH_AS(temporal_bumps(2000, 10, 2001), doctest::Contains("[1, 2000]"), Error);
+}
+
+TEST_CASE("a model with bumps starts as the model with a readout per step: the same rates from the same seed") {
+    const BinomialSchedule schedule(7);
+    Generator free_init(21), bumps_init(21), data(22);
+    BinomialModel free({.steps = 7, .data_dim = 5, .hidden = 4, .bumps = 0}, free_init);
+    BinomialModel mixed({.steps = 7, .data_dim = 5, .hidden = 4, .bumps = 3}, bumps_init);
+    CHECK(mixed.network_tail == nullptr);
+    CHECK(free.network_bumps == nullptr);
+    CHECK(binomial_model_value_count(mixed.config()) == (5 * 4 + 4) + 2 * (4 * 4 + 4) + 3 * (4 * 5 + 5));
+    const Tensor xt = draw_bits(Tensor::full({6, 5}, 0.5, DType::f64), data);
+    const std::vector<StepGroup> groups{{2, 0, 2}, {5, 2, 3}, {7, 3, 6}};
+    const std::vector<double> a = free.rate(Variable(xt), groups, schedule).data().to_vector();
+    const std::vector<double> b = mixed.rate(Variable(xt), groups, schedule).data().to_vector();
+    for (std::size_t i = 0; i < a.size(); ++i) CHECK(b[i] == doctest::Approx(a[i]).epsilon(1e-14));
+    CHECK_THROWS_WITH_AS(BinomialModel({.steps = 7, .bumps = 8}, data), doctest::Contains("0 <= bumps <= steps"), Error);
+}
+
 TEST_CASE("a tanh model is the paper's sigmoid network with other weights: sigmoid_network gives the same rates") {
     const BinomialSchedule schedule(5);
     Generator init(11), data(12);
+    for (int64_t bumps : {0, 3})
     for (HeadInput input : {HeadInput::bits, HeadInput::evidence}) {
-        BinomialModel model({.steps = 5, .data_dim = 6, .hidden = 4, .input = input}, init);
+        BinomialModel model({.steps = 5, .data_dim = 6, .hidden = 4, .input = input, .bumps = bumps}, init);
         REQUIRE(model.config().activation == HeadActivation::tanh);
         for (const Variable& v : model.parameters()) {
             Tensor values = v.data();
@@ -219,17 +286,19 @@ TEST_CASE("a tanh model is the paper's sigmoid network with other weights: sigmo
     }
 }
 
-TEST_CASE("the binomial objective passes gradcheck in every parameter, every rate, input and activation, fused and "
-          "plain") {
+TEST_CASE("the binomial objective passes gradcheck in every parameter, every rate, input, activation and readout, "
+          "fused and plain") {
     const BinomialSchedule schedule(4);
+    for (int64_t bumps : {0, 3})
     for (HeadActivation activation : {HeadActivation::sigmoid, HeadActivation::tanh})
     for (HeadInput input : {HeadInput::bits, HeadInput::evidence})
     for (RateParam param : {RateParam::sigmoid, RateParam::x0})
         for (bool fused : {true, false}) {
             nn::set_fusion_enabled(fused);
             Generator init(7);
-            BinomialModel model(
-                {.steps = 4, .data_dim = 3, .hidden = 2, .rate = param, .input = input, .activation = activation}, init);
+            BinomialModel model({.steps = 4, .data_dim = 3, .hidden = 2, .rate = param, .input = input,
+                                 .activation = activation, .bumps = bumps},
+                                init);
             std::vector<Tensor> values;
             for (const Variable& v : model.parameters()) values.push_back(v.data().clone());
             Generator data_gen(8);
@@ -244,7 +313,9 @@ TEST_CASE("the binomial objective passes gradcheck in every parameter, every rat
                         linear.bias = in[next++];
                     };
                     for (std::size_t layer = 0; layer < 6; layer += 2) take(dynamic_cast<nn::Linear&>((*model.network_head)[layer]));
-                    for (std::size_t step = 0; step < 4; ++step) take((*model.network_tail)[step]);
+                    if (model.network_bumps) take(*model.network_bumps);
+                    else
+                        for (std::size_t step = 0; step < 4; ++step) take((*model.network_tail)[step]);
                     Generator gen = data_gen;  // the same x_t every call
                     return binomial_objective(model, schedule, x0, groups, gen);
             };
@@ -256,13 +327,26 @@ TEST_CASE("the binomial objective passes gradcheck in every parameter, every rat
             objective(inputs).backward();
             nn::set_fusion_enabled(true);
             CHECK_MESSAGE(report.ok, rate_param_name(param), " ", head_input_name(input), " ",
-                          head_activation_name(activation), fused ? " fused: " : " plain: ", report.summary());
-            for (std::size_t i = 0; i < 6 + 2 * 3; ++i) {  // the shared layers and the readouts of steps 2..4
-                REQUIRE(inputs[i + (i >= 6 ? 2 : 0)].grad().defined());
+                          head_activation_name(activation), " bumps ", bumps, fused ? " fused: " : " plain: ",
+                          report.summary());
+            // The shared layers, and the readouts of steps 2..4 (step 1's is unused) or the bumps' readout.
+            std::vector<std::size_t> reached{0, 1, 2, 3, 4, 5};
+            if (bumps == 0) reached.insert(reached.end(), {8, 9, 10, 11, 12, 13});
+            else reached.insert(reached.end(), {6, 7});
+            for (std::size_t i : reached) {
+                REQUIRE(inputs[i].grad().defined());
                 double norm = 0.0;
-                for (double g : inputs[i + (i >= 6 ? 2 : 0)].grad().to_vector()) norm += g * g;
+                for (double g : inputs[i].grad().to_vector()) norm += g * g;
                 CHECK(norm > 0.0);
             }
+            // Every bump's rows of the readout (its block of d = 3) get a gradient.
+            if (bumps > 0)
+                for (int64_t j = 0; j < bumps; ++j) {
+                    double norm = 0.0;
+                    const std::vector<double> grad = inputs[6].grad().to_vector();
+                    for (int64_t k = j * 3 * 2; k < (j + 1) * 3 * 2; ++k) norm += grad[static_cast<std::size_t>(k)] * grad[static_cast<std::size_t>(k)];
+                    CHECK(norm > 0.0);
+                }
         }
 }
 
@@ -324,9 +408,9 @@ TEST_CASE("the sampler with the exact factorised rate draws true heartbeats, eac
 TEST_CASE("a binomial checkpoint round-trips the model, Adam and the schedule, and each reader refuses the other kind") {
     const BinomialSchedule schedule(5);
     Generator init(41), gen(42);
-    BinomialModel model(
-        {.steps = 5, .hidden = 6, .rate = RateParam::x0, .input = HeadInput::bits, .activation = HeadActivation::sigmoid},
-        init);
+    BinomialModel model({.steps = 5, .hidden = 6, .rate = RateParam::x0, .input = HeadInput::bits,
+                         .activation = HeadActivation::sigmoid, .bumps = 0},
+                        init);
     nn::Adam adam(model.parameters(), {.lr = 1e-3});
     binomial_training_step(model, adam, schedule, 16, gen);
     const std::string path = temp_file("binomial");
@@ -344,6 +428,8 @@ TEST_CASE("a binomial checkpoint round-trips the model, Adam and the schedule, a
     CHECK(checkpoint.contents.metadata.at("input") == "bits");
     CHECK(checkpoint.info.model.activation == HeadActivation::sigmoid);
     CHECK(checkpoint.contents.metadata.at("activation") == "sigmoid");
+    CHECK(checkpoint.contents.metadata.at("bumps") == "0");
+    CHECK(checkpoint.info.model.bumps == 0);
     CHECK(checkpoint.contents.contains("network_head.4.weight"));
     CHECK(checkpoint.contents.contains("network_tail.4.bias"));
     BinomialModel restored = binomial_model_from_checkpoint(checkpoint, DType::f64, Device::cpu());
@@ -361,4 +447,54 @@ TEST_CASE("a binomial checkpoint round-trips the model, Adam and the schedule, a
     CHECK_THROWS_WITH_AS(read_binomial_checkpoint(gaussian_path), doctest::Contains("a Gaussian model's checkpoint"), Error);
     std::filesystem::remove(path);
     std::filesystem::remove(gaussian_path);
+}
+
+TEST_CASE("a checkpoint of a model with bumps holds each step's mixed readout under the seed's names, checked on read") {
+    const BinomialSchedule schedule(6);
+    Generator init(51), gen(52);
+    BinomialModel model({.steps = 6, .hidden = 5, .bumps = 3}, init);
+    nn::Adam adam(model.parameters(), {.lr = 1e-2});
+    for (int step = 0; step < 3; ++step) binomial_training_step(model, adam, schedule, 32, gen);  // the bumps apart
+    const std::string path = temp_file("bumps");
+    save_binomial_checkpoint(path, model, &adam, schedule, {model.config(), 3, gen.seed(), gen.offset(), {}});
+    const BinomialCheckpoint checkpoint = read_binomial_checkpoint(path);
+    CHECK(checkpoint.info.model.bumps == 3);
+    CHECK(checkpoint.contents.metadata.at("bumps") == "3");
+    CHECK(checkpoint.contents.contains("network_bumps.weight"));
+    BinomialModel restored = binomial_model_from_checkpoint(checkpoint, DType::f64, Device::cpu());
+    for (std::size_t i = 0; i < model.parameters().size(); ++i)
+        CHECK(restored.parameters()[i].data().to_vector() == model.parameters()[i].data().to_vector());
+    nn::Adam restored_adam(restored.parameters(), {.lr = 1e-2});
+    load_binomial_optimizer_state(checkpoint, restored_adam);
+
+    // A reader of the seed's naming: a model with a readout per step, loaded from the head and network_tail.<i>,
+    // gives the model's rates at every step.
+    BinomialModelConfig free_config = model.config();
+    free_config.bumps = 0;
+    Generator unused(0);
+    BinomialModel free(free_config, unused);
+    NamedTensors seed_names;
+    for (const auto& [name, tensor] : checkpoint.contents.tensors)
+        if (name.rfind("network_", 0) == 0 && name.rfind("network_bumps", 0) != 0) seed_names.emplace_back(name, tensor);
+    free.load_state_dict(seed_names);
+    const Tensor xt = draw_bits(Tensor::full({10, kHeartbeatBins}, 0.5, DType::f64), gen);
+    for (int64_t t = 2; t <= 6; ++t) {
+        const std::vector<double> a = model.rate(Variable(xt), {{t, 0, 10}}, schedule).data().to_vector();
+        const std::vector<double> b = free.rate(Variable(xt), {{t, 0, 10}}, schedule).data().to_vector();
+        for (std::size_t i = 0; i < a.size(); ++i) CHECK(b[i] == doctest::Approx(a[i]).epsilon(1e-13));
+    }
+
+    // A step's readout that is not the bumps' mix is refused (the writer recomputes the CRCs: only the check sees it).
+    NamedTensors edited = checkpoint.contents.tensors;
+    for (auto& [name, tensor] : edited)
+        if (name == "network_tail.3.bias") tensor = add_scalar(tensor, 1e-6);
+    write_safetensors(path, edited, checkpoint.contents.metadata);
+    CHECK_THROWS_WITH_AS(binomial_model_from_checkpoint(read_binomial_checkpoint(path), DType::f64, Device::cpu()),
+                         doctest::Contains("'network_tail.3.bias' is not the bumps' mix at step 4"), Error);
+    // Written before bumps existed: no key means a readout per step, whose count the file's tensors must then match.
+    Metadata old = checkpoint.contents.metadata;
+    old.erase("bumps");
+    write_safetensors(path, checkpoint.contents.tensors, old);
+    CHECK_THROWS_WITH_AS(read_binomial_checkpoint(path), doctest::Contains("bumps=0"), Error);
+    std::filesystem::remove(path);
 }
