@@ -554,7 +554,7 @@ PY
     expect_exit 1 "--input is binomial diffusion's" "$swirl" train --input bits --out "$work/x"
     expect_exit 1 "--activation is binomial diffusion's" "$swirl" train --activation sigmoid --out "$work/x"
     expect_exit 1 "--bumps is binomial diffusion's" "$swirl" train --bumps 3 --out "$work/x"
-    expect_exit 1 "--bumps must be in [0, 2000]" "$swirl" train --data heartbeat --bumps 2001 --out "$work/x"
+    expect_exit 1 "--bumps must be in .0, 2000." "$swirl" train --data heartbeat --bumps 2001 --out "$work/x"
     expect_exit 1 "differs from the checkpoint's --bumps $bumps" "$swirl" train --bumps $((bumps + 1)) \
       --data heartbeat --resume "$work/hb/checkpoint.safetensors" --steps 40 --out "$work/x"
     expect_exit 1 "differs from the checkpoint's --activation tanh" "$swirl" train --activation sigmoid \
