@@ -2,8 +2,10 @@
 """The paper's bound K (Sohl-Dickstein et al. 2015, eq. 14) for a binomial heartbeat checkpoint of swirl, computed
 independently of swirl in numpy (float64): its own reader (check_swirl_checkpoint.py), data, forward chain,
 posterior (Bayes' rule on the chain's transition matrices), reverse rates and Bernoulli KL, and its own held-out
-sequences and noise. With --exact it scores the best reverse model that factorises over the bits instead of the
-checkpoint: the rate E[q(x_{t-1} | x_t, x_0) | x_t] under the exact posterior over the five sequences.
+sequences and noise. It reads each step's readout as network_tail.<t - 1>: with bumps those are the mixed
+readouts swirl writes beside network_bumps, so this check also holds swirl's mixing to the file. With --exact it
+scores the best reverse model that factorises over the bits instead of the checkpoint: the rate
+E[q(x_{t-1} | x_t, x_0) | x_t] under the exact posterior over the five sequences.
 
 Usage: heartbeat_bound.py CHECKPOINT [--n 2000] [--seed 7] [--exact]   prints one JSON object (bits per sequence)
 """
