@@ -257,12 +257,11 @@ void check_finite(const nn::Module& model, int64_t step, const std::string& path
                     step, path);
 }
 
-// The options a checkpoint records to resume with.
+// The options every checkpoint records to resume with (the swiss roll's add t_sampling and shards).
 Metadata recorded_options(const TrainOptions& options) {
     return {{"batch", std::to_string(options.batch)}, {"lr", fmt::format("{:.17g}", options.lr)},
-            {"t_sampling", options.t_sampling},       {"seed", std::to_string(options.seed)},
-            {"lr_schedule", options.lr_schedule},     {"train_steps", std::to_string(options.steps)},
-            {"shards", std::to_string(options.shards)}};
+            {"seed", std::to_string(options.seed)},   {"lr_schedule", options.lr_schedule},
+            {"train_steps", std::to_string(options.steps)}};
 }
 
 // The swiss roll under Gaussian diffusion: the seed's model, its parametrizations, a learned schedule, shards.
@@ -313,6 +312,8 @@ public:
                         step, path);
         CheckpointInfo info{model_config_, schedule_config_, schedule_kind_, step, gen_.seed(), gen_.offset(),
                             recorded_options(options_)};
+        info.options["t_sampling"] = options_.t_sampling;
+        info.options["shards"] = std::to_string(options_.shards);
         save_checkpoint(path, *model_, &*adam_, info, learned_ ? &*learned_ : nullptr);
     }
     void figure(const std::string& path, int64_t step) override {
@@ -373,8 +374,6 @@ public:
     void save(const std::string& path, int64_t step) override {
         check_finite(*model_, step, path);
         BinomialCheckpointInfo info{model_config_, step, gen_.seed(), gen_.offset(), recorded_options(options_)};
-        info.options.erase("t_sampling");
-        info.options.erase("shards");
         save_binomial_checkpoint(path, *model_, &*adam_, schedule_, info);
     }
     void figure(const std::string& path, int64_t step) override {

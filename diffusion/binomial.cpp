@@ -128,19 +128,13 @@ Tensor binomial_forward(const BinomialSchedule& schedule, const Tensor& x0, cons
     return draw_bits(rate, gen);
 }
 
-Tensor binomial_posterior_rate(const BinomialSchedule& schedule, const Tensor& xt, const Tensor& x0,
-                               const std::vector<int64_t>& steps, int x0_bit) {
+namespace {
+// The posterior's rate for x_0 from x0_bits (n d bits) or, where x0_bits is null, x0_bit everywhere.
+Tensor posterior_rate(const BinomialSchedule& schedule, const Tensor& xt, const double* x0_bits, int x0_bit,
+                      const std::vector<int64_t>& steps) {
     const auto n = static_cast<int64_t>(steps.size());
-    check_shape(xt, "binomial_posterior_rate: xt", n);
-    SWIRL_CHECK(x0_bit >= -1 && x0_bit <= 1, "binomial_posterior_rate: x0_bit must be -1, 0 or 1, got {}", x0_bit);
-    if (x0_bit < 0) {
-        check_shape(x0, "binomial_posterior_rate: x0", n);
-        SWIRL_CHECK(x0.dim(1) == xt.dim(1), "binomial_posterior_rate: x0 {} and xt {} differ", shape_str(x0.shape()),
-                    shape_str(xt.shape()));
-    }
     const int64_t d = xt.dim(1);
-    const Tensor &xt_c = xt, &x0_c = x0_bit < 0 ? x0 : xt;
-    const double *xt_bits = xt_c.data<double>(), *x0_bits = x0_c.data<double>();
+    const double* xt_bits = xt.data<double>();
     Tensor rate = Tensor::empty(xt.shape(), DType::f64);
     double* r = rate.data<double>();
     for (int64_t row = 0; row < n; ++row) {
@@ -150,11 +144,29 @@ Tensor binomial_posterior_rate(const BinomialSchedule& schedule, const Tensor& x
                                     {schedule.posterior_rate(t, 1, 0), schedule.posterior_rate(t, 1, 1)}};
         for (int64_t j = 0; j < d; ++j) {
             const int b = xt_bits[row * d + j] != 0.0 ? 1 : 0;
-            const int a = x0_bit >= 0 ? x0_bit : (x0_bits[row * d + j] != 0.0 ? 1 : 0);
+            const int a = x0_bits == nullptr ? x0_bit : (x0_bits[row * d + j] != 0.0 ? 1 : 0);
             r[row * d + j] = table[b][a];
         }
     }
     return rate;
+}
+}  // namespace
+
+Tensor binomial_posterior_rate(const BinomialSchedule& schedule, const Tensor& xt, const Tensor& x0,
+                               const std::vector<int64_t>& steps) {
+    const auto n = static_cast<int64_t>(steps.size());
+    check_shape(xt, "binomial_posterior_rate: xt", n);
+    check_shape(x0, "binomial_posterior_rate: x0", n);
+    SWIRL_CHECK(x0.dim(1) == xt.dim(1), "binomial_posterior_rate: x0 {} and xt {} differ", shape_str(x0.shape()),
+                shape_str(xt.shape()));
+    return posterior_rate(schedule, xt, x0.data<double>(), 0, steps);
+}
+
+Tensor binomial_posterior_rate(const BinomialSchedule& schedule, const Tensor& xt, const std::vector<int64_t>& steps,
+                               int x0_bit) {
+    check_shape(xt, "binomial_posterior_rate: xt", static_cast<int64_t>(steps.size()));
+    SWIRL_CHECK(x0_bit == 0 || x0_bit == 1, "binomial_posterior_rate: x0_bit must be 0 or 1, got {}", x0_bit);
+    return posterior_rate(schedule, xt, nullptr, x0_bit, steps);
 }
 
 }  // namespace swirl::diffusion

@@ -61,9 +61,11 @@ Tensor draw_bits(const Tensor& rate, Generator& gen);
 // x_t ~ q(x_t | x_0) for rows x0 [n, d] whose steps are steps[row] (one per row), float64 on the CPU.
 Tensor binomial_forward(const BinomialSchedule& schedule, const Tensor& x0, const std::vector<int64_t>& steps,
                         Generator& gen);
-// q(x_{t-1} = 1 | x_t, x0) elementwise [n, d] with x0 given, or with x0 set to 1 or 0 for every element
-// (x0_bit = 1 or 0; the x0 tensor is then unused).
+// q(x_{t-1} = 1 | x_t, x_0) elementwise [n, d] for rows at steps[row]: with x0 [n, d] given, or with x_0 = x0_bit
+// (0 or 1) for every element.
 Tensor binomial_posterior_rate(const BinomialSchedule& schedule, const Tensor& xt, const Tensor& x0,
-                               const std::vector<int64_t>& steps, int x0_bit = -1);
+                               const std::vector<int64_t>& steps);
+Tensor binomial_posterior_rate(const BinomialSchedule& schedule, const Tensor& xt, const std::vector<int64_t>& steps,
+                               int x0_bit);
 
 }  // namespace swirl::diffusion
