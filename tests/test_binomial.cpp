@@ -73,6 +73,16 @@ std::string temp_file(const char* name) {
     return (std::filesystem::temp_directory_path() / fmt::format("swirl_{}_{}.safetensors", name, ::getpid())).string();
 }
 
+// The checkpoint's model has the weights of `model`, and Adam's state loads into an optimizer of its parameters.
+void check_restores(const BinomialCheckpoint& checkpoint, const BinomialModel& model) {
+    BinomialModel restored = binomial_model_from_checkpoint(checkpoint, DType::f64, Device::cpu());
+    REQUIRE(restored.parameters().size() == model.parameters().size());
+    for (std::size_t i = 0; i < model.parameters().size(); ++i)
+        CHECK(restored.parameters()[i].data().to_vector() == model.parameters()[i].data().to_vector());
+    nn::Adam restored_adam(restored.parameters(), {.lr = 1e-3});
+    load_binomial_optimizer_state(checkpoint, restored_adam);
+}
+
 }  // namespace
 
 TEST_CASE("the paper's binomial schedule: beta_t = 1 / (T - t + 1), abar_t = (T - t) / T, x_T is B(0.5) exactly") {
@@ -432,11 +442,7 @@ TEST_CASE("a binomial checkpoint round-trips the model, Adam and the schedule, a
     CHECK(checkpoint.info.model.bumps == 0);
     CHECK(checkpoint.contents.contains("network_head.4.weight"));
     CHECK(checkpoint.contents.contains("network_tail.4.bias"));
-    BinomialModel restored = binomial_model_from_checkpoint(checkpoint, DType::f64, Device::cpu());
-    for (std::size_t i = 0; i < model.parameters().size(); ++i)
-        CHECK(restored.parameters()[i].data().to_vector() == model.parameters()[i].data().to_vector());
-    nn::Adam restored_adam(restored.parameters(), {.lr = 1e-3});
-    load_binomial_optimizer_state(checkpoint, restored_adam);
+    check_restores(checkpoint, model);
     CHECK_THROWS_WITH_AS(read_checkpoint(path), doctest::Contains("a binomial model's checkpoint"), Error);
 
     Generator swiss(43);
@@ -461,11 +467,7 @@ TEST_CASE("a checkpoint of a model with bumps holds each step's mixed readout un
     CHECK(checkpoint.info.model.bumps == 3);
     CHECK(checkpoint.contents.metadata.at("bumps") == "3");
     CHECK(checkpoint.contents.contains("network_bumps.weight"));
-    BinomialModel restored = binomial_model_from_checkpoint(checkpoint, DType::f64, Device::cpu());
-    for (std::size_t i = 0; i < model.parameters().size(); ++i)
-        CHECK(restored.parameters()[i].data().to_vector() == model.parameters()[i].data().to_vector());
-    nn::Adam restored_adam(restored.parameters(), {.lr = 1e-2});
-    load_binomial_optimizer_state(checkpoint, restored_adam);
+    check_restores(checkpoint, model);
 
     // A reader of the seed's naming: a model with a readout per step, loaded from the head and network_tail.<i>,
     // gives the model's rates at every step.
