@@ -176,31 +176,33 @@ Variable BinomialModel::rate(const Variable& xt, const std::vector<StepGroup>& g
     const std::vector<int64_t> steps = row_steps(groups, x.dim(0));
     const DType dtype = xt.data().dtype();
     const Device device = xt.data().device();
-    // Each bit's evidence for x_0 = 1, +-L_t with L_t = log((1 + abar_t) / (1 - abar_t)) (with gain(1) the x0
-    // rate's gain 1 + L_t, else the evidence itself): the head's input with HeadInput::evidence, and the x0 rate's
-    // prior term.
-    auto per_bit = [&](bool gain) {
-        const int64_t d = x.dim(1);
-        Tensor out = Tensor::empty(x.shape(), DType::f64);
+    const bool x0_rate = config_.rate == RateParam::x0;
+    const int64_t rows = x.dim(0), d = x.dim(1);
+    // Each bit's evidence for x_0 = 1, +-L_t with L_t = log((1 + abar_t) / (1 - abar_t)): the head's input with
+    // HeadInput::evidence, and the x0 rate's prior term; the x0 rate's gain is 1 + L_t. Built only where read.
+    Tensor evidence, gain;
+    if (config_.input == HeadInput::evidence || x0_rate) {
+        evidence = Tensor::empty(x.shape(), DType::f64);
+        if (x0_rate) gain = Tensor::empty(x.shape(), DType::f64);
         const double* bits = x.data<double>();
-        double* o = out.data<double>();
-        for (int64_t row = 0; row < x.dim(0); ++row) {
+        double *e = evidence.data<double>(), *g = x0_rate ? gain.data<double>() : nullptr;
+        for (int64_t row = 0; row < rows; ++row) {
             const double keep = schedule.alpha_bar(steps[static_cast<std::size_t>(row)]);
             const double log_odds = std::log1p(keep) - std::log1p(-keep);
-            for (int64_t j = 0; j < d; ++j)
-                o[row * d + j] = gain ? 1.0 + log_odds : (bits[row * d + j] != 0.0 ? log_odds : -log_odds);
+            for (int64_t j = row * d; j < (row + 1) * d; ++j) {
+                e[j] = bits[j] != 0.0 ? log_odds : -log_odds;
+                if (g != nullptr) g[j] = 1.0 + log_odds;
+            }
         }
-        return Variable(out.to(dtype).to(device));
-    };
-    const bool x0_rate = config_.rate == RateParam::x0;
-    const Variable evidence = config_.input == HeadInput::evidence || x0_rate ? per_bit(false) : Variable();
-    const Variable y = readout(config_.input == HeadInput::bits ? xt : evidence, groups);
+    }
+    const Variable evidence_in = evidence.defined() ? Variable(evidence.to(dtype).to(device)) : Variable();
+    const Variable y = readout(config_.input == HeadInput::bits ? xt : evidence_in, groups);
     if (!x0_rate) return ag::sigmoid(y);
     // x0: pi = sigmoid((1 + L_t) y + the bit's evidence), then the posterior's rate at x_0 = 0 plus pi times the
     // step to x_0 = 1.
     const Tensor low = binomial_posterior_rate(schedule, x, steps, 0);
     const Tensor high = binomial_posterior_rate(schedule, x, steps, 1);
-    const Variable pi = ag::sigmoid(ag::add(ag::mul(y, per_bit(true)), evidence));
+    const Variable pi = ag::sigmoid(ag::add(ag::mul(y, Variable(gain.to(dtype).to(device))), evidence_in));
     return ag::add(Variable(low.to(dtype).to(device)), ag::mul(pi, Variable(sub(high, low).to(dtype).to(device))));
 }
 
