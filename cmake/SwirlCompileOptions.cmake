@@ -1,7 +1,11 @@
 # Warnings, -march=native and sanitizers, gathered on one interface target that every swirl target links.
 add_library(swirl_options INTERFACE)
 # -fno-math-errno: swirl never reads errno after a math call, and it lets sqrt vectorise (Adam, std).
-target_compile_options(swirl_options INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -fno-math-errno>)
+# -fno-trapping-math: swirl never unmasks floating-point traps, and without the flag GCC will not turn a float
+# select (x < 0 ? 0 : x, the sine's quadrant) into a blend where the target has no masked vectors: with AVX2 such
+# loops, the data's sine and cosine among them, stay scalar. Values are IEEE's either way.
+target_compile_options(swirl_options INTERFACE
+                       $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -fno-math-errno -fno-trapping-math>)
 target_compile_options(swirl_options INTERFACE $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra>)
 if(SWIRL_WERROR)
   target_compile_options(swirl_options INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-Werror>

@@ -53,10 +53,12 @@ inline std::array<uint32_t, 4> philox4x32_10(uint64_t counter, uint64_t key) {
     return {c0, c1, c2, c3};
 }
 
-// 27 + 26 = 53 random bits -> [0, 1): every double in [0, 1) on a 2^-53 grid, exactly representable.
+// 27 + 26 = 53 random bits -> [0, 1): every double in [0, 1) on a 2^-53 grid, exactly representable. Each part is
+// converted from a 32-bit integer and the sum is exact (the parts' bits do not overlap): the value of the 53-bit
+// integer times 2^-53, in conversions that AVX2 vectorises (it has none from 64-bit integers).
 inline double uniform_from_words(uint32_t high, uint32_t low) {
-    const uint64_t bits = (static_cast<uint64_t>(high >> 5) << 26) | (low >> 6);
-    return static_cast<double>(bits) * 0x1.0p-53;
+    return static_cast<double>(static_cast<int32_t>(high >> 5)) * 0x1.0p-27 +
+           static_cast<double>(static_cast<int32_t>(low >> 6)) * 0x1.0p-53;
 }
 
 // Two uniforms -> one standard normal (Box-Muller in double, the cosine only): the float64 normals.

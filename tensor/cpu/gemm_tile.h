@@ -20,42 +20,57 @@ namespace swirl::cpu::SWIRL_CPU_NAMESPACE {
 constexpr int64_t kTileRows = kCapability.tile_rows;
 constexpr int kTileVectors = kCapability.tile_vectors;
 
+// One vector of T at p (no alignment needed), and its store: by value, so the vector stays in a register.
+template <typename V, typename T>
+[[gnu::always_inline]] inline V load_vector(const T* p) {
+    V v;
+    std::memcpy(&v, p, sizeof(V));
+    return v;
+}
+template <typename V, typename T>
+[[gnu::always_inline]] inline void store_vector(T* p, V v) {
+    std::memcpy(p, &v, sizeof(V));
+}
+
 // out[r, L v + l] (+)= sum_k A[r, k] * b[k, L v + l] (L = kLanes<T>) for r < kRows (<= kTileRows), v < kVectors, where
 // A[r, k] = a[r * a_row + k * a_col]; b has row stride ldb, out row stride ldo; then the epilogue. The row count is
 // a template argument so that every loop over the tile unrolls and the accumulators never leave the registers:
 // with a run-time count the compiler keeps them on the stack around the k loop, and the tile's start and end take
-// some 40% of its time at the fused MLP's K = 2..64.
+// some 40% of its time at the fused MLP's K = 2..64. For the same reason each accumulator is set and stored by
+// value (a memcpy into the array, or one branch per way to start it, sends the whole tile through the stack).
 template <typename T, int kVectors, int kRows>
 inline void gemm_tile(T* out, int64_t ldo, const T* a, int64_t a_row, int64_t a_col, const T* b, int64_t ldb, int64_t K,
                       bool accumulate, const Epilogue<T>& epilogue = {}) {
     static_assert(kRows >= 1 && kRows <= kTileRows && kVectors >= 1 && kVectors <= kTileVectors);
     using V = typename Vector<T>::type;
+    // Each accumulator starts from out (accumulating), else from the bias, else from zero.
+    V start[kVectors];
+#pragma GCC unroll 8
+    for (int v = 0; v < kVectors; ++v)
+        start[v] = epilogue.bias != nullptr ? load_vector<V>(epilogue.bias + v * kLanes<T>) : V{};
     V acc[kRows][kVectors];
-    if (accumulate) {
-        for (int r = 0; r < kRows; ++r)
-            for (int v = 0; v < kVectors; ++v) std::memcpy(&acc[r][v], out + r * ldo + v * kLanes<T>, sizeof(V));
-    } else if (epilogue.bias != nullptr) {
-        V bias[kVectors];
-        for (int v = 0; v < kVectors; ++v) std::memcpy(&bias[v], epilogue.bias + v * kLanes<T>, sizeof(V));
-        for (int r = 0; r < kRows; ++r)
-            for (int v = 0; v < kVectors; ++v) acc[r][v] = bias[v];
-    } else {
-        for (int r = 0; r < kRows; ++r)
-            for (int v = 0; v < kVectors; ++v) acc[r][v] = V{};
-    }
+#pragma GCC unroll 8
+    for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 8
+        for (int v = 0; v < kVectors; ++v)
+            acc[r][v] = accumulate ? load_vector<V>(out + r * ldo + v * kLanes<T>) : start[v];
     for (int64_t k = 0; k < K; ++k) {
         V b_vec[kVectors];
-        for (int v = 0; v < kVectors; ++v) std::memcpy(&b_vec[v], b + k * ldb + v * kLanes<T>, sizeof(V));
+#pragma GCC unroll 8
+        for (int v = 0; v < kVectors; ++v) b_vec[v] = load_vector<V>(b + k * ldb + v * kLanes<T>);
+#pragma GCC unroll 8
         for (int r = 0; r < kRows; ++r) {
             const T a_rk = a[r * a_row + k * a_col];
+#pragma GCC unroll 8
             for (int v = 0; v < kVectors; ++v) acc[r][v] += a_rk * b_vec[v];
         }
     }
-    if (epilogue.relu)
-        for (int r = 0; r < kRows; ++r)
-            for (int v = 0; v < kVectors; ++v) acc[r][v] = acc[r][v] > T(0) ? acc[r][v] : V{};
+    const bool relu = epilogue.relu;
+#pragma GCC unroll 8
     for (int r = 0; r < kRows; ++r)
-        for (int v = 0; v < kVectors; ++v) std::memcpy(out + r * ldo + v * kLanes<T>, &acc[r][v], sizeof(V));
+#pragma GCC unroll 8
+        for (int v = 0; v < kVectors; ++v)
+            store_vector(out + r * ldo + v * kLanes<T>, relu ? (acc[r][v] > T(0) ? acc[r][v] : V{}) : acc[r][v]);
 }
 
 // The same for a run-time row count (1..kTileRows): a full tile, or the last rows of a product.
