@@ -218,24 +218,32 @@ void dense_forward(T* y, const T* a, int64_t rows, const RawDenseLayer<T>& layer
     }
 }
 
-// grad_input [rows, in] = grad [rows, out] @ weight [out, in]. For an input a few wide (the first layer's x, whose
-// gradient a learned schedule wants) the general loop would run one scalar multiply-add at a time (some 12% of the
-// best recipe's step at hidden 128); instead the weight goes transposed into scratch [in, out] and each element is a
-// dot product of a row of grad with a row of it, lane-summed as the narrow forward's.
+// grad_input [rows, in] = grad [rows, out] @ weight [out, in], and, when relu_output [rows, in] is given (the ReLU
+// that made the layer's input), 0 where it is not positive: the gradient at the ReLU's input, in the product's pass.
+// For an input a few wide (the first layer's x, whose gradient a learned schedule wants) the general loop would run
+// one scalar multiply-add at a time (some 12% of the best recipe's step at hidden 128); instead the weight goes
+// transposed into scratch [in, out] and each element is a dot product of a row of grad with a row of it,
+// lane-summed as the narrow forward's.
 template <typename T>
-void dense_input_gradient(T* grad_input, T* scratch, const T* grad, int64_t rows, const RawDenseLayer<T>& layer) {
+void dense_input_gradient(T* grad_input, T* scratch, const T* grad, int64_t rows, const RawDenseLayer<T>& layer,
+                          const T* relu_output = nullptr) {
     if constexpr (std::is_same_v<T, float>) {
         constexpr int L = kFloatLanes;
         if (layer.out % L == 0 && (layer.in == 2 || layer.in == 4 || layer.in == 5)) {
             transpose_weight(scratch, layer.weight, layer.in, layer.out);
             static constexpr float kZeros[8] = {};  // the bias of at most 5 outputs
             const RawDenseLayer<float> dots{scratch, nullptr, kZeros, layer.out, layer.in, false};
-            if (layer.in == 2) return narrow_dense_forward<2>(grad_input, grad, rows, dots);
-            if (layer.in == 4) return narrow_dense_forward<4>(grad_input, grad, rows, dots);
-            return narrow_dense_forward<5>(grad_input, grad, rows, dots);
+            if (layer.in == 2) narrow_dense_forward<2>(grad_input, grad, rows, dots);
+            else if (layer.in == 4) narrow_dense_forward<4>(grad_input, grad, rows, dots);
+            else narrow_dense_forward<5>(grad_input, grad, rows, dots);
+            if (relu_output != nullptr)
+                for (int64_t e = 0; e < rows * layer.in; ++e)
+                    grad_input[e] = relu_output[e] > 0.0f ? grad_input[e] : 0.0f;
+            return;
         }
     }
-    gemm_serial(grad_input, grad, layer.out, int64_t{1}, layer.weight, rows, layer.out, layer.in, false);
+    gemm_serial(grad_input, grad, layer.out, int64_t{1}, layer.weight, rows, layer.out, layer.in, false,
+                Epilogue<T>{nullptr, false, relu_output, layer.in});
 }
 
 // weight_grad [out, in] += grad^T [out, rows] @ a [rows, in] (= when not accumulate: the first rows of a sum, so

@@ -66,11 +66,16 @@ inline void gemm_tile(T* out, int64_t ldo, const T* a, int64_t a_row, int64_t a_
         }
     }
     const bool relu = epilogue.relu;
+    const T* mask = epilogue.mask;  // relative to the tile, as out is
 #pragma GCC unroll 8
     for (int r = 0; r < kRows; ++r)
 #pragma GCC unroll 8
-        for (int v = 0; v < kVectors; ++v)
-            store_vector(out + r * ldo + v * kLanes<T>, relu ? (acc[r][v] > T(0) ? acc[r][v] : V{}) : acc[r][v]);
+        for (int v = 0; v < kVectors; ++v) {
+            V result = relu ? (acc[r][v] > T(0) ? acc[r][v] : V{}) : acc[r][v];
+            if (mask != nullptr)
+                result = load_vector<V>(mask + r * epilogue.mask_row + v * kLanes<T>) > T(0) ? result : V{};
+            store_vector(out + r * ldo + v * kLanes<T>, result);
+        }
 }
 
 // The same for a run-time row count (1..kTileRows): a full tile, or the last rows of a product.

@@ -60,7 +60,9 @@ void gemm_tiles(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, in
     auto run_tile = [&](int64_t tile) {
         const int64_t i0 = tile * kTileRows, rows = std::min(kTileRows, M - i0);
         for (int64_t c0 = 0; c0 < whole; c0 += tile_width) {
-            const Epilogue<T> columns{epilogue.bias == nullptr ? nullptr : epilogue.bias + c0, epilogue.relu};
+            const Epilogue<T> columns{epilogue.bias == nullptr ? nullptr : epilogue.bias + c0, epilogue.relu,
+                                      epilogue.mask == nullptr ? nullptr : epilogue.mask + i0 * epilogue.mask_row + c0,
+                                      epilogue.mask_row};
             gemm_tile_rows_vectors(out + i0 * N + c0, N, a + i0 * a_row + k0 * a_col, a_row, a_col, b + k0 * N + c0, N,
                                    k1 - k0, rows, std::min<int64_t>(kTileVectors, (whole - c0) / kLanes<T>), accumulate,
                                    columns);
@@ -69,7 +71,9 @@ void gemm_tiles(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, in
             for (int64_t j = whole; j < N; ++j) {
                 T sum = accumulate ? out[i * N + j] : epilogue.bias != nullptr ? epilogue.bias[j] : T(0);
                 for (int64_t k = k0; k < k1; ++k) sum += a[i * a_row + k * a_col] * b[k * N + j];
-                out[i * N + j] = epilogue.relu && !(sum > T(0)) ? T(0) : sum;
+                if (epilogue.relu && !(sum > T(0))) sum = T(0);
+                if (epilogue.mask != nullptr && !(epilogue.mask[i * epilogue.mask_row + j] > T(0))) sum = T(0);
+                out[i * N + j] = sum;
             }
     };
     if (!parallel) {
@@ -172,6 +176,10 @@ void gemm_serial(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, i
     gemm_loop(out, a, a_row, a_col, b, M, K, N, accumulate, false);
     if (epilogue.relu)
         for (int64_t e = 0; e < M * N; ++e) out[e] = out[e] > T(0) ? out[e] : T(0);
+    if (epilogue.mask != nullptr)
+        for (int64_t i = 0; i < M; ++i)
+            for (int64_t j = 0; j < N; ++j)
+                if (!(epilogue.mask[i * epilogue.mask_row + j] > T(0))) out[i * N + j] = T(0);
 }
 
 template void gemm_serial<float>(float*, const float*, int64_t, int64_t, const float*, int64_t, int64_t, int64_t, bool,

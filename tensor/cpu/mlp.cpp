@@ -379,14 +379,16 @@ void backward_pass(MlpGradients& grads, Plan<T>& plan, const std::vector<DenseLa
                 if (fresh[l]) std::fill_n(bias_sum(s, l), plan.layer(l).out, T(0));
             }
             // Backward through path[first, last) on `rows` rows: `grad` is the gradient of the last layer's output
-            // (its ReLU not yet applied), outputs[k] the output of layer k, input the input of layer `first`. The
-            // gradient of that input goes to grad_input (nullptr: not needed), before any ReLU that made it.
+            // (its ReLU applied when top_masked, else not yet), outputs[k] the output of layer k, input the input of
+            // layer `first`. The gradient of that input goes to grad_input (nullptr: not needed): through the ReLU
+            // that made the input when input_relu is set (input_relu = input), else before it. Each ReLU between
+            // the layers is applied in the product that forms the gradient at its output (the mask epilogue).
             auto backward_layers = [&](const std::vector<std::size_t>& path, std::size_t first, std::size_t last,
                                        const T* grad, const std::vector<const T*>& outputs, const T* input,
-                                       int64_t rows, T* grad_input) {
+                                       int64_t rows, T* grad_input, const T* input_relu, bool top_masked) {
                 int buffer = 0;
                 const RawDenseLayer<T>& top = plan.layer(path[last - 1]);
-                if (top.relu) {
+                if (top.relu && !top_masked) {
                     T* masked = plan.gradient_buffer(buffer);
                     buffer ^= 1;
                     through_relu(masked, grad, outputs[last - 1], rows * top.out);
@@ -401,9 +403,10 @@ void backward_pass(MlpGradients& grads, Plan<T>& plan, const std::vector<DenseLa
                     T* target = k > first ? plan.gradient_buffer(buffer) : grad_input;
                     if (target == nullptr) break;
                     buffer ^= 1;
-                    // target [rows, in] = grad [rows, out] @ weight [out, in]
-                    dense_input_gradient(target, plan.product_scratch(), grad, rows, layer);
-                    if (k > first && plan.layer(path[k - 1]).relu) through_relu(target, target, layer_input, rows * layer.in);
+                    // target [rows, in] = grad [rows, out] @ weight [out, in], through the ReLU that made the input
+                    const T* relu_output =
+                        k > first ? (plan.layer(path[k - 1]).relu ? layer_input : nullptr) : input_relu;
+                    dense_input_gradient(target, plan.product_scratch(), grad, rows, layer, relu_output);
                     grad = target;
                 }
             };
@@ -437,13 +440,17 @@ void backward_pass(MlpGradients& grads, Plan<T>& plan, const std::vector<DenseLa
                         loss(segment.begin, segment.end, outputs.back(), loss_grad);
                         grad = loss_grad;
                     }
-                    // The prefix's ReLU is applied once, by its own backward below.
-                    backward_layers(path, block.prefix, path.size(), grad, outputs, input, rows, grad_input);
+                    // The prefix's top ReLU is applied to its rows of the prefix's gradient here, as they are formed.
+                    const bool prefix_relu =
+                        block.prefix > 0 && plan.layer(plan.prefix_path(block)[block.prefix - 1]).relu;
+                    backward_layers(path, block.prefix, path.size(), grad, outputs, input, rows, grad_input,
+                                    prefix_relu ? input : nullptr, false);
                 }
                 if (block.prefix > 0)
                     backward_layers(plan.prefix_path(block), 0, block.prefix, prefix_grad, outputs,
                                     plan.x_rows(block.begin), block.end - block.begin,
-                                    grad_x != nullptr ? grad_x + block.begin * plan.in_width() : nullptr);
+                                    grad_x != nullptr ? grad_x + block.begin * plan.in_width() : nullptr, nullptr,
+                                    true);
             }
             // Every layer a stripe touches gets a product of its rows; should one not, its sum is zero.
             for (std::size_t l = 0; l < layers.size(); ++l)
