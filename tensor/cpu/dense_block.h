@@ -146,20 +146,26 @@ void narrow_dense_forward(float* y, const float* a, int64_t rows, const RawDense
                 // The accumulators and a vector of each row fit the registers; each weight vector is loaded where
                 // it is used, as the multiply-adds' memory operand (an array of them would live on the stack).
                 V x[kRows];
-                for (int r = 0; r < kRows; ++r) std::memcpy(&x[r], row[r] + k, sizeof(V));
+#pragma GCC unroll 16
+                for (int r = 0; r < kRows; ++r) x[r] = load_vector<V>(row[r] + k);
+#pragma GCC unroll 16
                 for (int j = 0; j < kOut; ++j) {
-                    V w;
-                    std::memcpy(&w, layer.weight + j * in + k, sizeof(V));
+                    const V w = load_vector<V>(layer.weight + j * in + k);
+#pragma GCC unroll 16
                     for (int r = 0; r < kRows; ++r) acc[(r * kOut + j) / L][(r * kOut + j) % L] += x[r] * w;
                 }
             } else {
                 // The accumulators nearly fill the registers (5 outputs of 3 rows in AVX2's 16): the weight
                 // vectors go to the stack once and serve as memory operands, one row's vector at a time.
+                // Whole-vector copies, unrolled: a copy loop moves them in halves, and each multiply-add's full
+                // load of a vector stored in two halves then waits for both stores (a failed store forward).
                 V w[kOut];
-                for (int j = 0; j < kOut; ++j) std::memcpy(&w[j], layer.weight + j * in + k, sizeof(V));
+#pragma GCC unroll 8
+                for (int j = 0; j < kOut; ++j) w[j] = load_vector<V>(layer.weight + j * in + k);
+#pragma GCC unroll 8
                 for (int r = 0; r < kRows; ++r) {
-                    V x;
-                    std::memcpy(&x, row[r] + k, sizeof(V));
+                    const V x = load_vector<V>(row[r] + k);
+#pragma GCC unroll 8
                     for (int j = 0; j < kOut; ++j) acc[(r * kOut + j) / L][(r * kOut + j) % L] += x * w[j];
                 }
             }
