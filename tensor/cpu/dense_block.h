@@ -83,6 +83,7 @@ inline void transpose_stage(FloatVector (&r)[kFloatLanes]) {
     constexpr auto upper = [](int j) { return (j & b) == 0 ? j : L + j - b; };
     constexpr auto lower = [](int j) { return (j & b) == 0 ? j + b : L + j; };
     const auto lanes = std::make_integer_sequence<int, L>{};
+#pragma GCC unroll 16
     for (int i = 0; i < L; ++i) {
         if ((i & b) != 0) continue;
         const FloatVector top = r[i], bottom = r[i + b];
@@ -96,10 +97,14 @@ inline void transpose_tiles(float* __restrict weight_t, const float* __restrict 
     constexpr int L = kFloatLanes;
     for (int64_t jb = 0; jb < out; jb += L)
         for (int64_t ib = 0; ib < in; ib += L) {
+            // Whole-vector loads and stores, unrolled (a copy loop would move them in halves, and the shuffles'
+            // full loads would wait on failed store forwards).
             FloatVector r[L];
-            for (int j = 0; j < L; ++j) std::memcpy(&r[j], weight + (jb + j) * in + ib, sizeof(FloatVector));
+#pragma GCC unroll 16
+            for (int j = 0; j < L; ++j) r[j] = load_vector<FloatVector>(weight + (jb + j) * in + ib);
             transpose_stage<1>(r);
-            for (int i = 0; i < L; ++i) std::memcpy(weight_t + (ib + i) * out + jb, &r[i], sizeof(FloatVector));
+#pragma GCC unroll 16
+            for (int i = 0; i < L; ++i) store_vector(weight_t + (ib + i) * out + jb, r[i]);
         }
 }
 
