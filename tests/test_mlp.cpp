@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <tuple>
 #include <utility>
 
 #include "helpers.h"
@@ -124,6 +125,31 @@ TEST_CASE("the CPU mlp kernel and its composition equal the naive loops, forward
                 check_gradients(in_f64(mlp_backward_composed(grad_out, x, model.layers, groups, true)), naive, tol, tol);
             }
         }
+    }
+}
+
+TEST_CASE("mlp takes a gradient through a ReLU a few units wide: the narrow input gradient, then its mask") {
+    // 2 -> 4 (ReLU) -> 16 (ReLU) -> 3: the 16-wide layer's input is 4 wide, whose gradient the float kernel forms as
+    // lane-summed dot products and then masks by the first layer's ReLU (the wide layers mask in the product).
+    Generator gen(31);
+    for (DType dtype : {DType::f64, DType::f32}) {
+        CAPTURE(dtype_name(dtype));
+        std::vector<DenseLayer> layers;
+        for (auto [out, in, relu] : {std::tuple<int64_t, int64_t, bool>{4, 2, true}, {16, 4, true}, {3, 16, false}})
+            layers.push_back({Tensor::randn({out, in}, gen, dtype), Tensor::randn({out}, gen, dtype), relu});
+        const int64_t rows = 700;
+        const std::vector<MlpGroup> groups{{0, rows, {0, 1, 2}}};
+        const Tensor x = Tensor::randn({rows, 2}, gen, dtype), grad_out = Tensor::randn({rows, 3}, gen, dtype);
+        const MlpGradients naive = naive::mlp_backward(grad_out, x, layers, groups);
+        MlpGradients fused = mlp_backward(grad_out, x, layers, groups, true);
+        // Some of the first layer's units are off on some rows, so the mask has zeros to apply.
+        const std::vector<double> first = mlp_composed(x, {layers[0]}, {{0, rows, {0}}}).to(DType::f64).to_vector();
+        CHECK(std::count(first.begin(), first.end(), 0.0) > 100);
+        for (Tensor* t : {&fused.x}) *t = t->to(DType::f64);
+        for (auto* list : {&fused.weights, &fused.biases})
+            for (Tensor& t : *list) t = t.to(DType::f64);
+        const double tol = dtype == DType::f32 ? 1e-4 : 1e-12;
+        check_gradients(fused, naive, tol, tol);
     }
 }
 
