@@ -1,8 +1,8 @@
 // Float log, sine and cosine written so that a loop over them vectorises (libm's sinf and logf are calls the
 // compiler cannot put in a vector loop): the CPU's float sin and cos ops and the Box-Muller normals of the random
-// fills. Their selects become blends under -fno-trapping-math (cmake/SwirlCompileOptions.cmake), without which AVX2
-// keeps such a loop scalar. Straight-line code on one element: a range reduction by bit tricks or Cody-Waite, then a short Taylor
-// polynomial, within 4 float ulps of the exact value relatively, near the functions' zeros too
+// fills. Their selects become blends under -fno-trapping-math (cmake/SwirlCompileOptions.cmake), without which
+// AVX2 keeps such a loop scalar. Straight-line code on one element: a range reduction by bit tricks or Cody-Waite,
+// then a short Taylor polynomial, within 4 float ulps of the exact value relatively, near the functions' zeros too
 // (tests/test_vector_math.cpp holds them to libm's double results).
 #pragma once
 
