@@ -160,10 +160,10 @@ void narrow_dense_forward(float* y, const float* a, int64_t rows, const RawDense
                     for (int r = 0; r < kRows; ++r) acc[(r * kOut + j) / L][(r * kOut + j) % L] += x[r] * w;
                 }
             } else {
-                // The accumulators nearly fill the registers (5 outputs of 3 rows in AVX2's 16): the weight
-                // vectors go to the stack once and serve as memory operands, one row's vector at a time.
-                // Whole-vector copies, unrolled: a copy loop moves them in halves, and each multiply-add's full
-                // load of a vector stored in two halves then waits for both stores (a failed store forward).
+                // The accumulators nearly fill the registers (5 outputs of 3 rows in AVX2's 16): a row's vector
+                // at a time, each weight vector a memory operand of its multiply-adds. Whole-vector loads,
+                // unrolled: a copy loop into w would move the vectors in halves, and each full load of one then
+                // waits on a failed store forward.
                 V w[kOut];
 #pragma GCC unroll 8
                 for (int j = 0; j < kOut; ++j) w[j] = load_vector<V>(layer.weight + j * in + k);
@@ -247,9 +247,7 @@ void dense_input_gradient(T* grad_input, T* scratch, const T* grad, int64_t rows
             if (layer.in == 2) narrow_dense_forward<2>(grad_input, grad, rows, dots);
             else if (layer.in == 4) narrow_dense_forward<4>(grad_input, grad, rows, dots);
             else narrow_dense_forward<5>(grad_input, grad, rows, dots);
-            if (relu_output != nullptr)
-                for (int64_t e = 0; e < rows * layer.in; ++e)
-                    grad_input[e] = relu_output[e] > 0.0f ? grad_input[e] : 0.0f;
+            if (relu_output != nullptr) apply_mask(grad_input, rows, layer.in, relu_output, layer.in);
             return;
         }
     }

@@ -22,6 +22,15 @@ struct Epilogue {
     int64_t mask_row = 0;
 };
 
+// The mask epilogue as a pass of its own, for the paths without register tiles: out [M, N] set to 0 wherever
+// mask [M, N] (row stride mask_row) is not positive.
+template <typename T>
+inline void apply_mask(T* out, int64_t M, int64_t N, const T* mask, int64_t mask_row) {
+    for (int64_t i = 0; i < M; ++i)
+#pragma omp simd
+        for (int64_t j = 0; j < N; ++j) out[i * N + j] = mask[i * mask_row + j] > T(0) ? out[i * N + j] : T(0);
+}
+
 // out [M, N] (+)= A [M, K] @ b [K, N], then the epilogue, on the calling thread (no OpenMP), where
 // A[i, k] = a[i * a_row + k * a_col] (so a^T is read in place) and b is row-major. The register-blocked tiles when
 // N is a multiple of one vector (16 floats, 8 doubles), the reference loop otherwise (the mask then applied after).

@@ -176,10 +176,7 @@ void gemm_serial(T* out, const T* a, int64_t a_row, int64_t a_col, const T* b, i
     gemm_loop(out, a, a_row, a_col, b, M, K, N, accumulate, false);
     if (epilogue.relu)
         for (int64_t e = 0; e < M * N; ++e) out[e] = out[e] > T(0) ? out[e] : T(0);
-    if (epilogue.mask != nullptr)
-        for (int64_t i = 0; i < M; ++i)
-            for (int64_t j = 0; j < N; ++j)
-                if (!(epilogue.mask[i * epilogue.mask_row + j] > T(0))) out[i * N + j] = T(0);
+    if (epilogue.mask != nullptr) apply_mask(out, M, N, epilogue.mask, epilogue.mask_row);
 }
 
 template void gemm_serial<float>(float*, const float*, int64_t, int64_t, const float*, int64_t, int64_t, int64_t, bool,

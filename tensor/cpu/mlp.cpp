@@ -418,6 +418,9 @@ void backward_pass(MlpGradients& grads, Plan<T>& plan, const std::vector<DenseLa
                 const typename Plan<T>::Prefix prefix = plan.run_prefix(b, outputs, !plan.keeps());
                 T* prefix_grad = block.prefix > 0 ? plan.gradient_buffer(2) : nullptr;
                 T* free = prefix.free_scratch;
+                // The prefix's top ReLU is applied to the prefix's gradient as the segments form its rows.
+                const bool prefix_relu =
+                    block.prefix > 0 && plan.layer(plan.prefix_path(block)[block.prefix - 1]).relu;
                 for (std::size_t g = block.first_segment; g < block.end_segment; ++g) {
                     const Segment& segment = plan.segment(g);
                     const std::vector<std::size_t>& path = plan.path(segment);
@@ -440,9 +443,6 @@ void backward_pass(MlpGradients& grads, Plan<T>& plan, const std::vector<DenseLa
                         loss(segment.begin, segment.end, outputs.back(), loss_grad);
                         grad = loss_grad;
                     }
-                    // The prefix's top ReLU is applied to its rows of the prefix's gradient here, as they are formed.
-                    const bool prefix_relu =
-                        block.prefix > 0 && plan.layer(plan.prefix_path(block)[block.prefix - 1]).relu;
                     backward_layers(path, block.prefix, path.size(), grad, outputs, input, rows, grad_input,
                                     prefix_relu ? input : nullptr, false);
                 }
